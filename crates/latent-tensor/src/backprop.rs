@@ -1,0 +1,352 @@
+//! Reverse-mode differentiation: [`Tensor::backward`], the [`Gradients`] it returns, and every
+//! op's backward rule, all in one `match` (`input_grads`) so they can be read side by side.
+//!
+//! `backward` orders the graph's op nodes so that each comes after every node that consumes it
+//! (reverse post-order of a depth-first walk from the output), then pushes gradients from the
+//! output to the inputs. Gradients of intermediate nodes are freed as soon as they have been
+//! pushed on; the result holds only the leaves' gradients. A rule computes the gradient of an
+//! input only if that input requires one (the data fed to a network's first layer gets none).
+
+use std::collections::{BTreeSet, HashMap, HashSet};
+
+use ndarray::{ArrayD, ArrayViewD, Axis, Ix2, IxDyn, Slice, Zip};
+
+use crate::error::{Result, TensorError};
+use crate::kernels::{conv as conv_kernels, pool as pool_kernels};
+use crate::op::{Op, OpKind};
+use crate::ops::matmul::{as_rows, batched_matmul, rows_at_b};
+use crate::ops::reduce::keepdim_shape;
+use crate::ops::unary::stable_sigmoid;
+use crate::ops::{map1, map2, map3, sum_to_shape};
+use crate::tensor::{Tensor, TensorId};
+
+/// The gradients of the leaves of a graph, keyed by tensor identity.
+#[derive(Debug, Default, Clone)]
+pub struct Gradients {
+    grads: HashMap<TensorId, ArrayD<f32>>,
+}
+
+impl Gradients {
+    /// The gradient of `t`, if `t` is a leaf that the output depends on.
+    pub fn get(&self, t: &Tensor) -> Option<&ArrayD<f32>> {
+        self.grads.get(&t.id())
+    }
+
+    /// Take the gradient of `t` out of the store.
+    pub fn remove(&mut self, t: &Tensor) -> Option<ArrayD<f32>> {
+        self.grads.remove(&t.id())
+    }
+
+    /// How many gradients are stored.
+    pub fn len(&self) -> usize {
+        self.grads.len()
+    }
+
+    /// Whether no gradient is stored.
+    pub fn is_empty(&self) -> bool {
+        self.grads.is_empty()
+    }
+
+    /// Add `other`'s gradients into these (for gradient accumulation over several graphs).
+    pub fn accumulate(&mut self, other: Gradients) {
+        for (id, g) in other.grads {
+            self.add(id, g);
+        }
+    }
+
+    fn add(&mut self, id: TensorId, g: ArrayD<f32>) {
+        match self.grads.get_mut(&id) {
+            Some(acc) => *acc += &g,
+            None => {
+                self.grads.insert(id, g);
+            }
+        }
+    }
+}
+
+/// The op nodes reachable from `root` through inputs that require a gradient, each after all of
+/// its consumers.
+fn consumers_first(root: &Tensor) -> Vec<Tensor> {
+    let mut order = Vec::new();
+    let mut seen = HashSet::new();
+    // Iterative post-order DFS: (node, inputs already pushed?).
+    let mut stack = vec![(root.clone(), false)];
+    while let Some((t, expanded)) = stack.pop() {
+        if expanded {
+            order.push(t);
+            continue;
+        }
+        if t.op().is_none() || !seen.insert(t.id()) {
+            continue;
+        }
+        stack.push((t.clone(), true));
+        for input in t.op().expect("op node").inputs() {
+            if input.op().is_some() && !seen.contains(&input.id()) {
+                stack.push((input.clone(), false));
+            }
+        }
+    }
+    order.reverse();
+    order
+}
+
+/// The op kinds in the graph that produced `t` (what a gradient check exercised).
+pub fn graph_op_kinds(t: &Tensor) -> BTreeSet<OpKind> {
+    consumers_first(t).iter().filter_map(|n| n.op().map(Op::kind)).collect()
+}
+
+impl Tensor {
+    /// The gradients of every leaf this scalar depends on.
+    ///
+    /// # Errors
+    /// If the tensor has more than one element (use [`Tensor::backward_with`]).
+    pub fn backward(&self) -> Result<Gradients> {
+        if self.len() != 1 {
+            return Err(TensorError::NotScalar { shape: self.shape().to_vec() });
+        }
+        self.backward_with(ArrayD::ones(IxDyn(self.shape())))
+    }
+
+    /// Back-propagate `grad` (the gradient of some scalar with respect to this tensor).
+    ///
+    /// # Errors
+    /// If `grad`'s shape differs from this tensor's.
+    pub fn backward_with(&self, grad: ArrayD<f32>) -> Result<Gradients> {
+        if grad.shape() != self.shape() {
+            return Err(TensorError::shapes(
+                "backward_with",
+                self.shape(),
+                grad.shape(),
+                "gradient must match the tensor",
+            ));
+        }
+        let mut store = Gradients::default();
+        if !self.requires_grad() {
+            return Ok(store);
+        }
+        store.add(self.id(), grad);
+        for node in consumers_first(self) {
+            let Some(g) = store.grads.remove(&node.id()) else { continue };
+            let op = node.op().expect("op node");
+            for (input, gi) in input_grads(op, &node.view(), &g.view()) {
+                store.add(input.id(), gi);
+            }
+        }
+        Ok(store)
+    }
+}
+
+/// `f(x)·g` for a unary op whose derivative is a function of the input `x`.
+fn by_input(x: &Tensor, g: &ArrayViewD<f32>, df: impl Fn(f32) -> f32 + Sync + Send) -> ArrayD<f32> {
+    map2(&x.view(), g, move |x, g| g * df(x))
+}
+
+/// `f(y)·g` for a unary op whose derivative is a function of the output `y`.
+fn by_output(y: &ArrayViewD<f32>, g: &ArrayViewD<f32>, df: impl Fn(f32) -> f32 + Sync + Send) -> ArrayD<f32> {
+    map2(y, g, move |y, g| g * df(y))
+}
+
+/// Re-insert reduced axes into `g` (shape after reduction) so it broadcasts against the input.
+fn unreduce(g: &ArrayViewD<f32>, input_shape: &[usize], axes: &[usize], keepdim: bool) -> ArrayD<f32> {
+    let kept = keepdim_shape(input_shape, axes);
+    let g = if keepdim { g.to_owned() } else { g.to_owned().into_shape_with_order(IxDyn(&kept)).expect("same size") };
+    g.broadcast(IxDyn(input_shape)).expect("keepdim shape broadcasts").to_owned()
+}
+
+/// The gradient of each input that requires one, given the op, its output `y` and the
+/// gradient `g` of the output.
+fn input_grads<'a>(op: &'a Op, y: &ArrayViewD<f32>, g: &ArrayViewD<f32>) -> Vec<(&'a Tensor, ArrayD<f32>)> {
+    let mut out: Vec<(&Tensor, ArrayD<f32>)> = Vec::new();
+    // Push the gradient of `t` computed by `f`, only if `t` needs one.
+    let mut push = |t: &'a Tensor, f: &dyn Fn() -> ArrayD<f32>| {
+        if t.requires_grad() {
+            out.push((t, f()));
+        }
+    };
+    match op {
+        Op::Add(a, b) => {
+            push(a, &|| sum_to_shape(g.view(), a.shape()));
+            push(b, &|| sum_to_shape(g.view(), b.shape()));
+        }
+        Op::Sub(a, b) => {
+            push(a, &|| sum_to_shape(g.view(), a.shape()));
+            push(b, &|| sum_to_shape(g.mapv(|v| -v).view(), b.shape()));
+        }
+        Op::Mul(a, b) => {
+            push(a, &|| sum_to_shape((g * &b.view()).view(), a.shape()));
+            push(b, &|| sum_to_shape((g * &a.view()).view(), b.shape()));
+        }
+        Op::Div(a, b) => {
+            push(a, &|| sum_to_shape((g / &b.view()).view(), a.shape()));
+            // d(a/b)/db = -a/b² = -y/b.
+            push(b, &|| {
+                let y_over_b = y / &b.view();
+                sum_to_shape((-(g * &y_over_b)).view(), b.shape())
+            });
+        }
+        Op::Neg(x) => push(x, &|| map1(g, |g| -g)),
+        Op::AddScalar(x) => push(x, &|| g.to_owned()),
+        Op::MulScalar(x, s) => push(x, &|| map1(g, |g| g * s)),
+        Op::PowScalar(x, p) => push(x, &|| by_input(x, g, |x| if *p == 0.0 { 0.0 } else { p * x.powf(p - 1.0) })),
+        Op::Exp(x) => push(x, &|| by_output(y, g, |y| y)),
+        Op::Log(x) => push(x, &|| by_input(x, g, |x| 1.0 / x)),
+        Op::Sqrt(x) => push(x, &|| by_output(y, g, |y| 0.5 / y)),
+        Op::Abs(x) => push(x, &|| {
+            by_input(x, g, |x| {
+                if x > 0.0 {
+                    1.0
+                } else if x < 0.0 {
+                    -1.0
+                } else {
+                    0.0
+                }
+            })
+        }),
+        Op::Clamp { x, min, max } => push(x, &|| by_input(x, g, |x| if x >= *min && x <= *max { 1.0 } else { 0.0 })),
+        Op::Relu(x) => push(x, &|| by_input(x, g, |x| if x > 0.0 { 1.0 } else { 0.0 })),
+        Op::LeakyRelu(x, s) => push(x, &|| by_input(x, g, |x| if x > 0.0 { 1.0 } else { *s })),
+        Op::Elu(x, alpha) => push(x, &|| map3(&x.view(), y, g, |x, y, g| if x > 0.0 { g } else { g * (y + alpha) })),
+        Op::Sigmoid(x) => push(x, &|| by_output(y, g, |y| y * (1.0 - y))),
+        Op::Tanh(x) => push(x, &|| by_output(y, g, |y| 1.0 - y * y)),
+        Op::Softplus(x) => push(x, &|| by_input(x, g, stable_sigmoid)),
+        Op::Sum { x, axes, keepdim } => push(x, &|| unreduce(g, x.shape(), axes, *keepdim)),
+        Op::Mean { x, axes, keepdim } => push(x, &|| {
+            let count: usize = axes.iter().map(|&a| x.shape()[a]).product();
+            unreduce(g, x.shape(), axes, *keepdim) / count as f32
+        }),
+        Op::Max { x, axis, keepdim, argmax } => push(x, &|| {
+            // Each lane's gradient goes to its (first) winner.
+            let g_lanes = if *keepdim { g.index_axis(Axis(*axis), 0) } else { g.view() };
+            let winners = ndarray::ArrayViewD::from_shape(g_lanes.raw_dim(), argmax).expect("one winner per lane");
+            let mut gx = ArrayD::zeros(IxDyn(x.shape()));
+            Zip::from(gx.lanes_mut(Axis(*axis))).and(&g_lanes).and(&winners).for_each(|mut lane, &gv, &w| lane[w] = gv);
+            gx
+        }),
+        Op::LogSumExp { x, axis, keepdim } => push(x, &|| {
+            // d lse / dx = softmax(x) = exp(x - lse).
+            let lse = if *keepdim { y.to_owned() } else { y.to_owned().insert_axis(Axis(*axis)) };
+            let gk = if *keepdim { g.to_owned() } else { g.to_owned().insert_axis(Axis(*axis)) };
+            let shape = IxDyn(x.shape());
+            map3(
+                &x.view(),
+                &lse.broadcast(shape.clone()).expect("keepdim"),
+                &gk.broadcast(shape).expect("keepdim"),
+                |x, l, g| {
+                    if l == f32::NEG_INFINITY { 0.0 } else { g * (x - l).exp() }
+                },
+            )
+        }),
+        Op::Softmax { x, axis } => push(x, &|| {
+            // gx = y * (g - Σ g·y).
+            let gy = g * y;
+            let dot = gy.sum_axis(Axis(*axis)).insert_axis(Axis(*axis));
+            let mut gx = gy;
+            Zip::from(&mut gx).and(y).and_broadcast(&dot).for_each(|gx, &y, &d| *gx -= y * d);
+            gx
+        }),
+        Op::LogSoftmax { axis, x } => push(x, &|| {
+            // gx = g - softmax · Σ g, with softmax = e^y.
+            let total = g.sum_axis(Axis(*axis)).insert_axis(Axis(*axis));
+            let mut gx = g.to_owned();
+            Zip::from(&mut gx).and(y).and_broadcast(&total).for_each(|gx, &y, &t| *gx -= y.exp() * t);
+            gx
+        }),
+        Op::Matmul(a, b) => {
+            let (av, bv) = (a.view(), b.view());
+            push(a, &|| {
+                let ga = batched_matmul(g, false, &bv, true);
+                sum_to_shape(ga.view(), a.shape())
+            });
+            push(b, &|| {
+                if b.ndim() == 2 && a.ndim() > 2 {
+                    rows_at_b(&av.view(), &g.view()).into_dyn()
+                } else {
+                    batched_matmul(&av, true, g, false)
+                }
+            });
+        }
+        Op::Linear { x, w, b } => {
+            push(x, &|| {
+                let g2 = as_rows(g);
+                let wv = w.view().into_dimensionality::<Ix2>().expect("2-D");
+                let mut gx = ndarray::Array2::zeros((g2.nrows(), wv.ncols()));
+                crate::kernels::matmul::gemm(1.0, g2.view(), wv, 0.0, gx.view_mut());
+                gx.into_shape_with_order(IxDyn(x.shape())).expect("same size")
+            });
+            push(w, &|| rows_at_b(g, &x.view()).into_dyn());
+            if let Some(b) = b {
+                push(b, &|| as_rows(g).sum_axis(Axis(0)).into_dyn());
+            }
+        }
+        Op::Permute { x, axes } => push(x, &|| {
+            let mut inverse = vec![0; axes.len()];
+            for (i, &a) in axes.iter().enumerate() {
+                inverse[a] = i;
+            }
+            g.to_owned().permuted_axes(IxDyn(&inverse))
+        }),
+        Op::Reshape(x) => {
+            push(x, &|| g.as_standard_layout().into_owned().into_shape_with_order(IxDyn(x.shape())).expect("same size"))
+        }
+        Op::BroadcastTo(x) => push(x, &|| sum_to_shape(g.view(), x.shape())),
+        Op::Slice { x, axis, start, end } => push(x, &|| {
+            let mut gx = ArrayD::zeros(IxDyn(x.shape()));
+            gx.slice_axis_mut(Axis(*axis), Slice::from(*start..*end)).assign(g);
+            gx
+        }),
+        Op::Concat { xs, axis } => {
+            let mut offset = 0;
+            for t in xs {
+                let len = t.shape()[*axis];
+                let start = offset;
+                push(t, &|| g.slice_axis(Axis(*axis), Slice::from(start..start + len)).to_owned());
+                offset += len;
+            }
+        }
+        Op::GatherRows { x, indices } => push(x, &|| {
+            let mut gx = ArrayD::zeros(IxDyn(x.shape()));
+            for (row, &i) in indices.iter().enumerate() {
+                let mut dst = gx.index_axis_mut(Axis(0), i);
+                dst += &g.index_axis(Axis(0), row);
+            }
+            gx
+        }),
+        Op::Conv2d { x, w, options } => {
+            let (x4, w4, g4) = (tensor4(x), tensor4(w), as4(g));
+            let (spec, kernel) = (options.spec(), (w.shape()[2], w.shape()[3]));
+            push(x, &|| {
+                conv_kernels::conv2d_backward_input(w4.view(), g4.view(), (x.shape()[2], x.shape()[3]), spec).into_dyn()
+            });
+            push(w, &|| conv_kernels::conv2d_backward_weight(x4.view(), g4.view(), kernel, spec).into_dyn());
+        }
+        Op::ConvTranspose2d { x, w, options } => {
+            // The transposed convolution is conv2d's input-gradient map, so its adjoint is conv2d
+            // (output padding only adds rows that conv2d's floor division drops again).
+            let (x4, w4, g4) = (tensor4(x), tensor4(w), as4(g));
+            let (spec, kernel) = (options.spec(), (w.shape()[2], w.shape()[3]));
+            push(x, &|| conv_kernels::conv2d(g4.view(), w4.view(), spec).into_dyn());
+            push(w, &|| conv_kernels::conv2d_backward_weight(g4.view(), x4.view(), kernel, spec).into_dyn());
+        }
+        Op::MaxPool2d { x, argmax, .. } => push(x, &|| {
+            let s = x.shape();
+            pool_kernels::max_pool2d_backward(as4(g).view(), argmax.view(), (s[0], s[1], s[2], s[3])).into_dyn()
+        }),
+        Op::AvgPool2d { x, options: o } => push(x, &|| {
+            let s = x.shape();
+            pool_kernels::avg_pool2d_backward(as4(g).view(), (s[0], s[1], s[2], s[3]), o.kernel, o.stride, o.padding)
+                .into_dyn()
+        }),
+        Op::Mask { x, mask } => push(x, &|| map2(g, &mask.view(), |g, m| g * m)),
+    }
+    out
+}
+
+/// A 4-D view of a tensor known to be 4-D.
+fn tensor4(t: &Tensor) -> ndarray::ArrayView4<'_, f32> {
+    t.value().view().into_dimensionality::<ndarray::Ix4>().expect("4-D")
+}
+
+/// A 4-D view of an array known to be 4-D.
+fn as4<'a>(x: &'a ArrayViewD<'a, f32>) -> ndarray::ArrayView4<'a, f32> {
+    x.view().into_dimensionality::<ndarray::Ix4>().expect("4-D")
+}

@@ -1,0 +1,396 @@
+//! The gradient checks of this crate's ops: one entry per op kind, plus variants that reach a
+//! rule by another path (a transposed operand, a shared batch operand, extreme inputs).
+//!
+//! Each entry draws [`Case`]s: tensors, and for ops with arguments, `ints` (axes, flags, sizes)
+//! and `floats` (exponents, bounds), documented beside the entry.
+
+use ndarray::ArrayD;
+use proptest::prelude::*;
+
+use super::strategies::{array, array_away_from, broadcast_arrays, broadcast_pair, distinct_array, shape};
+use super::{Case, OpCheck, Tolerance};
+use crate::ops::broadcast_shape;
+use crate::ops::conv::{Conv2dOptions, Pool2dOptions};
+use crate::random::TensorRng;
+use crate::tensor::Tensor;
+
+/// Inputs of magnitude up to 100 carry f32 rounding of about 1e-5, which a difference quotient
+/// amplifies by `1 / 2h`; the checks at such inputs (there to prove stability) allow 3%.
+const EXTREME: Tolerance = Tolerance { step: 1e-2, rtol: 3e-2, floor: 0.1 };
+
+fn extreme(
+    name: &'static str,
+    cases: fn() -> BoxedStrategy<Case>,
+    apply: fn(&[Tensor], &Case) -> crate::Result<Tensor>,
+) -> OpCheck {
+    OpCheck { tolerance: EXTREME, ..check(name, cases, apply) }
+}
+
+fn check(
+    name: &'static str,
+    cases: fn() -> BoxedStrategy<Case>,
+    apply: fn(&[Tensor], &Case) -> crate::Result<Tensor>,
+) -> OpCheck {
+    OpCheck { name, cases, apply, tolerance: Tolerance::default() }
+}
+
+/// One array of rank 1..=3 with values in `[lo, hi)`, at least 0.05 from each kink.
+fn one(lo: f32, hi: f32, kinks: &'static [f32]) -> BoxedStrategy<Case> {
+    shape(1..=3, 5)
+        .prop_flat_map(move |s| array_away_from(s, lo, hi, kinks, 0.05))
+        .prop_map(|a| Case::of(vec![a]))
+        .boxed()
+}
+
+/// One array of rank 1..=4 with `ints = [keepdim, axes...]` (a random non-empty subset).
+fn reduce_case() -> BoxedStrategy<Case> {
+    (shape(1..=4, 4), any::<u8>(), any::<bool>())
+        .prop_flat_map(|(s, mask, keep)| {
+            let rank = s.len();
+            let mut axes: Vec<usize> = (0..rank).filter(|i| mask & (1 << i) != 0).collect();
+            if axes.is_empty() {
+                axes.push(mask as usize % rank);
+            }
+            let mut ints = vec![usize::from(keep)];
+            ints.extend(axes);
+            array(s, -2.0, 2.0).prop_map(move |a| Case { inputs: vec![a], ints: ints.clone(), floats: vec![] })
+        })
+        .boxed()
+}
+
+/// One array of rank 1..=4 with `ints = [axis, keepdim]`, values from `values(shape)`.
+fn axis_case(values: fn(Vec<usize>) -> BoxedStrategy<ArrayD<f32>>) -> BoxedStrategy<Case> {
+    (shape(1..=4, 4), any::<usize>(), any::<bool>())
+        .prop_flat_map(move |(s, axis, keep)| {
+            let ints = vec![axis % s.len(), usize::from(keep)];
+            values(s).prop_map(move |a| Case { inputs: vec![a], ints: ints.clone(), floats: vec![] })
+        })
+        .boxed()
+}
+
+fn plain(s: Vec<usize>) -> BoxedStrategy<ArrayD<f32>> {
+    array(s, -3.0, 3.0)
+}
+
+fn distinct(s: Vec<usize>) -> BoxedStrategy<ArrayD<f32>> {
+    distinct_array(s, 0.1)
+}
+
+fn huge(s: Vec<usize>) -> BoxedStrategy<ArrayD<f32>> {
+    array(s, -100.0, 100.0)
+}
+
+/// Two arrays `[m, k]`, `[k, n]` (or with a leading batch axis / transposed first operand).
+fn matmul_case(batch_a: bool, batch_b: bool, transposed_a: bool) -> BoxedStrategy<Case> {
+    (1usize..=3, 1usize..=5, 1usize..=5, 1usize..=5)
+        .prop_flat_map(move |(b, m, k, n)| {
+            let mut sa = if transposed_a { vec![k, m] } else { vec![m, k] };
+            let mut sb = vec![k, n];
+            if batch_a {
+                sa.insert(0, b);
+            }
+            if batch_b {
+                sb.insert(0, b);
+            }
+            (array(sa, -2.0, 2.0), array(sb, -2.0, 2.0)).prop_map(|(a, b)| Case::of(vec![a, b]))
+        })
+        .boxed()
+}
+
+/// Input `[rows..., in]`, weight `[out, in]`, bias `[out]`; `ints = [has_bias]`.
+fn linear_case() -> BoxedStrategy<Case> {
+    (shape(1..=2, 4), 1usize..=5, 1usize..=5, any::<bool>())
+        .prop_flat_map(|(mut rows, i, o, bias)| {
+            rows.push(i);
+            (array(rows, -2.0, 2.0), array(vec![o, i], -1.0, 1.0), array(vec![o], -1.0, 1.0)).prop_map(
+                move |(x, w, b)| Case { inputs: vec![x, w, b], ints: vec![usize::from(bias)], floats: vec![] },
+            )
+        })
+        .boxed()
+}
+
+/// Input `[n, c, h, w]` and weight; `ints = [stride, padding, output_padding]`. For a transposed
+/// convolution the weight is `[c, o, kh, kw]`, else `[o, c, kh, kw]`.
+fn conv_case(transposed: bool) -> BoxedStrategy<Case> {
+    (
+        1usize..=2,
+        1usize..=3,
+        1usize..=3,
+        2usize..=6,
+        2usize..=6,
+        1usize..=3,
+        1usize..=3,
+        1usize..=2,
+        0usize..=1,
+        any::<bool>(),
+    )
+        .prop_flat_map(move |(n, c, o, h, w, kh, kw, s, p, op)| {
+            let out_pad = usize::from(op && s > 1 && transposed);
+            let wshape = if transposed { vec![c, o, kh, kw] } else { vec![o, c, kh, kw] };
+            (array(vec![n, c, h, w], -2.0, 2.0), array(wshape, -1.0, 1.0)).prop_map(move |(x, w)| Case {
+                inputs: vec![x, w],
+                ints: vec![s, p, out_pad],
+                floats: vec![],
+            })
+        })
+        .prop_filter("output must not be empty", move |c| {
+            let (x, w, (s, p, op)) = (c.inputs[0].shape(), c.inputs[1].shape(), (c.ints[0], c.ints[1], c.ints[2]));
+            let fits =
+                |len: usize, k: usize| if transposed { (len - 1) * s + k + op > 2 * p } else { len + 2 * p >= k };
+            fits(x[2], w[2]) && fits(x[3], w[3])
+        })
+        .boxed()
+}
+
+fn conv_options(c: &Case) -> Conv2dOptions {
+    Conv2dOptions {
+        stride: (c.ints[0], c.ints[0]),
+        padding: (c.ints[1], c.ints[1]),
+        output_padding: (c.ints[2], c.ints[2]),
+    }
+}
+
+/// Input `[n, c, h, w]` (distinct values); `ints = [kernel, stride, padding]`.
+fn pool_case() -> BoxedStrategy<Case> {
+    (1usize..=2, 1usize..=2, 2usize..=6, 2usize..=6, 1usize..=3, 1usize..=2, 0usize..=1)
+        .prop_filter("padding at most half the kernel; kernel fits", |&(_, _, h, w, k, _, p)| {
+            2 * p <= k && k <= h + 2 * p && k <= w + 2 * p
+        })
+        .prop_flat_map(|(n, c, h, w, k, s, p)| {
+            distinct_array(vec![n, c, h, w], 0.1).prop_map(move |x| Case {
+                inputs: vec![x],
+                ints: vec![k, s, p],
+                floats: vec![],
+            })
+        })
+        .boxed()
+}
+
+fn pool_options(c: &Case) -> Pool2dOptions {
+    Pool2dOptions { kernel: (c.ints[0], c.ints[0]), stride: (c.ints[1], c.ints[1]), padding: (c.ints[2], c.ints[2]) }
+}
+
+/// The checks of every op of this crate.
+pub fn registry() -> Vec<OpCheck> {
+    vec![
+        check("add", || broadcast_arrays(-2.0, 2.0).prop_map(Case::of).boxed(), |t, _| t[0].add(&t[1])),
+        check("sub", || broadcast_arrays(-2.0, 2.0).prop_map(Case::of).boxed(), |t, _| t[0].sub(&t[1])),
+        check("mul", || broadcast_arrays(-2.0, 2.0).prop_map(Case::of).boxed(), |t, _| t[0].mul(&t[1])),
+        check(
+            "div",
+            || {
+                broadcast_pair()
+                    .prop_flat_map(|(a, b)| (array(a, -2.0, 2.0), array_away_from(b, -2.0, 2.0, &[0.0], 0.5)))
+                    .prop_map(|(a, b)| Case::of(vec![a, b]))
+                    .boxed()
+            },
+            |t, _| t[0].div(&t[1]),
+        ),
+        check("neg", || one(-3.0, 3.0, &[]), |t, _| Ok(t[0].neg())),
+        check(
+            "add_scalar",
+            || (one(-3.0, 3.0, &[]), -5.0f32..5.0).prop_map(|(c, s)| Case { floats: vec![s], ..c }).boxed(),
+            |t, c| Ok(t[0].add_scalar(c.floats[0])),
+        ),
+        check(
+            "mul_scalar",
+            || (one(-3.0, 3.0, &[]), -5.0f32..5.0).prop_map(|(c, s)| Case { floats: vec![s], ..c }).boxed(),
+            |t, c| Ok(t[0].mul_scalar(c.floats[0])),
+        ),
+        // floats = [p]; inputs kept positive so every exponent is defined.
+        check(
+            "pow",
+            || {
+                (one(0.3, 2.0, &[]), prop::sample::select(vec![-1.5f32, 0.5, 2.0, 3.0]))
+                    .prop_map(|(c, p)| Case { floats: vec![p], ..c })
+                    .boxed()
+            },
+            |t, c| Ok(t[0].pow(c.floats[0])),
+        ),
+        check("exp", || one(-2.0, 2.0, &[]), |t, _| Ok(t[0].exp())),
+        check("log", || one(0.2, 3.0, &[]), |t, _| Ok(t[0].log())),
+        check("sqrt", || one(0.2, 3.0, &[]), |t, _| Ok(t[0].sqrt())),
+        check("abs", || one(-3.0, 3.0, &[0.0]), |t, _| Ok(t[0].abs())),
+        check("clamp", || one(-2.0, 2.0, &[-0.5, 0.5]), |t, _| t[0].clamp(-0.5, 0.5)),
+        check("relu", || one(-3.0, 3.0, &[0.0]), |t, _| Ok(t[0].relu())),
+        check("leaky_relu", || one(-3.0, 3.0, &[0.0]), |t, _| Ok(t[0].leaky_relu(0.2))),
+        check("elu", || one(-3.0, 3.0, &[0.0]), |t, _| Ok(t[0].elu(1.0))),
+        check("sigmoid", || one(-5.0, 5.0, &[]), |t, _| Ok(t[0].sigmoid())),
+        extreme("sigmoid_extreme", || one(-100.0, 100.0, &[]), |t, _| Ok(t[0].sigmoid())),
+        check("tanh", || one(-3.0, 3.0, &[]), |t, _| Ok(t[0].tanh())),
+        check("softplus", || one(-5.0, 5.0, &[]), |t, _| Ok(t[0].softplus())),
+        extreme("softplus_extreme", || one(-100.0, 100.0, &[]), |t, _| Ok(t[0].softplus())),
+        check("sum_all", || one(-2.0, 2.0, &[]), |t, _| Ok(t[0].sum_all())),
+        check("sum_axes", reduce_case, |t, c| t[0].sum_axes(&c.ints[1..], c.ints[0] == 1)),
+        check("mean_all", || one(-2.0, 2.0, &[]), |t, _| t[0].mean_all()),
+        check("mean_axes", reduce_case, |t, c| t[0].mean_axes(&c.ints[1..], c.ints[0] == 1)),
+        check("max_axis", || axis_case(distinct), |t, c| t[0].max_axis(c.ints[0], c.ints[1] == 1)),
+        check("logsumexp", || axis_case(plain), |t, c| t[0].logsumexp(c.ints[0], c.ints[1] == 1)),
+        extreme("logsumexp_extreme", || axis_case(huge), |t, c| t[0].logsumexp(c.ints[0], c.ints[1] == 1)),
+        check("softmax", || axis_case(plain), |t, c| t[0].softmax(c.ints[0])),
+        check("log_softmax", || axis_case(plain), |t, c| t[0].log_softmax(c.ints[0])),
+        extreme("log_softmax_extreme", || axis_case(huge), |t, c| t[0].log_softmax(c.ints[0])),
+        check("matmul", || matmul_case(false, false, false), |t, _| t[0].matmul(&t[1])),
+        check("matmul_batched", || matmul_case(true, true, false), |t, _| t[0].matmul(&t[1])),
+        check("matmul_shared_rhs", || matmul_case(true, false, false), |t, _| t[0].matmul(&t[1])),
+        check("matmul_transposed_lhs", || matmul_case(false, false, true), |t, _| t[0].t()?.matmul(&t[1])),
+        check("linear", linear_case, |t, c| t[0].linear(&t[1], (c.ints[0] == 1).then_some(&t[2]))),
+        // ints = the permutation.
+        check(
+            "permute",
+            || {
+                shape(1..=4, 4)
+                    .prop_flat_map(|s| {
+                        let axes: Vec<usize> = (0..s.len()).collect();
+                        (array(s, -2.0, 2.0), Just(axes).prop_shuffle())
+                    })
+                    .prop_map(|(a, p)| Case { inputs: vec![a], ints: p, floats: vec![] })
+                    .boxed()
+            },
+            |t, c| t[0].permute(&c.ints),
+        ),
+        check("transpose", || matmul_case(false, false, false), |t, _| t[0].t()?.mul(&t[0].t()?)),
+        // The reversed shape has the same size; the reshape of a transposed view copies.
+        check(
+            "reshape",
+            || one(-2.0, 2.0, &[]),
+            |t, _| {
+                let reversed: Vec<usize> = t[0].shape().iter().rev().copied().collect();
+                t[0].reshape(&reversed)
+            },
+        ),
+        check(
+            "reshape_strided",
+            || matmul_case(false, false, false),
+            |t, _| {
+                let tt = t[0].t()?;
+                tt.reshape(&[tt.len()])
+            },
+        ),
+        // ints = the target shape (the broadcast of the pair).
+        check(
+            "broadcast_to",
+            || {
+                broadcast_pair()
+                    .prop_flat_map(|(a, b)| {
+                        let target = broadcast_shape("broadcast_to", &a, &b).expect("pair broadcasts");
+                        array(a, -2.0, 2.0).prop_map(move |x| Case {
+                            inputs: vec![x],
+                            ints: target.clone(),
+                            floats: vec![],
+                        })
+                    })
+                    .boxed()
+            },
+            |t, c| t[0].broadcast_to(&c.ints),
+        ),
+        // ints = [axis, start, end].
+        check(
+            "slice",
+            || {
+                shape(1..=3, 5)
+                    .prop_flat_map(|s| {
+                        (Just(s.clone()), 0..s.len()).prop_flat_map(|(s, axis)| {
+                            let d = s[axis];
+                            (array(s, -2.0, 2.0), 0..=d, 0..=d).prop_map(move |(x, a, b)| Case {
+                                inputs: vec![x],
+                                ints: vec![axis, a.min(b), a.max(b)],
+                                floats: vec![],
+                            })
+                        })
+                    })
+                    .boxed()
+            },
+            |t, c| t[0].slice(c.ints[0], c.ints[1], c.ints[2]),
+        ),
+        // ints = [axis]; the two inputs agree except on that axis.
+        check(
+            "concat",
+            || {
+                (shape(1..=3, 4), 1usize..=4, any::<usize>())
+                    .prop_flat_map(|(s, extra, axis)| {
+                        let axis = axis % s.len();
+                        let mut s2 = s.clone();
+                        s2[axis] = extra;
+                        (array(s, -2.0, 2.0), array(s2, -2.0, 2.0)).prop_map(move |(a, b)| Case {
+                            inputs: vec![a, b],
+                            ints: vec![axis],
+                            floats: vec![],
+                        })
+                    })
+                    .boxed()
+            },
+            |t, c| Tensor::concat(&t[..2], c.ints[0]),
+        ),
+        // ints = [axis]; equal shapes.
+        check(
+            "stack",
+            || {
+                (shape(1..=3, 4), any::<usize>())
+                    .prop_flat_map(|(s, axis)| {
+                        let axis = axis % (s.len() + 1);
+                        (array(s.clone(), -2.0, 2.0), array(s, -2.0, 2.0)).prop_map(move |(a, b)| Case {
+                            inputs: vec![a, b],
+                            ints: vec![axis],
+                            floats: vec![],
+                        })
+                    })
+                    .boxed()
+            },
+            |t, c| Tensor::stack(&t[..2], c.ints[0]),
+        ),
+        // ints = the row indices (repeats allowed, so gradients must add up).
+        check(
+            "gather_rows",
+            || {
+                (shape(1..=3, 4))
+                    .prop_flat_map(|s| {
+                        let rows = s[0];
+                        (array(s, -2.0, 2.0), proptest::collection::vec(0..rows, 1..6)).prop_map(|(x, idx)| Case {
+                            inputs: vec![x],
+                            ints: idx,
+                            floats: vec![],
+                        })
+                    })
+                    .boxed()
+            },
+            |t, c| t[0].gather_rows(&c.ints),
+        ),
+        check("conv2d", || conv_case(false), |t, c| t[0].conv2d(&t[1], conv_options(c))),
+        check("conv_transpose2d", || conv_case(true), |t, c| t[0].conv_transpose2d(&t[1], conv_options(c))),
+        check("max_pool2d", pool_case, |t, c| t[0].max_pool2d(pool_options(c))),
+        check("avg_pool2d", pool_case, |t, c| t[0].avg_pool2d(pool_options(c))),
+        // ints = [mask seed]: a fixed dropout mask, scaled as inverted dropout scales it.
+        check(
+            "mask",
+            || {
+                (one(-2.0, 2.0, &[]), any::<u64>())
+                    .prop_map(|(c, seed)| Case { ints: vec![seed as usize], ..c })
+                    .boxed()
+            },
+            |t, c| {
+                let keep = TensorRng::seed_from_u64(c.ints[0] as u64).bernoulli_array(t[0].shape(), 0.7)?;
+                t[0].mask(keep.mapv(|k| k / 0.7))
+            },
+        ),
+    ]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::{run_check, unexercised_kinds};
+    use super::*;
+
+    /// Every op kind is exercised, and every check passes (fewer cases than `cargo xtask
+    /// gradcheck` runs, to keep `cargo test` quick; the xtask runs 64 or more).
+    #[test]
+    fn every_op_kind_is_checked_and_passes() {
+        let reports: Vec<_> = registry().iter().map(|c| run_check(c, 12, 1)).collect();
+        let failures: Vec<_> =
+            reports.iter().filter_map(|r| r.failure.as_ref().map(|f| format!("{}: {f}", r.name))).collect();
+        assert!(failures.is_empty(), "gradient checks failed:\n{}", failures.join("\n"));
+        let missing = unexercised_kinds(&reports);
+        assert!(missing.is_empty(), "op kinds with no gradient check: {missing:?}");
+        assert!(reports.len() >= 40);
+    }
+}

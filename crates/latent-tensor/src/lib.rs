@@ -1,0 +1,54 @@
+//! n-dimensional f32 tensors with reverse-mode automatic differentiation.
+//!
+//! # The idea in one paragraph
+//! A [`Tensor`] is a cheap, clonable handle to an immutable value (an `ndarray` array) and, when
+//! it takes part in differentiation, to the `Op` that produced it. Every op computes its
+//! value eagerly and records its inputs; [`Tensor::backward`] walks the recorded graph in reverse
+//! topological order and applies each op's backward rule, which all live in one `match`
+//! ([`backprop`]). Nothing else is global: when the last handle to a graph is dropped, the graph is
+//! gone, so a training step builds a fresh graph from its parameters and drops it.
+//!
+//! # Who owns what
+//! - [`tensor`]: the `Tensor` handle, leaves, constants, `detach`, and the no-grad switch.
+//! - [`op`]: the `Op` enum (what a node remembers) and [`OpKind`], the list of every op kind.
+//! - [`ops`]: the differentiable operations, one file per family (element-wise binary and unary,
+//!   reductions, shape, matmul, convolution and pooling, masks).
+//! - [`backprop`]: `backward()` and [`Gradients`], with every backward rule in one place.
+//! - [`kernels`]: plain `ndarray` compute (strided parallel GEMM, im2col convolution, pooling),
+//!   shared by forward values and backward rules.
+//! - [`random`]: seeded random construction (uniform, normal, Bernoulli).
+//! - [`threads`]: the size of the rayon pool.
+//! - [`gradcheck`]: central finite differences against the analytic gradient, the registry of op
+//!   checks, and the proptest runner that walks it (`cargo xtask gradcheck` prints its table).
+//!
+//! # Semantics worth knowing
+//! - Values are `f32` only. Gradient checks run in f32 with tolerances documented in [`gradcheck`].
+//! - Broadcasting follows NumPy: shapes align on the right; a size-1 or missing axis stretches.
+//!   The backward rule of a broadcasting op sums the gradient back to the input's shape.
+//! - A tensor used several times in one graph receives the sum of the gradients of its uses.
+//! - `backward` may be called any number of times on the same graph; each call returns a fresh
+//!   [`Gradients`] and nothing accumulates between calls (add them yourself if you want that).
+//! - An op records itself only when one of its inputs requires a gradient and no [`no_grad`]
+//!   guard is alive on the thread; otherwise the result is a plain constant, costing nothing.
+//! - Fallible ops (shapes that must agree) return [`Result`]; ops that cannot fail return the
+//!   tensor directly.
+
+pub mod backprop;
+pub mod error;
+pub mod gradcheck;
+pub mod kernels;
+pub mod op;
+pub mod ops;
+pub mod random;
+pub mod tensor;
+pub mod threads;
+
+pub use backprop::Gradients;
+pub use error::{Result, TensorError};
+pub use op::OpKind;
+pub use ops::conv::{Conv2dOptions, Pool2dOptions};
+pub use random::TensorRng;
+pub use tensor::{NoGradGuard, Tensor, TensorId, no_grad};
+
+/// The element type of every tensor.
+pub type Elem = f32;

@@ -1,0 +1,195 @@
+//! Convolution and pooling on `[batch, channels, height, width]` tensors, with PyTorch's
+//! semantics and weight layouts: [`Tensor::conv2d`] (weight `[out, in, kh, kw]`),
+//! [`Tensor::conv_transpose2d`] (weight `[in, out, kh, kw]`), [`Tensor::max_pool2d`] and
+//! [`Tensor::avg_pool2d`]. The arithmetic lives in [`crate::kernels::conv`] and
+//! [`crate::kernels::pool`]; this module checks shapes and records the ops.
+
+use crate::error::{Result, TensorError};
+use crate::kernels::{conv as kconv, pool as kpool};
+use crate::op::Op;
+use crate::tensor::Tensor;
+
+/// Stride and zero padding of a (transposed) convolution, per spatial axis `(h, w)`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Conv2dOptions {
+    /// The step between applications of the kernel.
+    pub stride: (usize, usize),
+    /// Zeros added on each side of the input (for a transposed convolution: removed from
+    /// each side of the output, as PyTorch does).
+    pub padding: (usize, usize),
+    /// Extra rows/columns added on one side of a transposed convolution's output (must be
+    /// smaller than the stride); ignored by `conv2d`.
+    pub output_padding: (usize, usize),
+}
+
+impl Default for Conv2dOptions {
+    fn default() -> Self {
+        Conv2dOptions { stride: (1, 1), padding: (0, 0), output_padding: (0, 0) }
+    }
+}
+
+impl Conv2dOptions {
+    /// Options with the same stride and padding on both axes.
+    pub fn new(stride: usize, padding: usize) -> Self {
+        Conv2dOptions { stride: (stride, stride), padding: (padding, padding), output_padding: (0, 0) }
+    }
+
+    pub(crate) fn spec(&self) -> kconv::Conv2dSpec {
+        kconv::Conv2dSpec { stride: self.stride, padding: self.padding }
+    }
+}
+
+/// Window, stride and padding of a pooling op, per spatial axis `(h, w)`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Pool2dOptions {
+    /// The window size.
+    pub kernel: (usize, usize),
+    /// The step between windows.
+    pub stride: (usize, usize),
+    /// Padding on each side (`-inf` for max pooling; counted as zeros by average pooling, as
+    /// PyTorch's default `count_include_pad = true`).
+    pub padding: (usize, usize),
+}
+
+impl Pool2dOptions {
+    /// A square window of `kernel` with stride `stride` and no padding.
+    pub fn new(kernel: usize, stride: usize) -> Self {
+        Pool2dOptions { kernel: (kernel, kernel), stride: (stride, stride), padding: (0, 0) }
+    }
+}
+
+fn require_4d(op: &'static str, what: &str, t: &Tensor) -> Result<()> {
+    if t.ndim() == 4 {
+        Ok(())
+    } else {
+        Err(TensorError::invalid(op, format!("{what} must be 4-D, found shape {:?}", t.shape())))
+    }
+}
+
+fn require_positive(op: &'static str, name: &str, v: (usize, usize)) -> Result<()> {
+    if v.0 > 0 && v.1 > 0 {
+        Ok(())
+    } else {
+        Err(TensorError::invalid(op, format!("{name} must be positive, found {v:?}")))
+    }
+}
+
+impl Tensor {
+    /// 2-D convolution (cross-correlation, as PyTorch) of `[n, in, h, w]` with a weight
+    /// `[out, in, kh, kw]`; no bias (add one shaped `[1, out, 1, 1]`).
+    ///
+    /// # Errors
+    /// If the tensors are not 4-D, channels differ, the stride is 0, or the kernel does not fit.
+    pub fn conv2d(&self, w: &Tensor, options: Conv2dOptions) -> Result<Tensor> {
+        require_4d("conv2d", "input", self)?;
+        require_4d("conv2d", "weight", w)?;
+        require_positive("conv2d", "stride", options.stride)?;
+        let (x_shape, w_shape) = (self.shape(), w.shape());
+        if x_shape[1] != w_shape[1] {
+            return Err(TensorError::shapes(
+                "conv2d",
+                x_shape,
+                w_shape,
+                "need input [n, c, h, w] and weight [o, c, kh, kw]",
+            ));
+        }
+        kconv::conv2d_output_size((x_shape[2], x_shape[3]), (w_shape[2], w_shape[3]), options.spec()).ok_or_else(
+            || {
+                TensorError::shapes(
+                    "conv2d",
+                    x_shape,
+                    w_shape,
+                    format!("kernel does not fit the padded input ({options:?})"),
+                )
+            },
+        )?;
+        let v = kconv::conv2d(
+            self.view().into_dimensionality().expect("4-D"),
+            w.view().into_dimensionality().expect("4-D"),
+            options.spec(),
+        );
+        Ok(Tensor::from_op(v.into_dyn(), &[self, w], || Op::Conv2d { x: self.clone(), w: w.clone(), options }))
+    }
+
+    /// 2-D transposed convolution of `[n, in, h, w]` with a weight `[in, out, kh, kw]`: the
+    /// adjoint of [`Tensor::conv2d`], giving `[n, out, (h-1)·s - 2p + kh + output_padding, ...]`.
+    ///
+    /// # Errors
+    /// If the tensors are not 4-D, channels differ, the stride is 0, the output padding is not
+    /// smaller than the stride, or the output would be empty.
+    pub fn conv_transpose2d(&self, w: &Tensor, options: Conv2dOptions) -> Result<Tensor> {
+        require_4d("conv_transpose2d", "input", self)?;
+        require_4d("conv_transpose2d", "weight", w)?;
+        require_positive("conv_transpose2d", "stride", options.stride)?;
+        let (x_shape, w_shape) = (self.shape(), w.shape());
+        if x_shape[1] != w_shape[0] {
+            return Err(TensorError::shapes(
+                "conv_transpose2d",
+                x_shape,
+                w_shape,
+                "need input [n, c, h, w] and weight [c, o, kh, kw]",
+            ));
+        }
+        if options.output_padding.0 >= options.stride.0 || options.output_padding.1 >= options.stride.1 {
+            return Err(TensorError::invalid(
+                "conv_transpose2d",
+                format!("output padding must be smaller than the stride ({options:?})"),
+            ));
+        }
+        kconv::conv_transpose2d_output_size(
+            (x_shape[2], x_shape[3]),
+            (w_shape[2], w_shape[3]),
+            options.spec(),
+            options.output_padding,
+        )
+        .ok_or_else(|| {
+            TensorError::shapes("conv_transpose2d", x_shape, w_shape, format!("output would be empty ({options:?})"))
+        })?;
+        let v = kconv::conv_transpose2d(
+            self.view().into_dimensionality().expect("4-D"),
+            w.view().into_dimensionality().expect("4-D"),
+            options.spec(),
+            options.output_padding,
+        );
+        Ok(Tensor::from_op(v.into_dyn(), &[self, w], || Op::ConvTranspose2d { x: self.clone(), w: w.clone(), options }))
+    }
+
+    /// Max pooling over windows of `[n, c, h, w]`; the gradient goes to each window's (first)
+    /// maximum.
+    ///
+    /// # Errors
+    /// If the input is not 4-D, the window or stride is 0, the padding exceeds half the
+    /// window, or the window does not fit.
+    pub fn max_pool2d(&self, options: Pool2dOptions) -> Result<Tensor> {
+        self.check_pool("max_pool2d", options)?;
+        let o = options;
+        let (v, argmax) =
+            kpool::max_pool2d(self.view().into_dimensionality().expect("4-D"), o.kernel, o.stride, o.padding);
+        Ok(Tensor::from_op(v.into_dyn(), &[self], || Op::MaxPool2d { x: self.clone(), argmax }))
+    }
+
+    /// Average pooling over windows of `[n, c, h, w]` (padding counts as zeros).
+    ///
+    /// # Errors
+    /// As [`Tensor::max_pool2d`].
+    pub fn avg_pool2d(&self, options: Pool2dOptions) -> Result<Tensor> {
+        self.check_pool("avg_pool2d", options)?;
+        let o = options;
+        let v = kpool::avg_pool2d(self.view().into_dimensionality().expect("4-D"), o.kernel, o.stride, o.padding);
+        Ok(Tensor::from_op(v.into_dyn(), &[self], || Op::AvgPool2d { x: self.clone(), options }))
+    }
+
+    fn check_pool(&self, op: &'static str, o: Pool2dOptions) -> Result<()> {
+        require_4d(op, "input", self)?;
+        require_positive(op, "kernel", o.kernel)?;
+        require_positive(op, "stride", o.stride)?;
+        let (h, w) = (self.shape()[2], self.shape()[3]);
+        if 2 * o.padding.0 > o.kernel.0 || 2 * o.padding.1 > o.kernel.1 {
+            return Err(TensorError::invalid(op, format!("padding must be at most half the kernel ({o:?})")));
+        }
+        if o.kernel.0 > h + 2 * o.padding.0 || o.kernel.1 > w + 2 * o.padding.1 {
+            return Err(TensorError::invalid(op, format!("window does not fit input {:?} ({o:?})", self.shape())));
+        }
+        Ok(())
+    }
+}

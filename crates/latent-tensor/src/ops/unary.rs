@@ -1,0 +1,106 @@
+//! Element-wise unary ops: arithmetic, exponentials and the activation functions.
+//!
+//! The numerically delicate ones are written in stable forms that never overflow:
+//! [`stable_sigmoid`] and [`stable_softplus`] work for any finite input (|x| = 100 included).
+
+use super::map1;
+use crate::error::{Result, TensorError};
+use crate::op::Op;
+use crate::tensor::Tensor;
+
+/// `1 / (1 + e^-x)`, computed without overflow for either sign of `x`.
+pub fn stable_sigmoid(x: f32) -> f32 {
+    if x >= 0.0 {
+        1.0 / (1.0 + (-x).exp())
+    } else {
+        let e = x.exp();
+        e / (1.0 + e)
+    }
+}
+
+/// `ln(1 + e^x)`, computed as `max(x, 0) + ln(1 + e^-|x|)` so it never overflows.
+pub fn stable_softplus(x: f32) -> f32 {
+    x.max(0.0) + (-x.abs()).exp().ln_1p()
+}
+
+macro_rules! unary_op {
+    ($(#[$doc:meta])* $name:ident, $variant:ident, $f:expr) => {
+        $(#[$doc])*
+        pub fn $name(&self) -> Tensor {
+            Tensor::from_op(map1(&self.view(), $f), &[self], || Op::$variant(self.clone()))
+        }
+    };
+}
+
+impl Tensor {
+    unary_op!(
+        /// `-self`.
+        neg, Neg, |a| -a
+    );
+    unary_op!(
+        /// `e^self`.
+        exp, Exp, f32::exp
+    );
+    unary_op!(
+        /// The natural logarithm (`-inf` at 0, NaN below).
+        log, Log, f32::ln
+    );
+    unary_op!(
+        /// The square root.
+        sqrt, Sqrt, f32::sqrt
+    );
+    unary_op!(
+        /// The absolute value (gradient 0 at 0, as PyTorch).
+        abs, Abs, f32::abs
+    );
+    unary_op!(
+        /// `max(self, 0)` (gradient 0 at 0, as PyTorch).
+        relu, Relu, |a: f32| a.max(0.0)
+    );
+    unary_op!(
+        /// The logistic function, stable for any input.
+        sigmoid, Sigmoid, stable_sigmoid
+    );
+    unary_op!(
+        /// The hyperbolic tangent.
+        tanh, Tanh, f32::tanh
+    );
+    unary_op!(
+        /// `ln(1 + e^self)`, stable for any input.
+        softplus, Softplus, stable_softplus
+    );
+
+    /// `self^p` for a constant exponent `p`.
+    pub fn pow(&self, p: f32) -> Tensor {
+        Tensor::from_op(map1(&self.view(), move |a| a.powf(p)), &[self], || Op::PowScalar(self.clone(), p))
+    }
+
+    /// `self * self`.
+    pub fn square(&self) -> Tensor {
+        self.pow(2.0)
+    }
+
+    /// Values limited to `[min, max]`; the gradient passes where `min <= x <= max` (PyTorch).
+    ///
+    /// # Errors
+    /// If `min > max` or either is NaN.
+    pub fn clamp(&self, min: f32, max: f32) -> Result<Tensor> {
+        if min.is_nan() || max.is_nan() || min > max {
+            return Err(TensorError::invalid("clamp", format!("need min <= max, found min {min}, max {max}")));
+        }
+        let v = map1(&self.view(), move |a| a.clamp(min, max));
+        Ok(Tensor::from_op(v, &[self], || Op::Clamp { x: self.clone(), min, max }))
+    }
+
+    /// `x` for `x > 0`, else `slope * x`.
+    pub fn leaky_relu(&self, slope: f32) -> Tensor {
+        let v = map1(&self.view(), move |a| if a > 0.0 { a } else { slope * a });
+        Tensor::from_op(v, &[self], || Op::LeakyRelu(self.clone(), slope))
+    }
+
+    /// `x` for `x > 0`, else `alpha * (e^x - 1)`.
+    pub fn elu(&self, alpha: f32) -> Tensor {
+        let v = map1(&self.view(), move |a| if a > 0.0 { a } else { alpha * a.exp_m1() });
+        Tensor::from_op(v, &[self], || Op::Elu(self.clone(), alpha))
+    }
+}

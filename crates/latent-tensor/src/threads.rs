@@ -1,0 +1,104 @@
+//! The size of the rayon pool that runs the parallel kernels.
+//!
+//! Every parallel kernel ([`gemm`](crate::kernels::matmul::gemm), convolution, pooling) runs on
+//! whichever rayon pool it is called from: the global pool by default, or a pool of your own
+//! inside `rayon::ThreadPool::install`. The global pool's size is chosen once, at its first use:
+//! - by [`set_num_threads`], if it is called before any parallel computation, or
+//! - by the `RAYON_NUM_THREADS` environment variable (read by rayon itself), or
+//! - as the number of logical CPUs.
+
+use thiserror::Error;
+
+/// Why [`set_num_threads`] could not give the global pool the requested size.
+#[derive(Debug, Error, Clone, PartialEq, Eq)]
+pub enum ThreadsError {
+    /// Zero threads were requested; a pool needs at least one.
+    #[error("set_num_threads: the number of threads must be at least 1")]
+    Zero,
+    /// The global pool already exists (something ran in parallel, or the pool was configured
+    /// earlier) with a different size, and rayon cannot resize it.
+    #[error(
+        "set_num_threads({requested}): the global thread pool already runs {current} threads and \
+         cannot be resized; call set_num_threads before any computation, or set the \
+         RAYON_NUM_THREADS environment variable"
+    )]
+    AlreadyInitialized {
+        /// The size that was asked for.
+        requested: usize,
+        /// The size the global pool has.
+        current: usize,
+    },
+}
+
+/// Sets the number of threads of the global rayon pool, which runs the parallel kernels.
+///
+/// Call it once, early, before any tensor computation: rayon builds its global pool on first
+/// use and can never resize it. Calling it again (or after the pool exists) succeeds only if the
+/// pool already has `n` threads.
+///
+/// # Errors
+/// [`ThreadsError::Zero`] if `n == 0`; [`ThreadsError::AlreadyInitialized`] if the global pool
+/// already exists with another size.
+pub fn set_num_threads(n: usize) -> Result<(), ThreadsError> {
+    if n == 0 {
+        return Err(ThreadsError::Zero);
+    }
+    match rayon::ThreadPoolBuilder::new().num_threads(n).build_global() {
+        Ok(()) => Ok(()),
+        Err(_) => {
+            // The only way `build_global` fails after validation is that the global pool exists
+            // already (thread spawning failures also land here, and then the pool size tells).
+            let current = global_num_threads();
+            if current == n { Ok(()) } else { Err(ThreadsError::AlreadyInitialized { requested: n, current }) }
+        }
+    }
+}
+
+/// The number of threads parallel kernels use when called from here: the size of the rayon pool
+/// the caller runs in (inside `ThreadPool::install`), else of the global pool (building it if
+/// it does not exist yet, with its default size).
+pub fn num_threads() -> usize {
+    rayon::current_num_threads()
+}
+
+/// The global pool's size, whatever pool the caller runs in.
+fn global_num_threads() -> usize {
+    match rayon::current_thread_index() {
+        // On a worker of some pool: ask the global pool from outside that pool's context.
+        Some(_) => std::thread::scope(|s| s.spawn(rayon::current_num_threads).join().unwrap_or(0)),
+        None => rayon::current_num_threads(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    // The global pool is process-wide and test threads share it, so one test does every step
+    // that touches it, in order.
+    #[test]
+    fn global_pool_is_configured_once() {
+        assert_eq!(set_num_threads(0), Err(ThreadsError::Zero));
+        // Either this sets the size, or another test already built the pool with its default.
+        let first = set_num_threads(2);
+        let size = num_threads();
+        match first {
+            Ok(()) => assert_eq!(size, 2),
+            Err(ThreadsError::AlreadyInitialized { requested: 2, current }) => assert_eq!(current, size),
+            Err(e) => panic!("unexpected error {e}"),
+        }
+        // Asking again for the size it has succeeds; another size fails with a clear message.
+        assert_eq!(set_num_threads(size), Ok(()));
+        let err = set_num_threads(size + 1).unwrap_err();
+        assert_eq!(err, ThreadsError::AlreadyInitialized { requested: size + 1, current: size });
+        let message = err.to_string();
+        assert!(message.contains("before any computation") && message.contains("RAYON_NUM_THREADS"));
+        // Inside a local pool, num_threads reports that pool, but set_num_threads still judges
+        // the global one.
+        let pool = rayon::ThreadPoolBuilder::new().num_threads(size + 2).build().unwrap();
+        pool.install(|| {
+            assert_eq!(num_threads(), size + 2);
+            assert_eq!(set_num_threads(size), Ok(()));
+        });
+    }
+}

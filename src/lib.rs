@@ -1,0 +1,6 @@
+//! latent: train, evaluate and study autoencoders and generative models on the CPU.
+//!
+//! This root crate re-exports the workspace's layers so a user can depend on one crate:
+//! [`tensor`] (n-d tensors and reverse-mode autodiff).
+
+pub use latent_tensor as tensor;
