@@ -25,7 +25,9 @@ pub struct Args {
 
 /// Every registered check, from every crate.
 fn all_checks() -> Vec<OpCheck> {
-    registry()
+    let mut checks = registry();
+    checks.extend(latent_losses::gradcheck_registry());
+    checks
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {

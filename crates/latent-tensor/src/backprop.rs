@@ -337,6 +337,14 @@ fn input_grads<'a>(op: &'a Op, y: &ArrayViewD<f32>, g: &ArrayViewD<f32>) -> Vec<
                 .into_dyn()
         }),
         Op::Mask { x, mask } => push(x, &|| map2(g, &mask.view(), |g, m| g * m)),
+        Op::Elementwise { parts } => {
+            for (x, local) in parts {
+                push(x, &|| match local {
+                    None => sum_to_shape(g.view(), x.shape()),
+                    Some(d) => sum_to_shape(map2(g, &d.view(), |g, d| g * d).view(), x.shape()),
+                });
+            }
+        }
     }
     out
 }

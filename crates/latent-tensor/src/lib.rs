@@ -12,7 +12,8 @@
 //! - [`tensor`]: the `Tensor` handle, leaves, constants, `detach`, and the no-grad switch.
 //! - [`op`]: the `Op` enum (what a node remembers) and [`OpKind`], the list of every op kind.
 //! - [`ops`]: the differentiable operations, one file per family (element-wise binary and unary,
-//!   reductions, shape, matmul, convolution and pooling, masks).
+//!   reductions, shape, matmul, convolution and pooling, masks, and fused element-wise ops whose
+//!   value and local derivatives the caller computes in one pass).
 //! - [`backprop`]: `backward()` and [`Gradients`], with every backward rule in one place.
 //! - [`kernels`]: plain `ndarray` compute (strided parallel GEMM, im2col convolution, pooling),
 //!   shared by forward values and backward rules.
@@ -47,6 +48,7 @@ pub use backprop::Gradients;
 pub use error::{Result, TensorError};
 pub use op::OpKind;
 pub use ops::conv::{Conv2dOptions, Pool2dOptions};
+pub use ops::fused::LocalGrad;
 pub use random::TensorRng;
 pub use tensor::{NoGradGuard, Tensor, TensorId, no_grad};
 

@@ -43,7 +43,7 @@ op_kinds! {
     Permute => "permute", Reshape => "reshape", BroadcastTo => "broadcast_to", Slice => "slice",
     Concat => "concat", GatherRows => "gather_rows",
     Conv2d => "conv2d", ConvTranspose2d => "conv_transpose2d", MaxPool2d => "max_pool2d",
-    AvgPool2d => "avg_pool2d", Mask => "mask",
+    AvgPool2d => "avg_pool2d", Mask => "mask", Elementwise => "fused_elementwise",
 }
 
 impl fmt::Display for OpKind {
@@ -160,6 +160,11 @@ pub(crate) enum Op {
         x: Tensor,
         mask: Value,
     },
+    /// A fused element-wise op: each input with its local derivative (`None` = identity), in
+    /// the output's shape.
+    Elementwise {
+        parts: Vec<(Tensor, Option<Value>)>,
+    },
 }
 
 impl Op {
@@ -204,6 +209,7 @@ impl Op {
             Op::MaxPool2d { .. } => OpKind::MaxPool2d,
             Op::AvgPool2d { .. } => OpKind::AvgPool2d,
             Op::Mask { .. } => OpKind::Mask,
+            Op::Elementwise { .. } => OpKind::Elementwise,
         }
     }
 
@@ -247,6 +253,7 @@ impl Op {
             }
             Op::Conv2d { x, w, .. } | Op::ConvTranspose2d { x, w, .. } => vec![x, w],
             Op::Concat { xs, .. } => xs.iter().collect(),
+            Op::Elementwise { parts } => parts.iter().map(|(x, _)| x).collect(),
         }
     }
 }

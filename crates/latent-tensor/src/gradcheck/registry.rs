@@ -11,6 +11,7 @@ use super::strategies::{array, array_away_from, broadcast_arrays, broadcast_pair
 use super::{Case, OpCheck, Tolerance};
 use crate::ops::broadcast_shape;
 use crate::ops::conv::{Conv2dOptions, Pool2dOptions};
+use crate::ops::fused::LocalGrad;
 use crate::random::TensorRng;
 use crate::tensor::Tensor;
 
@@ -371,6 +372,33 @@ pub fn registry() -> Vec<OpCheck> {
             |t, c| {
                 let keep = TensorRng::seed_from_u64(c.ints[0] as u64).bernoulli_array(t[0].shape(), 0.7)?;
                 t[0].mask(keep.mapv(|k| k / 0.7))
+            },
+        ),
+        // y = a²·b with a broadcast b, value and derivatives given by hand in one pass; plus a
+        // straight-through input c (identity derivative).
+        check(
+            "fused_elementwise",
+            || {
+                broadcast_pair()
+                    .prop_flat_map(|(a, b)| {
+                        let full = broadcast_shape("fused", &a, &b).expect("pair broadcasts");
+                        (array(full.clone(), -2.0, 2.0), array(b, -2.0, 2.0), array(full, -2.0, 2.0))
+                    })
+                    .prop_map(|(a, b, c)| Case::of(vec![a, b, c]))
+                    .boxed()
+            },
+            |t, _| {
+                let (a, b, c) = (t[0].view(), t[1].view(), t[2].view());
+                let bb = b.broadcast(a.raw_dim()).expect("broadcasts");
+                let value = &a * &a * &bb + &c;
+                Tensor::fused_elementwise(
+                    value,
+                    &[
+                        (&t[0], &|| LocalGrad::Values(&a * &bb * 2.0)),
+                        (&t[1], &|| LocalGrad::Values(&a * &a)),
+                        (&t[2], &|| LocalGrad::Identity),
+                    ],
+                )
             },
         ),
     ]

@@ -7,6 +7,7 @@
 
 pub mod binary;
 pub mod conv;
+pub mod fused;
 pub mod mask;
 pub mod matmul;
 pub mod reduce;
