@@ -1,8 +1,12 @@
 //! `cargo xtask <chore>`: the project's chores, kept out of the library crates.
 //!
-//! One module per chore: [`gradcheck`] runs the finite-difference suite over every registered op.
+//! One module per chore: [`fetch_mnist`] downloads and verifies MNIST, [`make_sample`] builds the
+//! bundled sample from the full files, [`gradcheck`] runs the finite-difference suite over every
+//! registered op.
 
+mod fetch_mnist;
 mod gradcheck;
+mod make_sample;
 
 use clap::{Parser, Subcommand};
 
@@ -15,6 +19,10 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Chore {
+    /// Download the four MNIST files, verified by the SHA-256 of their decompressed content.
+    FetchMnist(fetch_mnist::Args),
+    /// Build `datasets/mnist-sample/` from the full MNIST files.
+    MakeSample(make_sample::Args),
     /// Check every registered op's gradient against central finite differences.
     Gradcheck(gradcheck::Args),
 }
@@ -22,6 +30,8 @@ enum Chore {
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     let result = match cli.chore {
+        Chore::FetchMnist(args) => fetch_mnist::run(args),
+        Chore::MakeSample(args) => make_sample::run(args),
         Chore::Gradcheck(args) => gradcheck::run(args),
     };
     match result {

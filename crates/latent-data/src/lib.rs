@@ -1,0 +1,45 @@
+//! MNIST-format data for latent: reading IDX files, the MNIST data sets and their bundled
+//! sample, batching, and the pixel transforms some models need.
+//!
+//! This crate does not depend on `latent-tensor`: it yields plain [`ndarray`] arrays, `f32`
+//! images (`[B, 784]` or `[B, 1, 28, 28]`) and `u8` labels, which models consume.
+//!
+//! - [`idx`]: the IDX reader, compressed or raw, hardened against bad files.
+//! - [`mnist`]: the four-file data sets, where they live, their digests.
+//! - [`manifest`]: a data directory's list of files and digests.
+//! - [`dataset`]: images kept as bytes, `f32` on demand.
+//! - [`batch`]: the seeded, shuffled batch iterator.
+//! - [`transform`]: binarisation and the corruptions of denoising autoencoders.
+//! - [`toy`]: the one-hot vectors of the 8-3-8 identity network.
+//! - [`error`]: [`DataError`], the one error type.
+//!
+//! ```no_run
+//! use latent_data::{BatchConfig, NoiseSpec, mnist};
+//!
+//! let data = mnist::load(None)?; // full MNIST, or the bundled sample with a notice
+//! let cfg = BatchConfig::new(128).seed(1).noise("mask:0.25".parse::<NoiseSpec>()?);
+//! for epoch in 0..2 {
+//!     for batch in data.train.batches(&cfg, epoch)? {
+//!         let (input, target) = (batch.input(), &batch.images); // [128, 784] each
+//!         # let _ = (input, target);
+//!     }
+//! }
+//! # Ok::<(), latent_data::DataError>(())
+//! ```
+
+pub mod batch;
+pub mod dataset;
+pub mod error;
+pub mod idx;
+pub mod manifest;
+pub mod mnist;
+pub mod toy;
+pub mod transform;
+
+pub use batch::{Batch, BatchConfig, Batches};
+pub use dataset::{Dataset, Scale};
+pub use error::DataError;
+pub use idx::{IdxArray, IdxOptions, content_sha256, parse_idx, read_idx};
+pub use manifest::{Manifest, ManifestEntry};
+pub use mnist::{DataDir, Mnist, Origin, Split};
+pub use transform::{Binarize, NoiseSpec};
