@@ -1,10 +1,18 @@
 //! latent: train, evaluate and study autoencoders and generative models on the CPU.
 //!
-//! This root crate re-exports the workspace's layers so a user can depend on one crate:
-//! [`tensor`] (n-d tensors and reverse-mode autodiff), [`losses`] (reconstruction, divergence,
-//! regulariser, adversarial and classification losses) and [`data`] (MNIST-format loading,
-//! batching and transforms).
+//! This root crate re-exports the workspace's layers, lowest first, so a user can depend on one
+//! crate and still see the design:
 
-pub use latent_data as data;
-pub use latent_losses as losses;
+/// n-d `f32` tensors, reverse-mode autodiff, parallel SIMD kernels, and the gradient checker.
 pub use latent_tensor as tensor;
+
+/// Layers (PyTorch layouts and names), initialisers, optimisers (SGD, Adam/AdamW, RMSprop),
+/// learning-rate schedules, and safetensors checkpoints that load into `torch.nn` modules.
+pub use latent_nn as nn;
+
+/// Loss functions: reconstruction, VAE (KL, reparameterisation), sparsity, contractive, GAN and
+/// classification losses, checked against PyTorch.
+pub use latent_losses as losses;
+
+/// MNIST-format (IDX) loading, batching, transforms, and the bundled sample.
+pub use latent_data as data;

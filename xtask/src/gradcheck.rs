@@ -27,6 +27,7 @@ pub struct Args {
 fn all_checks() -> Vec<OpCheck> {
     let mut checks = registry();
     checks.extend(latent_losses::gradcheck_registry());
+    checks.extend(latent_nn::gradcheck_registry());
     checks
 }
 

@@ -1,0 +1,159 @@
+//! The activation functions as layers: [`Relu`], [`LeakyRelu`], [`Elu`], [`Sigmoid`], [`Tanh`]
+//! and [`Softplus`] (PyTorch's `nn.ReLU`, `nn.LeakyReLU`, ...). None has parameters.
+
+use latent_tensor::Tensor;
+
+use crate::error::{NnError, Result};
+use crate::module::{Ctx, Module};
+
+macro_rules! stateless_module {
+    ($name:ident, |$s:ident, $x:ident| $body:expr) => {
+        impl Module for $name {
+            fn forward(&mut self, $x: &Tensor, _ctx: &mut Ctx) -> Result<Tensor> {
+                let $s = &*self;
+                Ok($body)
+            }
+
+            fn visit_params(&self, _prefix: &str, _f: &mut dyn FnMut(&str, &Tensor)) {}
+
+            fn visit_params_mut(&mut self, _prefix: &str, _f: &mut dyn FnMut(&str, &mut Tensor)) {}
+        }
+    };
+}
+pub(crate) use stateless_module;
+
+/// `max(x, 0)`.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct Relu;
+
+/// `x` for `x > 0`, else `negative_slope · x` (PyTorch's default slope is 0.01).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct LeakyRelu {
+    negative_slope: f32,
+}
+
+/// `x` for `x > 0`, else `alpha · (eᵡ - 1)` (PyTorch's default alpha is 1).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Elu {
+    alpha: f32,
+}
+
+/// The logistic function `1 / (1 + e⁻ˣ)`.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct Sigmoid;
+
+/// The hyperbolic tangent.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct Tanh;
+
+/// `ln(1 + e^(β·x)) / β`, computed stably (PyTorch's default β is 1; PyTorch switches to the
+/// identity above `β·x > 20`, where the two differ by less than 3e-9).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Softplus {
+    beta: f32,
+}
+
+fn finite(what: &'static str, name: &str, v: f32) -> Result<f32> {
+    if v.is_finite() { Ok(v) } else { Err(NnError::config(what, format!("{name} must be finite, found {v}"))) }
+}
+
+impl LeakyRelu {
+    /// A leaky ReLU with the given negative slope.
+    ///
+    /// # Errors
+    /// If the slope is not finite.
+    pub fn new(negative_slope: f32) -> Result<Self> {
+        Ok(LeakyRelu { negative_slope: finite("LeakyRelu", "negative_slope", negative_slope)? })
+    }
+
+    /// The negative slope.
+    pub fn negative_slope(&self) -> f32 {
+        self.negative_slope
+    }
+}
+
+impl Default for LeakyRelu {
+    fn default() -> Self {
+        LeakyRelu { negative_slope: 0.01 }
+    }
+}
+
+impl Elu {
+    /// An ELU with the given alpha.
+    ///
+    /// # Errors
+    /// If alpha is not finite.
+    pub fn new(alpha: f32) -> Result<Self> {
+        Ok(Elu { alpha: finite("Elu", "alpha", alpha)? })
+    }
+
+    /// The alpha.
+    pub fn alpha(&self) -> f32 {
+        self.alpha
+    }
+}
+
+impl Default for Elu {
+    fn default() -> Self {
+        Elu { alpha: 1.0 }
+    }
+}
+
+impl Softplus {
+    /// A softplus with sharpness `beta`.
+    ///
+    /// # Errors
+    /// If beta is not positive and finite.
+    pub fn new(beta: f32) -> Result<Self> {
+        if !(beta.is_finite() && beta > 0.0) {
+            return Err(NnError::config("Softplus", format!("beta must be positive, found {beta}")));
+        }
+        Ok(Softplus { beta })
+    }
+
+    /// The sharpness.
+    pub fn beta(&self) -> f32 {
+        self.beta
+    }
+}
+
+impl Default for Softplus {
+    fn default() -> Self {
+        Softplus { beta: 1.0 }
+    }
+}
+
+stateless_module!(Relu, |_s, x| x.relu());
+stateless_module!(LeakyRelu, |s, x| x.leaky_relu(s.negative_slope));
+stateless_module!(Elu, |s, x| x.elu(s.alpha));
+stateless_module!(Sigmoid, |_s, x| x.sigmoid());
+stateless_module!(Tanh, |_s, x| x.tanh());
+stateless_module!(Softplus, |s, x| if s.beta == 1.0 {
+    x.softplus()
+} else {
+    x.mul_scalar(s.beta).softplus().mul_scalar(1.0 / s.beta)
+});
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn apply(m: &mut dyn Module, v: f32) -> f32 {
+        m.forward(&Tensor::full(&[1], v), &mut Ctx::eval()).unwrap().to_vec()[0]
+    }
+
+    #[test]
+    fn each_activation_computes_its_function() {
+        assert_eq!(apply(&mut Relu, -2.0), 0.0);
+        assert_eq!(apply(&mut LeakyRelu::default(), -2.0), -0.02);
+        assert_eq!(apply(&mut LeakyRelu::new(0.2).unwrap(), -1.0), -0.2);
+        assert!((apply(&mut Elu::default(), -1.0) - (-1f32).exp_m1()).abs() < 1e-7);
+        assert!((apply(&mut Sigmoid, 0.0) - 0.5).abs() < 1e-7);
+        assert!((apply(&mut Tanh, 1.0) - 1f32.tanh()).abs() < 1e-7);
+        assert!((apply(&mut Softplus::default(), 0.0) - 2f32.ln()).abs() < 1e-7);
+        assert!((apply(&mut Softplus::new(2.0).unwrap(), 0.0) - 2f32.ln() / 2.0).abs() < 1e-7);
+        assert_eq!(Relu.parameter_count(), 0);
+        assert!(Softplus::new(0.0).is_err());
+        assert!(LeakyRelu::new(f32::NAN).is_err());
+    }
+}

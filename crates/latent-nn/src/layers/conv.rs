@@ -1,0 +1,404 @@
+//! [`Conv2d`] (weight `[out, in, kh, kw]`) and [`ConvTranspose2d`] (weight `[in, out, kh, kw]`)
+//! with PyTorch's layouts, options and default initialisation. Both take `[n, c, h, w]`.
+
+use latent_tensor::{Conv2dOptions, Tensor, TensorRng};
+use serde::{Deserialize, Serialize};
+
+use crate::error::{NnError, Result};
+use crate::init::{fans, torch_default_bias, torch_default_weight};
+use crate::module::{Ctx, Module, join};
+
+/// The shape and options of a [`Conv2d`] (PyTorch's `nn.Conv2d` without groups or dilation).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Conv2dConfig {
+    /// Input channels.
+    pub in_channels: usize,
+    /// Output channels.
+    pub out_channels: usize,
+    /// Kernel size `(kh, kw)`.
+    pub kernel_size: (usize, usize),
+    /// Stride `(sh, sw)`.
+    pub stride: (usize, usize),
+    /// Zero padding on each side `(ph, pw)`.
+    pub padding: (usize, usize),
+    /// Whether the layer adds a per-channel bias.
+    pub bias: bool,
+}
+
+impl Conv2dConfig {
+    /// A square `kernel` with stride 1, no padding and a bias (PyTorch's defaults).
+    pub fn new(in_channels: usize, out_channels: usize, kernel: usize) -> Self {
+        Conv2dConfig {
+            in_channels,
+            out_channels,
+            kernel_size: (kernel, kernel),
+            stride: (1, 1),
+            padding: (0, 0),
+            bias: true,
+        }
+    }
+
+    /// The same with stride `s` on both axes.
+    pub fn stride(self, s: usize) -> Self {
+        Conv2dConfig { stride: (s, s), ..self }
+    }
+
+    /// The same with padding `p` on both axes.
+    pub fn padding(self, p: usize) -> Self {
+        Conv2dConfig { padding: (p, p), ..self }
+    }
+
+    /// The same with or without a bias.
+    pub fn bias(self, bias: bool) -> Self {
+        Conv2dConfig { bias, ..self }
+    }
+
+    fn options(&self) -> Conv2dOptions {
+        Conv2dOptions { stride: self.stride, padding: self.padding, output_padding: (0, 0) }
+    }
+}
+
+/// The shape and options of a [`ConvTranspose2d`] (PyTorch's `nn.ConvTranspose2d` without
+/// groups or dilation).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConvTranspose2dConfig {
+    /// Input channels.
+    pub in_channels: usize,
+    /// Output channels.
+    pub out_channels: usize,
+    /// Kernel size `(kh, kw)`.
+    pub kernel_size: (usize, usize),
+    /// Stride `(sh, sw)`.
+    pub stride: (usize, usize),
+    /// Rows/columns removed from each side of the output `(ph, pw)`.
+    pub padding: (usize, usize),
+    /// Rows/columns added on one side of the output (smaller than the stride).
+    pub output_padding: (usize, usize),
+    /// Whether the layer adds a per-channel bias.
+    pub bias: bool,
+}
+
+impl ConvTranspose2dConfig {
+    /// A square `kernel` with stride 1, no padding and a bias (PyTorch's defaults).
+    pub fn new(in_channels: usize, out_channels: usize, kernel: usize) -> Self {
+        ConvTranspose2dConfig {
+            in_channels,
+            out_channels,
+            kernel_size: (kernel, kernel),
+            stride: (1, 1),
+            padding: (0, 0),
+            output_padding: (0, 0),
+            bias: true,
+        }
+    }
+
+    /// The same with stride `s` on both axes.
+    pub fn stride(self, s: usize) -> Self {
+        ConvTranspose2dConfig { stride: (s, s), ..self }
+    }
+
+    /// The same with padding `p` on both axes.
+    pub fn padding(self, p: usize) -> Self {
+        ConvTranspose2dConfig { padding: (p, p), ..self }
+    }
+
+    /// The same with output padding `p` on both axes.
+    pub fn output_padding(self, p: usize) -> Self {
+        ConvTranspose2dConfig { output_padding: (p, p), ..self }
+    }
+
+    /// The same with or without a bias.
+    pub fn bias(self, bias: bool) -> Self {
+        ConvTranspose2dConfig { bias, ..self }
+    }
+
+    fn options(&self) -> Conv2dOptions {
+        Conv2dOptions { stride: self.stride, padding: self.padding, output_padding: self.output_padding }
+    }
+}
+
+fn check_sizes(
+    what: &'static str,
+    channels: (usize, usize),
+    kernel: (usize, usize),
+    stride: (usize, usize),
+) -> Result<()> {
+    if channels.0 == 0 || channels.1 == 0 || kernel.0 == 0 || kernel.1 == 0 || stride.0 == 0 || stride.1 == 0 {
+        return Err(NnError::config(
+            what,
+            format!(
+                "channels, kernel and stride must be positive, found channels {channels:?}, kernel {kernel:?}, stride {stride:?}"
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// A weight and optional bias drawn as PyTorch draws them (bias bound from the weight's fan_in).
+fn torch_default_params(
+    shape: &[usize],
+    bias_len: usize,
+    bias: bool,
+    rng: &mut TensorRng,
+) -> Result<(Tensor, Option<Tensor>)> {
+    let weight = Tensor::parameter(torch_default_weight(shape, rng)?);
+    let bias = if bias { Some(Tensor::parameter(torch_default_bias(bias_len, fans(shape)?.0, rng)?)) } else { None };
+    Ok((weight, bias))
+}
+
+fn check_tensors(what: &'static str, weight: &Tensor, bias: Option<&Tensor>, out_axis: usize) -> Result<()> {
+    if weight.ndim() != 4 {
+        return Err(NnError::config(what, format!("weight must be 4-D, found {:?}", weight.shape())));
+    }
+    let out = weight.shape()[out_axis];
+    if let Some(b) = bias
+        && b.shape() != [out]
+    {
+        return Err(NnError::config(
+            what,
+            format!("bias must be [{out}] for weight {:?}, found {:?}", weight.shape(), b.shape()),
+        ));
+    }
+    Ok(())
+}
+
+fn check_input(what: &'static str, x: &Tensor, channels: usize) -> Result<()> {
+    if x.ndim() != 4 || x.shape()[1] != channels {
+        return Err(NnError::input(what, format!("expected input [n, {channels}, h, w], found {:?}", x.shape())));
+    }
+    Ok(())
+}
+
+/// `y + bias` with the bias broadcast over `[n, c, h, w]`.
+fn add_channel_bias(y: Tensor, bias: Option<&Tensor>) -> Result<Tensor> {
+    match bias {
+        Some(b) => Ok(y.add(&b.reshape(&[1, b.len(), 1, 1])?)?),
+        None => Ok(y),
+    }
+}
+
+/// A 2-D convolution (cross-correlation, as PyTorch): `[n, in, h, w] → [n, out, h', w']`.
+#[derive(Clone, Debug)]
+pub struct Conv2d {
+    weight: Tensor,
+    bias: Option<Tensor>,
+    options: Conv2dOptions,
+}
+
+impl Conv2d {
+    /// A layer of the given shape, initialised as PyTorch does (weight and bias
+    /// `U(-1/√fan_in, 1/√fan_in)`, `fan_in = in·kh·kw`).
+    ///
+    /// # Errors
+    /// If a size or the stride is zero.
+    pub fn new(config: &Conv2dConfig, rng: &mut TensorRng) -> Result<Self> {
+        let c = config;
+        check_sizes("Conv2d", (c.in_channels, c.out_channels), c.kernel_size, c.stride)?;
+        let shape = [c.out_channels, c.in_channels, c.kernel_size.0, c.kernel_size.1];
+        let (weight, bias) = torch_default_params(&shape, c.out_channels, c.bias, rng)?;
+        Ok(Conv2d { weight, bias, options: c.options() })
+    }
+
+    /// A layer using the given tensors as they are: weight `[out, in, kh, kw]`, bias `[out]`.
+    ///
+    /// # Errors
+    /// If the shapes do not fit or the stride is zero.
+    pub fn from_tensors(
+        weight: Tensor,
+        bias: Option<Tensor>,
+        stride: (usize, usize),
+        padding: (usize, usize),
+    ) -> Result<Self> {
+        check_tensors("Conv2d", &weight, bias.as_ref(), 0)?;
+        let s = weight.shape();
+        check_sizes("Conv2d", (s[1], s[0]), (s[2], s[3]), stride)?;
+        Ok(Conv2d { weight, bias, options: Conv2dOptions { stride, padding, output_padding: (0, 0) } })
+    }
+
+    /// The layer's shape and options.
+    pub fn config(&self) -> Conv2dConfig {
+        let s = self.weight.shape();
+        Conv2dConfig {
+            in_channels: s[1],
+            out_channels: s[0],
+            kernel_size: (s[2], s[3]),
+            stride: self.options.stride,
+            padding: self.options.padding,
+            bias: self.bias.is_some(),
+        }
+    }
+
+    /// The weight `[out, in, kh, kw]`.
+    pub fn weight(&self) -> &Tensor {
+        &self.weight
+    }
+
+    /// The bias `[out]`, if any.
+    pub fn bias(&self) -> Option<&Tensor> {
+        self.bias.as_ref()
+    }
+}
+
+impl Module for Conv2d {
+    fn forward(&mut self, x: &Tensor, _ctx: &mut Ctx) -> Result<Tensor> {
+        check_input("Conv2d", x, self.weight.shape()[1])?;
+        add_channel_bias(x.conv2d(&self.weight, self.options)?, self.bias.as_ref())
+    }
+
+    fn visit_params(&self, prefix: &str, f: &mut dyn FnMut(&str, &Tensor)) {
+        f(&join(prefix, "weight"), &self.weight);
+        if let Some(b) = &self.bias {
+            f(&join(prefix, "bias"), b);
+        }
+    }
+
+    fn visit_params_mut(&mut self, prefix: &str, f: &mut dyn FnMut(&str, &mut Tensor)) {
+        f(&join(prefix, "weight"), &mut self.weight);
+        if let Some(b) = &mut self.bias {
+            f(&join(prefix, "bias"), b);
+        }
+    }
+}
+
+/// A 2-D transposed convolution (the adjoint of [`Conv2d`]): `[n, in, h, w] → [n, out, h', w']`
+/// with `h' = (h - 1)·s - 2p + kh + output_padding`.
+#[derive(Clone, Debug)]
+pub struct ConvTranspose2d {
+    weight: Tensor,
+    bias: Option<Tensor>,
+    options: Conv2dOptions,
+}
+
+impl ConvTranspose2d {
+    /// A layer of the given shape, initialised as PyTorch does: weight and bias
+    /// `U(-1/√fan_in, 1/√fan_in)` with PyTorch's `fan_in = out·kh·kw` (dimension 1 of the
+    /// `[in, out, kh, kw]` weight).
+    ///
+    /// # Errors
+    /// If a size or the stride is zero, or the output padding is not smaller than the stride.
+    pub fn new(config: &ConvTranspose2dConfig, rng: &mut TensorRng) -> Result<Self> {
+        let c = config;
+        check_sizes("ConvTranspose2d", (c.in_channels, c.out_channels), c.kernel_size, c.stride)?;
+        check_output_padding(c.output_padding, c.stride)?;
+        let shape = [c.in_channels, c.out_channels, c.kernel_size.0, c.kernel_size.1];
+        let (weight, bias) = torch_default_params(&shape, c.out_channels, c.bias, rng)?;
+        Ok(ConvTranspose2d { weight, bias, options: c.options() })
+    }
+
+    /// A layer using the given tensors as they are: weight `[in, out, kh, kw]`, bias `[out]`.
+    ///
+    /// # Errors
+    /// If the shapes do not fit, the stride is zero, or the output padding is not smaller than
+    /// the stride.
+    pub fn from_tensors(weight: Tensor, bias: Option<Tensor>, options: Conv2dOptions) -> Result<Self> {
+        check_tensors("ConvTranspose2d", &weight, bias.as_ref(), 1)?;
+        let s = weight.shape();
+        check_sizes("ConvTranspose2d", (s[0], s[1]), (s[2], s[3]), options.stride)?;
+        check_output_padding(options.output_padding, options.stride)?;
+        Ok(ConvTranspose2d { weight, bias, options })
+    }
+
+    /// The layer's shape and options.
+    pub fn config(&self) -> ConvTranspose2dConfig {
+        let s = self.weight.shape();
+        ConvTranspose2dConfig {
+            in_channels: s[0],
+            out_channels: s[1],
+            kernel_size: (s[2], s[3]),
+            stride: self.options.stride,
+            padding: self.options.padding,
+            output_padding: self.options.output_padding,
+            bias: self.bias.is_some(),
+        }
+    }
+
+    /// The weight `[in, out, kh, kw]`.
+    pub fn weight(&self) -> &Tensor {
+        &self.weight
+    }
+
+    /// The bias `[out]`, if any.
+    pub fn bias(&self) -> Option<&Tensor> {
+        self.bias.as_ref()
+    }
+}
+
+fn check_output_padding(output_padding: (usize, usize), stride: (usize, usize)) -> Result<()> {
+    if output_padding.0 >= stride.0 || output_padding.1 >= stride.1 {
+        return Err(NnError::config(
+            "ConvTranspose2d",
+            format!("output padding must be smaller than the stride, found {output_padding:?} with stride {stride:?}"),
+        ));
+    }
+    Ok(())
+}
+
+impl Module for ConvTranspose2d {
+    fn forward(&mut self, x: &Tensor, _ctx: &mut Ctx) -> Result<Tensor> {
+        check_input("ConvTranspose2d", x, self.weight.shape()[0])?;
+        add_channel_bias(x.conv_transpose2d(&self.weight, self.options)?, self.bias.as_ref())
+    }
+
+    fn visit_params(&self, prefix: &str, f: &mut dyn FnMut(&str, &Tensor)) {
+        f(&join(prefix, "weight"), &self.weight);
+        if let Some(b) = &self.bias {
+            f(&join(prefix, "bias"), b);
+        }
+    }
+
+    fn visit_params_mut(&mut self, prefix: &str, f: &mut dyn FnMut(&str, &mut Tensor)) {
+        f(&join(prefix, "weight"), &mut self.weight);
+        if let Some(b) = &mut self.bias {
+            f(&join(prefix, "bias"), b);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn conv_shapes_and_names_follow_pytorch() {
+        let mut rng = TensorRng::seed_from_u64(0);
+        let mut conv = Conv2d::new(&Conv2dConfig::new(3, 8, 4).stride(2).padding(1), &mut rng).unwrap();
+        assert_eq!(conv.weight().shape(), [8, 3, 4, 4]);
+        let y = conv.forward(&Tensor::zeros(&[2, 3, 28, 28]), &mut Ctx::eval()).unwrap();
+        assert_eq!(y.shape(), [2, 8, 14, 14]);
+        // Zero input: the output is the bias, per channel.
+        let b = conv.bias().unwrap().to_vec();
+        assert_eq!(y.to_array()[[1, 5, 3, 7]], b[5]);
+        // Default init bound is 1/√(3·4·4).
+        let bound = 1.0 / 48f32.sqrt();
+        assert!(conv.weight().to_vec().iter().chain(b.iter()).all(|v| v.abs() <= bound));
+        assert_eq!(conv.config(), Conv2dConfig::new(3, 8, 4).stride(2).padding(1));
+    }
+
+    #[test]
+    fn transposed_conv_uses_in_out_layout_and_torch_fan_in() {
+        let mut rng = TensorRng::seed_from_u64(1);
+        let config = ConvTranspose2dConfig::new(8, 3, 4).stride(2).padding(1);
+        let mut up = ConvTranspose2d::new(&config, &mut rng).unwrap();
+        assert_eq!(up.weight().shape(), [8, 3, 4, 4]);
+        let y = up.forward(&Tensor::zeros(&[2, 8, 7, 7]), &mut Ctx::eval()).unwrap();
+        assert_eq!(y.shape(), [2, 3, 14, 14]);
+        // PyTorch's fan_in for [in, out, kh, kw] is out·kh·kw = 48.
+        let bound = 1.0 / 48f32.sqrt();
+        let w = up.weight().to_vec();
+        assert!(w.iter().all(|v| v.abs() <= bound));
+        assert!(w.iter().any(|v| v.abs() > 0.9 * bound));
+        assert_eq!(up.config(), config);
+    }
+
+    #[test]
+    fn bad_configs_and_inputs_are_errors() {
+        let mut rng = TensorRng::seed_from_u64(2);
+        assert!(Conv2d::new(&Conv2dConfig::new(1, 2, 3).stride(0), &mut rng).is_err());
+        assert!(
+            ConvTranspose2d::new(&ConvTranspose2dConfig::new(1, 2, 3).stride(2).output_padding(2), &mut rng).is_err()
+        );
+        let mut conv = Conv2d::new(&Conv2dConfig::new(3, 2, 3), &mut rng).unwrap();
+        let err = conv.forward(&Tensor::zeros(&[1, 2, 5, 5]), &mut Ctx::eval()).unwrap_err();
+        assert!(err.to_string().contains("[n, 3, h, w]"), "{err}");
+    }
+}

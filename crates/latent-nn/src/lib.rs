@@ -1,0 +1,81 @@
+//! Layers, initialisers, optimisers and checkpoints on top of `latent-tensor`, with PyTorch's
+//! layouts, names, defaults and arithmetic, so a model here and the same model in PyTorch start
+//! alike, train alike and exchange weights.
+//!
+//! # The design in one paragraph
+//! A [`Module`] maps a tensor to a tensor ([`Module::forward`]) and shows its parameters and
+//! buffers to a visitor under PyTorch `state_dict` names ([`Module::visit_params`]; a Linear
+//! at `encoder.0` owns `encoder.0.weight` and `encoder.0.bias`). Parameters are
+//! [`Tensor::parameter`](latent_tensor::Tensor::parameter) leaves held by the layers, outside
+//! any graph: a training step runs `forward`, which builds a fresh graph on the leaves, calls
+//! `backward` on the loss, drops the graph, and lets an [`Optimizer`](optim::Optimizer) edit the
+//! leaves in place, by name. Train/eval mode and the dropout generator travel in a [`Ctx`]
+//! passed to `forward`: the mode belongs to the call, so nothing has to be switched back.
+//! Everything that persists is a safetensors file: weights with PyTorch's names and layouts
+//! ([`checkpoint`]), and the optimiser moments, generator states and epoch ([`train_state`]).
+//!
+//! # Who owns what
+//! - [`module`]: the [`Module`] trait, buffers, [`Ctx`], and name building ([`join`]).
+//! - [`layers`]: one family per file: [`Linear`](layers::Linear), [`Conv2d`](layers::Conv2d) and
+//!   [`ConvTranspose2d`](layers::ConvTranspose2d), [`BatchNorm1d`](layers::BatchNorm1d) and
+//!   [`BatchNorm2d`](layers::BatchNorm2d), [`Dropout`](layers::Dropout), the activations,
+//!   [`Flatten`](layers::Flatten)/[`Unflatten`](layers::Unflatten),
+//!   [`Sequential`](layers::Sequential), and [`LayerSpec`](layers::LayerSpec) (a serialisable
+//!   description that rebuilds a layer, for configurations).
+//! - [`init`]: PyTorch's default initialisers, Xavier/Glorot, Kaiming/He, DCGAN's `N(0, 0.02²)`.
+//! - [`optim`]: SGD (momentum, Nesterov, weight decay), Adam, AdamW, RMSprop; clipping by
+//!   global norm; learning-rate schedules (step, exponential, cosine).
+//! - [`checkpoint`]: saving and loading weights (+ configuration JSON in the metadata).
+//! - [`train_state`]: the training-state file that makes resuming exact.
+//! - [`store`]: safetensors encoding, checksums and atomic writes shared by both files.
+//! - [`error`]: [`NnError`], which names the layer, file or tensor and what was expected.
+//! - [`gradcheck`]: this crate's entries for `cargo xtask gradcheck`.
+//!
+//! # A training step
+//! ```
+//! use latent_nn::layers::{Linear, Relu, Sequential};
+//! use latent_nn::optim::{Adam, AdamConfig, Optimizer};
+//! use latent_nn::{Ctx, Module};
+//! use latent_tensor::{Tensor, TensorRng};
+//!
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let mut rng = TensorRng::seed_from_u64(0);
+//! let mut model = Sequential::new().with(Linear::new(4, 8, &mut rng)?).with(Relu).with(Linear::new(8, 1, &mut rng)?);
+//! let mut opt = Adam::new(AdamConfig::adam(1e-2))?;
+//! let mut ctx = Ctx::train(TensorRng::seed_from_u64(1));
+//! let (x, y) = (rng.randn(&[16, 4]), rng.randn(&[16, 1]));
+//! let loss = model.forward(&x, &mut ctx)?.sub(&y)?.square().mean_all()?;
+//! let grads = loss.backward()?;
+//! drop(loss); // the graph goes; the parameters stay in the model
+//! opt.step(&mut model, &grads)?;
+//! assert_eq!(model.parameter_count(), 4 * 8 + 8 + 8 + 1);
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! # Interoperability with PyTorch
+//! A checkpoint written by [`checkpoint::save_checkpoint`] loads into the equivalent `torch.nn`
+//! module with `strict=True` (the fixture script `tests/fixtures/make_fixtures.py` does exactly
+//! this with a Conv2d/BatchNorm/ConvTranspose2d/Linear model):
+//! ```python
+//! import torch
+//! from safetensors.torch import load_file
+//! model = torch.nn.Sequential(torch.nn.Linear(784, 400), torch.nn.ReLU(), torch.nn.Linear(400, 20))
+//! model.load_state_dict(load_file("model.safetensors"), strict=True)
+//! ```
+
+pub mod checkpoint;
+pub mod error;
+pub mod gradcheck;
+pub mod init;
+pub mod layers;
+pub mod module;
+pub mod optim;
+pub mod store;
+pub mod train_state;
+
+pub use checkpoint::{load_checkpoint, read_config, save_checkpoint};
+pub use error::{NnError, Result};
+pub use gradcheck::gradcheck_registry;
+pub use module::{Buffer, BufferMut, Ctx, Module, join};
+pub use train_state::TrainingState;
