@@ -16,3 +16,9 @@ pub use latent_losses as losses;
 
 /// MNIST-format (IDX) loading, batching, transforms, and the bundled sample.
 pub use latent_data as data;
+
+/// The models (autoencoder family, VAE, the 8-3-8 network), presets, and the training loop.
+pub use latent_models as models;
+
+/// The `latent` command's library: subcommands, pictures, charts, `.npy`, progress, Ctrl-C.
+pub use latent_cli as cli;

@@ -1,0 +1,47 @@
+//! `latent embed`: the codes of the whole test set (the mean for a VAE), as `.npy`, with the
+//! labels and a scatter plot on request.
+
+use anyhow::{Context, bail};
+use latent_data::Scale;
+use latent_models::RunDir;
+use latent_tensor::Tensor;
+
+use crate::cli::EmbedArgs;
+use crate::commands::{OutKind, load_data_for_run, out_kind, to_matrix};
+use crate::npy::write_npy;
+use crate::scatter::ScatterPlot;
+
+/// Run `latent embed`.
+///
+/// # Errors
+/// If the run or data cannot be loaded, or a file cannot be written.
+pub fn run(args: EmbedArgs) -> anyhow::Result<()> {
+    if out_kind(&args.out)? != OutKind::Npy {
+        bail!("--out {}: codes are written as .npy", args.out.display());
+    }
+    let (mut model, config) =
+        RunDir::open(&args.run)?.load_model().with_context(|| format!("latent embed {}", args.run.display()))?;
+    let data = load_data_for_run(&args.data, &config)?;
+    let images = data.test.to_flat(Scale::ZeroOne);
+    let mut codes = Vec::new();
+    for chunk in images.axis_chunks_iter(ndarray::Axis(0), 1000) {
+        codes.push(to_matrix(&model.encode(&Tensor::new(chunk.to_owned()))?));
+    }
+    let codes = crate::pictures::stack_rows(&codes);
+    write_npy(&args.out, &codes)?;
+    if let Some(path) = &args.labels {
+        write_npy(path, &ndarray::Array1::from(data.test.labels().to_vec()))?;
+    }
+    if let Some(path) = &args.plot {
+        if codes.ncols() != 2 {
+            bail!("--plot draws 2-D codes; this model's codes have {} dimensions", codes.ncols());
+        }
+        ScatterPlot::new(format!("{} test codes", config.preset)).x_label("z1").y_label("z2").write_png(
+            path,
+            &codes,
+            Some(data.test.labels()),
+        )?;
+    }
+    eprintln!("wrote {} codes of {} dimensions to {}", codes.nrows(), codes.ncols(), args.out.display());
+    Ok(())
+}

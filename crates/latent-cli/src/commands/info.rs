@@ -1,0 +1,55 @@
+//! `latent info`: what a run is and how far it got.
+
+use anyhow::Context;
+use latent_models::RunDir;
+use serde_json::json;
+
+use crate::cli::InfoArgs;
+
+/// Run `latent info`.
+///
+/// # Errors
+/// If the run cannot be loaded.
+pub fn run(args: InfoArgs) -> anyhow::Result<()> {
+    let dir = RunDir::open(&args.run).with_context(|| format!("latent info {}", args.run.display()))?;
+    let (model, config) = dir.load_model()?;
+    let metrics = dir.read_metrics()?;
+    let last = metrics.last();
+    let resumable = dir.load_state().is_ok();
+    if args.json {
+        let value = json!({
+            "run": args.run.display().to_string(),
+            "preset": config.preset,
+            "model": config.model,
+            "train": config.train,
+            "data": config.data,
+            "parameters": model.parameter_count(),
+            "epochs_done": last.map_or(0, |m| m.epoch),
+            "last_epoch": last,
+            "resumable": resumable,
+        });
+        println!("{value}");
+        return Ok(());
+    }
+    println!("run        {}", args.run.display());
+    println!("model      {} ({}), {} parameters", config.preset, config.model.kind(), model.parameter_count());
+    println!("config     {}", serde_json::to_string(&config.model)?);
+    println!(
+        "training   {} of {} epochs, batch {}, lr {}, seed {}{}",
+        last.map_or(0, |m| m.epoch),
+        config.train.epochs,
+        config.train.batch_size,
+        config.train.learning_rate,
+        config.train.seed,
+        if resumable { "" } else { " (no training state: not resumable)" }
+    );
+    println!(
+        "data       {} ({} train / {} test images)",
+        config.data.name, config.data.train_examples, config.data.test_examples
+    );
+    if let Some(m) = last {
+        let test: Vec<String> = m.test.iter().map(|(k, v)| format!("{k} {v:.3}")).collect();
+        println!("last epoch {}: test {}; {:.0} samples/s", m.epoch, test.join(", "), m.samples_per_s);
+    }
+    Ok(())
+}

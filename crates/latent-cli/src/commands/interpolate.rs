@@ -1,0 +1,42 @@
+//! `latent interpolate`: decode evenly spaced points on the straight line between the codes of
+//! two test digits.
+
+use anyhow::{Context, bail};
+use latent_models::RunDir;
+use latent_tensor::Tensor;
+use ndarray::Array2;
+
+use crate::cli::InterpolateArgs;
+use crate::commands::{load_data_for_run, test_images, to_matrix, write_images};
+
+/// Run `latent interpolate`.
+///
+/// # Errors
+/// If the run or data cannot be loaded, an index is out of range, or the file cannot be written.
+pub fn run(args: InterpolateArgs) -> anyhow::Result<()> {
+    crate::commands::out_kind(&args.out)?;
+    if args.steps < 2 {
+        bail!("--steps must be at least 2 (the two ends)");
+    }
+    let (mut model, config) =
+        RunDir::open(&args.run)?.load_model().with_context(|| format!("latent interpolate {}", args.run.display()))?;
+    let data = load_data_for_run(&args.data, &config)?;
+    let n = data.test.len();
+    for (flag, i) in [("--from", args.from), ("--to", args.to)] {
+        if i >= n {
+            bail!("{flag} {i}: the test set has {n} digits (indices 0 to {})", n - 1);
+        }
+    }
+    let images = test_images(&data, args.from.max(args.to) + 1);
+    let ends = ndarray::stack![ndarray::Axis(0), images.row(args.from), images.row(args.to)];
+    let codes = to_matrix(&model.encode(&Tensor::new(ends))?);
+    let dim = codes.ncols();
+    let line = Array2::from_shape_fn((args.steps, dim), |(s, j)| {
+        let t = s as f32 / (args.steps - 1) as f32;
+        (1.0 - t) * codes[[0, j]] + t * codes[[1, j]]
+    });
+    let decoded = to_matrix(&model.decode(&Tensor::new(line))?);
+    write_images(&args.out, &decoded, args.steps)?;
+    eprintln!("wrote {} points from test digit {} to {} into {}", args.steps, args.from, args.to, args.out.display());
+    Ok(())
+}

@@ -1,0 +1,144 @@
+//! One module per subcommand, plus what they share: finding the data, opening runs, and
+//! writing a batch of images to `.png` or `.npy` as the `--out` extension says.
+
+pub mod embed;
+pub mod eval;
+pub mod info;
+pub mod interpolate;
+pub mod reconstruct;
+pub mod sample;
+pub mod train;
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, bail};
+use latent_data::mnist::{self, DataDir, Origin};
+use latent_data::{Mnist, Scale};
+use latent_models::run_dir::{DataInfo, RunConfig};
+use latent_tensor::Tensor;
+use ndarray::Array2;
+
+use crate::cli::{Cli, Command, DataArgs, DatasetName};
+use crate::image::ImageGrid;
+use crate::npy::write_npy;
+
+/// Run the parsed command line.
+///
+/// # Errors
+/// Whatever the subcommand fails at, with context naming the file or flag.
+pub fn run(cli: Cli) -> anyhow::Result<()> {
+    if let Some(n) = cli.threads {
+        if n == 0 {
+            bail!("--threads must be at least 1");
+        }
+        latent_tensor::threads::set_num_threads(n).context("--threads")?;
+    }
+    match cli.command {
+        Command::Train(a) => train::run(a),
+        Command::Eval(a) => eval::run(a),
+        Command::Sample(a) => sample::run(a),
+        Command::Reconstruct(a) => reconstruct::run(a),
+        Command::Interpolate(a) => interpolate::run(a),
+        Command::Embed(a) => embed::run(a),
+        Command::Info(a) => info::run(a),
+    }
+}
+
+/// Find and load the data the flags ask for.
+///
+/// # Errors
+/// If the directory is missing or its files are invalid (the message says how to fetch MNIST).
+pub fn load_data(args: &DataArgs) -> anyhow::Result<Mnist> {
+    let dir = match (&args.data_dir, args.dataset) {
+        (Some(d), _) => DataDir { path: d.clone(), origin: Origin::Flag },
+        (None, Some(DatasetName::Mnist)) => {
+            let found = mnist::datasets_roots().into_iter().map(|r| r.join("mnist")).find(|d| mnist::is_complete(d));
+            match found {
+                Some(path) => DataDir { path, origin: Origin::Full },
+                None => bail!(
+                    "--dataset mnist: the full MNIST is not in datasets/mnist; fetch it with `cargo xtask fetch-mnist` (or use --dataset mnist-sample)"
+                ),
+            }
+        }
+        (None, Some(DatasetName::MnistSample)) => {
+            let found = mnist::datasets_roots().into_iter().map(|r| r.join("mnist-sample")).find(|d| d.is_dir());
+            match found {
+                Some(path) => DataDir { path, origin: Origin::Sample },
+                None => bail!("--dataset mnist-sample: the bundled sample (datasets/mnist-sample) was not found"),
+            }
+        }
+        (None, None) => mnist::locate(None)?,
+    };
+    let shown = dir.path.display().to_string();
+    mnist::load_from(dir).with_context(|| format!("loading MNIST-format data from {shown}"))
+}
+
+/// The data a run was trained on, unless the flags say otherwise.
+///
+/// # Errors
+/// As [`load_data`].
+pub fn load_data_for_run(args: &DataArgs, run: &RunConfig) -> anyhow::Result<Mnist> {
+    if args.data_dir.is_some() || args.dataset.is_some() {
+        return load_data(args);
+    }
+    let dir = PathBuf::from(&run.data.dir);
+    if !run.data.dir.is_empty() && dir.is_dir() {
+        return mnist::load_from(DataDir { path: dir, origin: Origin::Flag })
+            .with_context(|| format!("loading the run's data from {}", run.data.dir));
+    }
+    load_data(args)
+}
+
+/// How a run records its data.
+pub fn data_info(data: &Mnist) -> DataInfo {
+    let name = match data.dir.origin {
+        Origin::Sample => "mnist-sample".to_string(),
+        Origin::Full => "mnist".to_string(),
+        Origin::Flag | Origin::Env => data.dir.path.display().to_string(),
+    };
+    let dir = std::fs::canonicalize(&data.dir.path).unwrap_or_else(|_| data.dir.path.clone());
+    DataInfo { name, dir: dir.display().to_string(), train_examples: data.train.len(), test_examples: data.test.len() }
+}
+
+/// The first `n` test images, flat, in [0, 1].
+pub fn test_images(data: &Mnist, n: usize) -> Array2<f32> {
+    data.test.take(n.min(data.test.len())).to_flat(Scale::ZeroOne)
+}
+
+/// The output kinds `--out` may name.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OutKind {
+    /// A PNG picture.
+    Png,
+    /// A NumPy array.
+    Npy,
+}
+
+/// What `--out` asks for, by its extension.
+///
+/// # Errors
+/// If the extension is neither `.png` nor `.npy`.
+pub fn out_kind(path: &Path) -> anyhow::Result<OutKind> {
+    match path.extension().and_then(|e| e.to_str()).map(str::to_ascii_lowercase).as_deref() {
+        Some("png") => Ok(OutKind::Png),
+        Some("npy") => Ok(OutKind::Npy),
+        _ => bail!("--out {}: expected a file ending in .png (a picture) or .npy (an array)", path.display()),
+    }
+}
+
+/// Write `images` (`[N, 784]`, values in [0, 1]) as a grid picture or an array.
+///
+/// # Errors
+/// If the file cannot be written.
+pub fn write_images(path: &Path, images: &Array2<f32>, cols: usize) -> anyhow::Result<()> {
+    match out_kind(path)? {
+        OutKind::Png => ImageGrid::new().cols(cols.max(1)).write_png(path, images)?,
+        OutKind::Npy => write_npy(path, images)?,
+    }
+    Ok(())
+}
+
+/// A tensor's value as `[rows, cols]`.
+pub fn to_matrix(t: &Tensor) -> Array2<f32> {
+    t.to_array().into_dimensionality().expect("a 2-D tensor")
+}

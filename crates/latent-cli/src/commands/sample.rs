@@ -1,0 +1,33 @@
+//! `latent sample`: draws from a generative model's prior, decoded.
+
+use anyhow::{Context, bail};
+use latent_models::RunDir;
+use latent_tensor::TensorRng;
+
+use crate::cli::SampleArgs;
+use crate::commands::{out_kind, to_matrix, write_images};
+
+/// Run `latent sample`.
+///
+/// # Errors
+/// If the run cannot be loaded, the model has no prior, or the file cannot be written.
+pub fn run(args: SampleArgs) -> anyhow::Result<()> {
+    out_kind(&args.out)?;
+    if args.n == 0 {
+        bail!("--n must be at least 1");
+    }
+    let (mut model, config) =
+        RunDir::open(&args.run)?.load_model().with_context(|| format!("latent sample {}", args.run.display()))?;
+    if !model.is_generative() {
+        bail!(
+            "{} is a {} ({}), which has no prior to sample from; train a vae",
+            args.run.display(),
+            config.model.kind(),
+            config.preset
+        );
+    }
+    let samples = to_matrix(&model.sample(args.n, &mut TensorRng::seed_from_u64(args.seed))?);
+    write_images(&args.out, &samples, (args.n as f64).sqrt().ceil() as usize)?;
+    eprintln!("wrote {} samples to {}", args.n, args.out.display());
+    Ok(())
+}

@@ -1,0 +1,122 @@
+//! The pictures a run draws as it trains: reconstructions of fixed test digits, samples from
+//! fixed noise (generative models), the loss curves, and a scatter of the test codes (2-D codes).
+//!
+//! Digits and noise are fixed for the whole run, so the pictures of successive epochs show the
+//! same things getting better. Each epoch writes `reconstructions-epoch-NNN.png` (and
+//! `samples-epoch-NNN.png`), and refreshes `reconstructions.png`, `samples.png`, `loss.png` and
+//! `latent.png` as the latest views.
+
+use std::path::Path;
+
+use latent_data::{Mnist, Scale};
+use latent_models::{EpochMetrics, Model, RunDir};
+use latent_tensor::{Tensor, TensorRng};
+use ndarray::{Array2, Axis, concatenate};
+
+use crate::commands::{test_images, to_matrix};
+use crate::image::{ImageGrid, stack_vertical};
+use crate::plot::LineChart;
+use crate::scatter::ScatterPlot;
+
+/// Digits per row of the reconstruction picture.
+const RECON_COLS: usize = 16;
+/// Rows of originals (each followed by its reconstructions).
+const RECON_ROWS: usize = 2;
+/// Samples drawn each epoch (an 8×8 grid).
+const SAMPLES: usize = 64;
+/// Test digits in the latent scatter.
+const SCATTER_POINTS: usize = 5000;
+
+/// Fixed inputs of a run's pictures.
+pub struct RunPictures {
+    digits: Array2<f32>,
+    noise: Tensor,
+    scatter_images: Array2<f32>,
+    scatter_labels: Vec<u8>,
+}
+
+impl RunPictures {
+    /// Fix the digits (the first test images) and the noise (from the run's seed).
+    pub fn new(data: &Mnist, latent_dim: usize, seed: u64) -> Self {
+        let n = SCATTER_POINTS.min(data.test.len());
+        RunPictures {
+            digits: test_images(data, RECON_COLS * RECON_ROWS),
+            noise: TensorRng::seed_from_u64(seed ^ 0x5A3_9135).randn(&[SAMPLES, latent_dim]),
+            scatter_images: data.test.take(n).to_flat(Scale::ZeroOne),
+            scatter_labels: data.test.labels()[..n].to_vec(),
+        }
+    }
+
+    /// Originals above their reconstructions, `RECON_ROWS` pairs of rows.
+    ///
+    /// # Errors
+    /// If the model fails or the file cannot be written.
+    pub fn reconstructions(
+        model: &mut dyn Model,
+        originals: &Array2<f32>,
+        cols: usize,
+        path: &Path,
+    ) -> anyhow::Result<()> {
+        let recon = to_matrix(&model.reconstruct(&Tensor::new(originals.clone()))?);
+        let grid = ImageGrid::new().cols(cols);
+        let mut canvases = Vec::new();
+        for start in (0..originals.nrows()).step_by(cols) {
+            let end = (start + cols).min(originals.nrows());
+            canvases.push(grid.render(&originals.slice(ndarray::s![start..end, ..]))?);
+            canvases.push(grid.render(&recon.slice(ndarray::s![start..end, ..]))?);
+        }
+        stack_vertical(&canvases, 6)?.write_png(path)?;
+        Ok(())
+    }
+
+    /// Write this epoch's pictures into the run directory.
+    ///
+    /// # Errors
+    /// If the model fails or a file cannot be written.
+    pub fn write_epoch(&self, run: &RunDir, model: &mut dyn Model, metrics: &[EpochMetrics]) -> anyhow::Result<()> {
+        let epoch = metrics.last().map_or(0, |m| m.epoch);
+        let recon = run.file(&format!("reconstructions-epoch-{epoch:03}.png"));
+        Self::reconstructions(model, &self.digits, RECON_COLS, &recon)?;
+        std::fs::copy(&recon, run.file("reconstructions.png"))?;
+        if model.is_generative() {
+            let samples = to_matrix(&model.decode(&self.noise)?);
+            let path = run.file(&format!("samples-epoch-{epoch:03}.png"));
+            ImageGrid::new().cols(8).write_png(&path, &samples)?;
+            std::fs::copy(&path, run.file("samples.png"))?;
+        }
+        loss_chart(metrics).write_png(run.file("loss.png"))?;
+        if model.config().latent_dim() == 2 {
+            let codes = to_matrix(&model.encode(&Tensor::new(self.scatter_images.clone()))?);
+            ScatterPlot::new(format!("test codes after epoch {epoch}")).x_label("z1").y_label("z2").write_png(
+                run.file("latent.png"),
+                &codes,
+                Some(&self.scatter_labels),
+            )?;
+        }
+        Ok(())
+    }
+}
+
+/// The loss curves of a run: train and test objective per example, and the parts.
+pub fn loss_chart(metrics: &[EpochMetrics]) -> LineChart {
+    let mut chart = LineChart::new("loss per example").x_label("epoch").y_label("nats");
+    let names: std::collections::BTreeSet<&String> = metrics.iter().flat_map(|m| m.train.keys()).collect();
+    for name in names {
+        if name == "elbo" {
+            continue; // the negative of the loss for a VAE: the same curve upside down
+        }
+        let train: Vec<(f64, f64)> =
+            metrics.iter().filter_map(|m| m.train.get(name).map(|v| (m.epoch as f64, *v))).collect();
+        let test: Vec<(f64, f64)> =
+            metrics.iter().filter_map(|m| m.test.get(name).map(|v| (m.epoch as f64, *v))).collect();
+        chart.add_series(format!("train {name}"), train);
+        chart.add_series(format!("test {name}"), test);
+    }
+    chart
+}
+
+/// Stack arrays of images vertically (rows of `[N, D]`).
+pub fn stack_rows(parts: &[Array2<f32>]) -> Array2<f32> {
+    let views: Vec<_> = parts.iter().map(|p| p.view()).collect();
+    concatenate(Axis(0), &views).expect("same width")
+}

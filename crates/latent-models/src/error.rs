@@ -1,0 +1,95 @@
+//! [`ModelError`]: what can go wrong building, training, saving or loading a model.
+
+use std::path::PathBuf;
+
+use thiserror::Error;
+
+/// An error of this crate. Lower layers' errors are wrapped; the rest name the field, file or
+/// epoch concerned and say what was expected.
+#[derive(Debug, Error)]
+pub enum ModelError {
+    /// A configuration value is invalid.
+    #[error("invalid configuration: {field}: {message}")]
+    Config {
+        /// The field (as in the JSON config or the command-line flag).
+        field: String,
+        /// What was expected and what was found.
+        message: String,
+    },
+    /// An unknown preset name.
+    #[error("unknown preset `{name}`; choose one of: {choices}")]
+    UnknownPreset {
+        /// The name asked for.
+        name: String,
+        /// The presets that exist.
+        choices: String,
+    },
+    /// The loss became NaN or infinite.
+    #[error(
+        "the training loss became {value} at epoch {epoch}, batch {batch}; the last checkpoint (end of epoch {last_good}) is intact. Try a lower learning rate or gradient clipping"
+    )]
+    NonFinite {
+        /// The epoch (1-based).
+        epoch: u64,
+        /// The batch within the epoch (1-based).
+        batch: usize,
+        /// The value seen.
+        value: f64,
+        /// The last epoch whose checkpoint was written (0: none).
+        last_good: u64,
+    },
+    /// A run directory is missing, incomplete or inconsistent.
+    #[error("run directory {path}: {message}")]
+    Run {
+        /// The directory or file.
+        path: PathBuf,
+        /// What is wrong.
+        message: String,
+    },
+    /// An operation this model does not support (sampling from a plain autoencoder, ...).
+    #[error("{model} models cannot {what}")]
+    Unsupported {
+        /// The model kind.
+        model: &'static str,
+        /// What was asked.
+        what: &'static str,
+    },
+    /// Reading or writing a file failed.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// A JSON file could not be parsed or written.
+    #[error("{path}: {source}")]
+    Json {
+        /// The file.
+        path: PathBuf,
+        /// The cause.
+        source: serde_json::Error,
+    },
+    /// From the layers, optimisers or checkpoints.
+    #[error(transparent)]
+    Nn(#[from] latent_nn::NnError),
+    /// From a loss.
+    #[error(transparent)]
+    Loss(#[from] latent_losses::LossError),
+    /// From a tensor operation.
+    #[error(transparent)]
+    Tensor(#[from] latent_tensor::TensorError),
+    /// From the data.
+    #[error(transparent)]
+    Data(#[from] latent_data::DataError),
+}
+
+impl ModelError {
+    /// Shorthand for [`ModelError::Config`].
+    pub fn config(field: impl Into<String>, message: impl Into<String>) -> Self {
+        ModelError::Config { field: field.into(), message: message.into() }
+    }
+}
+
+/// `Result` with [`ModelError`].
+pub type Result<T> = std::result::Result<T, ModelError>;

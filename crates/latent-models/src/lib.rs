@@ -1,0 +1,53 @@
+//! The models of latent and the loop that trains them: the autoencoder family (vanilla,
+//! under/overcomplete, denoising, sparse, contractive), the variational autoencoder, and the
+//! 8-3-8 identity network.
+//!
+//! # Design
+//! - A model is a [`Model`]: a [`latent_nn::Module`] (so optimisers and checkpoints see its
+//!   parameters under PyTorch names) that also knows its training objective on a batch
+//!   ([`Model::objective`]: the loss to differentiate, summed over the batch, and its named parts)
+//!   and what it can show (reconstructions, codes, samples).
+//! - A model is rebuilt from its [`ModelConfig`], plain serialisable data that travels in the
+//!   checkpoint's metadata and in the run directory. The autoencoder family is one type,
+//!   [`Autoencoder`], whose config chooses the widths, the code activation, the likelihood of
+//!   the output (Bernoulli on logits or Gaussian), a [`Regularizer`] (L1 or KL sparsity,
+//!   contractive) and whether inputs are corrupted (denoising): one mechanism, not five models.
+//!   [`Vae`] is the Gaussian-encoder, Bernoulli-decoder VAE with a β on the KL term.
+//! - Named [`presets`] give the architectures users ask for (`ae`, `dae`, `sparse`,
+//!   `contractive`, `overcomplete`, `vae` = pytorch/examples, ...) with training defaults.
+//! - [`train`] owns the loop: seeded batches per epoch, optimiser steps, test-set evaluation,
+//!   [`metrics`] lines, and checkpoints in a [`RunDir`] after every epoch and on request, with
+//!   everything needed to resume exactly. Observers (the CLI's progress bar and pictures) hook
+//!   in through [`TrainObserver`]; the loop itself prints nothing.
+//!
+//! # Who owns what
+//! - [`config`]: model configurations and their validation.
+//! - [`presets`]: the named configurations.
+//! - [`model`]: the [`Model`] trait and [`Objective`].
+//! - [`mlp`]: stacks of Linear layers and activations, as layer specs.
+//! - [`autoencoder`], [`vae`], [`identity`]: the models.
+//! - [`train`]: the training loop, its options and observer.
+//! - [`run_dir`]: the files of a run and how they are written and read back.
+//! - [`metrics`]: per-epoch records (JSON lines).
+//! - [`error`]: [`ModelError`], naming the field, file or epoch concerned.
+
+pub mod autoencoder;
+pub mod config;
+pub mod error;
+pub mod identity;
+pub mod metrics;
+pub mod mlp;
+pub mod model;
+pub mod presets;
+pub mod run_dir;
+pub mod train;
+pub mod vae;
+
+pub use autoencoder::Autoencoder;
+pub use config::{Activation, AutoencoderConfig, Likelihood, ModelConfig, Regularizer, VaeConfig};
+pub use error::{ModelError, Result};
+pub use metrics::EpochMetrics;
+pub use model::{Model, Objective, Parts, build_model};
+pub use run_dir::RunDir;
+pub use train::{TrainObserver, TrainOptions, TrainOutcome, Trainer};
+pub use vae::Vae;

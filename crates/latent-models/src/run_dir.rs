@@ -1,0 +1,247 @@
+//! A run directory: every file of one training run, written atomically, read back checked.
+//!
+//! | file | what |
+//! | --- | --- |
+//! | `config.json` | [`RunConfig`]: the model, the training options, the data used |
+//! | `model.safetensors` | the weights (PyTorch names), with the run config and step in the metadata |
+//! | `training_state.safetensors` | optimiser moments, generator states, epoch and position, for `--resume` |
+//! | `metrics.jsonl` | one [`EpochMetrics`] per line |
+//! | `*.png`, `*.npy` | pictures and arrays the command writes |
+//!
+//! The weights and the training state each carry the global step; resuming refuses a pair whose
+//! steps differ (a crash between the two writes), so a resumed run is always exact.
+
+use std::fs;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use latent_nn::TrainingState;
+use latent_nn::checkpoint::{load_checkpoint, read_config, save_checkpoint};
+use latent_tensor::TensorRng;
+use serde::{Deserialize, Serialize};
+
+use crate::config::ModelConfig;
+use crate::error::{ModelError, Result};
+use crate::metrics::EpochMetrics;
+use crate::model::{Model, build_model};
+use crate::train::TrainOptions;
+
+/// The configuration file's name.
+pub const CONFIG_FILE: &str = "config.json";
+/// The weights' file name.
+pub const MODEL_FILE: &str = "model.safetensors";
+/// The training state's file name.
+pub const STATE_FILE: &str = "training_state.safetensors";
+/// The metrics file's name.
+pub const METRICS_FILE: &str = "metrics.jsonl";
+
+/// Where the training data came from.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct DataInfo {
+    /// `mnist`, `mnist-sample`, or the directory given.
+    pub name: String,
+    /// The directory read.
+    pub dir: String,
+    /// Training examples.
+    pub train_examples: usize,
+    /// Test examples.
+    pub test_examples: usize,
+}
+
+/// Everything that defines a run: enough to rebuild its model and continue its training.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RunConfig {
+    /// The model family and preset it started from (`vae/pytorch-examples`).
+    pub preset: String,
+    /// The model.
+    pub model: ModelConfig,
+    /// The training options.
+    pub train: TrainOptions,
+    /// The data it was trained on.
+    pub data: DataInfo,
+}
+
+/// What the weights file's metadata holds.
+#[derive(Serialize, Deserialize)]
+struct CheckpointMeta {
+    run: RunConfig,
+    global_step: u64,
+}
+
+/// The directory of one run.
+#[derive(Clone, Debug)]
+pub struct RunDir {
+    root: PathBuf,
+}
+
+impl RunDir {
+    /// Prepare `root` for a new run, creating it if needed. It must not already hold a run
+    /// unless `overwrite`, in which case the old run's files are removed.
+    ///
+    /// # Errors
+    /// If the directory holds a run (and not `overwrite`) or cannot be created.
+    pub fn create(root: impl Into<PathBuf>, overwrite: bool) -> Result<Self> {
+        let root = root.into();
+        let run = RunDir { root };
+        if run.file(CONFIG_FILE).exists() {
+            if !overwrite {
+                return Err(ModelError::Run {
+                    path: run.root.clone(),
+                    message: "already holds a run; continue it with --resume, or choose another --out (or --force to replace it)".into(),
+                });
+            }
+            for name in [CONFIG_FILE, MODEL_FILE, STATE_FILE, METRICS_FILE] {
+                let _ = fs::remove_file(run.file(name));
+            }
+        }
+        fs::create_dir_all(&run.root).map_err(|source| ModelError::Io { path: run.root.clone(), source })?;
+        Ok(run)
+    }
+
+    /// Open an existing run: it must have a config and weights.
+    ///
+    /// # Errors
+    /// If the directory or either file is missing.
+    pub fn open(root: impl Into<PathBuf>) -> Result<Self> {
+        let run = RunDir { root: root.into() };
+        if !run.root.is_dir() {
+            return Err(ModelError::Run { path: run.root.clone(), message: "no such directory".into() });
+        }
+        for name in [CONFIG_FILE, MODEL_FILE] {
+            if !run.file(name).is_file() {
+                return Err(ModelError::Run {
+                    path: run.root.clone(),
+                    message: format!("has no {name}; is it a run directory written by `latent train`?"),
+                });
+            }
+        }
+        Ok(run)
+    }
+
+    /// The directory.
+    pub fn path(&self) -> &Path {
+        &self.root
+    }
+
+    /// A file in the directory.
+    pub fn file(&self, name: &str) -> PathBuf {
+        self.root.join(name)
+    }
+
+    /// Write `config.json`.
+    ///
+    /// # Errors
+    /// If it cannot be written.
+    pub fn write_config(&self, config: &RunConfig) -> Result<()> {
+        let path = self.file(CONFIG_FILE);
+        let mut text =
+            serde_json::to_string_pretty(config).map_err(|source| ModelError::Json { path: path.clone(), source })?;
+        text.push('\n');
+        latent_nn::store::atomic_write(&path, text.as_bytes())?;
+        Ok(())
+    }
+
+    /// Read `config.json`.
+    ///
+    /// # Errors
+    /// If it is missing or malformed (the message names the file and the field).
+    pub fn read_config(&self) -> Result<RunConfig> {
+        let path = self.file(CONFIG_FILE);
+        let text = fs::read_to_string(&path).map_err(|source| ModelError::Io { path: path.clone(), source })?;
+        serde_json::from_str(&text).map_err(|source| ModelError::Json { path, source })
+    }
+
+    /// Save the weights and the training state (each atomically), stamped with `state`'s step.
+    ///
+    /// # Errors
+    /// If either file cannot be written.
+    pub fn save_checkpoint(&self, model: &dyn Model, config: &RunConfig, state: &TrainingState) -> Result<()> {
+        state.save(self.file(STATE_FILE))?;
+        let meta = CheckpointMeta { run: config.clone(), global_step: state.global_step };
+        save_checkpoint(self.file(MODEL_FILE), model, &meta)?;
+        Ok(())
+    }
+
+    /// Rebuild the model from the config and load its weights.
+    ///
+    /// # Errors
+    /// If the config or the weights are missing, malformed or do not match each other.
+    pub fn load_model(&self) -> Result<(Box<dyn Model>, RunConfig)> {
+        let config = self.read_config()?;
+        let mut model = build_model(&config.model, &mut TensorRng::seed_from_u64(0))?;
+        load_checkpoint(self.file(MODEL_FILE), &mut *model)?;
+        Ok((model, config))
+    }
+
+    /// The training state saved with the weights, checked to belong to them.
+    ///
+    /// # Errors
+    /// If the state file is missing or malformed, or its step differs from the weights'.
+    pub fn load_state(&self) -> Result<TrainingState> {
+        let path = self.file(STATE_FILE);
+        if !path.is_file() {
+            return Err(ModelError::Run { path, message: "is missing: this run cannot be resumed".into() });
+        }
+        let state = TrainingState::load(&path)?;
+        let meta: CheckpointMeta = read_config(self.file(MODEL_FILE))?;
+        if meta.global_step != state.global_step {
+            return Err(ModelError::Run {
+                path: self.root.clone(),
+                message: format!(
+                    "the weights are from step {} but the training state from step {}; the last save was interrupted",
+                    meta.global_step, state.global_step
+                ),
+            });
+        }
+        Ok(state)
+    }
+
+    /// Append one epoch's metrics to `metrics.jsonl`.
+    ///
+    /// # Errors
+    /// If the file cannot be written.
+    pub fn append_metrics(&self, m: &EpochMetrics) -> Result<()> {
+        let path = self.file(METRICS_FILE);
+        let line = serde_json::to_string(m).map_err(|source| ModelError::Json { path: path.clone(), source })?;
+        let mut f = fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&path)
+            .map_err(|source| ModelError::Io { path: path.clone(), source })?;
+        writeln!(f, "{line}").and_then(|()| f.sync_data()).map_err(|source| ModelError::Io { path, source })
+    }
+
+    /// Every epoch's metrics so far (none if the file does not exist yet).
+    ///
+    /// # Errors
+    /// If the file cannot be read or a line is malformed.
+    pub fn read_metrics(&self) -> Result<Vec<EpochMetrics>> {
+        let path = self.file(METRICS_FILE);
+        let text = match fs::read_to_string(&path) {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(source) => return Err(ModelError::Io { path, source }),
+        };
+        text.lines()
+            .filter(|l| !l.trim().is_empty())
+            .map(|l| serde_json::from_str(l).map_err(|source| ModelError::Json { path: path.clone(), source }))
+            .collect()
+    }
+
+    /// Keep only the metrics of epochs up to `epoch` (lines written after the checkpoint a run
+    /// resumes from are dropped).
+    ///
+    /// # Errors
+    /// If the file cannot be read or written.
+    pub fn truncate_metrics(&self, epoch: u64) -> Result<()> {
+        let kept: Vec<EpochMetrics> = self.read_metrics()?.into_iter().filter(|m| m.epoch <= epoch).collect();
+        let path = self.file(METRICS_FILE);
+        let mut text = String::new();
+        for m in &kept {
+            text.push_str(&serde_json::to_string(m).map_err(|source| ModelError::Json { path: path.clone(), source })?);
+            text.push('\n');
+        }
+        latent_nn::store::atomic_write(&path, text.as_bytes())?;
+        Ok(())
+    }
+}

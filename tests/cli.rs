@@ -1,0 +1,180 @@
+//! End to end: the `latent` command on the bundled sample, as a user runs it.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+fn latent(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_latent")).args(args).output().expect("the latent binary runs")
+}
+
+fn ok(args: &[&str]) -> String {
+    let out = latent(args);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "latent {args:?} failed:\n{stderr}");
+    String::from_utf8_lossy(&out.stdout).into_owned() + &stderr
+}
+
+fn fails(args: &[&str], expected: &str) {
+    let out = latent(args);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "latent {args:?} should fail");
+    assert!(stderr.contains(expected), "latent {args:?}: expected `{expected}` in:\n{stderr}");
+}
+
+fn s(p: &Path) -> &str {
+    p.to_str().unwrap()
+}
+
+/// Each family trains briefly and writes a complete run directory.
+#[test]
+fn every_model_trains_and_writes_its_run() {
+    let tmp = tempfile::tempdir().unwrap();
+    for (model, preset) in
+        [("ae", "shallow"), ("dae", "deep"), ("sparse", "l1"), ("contractive", "sigmoid"), ("vae", "2d")]
+    {
+        let out = tmp.path().join(model);
+        let args = [
+            "train",
+            model,
+            "--preset",
+            preset,
+            "--dataset",
+            "mnist-sample",
+            "--epochs",
+            "1",
+            "--limit-batches",
+            "8",
+            "--out",
+            s(&out),
+            "--quiet",
+        ];
+        let log = ok(&args);
+        assert!(log.contains("done: 1 epochs"), "{log}");
+        for file in [
+            "config.json",
+            "model.safetensors",
+            "training_state.safetensors",
+            "metrics.jsonl",
+            "loss.png",
+            "reconstructions.png",
+        ] {
+            assert!(out.join(file).is_file(), "{model}: no {file}");
+        }
+        assert_eq!(
+            out.join("samples.png").is_file(),
+            model == "vae",
+            "{model}: samples.png only for generative models"
+        );
+        assert_eq!(out.join("latent.png").is_file(), preset == "2d", "{model}: latent.png only for 2-D codes");
+    }
+}
+
+#[test]
+fn a_run_is_evaluated_sampled_reconstructed_and_resumed() {
+    let tmp = tempfile::tempdir().unwrap();
+    let run = tmp.path().join("vae");
+    ok(&[
+        "train",
+        "vae",
+        "--dataset",
+        "mnist-sample",
+        "--epochs",
+        "1",
+        "--limit-batches",
+        "10",
+        "--out",
+        s(&run),
+        "--quiet",
+    ]);
+
+    let eval: serde_json::Value =
+        serde_json::from_str(ok(&["eval", s(&run), "--json"]).lines().next().unwrap()).unwrap();
+    let test_loss = eval["test_loss"].as_f64().unwrap();
+    let parts = &eval["parts"];
+    assert!((test_loss - (parts["recon"].as_f64().unwrap() + parts["kl"].as_f64().unwrap())).abs() < 1e-3, "{eval}");
+    assert_eq!(eval["test_images"], 2000);
+
+    let npy = tmp.path().join("samples.npy");
+    ok(&["sample", s(&run), "--n", "5", "--out", s(&npy)]);
+    let bytes = std::fs::read(&npy).unwrap();
+    let header = String::from_utf8_lossy(&bytes[..128]);
+    assert!(header.contains("'descr': '<f4'") && header.contains("(5, 784)"), "{header}");
+    let data_start = bytes.iter().position(|&b| b == b'\n').unwrap() + 1;
+    let values: Vec<f32> = bytes[data_start..].chunks(4).map(|c| f32::from_le_bytes(c.try_into().unwrap())).collect();
+    assert_eq!(values.len(), 5 * 784);
+    assert!(values.iter().all(|v| (0.0..=1.0).contains(v)));
+
+    for (cmd, extra) in [
+        ("reconstruct", vec!["--noise", "mask:0.5"]),
+        ("interpolate", vec!["--from", "0", "--to", "3", "--steps", "6"]),
+    ] {
+        let png = tmp.path().join(format!("{cmd}.png"));
+        let mut args = vec![cmd, s(&run), "--out", s(&png)];
+        args.extend(extra);
+        ok(&args);
+        assert!(std::fs::read(&png).unwrap().starts_with(b"\x89PNG"), "{cmd}");
+    }
+    ok(&["embed", s(&run), "--out", s(&tmp.path().join("codes.npy"))]);
+    assert!(ok(&["info", s(&run)]).contains("1 of 1 epochs"));
+
+    let log = ok(&["train", "vae", "--out", s(&run), "--resume", "--epochs", "2", "--quiet"]);
+    assert!(log.contains("done: 2 epochs"), "{log}");
+    assert!(ok(&["info", s(&run)]).contains("2 of 2 epochs"));
+}
+
+#[test]
+fn bad_input_gets_a_clear_error_and_a_failing_exit() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("run");
+    fails(&["train", "vae", "--data-dir", s(&tmp.path().join("nowhere")), "--out", s(&out)], "no training images file");
+    fails(&["train", "vae", "--preset", "huge", "--out", s(&out)], "choose one of: pytorch-examples");
+    fails(
+        &["train", "dae", "--noise", "blur:0.3", "--dataset", "mnist-sample", "--out", s(&out)],
+        "unknown kind `blur`",
+    );
+    fails(&["train", "vae", "--hidden", "400,x", "--dataset", "mnist-sample", "--out", s(&out)], "--hidden");
+    fails(&["train", "vae", "--lr=-1", "--dataset", "mnist-sample", "--out", s(&out)], "--lr");
+    fails(&["train", "gpt"], "invalid value 'gpt'");
+
+    ok(&[
+        "train",
+        "ae",
+        "--preset",
+        "shallow",
+        "--dataset",
+        "mnist-sample",
+        "--epochs",
+        "1",
+        "--limit-batches",
+        "2",
+        "--out",
+        s(&out),
+        "--quiet",
+    ]);
+    fails(&["train", "ae", "--dataset", "mnist-sample", "--out", s(&out)], "already holds a run");
+    fails(&["sample", s(&out), "--out", s(&tmp.path().join("x.png"))], "no prior to sample from");
+    fails(&["sample", s(&out), "--out", s(&tmp.path().join("x.jpg"))], "expected a file ending in .png");
+    fails(&["eval", s(&tmp.path().join("missing"))], "no such directory");
+
+    // A corrupted checkpoint is refused, naming the file.
+    let weights = out.join("model.safetensors");
+    let mut bytes = std::fs::read(&weights).unwrap();
+    let middle = bytes.len() / 2;
+    bytes[middle] ^= 0xFF;
+    std::fs::write(&weights, bytes).unwrap();
+    fails(&["eval", s(&out)], "model.safetensors");
+}
+
+#[test]
+fn the_identity_network_prints_distinct_codes() {
+    let json: serde_json::Value = serde_json::from_str(&ok(&["train", "identity", "--json"])).unwrap();
+    let codes: Vec<&str> = json["codes"].as_array().unwrap().iter().map(|c| c.as_str().unwrap()).collect();
+    let mut unique = codes.clone();
+    unique.sort_unstable();
+    unique.dedup();
+    assert_eq!(unique.len(), 8, "{codes:?}");
+    assert_eq!(json["hidden"].as_array().unwrap().len(), 8);
+    assert!(json["reconstructs"].as_bool().unwrap());
+    let table = ok(&["train", "identity"]);
+    assert!(table.contains("distinct 3-bit codes: true"), "{table}");
+}
