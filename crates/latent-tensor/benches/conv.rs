@@ -4,6 +4,7 @@
 //! Run with `cargo bench -p latent-tensor --bench conv`. Throughput is in Gelem/s where one
 //! element is one floating-point operation of the equivalent direct convolution
 //! (`2·n·c_out·c_in·kh·kw·oh·ow` forward, twice that backward), so the number is GFLOP/s.
+#![allow(missing_docs)] // criterion_group!/criterion_main! generate undocumented functions
 
 use std::hint::black_box;
 use std::time::{Duration, Instant};

@@ -3,6 +3,7 @@
 //! Run with `cargo bench -p latent-tensor --bench matmul`. Each case reports its throughput in
 //! Gelem/s, where one element is one floating-point operation (`2·m·k·n` per product), so the
 //! number is GFLOP/s. Each case runs inside its own rayon pool of the given size.
+#![allow(missing_docs)] // criterion_group!/criterion_main! generate undocumented functions
 
 use std::hint::black_box;
 use std::time::{Duration, Instant};
