@@ -301,9 +301,11 @@ pub fn conv_transpose2d_backward(
     (grad_x, grad_w)
 }
 
-/// Multiply-add work (in floating-point operations) worth one rayon task; see
-/// `matmul::MIN_FLOPS_PER_TASK` for the reasoning.
-const MIN_FLOPS_PER_TASK: usize = 4 << 20;
+/// Work (in floating-point operations) worth one rayon task: at ~100 GFLOP/s per core, 4 MFLOP
+/// is ~40 µs, well above the cost of handing a task to another thread (the same reasoning as
+/// for `matmul`'s block size). Unit tests use a tiny value so that small inputs exercise the
+/// batch split and the chunked weight-gradient sum.
+const MIN_FLOPS_PER_TASK: usize = if cfg!(test) { 1 << 12 } else { 4 << 20 };
 
 /// Most partial weight gradients summed at the end of [`conv2d_backward_weight`] (bounds the
 /// extra memory to this many copies of the weight).
@@ -740,13 +742,16 @@ mod tests {
 
     #[test]
     fn results_are_bit_identical_across_pools() {
-        // Big enough that the batch and the weight-gradient sum are split into several tasks.
+        // With the test-size task threshold, the batch and the weight-gradient sum are split into
+        // several tasks and chunks.
         let mut rng = Lcg::new(17);
         let spec = Conv2dSpec::new((1, 1), (1, 1));
-        let x = rng.array4((24, 8, 12, 12));
-        let w = rng.array4((16, 8, 3, 3));
-        let g = rng.array4((24, 16, 12, 12));
-        assert!(weight_chunk_items(24, 2 * 16 * 72 * 144) < 24, "the weight sum must be chunked");
+        let x = rng.array4((12, 3, 6, 6));
+        let w = rng.array4((4, 3, 3, 3));
+        let g = rng.array4((12, 4, 6, 6));
+        let flops = 2 * 4 * 27 * 36;
+        assert!(items_per_task(flops) < 12, "the batch must be split");
+        assert!(weight_chunk_items(12, flops) < 12, "the weight sum must be chunked");
         let run = |threads: usize| {
             let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
             pool.install(|| (conv2d(x.view(), w.view(), spec), conv2d_backward(x.view(), w.view(), g.view(), spec)))

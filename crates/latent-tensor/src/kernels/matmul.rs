@@ -2,21 +2,33 @@
 //!
 //! The arithmetic is matrixmultiply's packed SIMD `sgemm` (its AVX-512 16×16 micro-kernel on
 //! CPUs that have one, detected at run time, with AVX2/AVX/scalar fallbacks). [`gemm`] only
-//! decides how to cut the output into blocks and hands each block, with the operands' original
-//! strides, to one serial `sgemm` call on one rayon task. See [`gemm`] for how the cut is chosen.
+//! decides how to cut the output into blocks and who computes each block; every block is one
+//! serial `sgemm` call on the operands' original strides.
+//!
+//! # Why the calling thread works too
+//! A plain `rayon` split (`par_iter`/`join`) hands all blocks to pool workers. When they are
+//! asleep — the usual case between the ops of a training step — waking one costs tens to
+//! hundreds of microseconds on a virtual machine, and a call from outside the pool also waits for
+//! the caller's own wake-up, so a split of a sub-millisecond product often lost to one thread.
+//! Here the caller starts on the blocks at once while `threads − 1` helper tasks are spawned on
+//! the current pool; every participant claims the next block from an atomic counter, and a
+//! helper that arrives after all blocks are claimed does nothing. The call therefore never waits
+//! for a worker to wake, only for helpers still finishing a block they claimed.
 
-use ndarray::{ArrayView2, ArrayViewMut2, Axis, s};
-use rayon::prelude::*;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
-use ndarray::Array2;
+use ndarray::{Array2, ArrayView2, ArrayViewMut2, Axis, s};
 
-/// Smallest amount of work (in floating-point operations, `2·m·k·n`) worth giving to a task of
-/// its own. Waking a pool thread and joining it costs a few microseconds; at ~200 GFLOP/s per
-/// core a 4 MFLOP block takes ~20 µs, so the overhead stays a small fraction. Smaller problems
-/// run on the calling thread (measured: `128×400×20`, 2 MFLOP, is no faster split in two).
-const MIN_FLOPS_PER_TASK: usize = 4 << 20;
+/// Smallest amount of work (in floating-point operations, `2·m·k·n`) worth a block of its own.
+///
+/// Measured on the 2-core development VM with workers asleep between calls (200 µs of serial
+/// work between products): splitting `128×400×20` (2 MFLOP) in two lost 20%, `128×256×128`
+/// (8.4 MFLOP) gained 18% and `128×784×64` (12.8 MFLOP) 18%; with workers awake every split
+/// gains. 4 MFLOP per block (~40 µs on one core) makes 8 MFLOP the smallest product split in two.
+const MIN_FLOPS_PER_BLOCK: usize = 4 << 20;
 
-/// Block sizes along the split dimension are multiples of this, the register tile of
+/// Block lengths along the split dimension are multiples of this, the register tile of
 /// matrixmultiply's widest micro-kernel (16×16 with AVX-512), so no block but the last ends in a
 /// partial, masked tile.
 const TILE: usize = 16;
@@ -24,23 +36,25 @@ const TILE: usize = 16;
 /// `c = alpha * a · b + beta * c` for any strides of `a`, `b` (transposed views cost no copy).
 ///
 /// `a` is `[m, k]`, `b` is `[k, n]`, `c` is `[m, n]`; each may be any view (any strides,
-/// negative ones included), e.g. `x.t()` or a strided slice. When `beta == 0`, `c` is only written,
-/// never read, so it may hold NaN or garbage. With `k == 0` the product is empty and
+/// negative ones included), e.g. `x.t()` or a strided slice. When `beta == 0`, `c` is only
+/// written, never read, so it may hold NaN or garbage. With `k == 0` the product is empty and
 /// `c = beta * c` (zero when `beta == 0`).
 ///
 /// # Parallelism
-/// The output is cut into at most `rayon::current_num_threads()` blocks along its longer side
-/// (rows of `c` when `m >= n`, columns otherwise), each a multiple of 16 long, and each block is
-/// one serial `sgemm` call with the full `k`. Splitting along the longer side keeps the
-/// redundant work small: every block packs the whole of the operand it does not split (`b` for
-/// a row split, `a` for a column split), which is `k·n` (resp. `k·m`) per block against its
-/// `k·n·m/blocks` multiply-adds. Blocks get at least 4 MFLOP (`2·m·k·n / blocks`) of work, so small
-/// problems stay on the calling thread. Run inside `ThreadPool::install` to choose the pool.
+/// With `t = rayon::current_num_threads()` (the pool the caller runs in, or the global one; use
+/// `ThreadPool::install` to choose), the output is cut into at most `t` blocks of at least
+/// 4 MFLOP (`2·m·k·n / blocks`) each, so small products run on the calling thread alone. The
+/// cut is along the longer side of `c` (rows when `m >= n`, columns otherwise), in multiples of
+/// 16: every block packs the whole of the operand it does not cut (`b` for a row split, `a` for a
+/// column split), which costs `k·n` (resp. `k·m`) against the block's `k·n·m/blocks`
+/// multiply-adds, so cutting the longer side keeps that redundant work smallest. The caller
+/// computes blocks itself while helpers on the pool join in (see the module docs).
 ///
 /// # Determinism
 /// Each element of `c` is computed by exactly one `sgemm` call, over the full `k`, with the same
-/// micro-kernel and the same `k` blocking whatever the split, so the result is bit-identical
-/// from run to run (and, with matrixmultiply 0.3, across thread counts too).
+/// micro-kernel and the same `k` blocking whatever the cut, so the result is bit-identical from
+/// run to run, whichever thread computes which block (and, with matrixmultiply 0.3, across
+/// thread counts too).
 ///
 /// # Panics
 /// If the shapes do not chain: `a` is `[m, k]`, `b` is `[k, n]` and `c` is `[m, n]`.
@@ -52,76 +66,185 @@ pub fn gemm(alpha: f32, a: ArrayView2<f32>, b: ArrayView2<f32>, beta: f32, mut c
     if m == 0 || n == 0 {
         return;
     }
-
-    let blocks = block_count(m, k, n, rayon::current_num_threads());
+    let threads = rayon::current_num_threads();
+    let blocks = block_count(m, k, n, threads);
     if blocks <= 1 {
-        gemm_serial(alpha, a, b, beta, c);
+        // SAFETY: the block is made from views that live through this statement, on this thread.
+        unsafe { BlockGemm::new(a, b, c.view_mut()).run(alpha, beta) };
         return;
     }
-    let split_rows = match std::env::var("LSPLIT").as_deref() {
-        Ok("rows") => true,
-        Ok("cols") => false,
-        _ => m >= n,
-    };
-    let tile: usize = std::env::var("LTILE").ok().and_then(|v| v.parse().ok()).unwrap_or(TILE);
+
+    let split_rows = m >= n;
     let len = if split_rows { m } else { n };
-    let step = len.div_ceil(blocks).next_multiple_of(tile);
+    let step = len.div_ceil(blocks).next_multiple_of(TILE);
     let axis = if split_rows { Axis(0) } else { Axis(1) };
-    let mut jobs = Vec::with_capacity(blocks);
     let mut start = 0;
+    let mut parts = Vec::with_capacity(blocks);
     for c_block in c.axis_chunks_iter_mut(axis, step) {
         let end = start + c_block.len_of(axis);
         let (a_block, b_block) =
             if split_rows { (a.slice(s![start..end, ..]), b.view()) } else { (a.view(), b.slice(s![.., start..end])) };
-        jobs.push((a_block, b_block, c_block));
+        parts.push(BlockGemm::new(a_block, b_block, c_block));
         start = end;
     }
-    jobs.into_par_iter().for_each(|(a_block, b_block, c_block)| {
-        gemm_serial(alpha, a_block, b_block, beta, c_block);
+    let helpers = threads.min(parts.len()) - 1;
+    let shared = Arc::new(SharedBlocks {
+        blocks: parts,
+        alpha,
+        beta,
+        next: AtomicUsize::new(0),
+        active: AtomicUsize::new(0),
+        closed: AtomicBool::new(false),
     });
+    for _ in 0..helpers {
+        let shared = Arc::clone(&shared);
+        rayon::spawn(move || shared.help());
+    }
+    // The guard closes the blocks to late helpers and waits for running ones before `a`, `b`
+    // and `c` can be released, also if this thread unwinds.
+    let _close = CloseOnDrop(&shared);
+    // SAFETY: the views behind the blocks are borrowed until `gemm` returns, and `_close` keeps
+    // `gemm` from returning while a helper may still touch them.
+    unsafe { shared.run_blocks() };
 }
 
 /// How many blocks to cut an `m×k×n` product into for `threads` threads: one per thread, but
-/// no more than the work (`2·m·k·n` / [`MIN_FLOPS_PER_TASK`]) or the longer side (in whole
+/// no more than the work (`2·m·k·n` / [`MIN_FLOPS_PER_BLOCK`]) or the longer side (in whole
 /// [`TILE`]s) allows.
 fn block_count(m: usize, k: usize, n: usize, threads: usize) -> usize {
     let flops = 2usize.saturating_mul(m).saturating_mul(k).saturating_mul(n);
-    let by_work = flops / MIN_FLOPS_PER_TASK;
+    let by_work = flops / MIN_FLOPS_PER_BLOCK;
     let by_tiles = m.max(n).div_ceil(TILE);
     threads.min(by_work).min(by_tiles).max(1)
 }
 
-/// One matrixmultiply `sgemm` call on the views as they are (shapes already checked).
-fn gemm_serial(alpha: f32, a: ArrayView2<f32>, b: ArrayView2<f32>, beta: f32, mut c: ArrayViewMut2<f32>) {
-    let (m, k) = a.dim();
-    let n = b.ncols();
-    debug_assert_eq!(b.nrows(), k);
-    debug_assert_eq!(c.dim(), (m, n));
-    let (rsa, csa) = (a.strides()[0], a.strides()[1]);
-    let (rsb, csb) = (b.strides()[0], b.strides()[1]);
-    let (rsc, csc) = (c.strides()[0], c.strides()[1]);
-    // SAFETY: `a`, `b` and `c` are live ndarray views of shapes [m,k], [k,n], [m,n] (checked by
-    // the caller); their `as_ptr` is the address of logical element [0,0] and every
-    // `ptr + i*rs + j*cs` for in-range (i, j) lies inside the view, which is exactly what sgemm
-    // reads or writes. `c` is a unique mutable view, so no element of it is aliased by `a`, `b`
-    // or another block, and a mutable view never has a zero stride along an axis longer than 1.
-    unsafe {
-        matrixmultiply::sgemm(
-            m,
-            k,
-            n,
-            alpha,
-            a.as_ptr(),
-            rsa,
-            csa,
-            b.as_ptr(),
-            rsb,
-            csb,
-            beta,
-            c.as_mut_ptr(),
-            rsc,
-            csc,
-        );
+/// One block's `sgemm` call, kept as raw parts so that a helper task may run it.
+struct BlockGemm {
+    m: usize,
+    k: usize,
+    n: usize,
+    a: *const f32,
+    rsa: isize,
+    csa: isize,
+    b: *const f32,
+    rsb: isize,
+    csb: isize,
+    c: *mut f32,
+    rsc: isize,
+    csc: isize,
+}
+
+impl BlockGemm {
+    /// The call computing `c = alpha·a·b + beta·c` for views of checked, chaining shapes.
+    fn new(a: ArrayView2<f32>, b: ArrayView2<f32>, mut c: ArrayViewMut2<f32>) -> Self {
+        debug_assert_eq!((a.ncols(), c.dim()), (b.nrows(), (a.nrows(), b.ncols())));
+        BlockGemm {
+            m: a.nrows(),
+            k: a.ncols(),
+            n: b.ncols(),
+            a: a.as_ptr(),
+            rsa: a.strides()[0],
+            csa: a.strides()[1],
+            b: b.as_ptr(),
+            rsb: b.strides()[0],
+            csb: b.strides()[1],
+            c: c.as_mut_ptr(),
+            rsc: c.strides()[0],
+            csc: c.strides()[1],
+        }
+    }
+
+    /// Runs the `sgemm` call.
+    ///
+    /// # Safety
+    /// The views it was made from must still be alive, and nobody else may access its block of
+    /// `c` during the call.
+    unsafe fn run(&self, alpha: f32, beta: f32) {
+        // SAFETY: the pointers and strides come from ndarray views of shapes [m,k], [k,n],
+        // [m,n] that the caller guarantees are still alive; `as_ptr` is logical element [0,0]
+        // and every `ptr + i*rs + j*cs` for in-range (i, j) lies inside its view, which is
+        // exactly what sgemm reads or writes. The block of `c` comes from a unique mutable view,
+        // disjoint from every other block, so nothing else reads or writes it meanwhile, and a
+        // mutable view never has a zero stride along an axis longer than 1.
+        unsafe {
+            matrixmultiply::sgemm(
+                self.m, self.k, self.n, alpha, self.a, self.rsa, self.csa, self.b, self.rsb, self.csb, beta, self.c,
+                self.rsc, self.csc,
+            );
+        }
+    }
+}
+
+/// The blocks of one parallel [`gemm`] call, shared by the caller and its helper tasks.
+///
+/// Protocol: blocks are claimed through `next`. A helper first increments `active`, then reads
+/// `closed`; only if it is still open does it claim blocks, and it decrements `active` when done.
+/// The caller, after claiming until none are left, sets `closed` and waits for `active == 0`
+/// ([`CloseOnDrop`]). With sequentially consistent ordering, a helper that saw `closed == false`
+/// has incremented `active` before the caller's check, so the caller waits for it; a helper that
+/// sees `closed == true` never touches the blocks. The raw pointers are therefore dereferenced
+/// only while [`gemm`] is still running, even though a late helper may hold the `Arc` longer.
+struct SharedBlocks {
+    blocks: Vec<BlockGemm>,
+    alpha: f32,
+    beta: f32,
+    next: AtomicUsize,
+    active: AtomicUsize,
+    closed: AtomicBool,
+}
+
+// SAFETY: `BlockGemm` holds raw pointers, which are `!Send`/`!Sync` only as a lint. The data they
+// point to is f32 (itself Send + Sync); each block of `c` is written by exactly one claimer
+// (blocks are handed out once through `next`), `a` and `b` are only read, and the protocol on
+// `SharedBlocks` keeps every access inside the lifetime of the borrowed views.
+unsafe impl Send for SharedBlocks {}
+// SAFETY: as for `Send`: shared access only claims blocks through atomics.
+unsafe impl Sync for SharedBlocks {}
+
+impl SharedBlocks {
+    /// Claims and runs blocks until none are left.
+    ///
+    /// # Safety
+    /// The views behind the blocks must be alive for the duration of the call (see the protocol
+    /// on [`SharedBlocks`]).
+    unsafe fn run_blocks(&self) {
+        loop {
+            let i = self.next.fetch_add(1, Ordering::Relaxed);
+            let Some(block) = self.blocks.get(i) else { break };
+            // SAFETY: the views are alive (this function's contract) and block `i` was handed
+            // out by `next` to this thread alone.
+            unsafe { block.run(self.alpha, self.beta) };
+        }
+    }
+
+    /// A helper task's body: join in if the call is still open.
+    fn help(&self) {
+        self.active.fetch_add(1, Ordering::SeqCst);
+        if !self.closed.load(Ordering::SeqCst) {
+            // SAFETY: `closed` was false after this helper registered in `active`, so the caller
+            // is still inside `gemm` (its views alive) and will wait until `active` drops.
+            unsafe { self.run_blocks() };
+        }
+        self.active.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+/// Closes a [`SharedBlocks`] to late helpers and waits for the running ones.
+struct CloseOnDrop<'a>(&'a SharedBlocks);
+
+impl Drop for CloseOnDrop<'_> {
+    fn drop(&mut self) {
+        self.0.closed.store(true, Ordering::SeqCst);
+        // A running helper is at most one block from done; spin briefly, then yield.
+        let mut spins = 0u32;
+        while self.0.active.load(Ordering::SeqCst) != 0 {
+            if spins < 128 {
+                std::hint::spin_loop();
+                spins += 1;
+            } else {
+                std::thread::yield_now();
+            }
+        }
     }
 }
 
@@ -141,6 +264,7 @@ mod tests {
     use super::*;
     use crate::kernels::test_util::{Lcg, assert_close};
     use ndarray::Array2;
+    use rayon::prelude::*;
 
     /// Reference: the textbook triple loop in f64.
     fn naive(alpha: f32, a: ArrayView2<f32>, b: ArrayView2<f32>, beta: f32, c: &Array2<f32>) -> Array2<f32> {
@@ -254,6 +378,32 @@ mod tests {
         // Never more blocks than tiles along the longer side.
         assert_eq!(block_count(16, 100_000, 16, 8), 1);
         assert_eq!(block_count(1024, 1024, 1024, 1), 1);
+    }
+
+    #[test]
+    fn concurrent_and_nested_calls_are_correct() {
+        // Many splittable products at once: from plain threads (helpers go to the global pool and
+        // often arrive late) and nested inside a parallel iterator on a small pool.
+        let mut rng = Lcg::new(5);
+        let (m, k, n) = (96, 200, 230);
+        assert!(block_count(m, k, n, 2) == 2);
+        let a = rng.array2(m, k);
+        let b = rng.array2(n, k);
+        let expect = naive(1.0, a.view(), b.t(), 0.0, &Array2::zeros((m, n)));
+        let check = |c: &Array2<f32>| assert_close(c.view().into_dyn(), expect.view().into_dyn(), 1e-4, "concurrent");
+        std::thread::scope(|s| {
+            for _ in 0..3 {
+                s.spawn(|| {
+                    for _ in 0..5 {
+                        check(&matmul(a.view(), b.t()));
+                    }
+                });
+            }
+        });
+        let pool = rayon::ThreadPoolBuilder::new().num_threads(3).build().unwrap();
+        let results: Vec<Array2<f32>> =
+            pool.install(|| (0..12).into_par_iter().map(|_| matmul(a.view(), b.t())).collect());
+        results.iter().for_each(check);
     }
 
     #[test]
