@@ -29,11 +29,21 @@ fn s(p: &Path) -> &str {
 #[test]
 fn every_model_trains_and_writes_its_run() {
     let tmp = tempfile::tempdir().unwrap();
-    for (model, preset) in
-        [("ae", "shallow"), ("dae", "deep"), ("sparse", "l1"), ("contractive", "sigmoid"), ("vae", "2d")]
-    {
+    for (model, preset) in [
+        ("ae", "shallow"),
+        ("dae", "deep"),
+        ("sparse", "l1"),
+        ("contractive", "sigmoid"),
+        ("vae", "2d"),
+        ("conv-ae", "standard"),
+        ("conv-vae", "standard"),
+        ("cvae", "2d"),
+        ("gan", "mlp"),
+        ("dcgan", "28"),
+        ("cgan", "mlp"),
+    ] {
         let out = tmp.path().join(model);
-        let args = [
+        let mut args = vec![
             "train",
             model,
             "--preset",
@@ -48,21 +58,19 @@ fn every_model_trains_and_writes_its_run() {
             s(&out),
             "--quiet",
         ];
+        if model == "dcgan" {
+            args.extend(["--batch-size", "16"]); // its convolutions are the slowest here
+        }
         let log = ok(&args);
         assert!(log.contains("done: 1 epochs"), "{log}");
-        for file in [
-            "config.json",
-            "model.safetensors",
-            "training_state.safetensors",
-            "metrics.jsonl",
-            "loss.png",
-            "reconstructions.png",
-        ] {
+        for file in ["config.json", "model.safetensors", "training_state.safetensors", "metrics.jsonl", "loss.png"] {
             assert!(out.join(file).is_file(), "{model}: no {file}");
         }
+        let gan = matches!(model, "gan" | "dcgan" | "cgan");
+        assert_eq!(out.join("reconstructions.png").is_file(), !gan, "{model}: reconstructions only with an encoder");
         assert_eq!(
             out.join("samples.png").is_file(),
-            model == "vae",
+            matches!(model, "vae" | "conv-vae" | "cvae") || gan,
             "{model}: samples.png only for generative models"
         );
         assert_eq!(out.join("latent.png").is_file(), preset == "2d", "{model}: latent.png only for 2-D codes");
@@ -120,6 +128,85 @@ fn a_run_is_evaluated_sampled_reconstructed_and_resumed() {
     let log = ok(&["train", "vae", "--out", s(&run), "--resume", "--epochs", "2", "--quiet"]);
     assert!(log.contains("done: 2 epochs"), "{log}");
     assert!(ok(&["info", s(&run)]).contains("2 of 2 epochs"));
+}
+
+/// A conditional VAE draws the digit asked for with `--label`; other models refuse the flag.
+#[test]
+fn a_conditional_model_samples_a_chosen_digit() {
+    let tmp = tempfile::tempdir().unwrap();
+    let run = tmp.path().join("cvae");
+    let train = |model: &str, out: &Path| {
+        ok(&[
+            "train",
+            model,
+            "--dataset",
+            "mnist-sample",
+            "--epochs",
+            "1",
+            "--limit-batches",
+            "3",
+            "--out",
+            s(out),
+            "--quiet",
+        ])
+    };
+    train("cvae", &run);
+    let npy = tmp.path().join("sevens.npy");
+    let log = ok(&["sample", s(&run), "--label", "7", "--n", "6", "--seed", "2", "--out", s(&npy)]);
+    assert!(log.contains("6 samples of digit 7"), "{log}");
+    let bytes = std::fs::read(&npy).unwrap();
+    assert!(String::from_utf8_lossy(&bytes[..128]).contains("(6, 784)"));
+    let again = tmp.path().join("again.npy");
+    ok(&["sample", s(&run), "--label", "7", "--n", "6", "--seed", "2", "--out", s(&again)]);
+    assert_eq!(std::fs::read(&again).unwrap(), bytes, "the seed fixes the samples");
+    fails(&["sample", s(&run), "--label", "10", "--out", s(&npy)], "10 is not in 0..=9");
+    ok(&["reconstruct", s(&run), "--out", s(&tmp.path().join("r.png"))]);
+    fails(&["interpolate", s(&run), "--from", "0", "--to", "1", "--out", s(&npy)], "no single label");
+    let vae = tmp.path().join("vae");
+    train("vae", &vae);
+    fails(&["sample", s(&vae), "--label", "3", "--out", s(&npy)], "not conditioned on labels");
+}
+
+/// A conditional GAN: trained with a chosen loss, evaluated (D's test loss and mean outputs),
+/// sampled as a chosen digit into [0, 1]; it has no encoder, and GAN flags are refused elsewhere.
+#[test]
+fn a_gan_is_trained_evaluated_and_sampled() {
+    let tmp = tempfile::tempdir().unwrap();
+    let run = tmp.path().join("cgan");
+    let common = ["--dataset", "mnist-sample", "--epochs", "1", "--limit-batches", "4", "--quiet"];
+    let mut args = vec!["train", "cgan", "--gan-loss", "wgan", "--d-steps", "2", "--out", s(&run)];
+    args.extend(common);
+    ok(&args);
+    let config: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(run.join("config.json")).unwrap()).unwrap();
+    let training = &config["model"]["training"];
+    assert_eq!(training["loss"], "wasserstein", "{config}");
+    assert_eq!((training["d_steps"].as_u64(), training["clip_weights"].as_f64()), (Some(2), Some(0.01)), "{config}");
+
+    let eval: serde_json::Value =
+        serde_json::from_str(ok(&["eval", s(&run), "--json"]).lines().next().unwrap()).unwrap();
+    let parts = &eval["parts"];
+    assert_eq!(eval["test_loss"].as_f64(), parts["d_loss"].as_f64(), "{eval}");
+    for p in ["d_real", "d_fake"] {
+        assert!((0.0..=1.0).contains(&parts[p].as_f64().unwrap()), "{eval}");
+    }
+
+    let npy = tmp.path().join("sevens.npy");
+    assert!(ok(&["sample", s(&run), "--label", "7", "--n", "5", "--out", s(&npy)]).contains("digit 7"));
+    let bytes = std::fs::read(&npy).unwrap();
+    let data_start = bytes.iter().position(|&b| b == b'\n').unwrap() + 1;
+    let values: Vec<f32> = bytes[data_start..].chunks(4).map(|c| f32::from_le_bytes(c.try_into().unwrap())).collect();
+    assert_eq!(values.len(), 5 * 784);
+    assert!(values.iter().all(|v| (0.0..=1.0).contains(v)), "GAN samples are written in [0, 1]");
+    fails(&["reconstruct", s(&run), "--out", s(&tmp.path().join("r.png"))], "no encoder");
+
+    let (vae, gan) = (tmp.path().join("vae"), tmp.path().join("gan"));
+    let mut args = vec!["train", "vae", "--d-steps", "2", "--out", s(&vae)];
+    args.extend(common);
+    fails(&args, "--d-steps does not apply to the vae");
+    let mut args = vec!["train", "gan", "--gan-loss", "vanilla", "--out", s(&gan)];
+    args.extend(common);
+    fails(&args, "--gan-loss vanilla");
 }
 
 #[test]

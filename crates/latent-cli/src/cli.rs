@@ -20,7 +20,7 @@ pub struct Cli {
 #[derive(Subcommand, Debug)]
 pub enum Command {
     /// Train a model and write a run directory (config, weights, metrics, pictures).
-    Train(TrainArgs),
+    Train(Box<TrainArgs>),
     /// Test-set metrics of a trained run.
     Eval(EvalArgs),
     /// Draw samples from a generative model's prior.
@@ -33,6 +33,9 @@ pub enum Command {
     Embed(EmbedArgs),
     /// Describe a run: model, parameters, training so far.
     Info(InfoArgs),
+    /// Judge generated digits with a digit classifier: counts per class, confidence, balance,
+    /// and optionally the distance to the nearest training digit.
+    Classify(ClassifyArgs),
 }
 
 /// Where the data comes from.
@@ -70,6 +73,23 @@ pub enum ModelName {
     Contractive,
     /// Variational autoencoder (presets: pytorch-examples, 2d, beta4).
     Vae,
+    /// Convolutional autoencoder: stride-2 convolutions down, transposed ones up (presets:
+    /// standard, 2d).
+    ConvAe,
+    /// Convolutional variational autoencoder (presets: standard, 2d).
+    ConvVae,
+    /// Conditional VAE: the digit label one-hot beside both halves' inputs; sample a chosen
+    /// digit with `latent sample RUN --label K` (presets: 2d, 20d).
+    Cvae,
+    /// MLP GAN: G 100-256-512-1024-784, D 784-512-256-1, data in -1..1 (preset: mlp, the
+    /// reference torch_gan.py; 30 epochs, batch 64, Adam 2e-4 with betas 0.5, 0.999).
+    Gan,
+    /// DCGAN for 28x28: transposed convolutions with BatchNorm and ReLU to a tanh image, a
+    /// strided-convolution discriminator (preset: 28; 10 epochs, batch 128).
+    Dcgan,
+    /// Conditional MLP GAN: the digit label one-hot beside G's noise and D's image; draw a
+    /// chosen digit with `latent sample RUN --label K` (preset: mlp).
+    Cgan,
     /// The 8-3-8 identity network of the textbook figure (prints its table).
     Identity,
 }
@@ -83,6 +103,12 @@ impl ModelName {
             ModelName::Sparse => "sparse",
             ModelName::Contractive => "contractive",
             ModelName::Vae => "vae",
+            ModelName::ConvAe => "conv-ae",
+            ModelName::ConvVae => "conv-vae",
+            ModelName::Cvae => "cvae",
+            ModelName::Gan => "gan",
+            ModelName::Dcgan => "dcgan",
+            ModelName::Cgan => "cgan",
             ModelName::Identity => "identity",
         }
     }
@@ -111,7 +137,8 @@ pub struct TrainArgs {
     #[arg(long)]
     pub latent_dim: Option<usize>,
     /// Encoder hidden widths, comma-separated, input side first; the decoder mirrors them
-    /// (e.g. `512,128`; an empty string for none).
+    /// (e.g. `512,128`; an empty string for none). For conv-ae and conv-vae: the channels of
+    /// the stride-2 convolutions (e.g. `32,64`).
     #[arg(long, value_name = "W,W,...")]
     pub hidden: Option<String>,
     /// Hidden-layer activation: relu, leaky_relu, elu, sigmoid, tanh, softplus.
@@ -139,6 +166,16 @@ pub struct TrainArgs {
     /// Clip the global gradient norm to this.
     #[arg(long, value_name = "NORM")]
     pub clip_grad_norm: Option<f32>,
+    /// A GAN's adversarial loss: non-saturating (default), minimax, least-squares (lsgan),
+    /// wasserstein (wgan; weight clipping 0.01 and 5 D steps per G step unless set), hinge.
+    #[arg(long, value_name = "LOSS")]
+    pub gan_loss: Option<String>,
+    /// A GAN's discriminator steps per generator step (WGAN's n_critic; default 1).
+    #[arg(long, value_name = "N")]
+    pub d_steps: Option<usize>,
+    /// Clip a GAN discriminator's weights to -C..C after each of its steps (WGAN).
+    #[arg(long, value_name = "C")]
+    pub clip_weights: Option<f32>,
     /// Train on at most this many batches per epoch (quick looks).
     #[arg(long, value_name = "N")]
     pub limit_batches: Option<usize>,
@@ -199,6 +236,10 @@ pub struct SampleArgs {
     /// Seed of the prior draws.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
+    /// Draw this digit, 0 to 9 (conditional models only, such as cvae; without it they cycle
+    /// through the digits).
+    #[arg(long, value_name = "K", value_parser = clap::value_parser!(u8).range(0..=9))]
+    pub label: Option<u8>,
 }
 
 /// `latent reconstruct`.
@@ -272,4 +313,57 @@ pub struct InfoArgs {
     /// Print one JSON object.
     #[arg(long)]
     pub json: bool,
+}
+
+/// The pixel range of the images given to `latent classify`.
+#[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SampleRange {
+    /// Values in -1..1 if any value is below 0, else 0..1.
+    Auto,
+    /// Values in 0..1 (a sigmoid output, as `latent sample` writes).
+    ZeroOne,
+    /// Values in -1..1 (a tanh output, as a GAN writes); mapped to 0..1.
+    MinusOneOne,
+}
+
+/// `latent classify`.
+#[derive(Args, Debug)]
+pub struct ClassifyArgs {
+    /// The images to judge: a float32 .npy of shape N x 784, N x 28 x 28 or N x 1 x 28 x 28.
+    pub samples: PathBuf,
+    /// The classifier file (default datasets/classifier.safetensors, trained and written there
+    /// when missing).
+    #[arg(long, value_name = "FILE")]
+    pub classifier: Option<PathBuf>,
+    /// Train the classifier anew on the data (full MNIST if present, else the sample) and write
+    /// it to the classifier file.
+    #[arg(long)]
+    pub train_classifier: bool,
+    /// Epochs when training the classifier.
+    #[arg(long, value_name = "N", default_value_t = 10)]
+    pub classifier_epochs: usize,
+    /// The digit each sample was drawn for (conditional models): a .npy of N labels (uint8,
+    /// int64 or whole-number float32).
+    #[arg(long, value_name = "FILE", conflicts_with = "label")]
+    pub labels: Option<PathBuf>,
+    /// Every sample was drawn for this digit (conditional models).
+    #[arg(long, value_name = "K")]
+    pub label: Option<u8>,
+    /// Also measure each sample's distance to its nearest training digit, beside the same
+    /// figures for real test digits.
+    #[arg(long)]
+    pub nearest: bool,
+    /// How many test digits (the first ones) make the --nearest baseline.
+    #[arg(long, value_name = "N", default_value_t = 1000)]
+    pub baseline: usize,
+    /// The samples' pixel range: auto, zero-one or minus-one-one.
+    #[arg(long, value_enum, value_name = "RANGE", default_value_t = SampleRange::Auto)]
+    pub range: SampleRange,
+    /// Print one JSON object instead of a table.
+    #[arg(long)]
+    pub json: bool,
+    #[command(flatten)]
+    /// The data the classifier trains on and --nearest searches (default: full MNIST if
+    /// present, else the sample).
+    pub data: DataArgs,
 }

@@ -5,6 +5,14 @@
 //! same things getting better. Each epoch writes `reconstructions-epoch-NNN.png` (and
 //! `samples-epoch-NNN.png`), and refreshes `reconstructions.png`, `samples.png`, `loss.png` and
 //! `latent.png` as the latest views.
+//!
+//! A conditional model (cvae) is shown its digits' labels: reconstructions and codes use the
+//! test labels, and its samples are a 10 × 10 grid with one row per digit 0-9 and one column per
+//! fixed noise vector, so a column shows one style across the digits.
+//!
+//! A GAN (gan, dcgan, cgan) has no encoder: it draws no reconstructions and no code scatter,
+//! only its samples from the fixed noise (a cgan's one row per digit, as above) and the curves
+//! of its D and G losses and mean D outputs.
 
 use std::path::Path;
 
@@ -24,12 +32,15 @@ const RECON_COLS: usize = 16;
 const RECON_ROWS: usize = 2;
 /// Samples drawn each epoch (an 8×8 grid).
 const SAMPLES: usize = 64;
+/// Digits (rows) and styles (columns) of a conditional model's sample grid.
+const CLASSES: usize = 10;
 /// Test digits in the latent scatter.
 const SCATTER_POINTS: usize = 5000;
 
 /// Fixed inputs of a run's pictures.
 pub struct RunPictures {
     digits: Array2<f32>,
+    digit_labels: Vec<u8>,
     noise: Tensor,
     scatter_images: Array2<f32>,
     scatter_labels: Vec<u8>,
@@ -39,25 +50,29 @@ impl RunPictures {
     /// Fix the digits (the first test images) and the noise (from the run's seed).
     pub fn new(data: &Mnist, latent_dim: usize, seed: u64) -> Self {
         let n = SCATTER_POINTS.min(data.test.len());
+        let digits = test_images(data, RECON_COLS * RECON_ROWS);
         RunPictures {
-            digits: test_images(data, RECON_COLS * RECON_ROWS),
+            digit_labels: data.test.labels()[..digits.nrows()].to_vec(),
+            digits,
             noise: TensorRng::seed_from_u64(seed ^ 0x5A3_9135).randn(&[SAMPLES, latent_dim]),
             scatter_images: data.test.take(n).to_flat(Scale::ZeroOne),
             scatter_labels: data.test.labels()[..n].to_vec(),
         }
     }
 
-    /// Originals above their reconstructions, `RECON_ROWS` pairs of rows.
+    /// Originals above their reconstructions, `RECON_ROWS` pairs of rows; `labels` (one per
+    /// original) are what a conditional model is told, and other models ignore them.
     ///
     /// # Errors
     /// If the model fails or the file cannot be written.
     pub fn reconstructions(
         model: &mut dyn Model,
         originals: &Array2<f32>,
+        labels: &[u8],
         cols: usize,
         path: &Path,
     ) -> anyhow::Result<()> {
-        let recon = to_matrix(&model.reconstruct(&Tensor::new(originals.clone()))?);
+        let recon = to_matrix(&model.reconstruct_labeled(&Tensor::new(originals.clone()), labels)?);
         let grid = ImageGrid::new().cols(cols);
         let mut canvases = Vec::new();
         for start in (0..originals.nrows()).step_by(cols) {
@@ -75,18 +90,27 @@ impl RunPictures {
     /// If the model fails or a file cannot be written.
     pub fn write_epoch(&self, run: &RunDir, model: &mut dyn Model, metrics: &[EpochMetrics]) -> anyhow::Result<()> {
         let epoch = metrics.last().map_or(0, |m| m.epoch);
-        let recon = run.file(&format!("reconstructions-epoch-{epoch:03}.png"));
-        Self::reconstructions(model, &self.digits, RECON_COLS, &recon)?;
-        std::fs::copy(&recon, run.file("reconstructions.png"))?;
+        // A GAN has no encoder: nothing to reconstruct or to scatter.
+        let has_encoder = !model.config().is_gan();
+        if has_encoder {
+            let recon = run.file(&format!("reconstructions-epoch-{epoch:03}.png"));
+            Self::reconstructions(model, &self.digits, &self.digit_labels, RECON_COLS, &recon)?;
+            std::fs::copy(&recon, run.file("reconstructions.png"))?;
+        }
         if model.is_generative() {
-            let samples = to_matrix(&model.decode(&self.noise)?);
+            let (samples, cols) = if model.is_conditional() {
+                (self.conditional_samples(model)?, CLASSES)
+            } else {
+                (to_matrix(&model.decode(&self.noise)?), 8)
+            };
             let path = run.file(&format!("samples-epoch-{epoch:03}.png"));
-            ImageGrid::new().cols(8).write_png(&path, &samples)?;
+            ImageGrid::new().cols(cols).write_png(&path, &samples)?;
             std::fs::copy(&path, run.file("samples.png"))?;
         }
         loss_chart(metrics).write_png(run.file("loss.png"))?;
-        if model.config().latent_dim() == 2 {
-            let codes = to_matrix(&model.encode(&Tensor::new(self.scatter_images.clone()))?);
+        if has_encoder && model.config().latent_dim() == 2 {
+            let codes =
+                to_matrix(&model.encode_labeled(&Tensor::new(self.scatter_images.clone()), &self.scatter_labels)?);
             ScatterPlot::new(format!("test codes after epoch {epoch}")).x_label("z1").y_label("z2").write_png(
                 run.file("latent.png"),
                 &codes,
@@ -97,6 +121,18 @@ impl RunPictures {
     }
 }
 
+impl RunPictures {
+    /// A conditional model's `CLASSES × CLASSES` samples: row `r` is digit `r`, column `c`
+    /// decodes the `c`-th fixed noise vector.
+    fn conditional_samples(&self, model: &mut dyn Model) -> anyhow::Result<Array2<f32>> {
+        let noise = to_matrix(&self.noise);
+        let latent = noise.ncols();
+        let z = Array2::from_shape_fn((CLASSES * CLASSES, latent), |(i, j)| noise[[i % CLASSES, j]]);
+        let labels: Vec<u8> = (0..CLASSES * CLASSES).map(|i| (i / CLASSES) as u8).collect();
+        Ok(to_matrix(&model.decode_labeled(&Tensor::new(z), &labels)?))
+    }
+}
+
 /// The loss curves of a run: train and test objective per example, and the parts.
 pub fn loss_chart(metrics: &[EpochMetrics]) -> LineChart {
     let mut chart = LineChart::new("loss per example").x_label("epoch").y_label("nats");
@@ -104,6 +140,9 @@ pub fn loss_chart(metrics: &[EpochMetrics]) -> LineChart {
     for name in names {
         if name == "elbo" {
             continue; // the negative of the loss for a VAE: the same curve upside down
+        }
+        if name == "loss" && metrics.iter().any(|m| m.train.contains_key("d_loss")) {
+            continue; // a GAN's `loss` is its `d_loss`: the same curve twice
         }
         let train: Vec<(f64, f64)> =
             metrics.iter().filter_map(|m| m.train.get(name).map(|v| (m.epoch as f64, *v))).collect();

@@ -6,11 +6,13 @@
 use std::fmt;
 use std::str::FromStr;
 
-use latent_data::NoiseSpec;
+use latent_data::{NoiseSpec, Scale};
 use latent_nn::layers::LayerSpec;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
+pub use crate::dcgan::DcganConfig;
 use crate::error::{ModelError, Result};
+pub use crate::gan::{GanConfig, GanTraining};
 
 /// A hidden-layer activation.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -174,6 +176,56 @@ pub struct VaeConfig {
     pub beta: f32,
 }
 
+/// A convolutional autoencoder on square one-channel images: stride-2 convolutions (kernel 4,
+/// padding 1, each halving the side) and a linear code; the decoder mirrors them with
+/// transposed convolutions and gives Bernoulli logits (trained on BCE).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ConvAutoencoderConfig {
+    /// The side of the square input image (28 for MNIST); the input size is its square.
+    pub image_size: usize,
+    /// The channels of the encoder's convolutions, input side first; the decoder mirrors them.
+    pub channels: Vec<usize>,
+    /// The code size.
+    pub latent_dim: usize,
+    /// Corruption of the inputs during training (a denoising autoencoder); the target stays
+    /// clean.
+    #[serde(serialize_with = "noise_to_str", deserialize_with = "noise_from_str")]
+    pub noise: NoiseSpec,
+}
+
+/// A convolutional VAE: the convolutional trunk of [`ConvAutoencoderConfig`] with two linear
+/// heads (`μ`, `log σ²`) and the transposed-convolution decoder; trained on `BCE + β·KL` per
+/// example like [`VaeConfig`].
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ConvVaeConfig {
+    /// The side of the square input image (28 for MNIST); the input size is its square.
+    pub image_size: usize,
+    /// The channels of the encoder's convolutions, input side first; the decoder mirrors them.
+    pub channels: Vec<usize>,
+    /// The size of `z`.
+    pub latent_dim: usize,
+    /// The weight of the KL term.
+    pub beta: f32,
+}
+
+/// A conditional VAE: the MLP VAE of [`VaeConfig`] whose encoder reads `[x, onehot(y)]` and
+/// whose decoder reads `[z, onehot(y)]`, `y` being the digit label.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct CvaeConfig {
+    /// Input size (784 for MNIST), without the label.
+    pub input_dim: usize,
+    /// The number of labels (10 digits).
+    pub classes: usize,
+    /// Encoder hidden widths, input side first; the decoder mirrors them.
+    pub hidden: Vec<usize>,
+    /// The size of `z`.
+    pub latent_dim: usize,
+    /// The hidden layers' activation.
+    pub activation: Activation,
+    /// The weight of the KL term.
+    pub beta: f32,
+}
+
 /// A model's configuration, tagged by kind in JSON (`{"kind": "vae", ...}`).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
@@ -182,6 +234,18 @@ pub enum ModelConfig {
     Autoencoder(AutoencoderConfig),
     /// A [`crate::Vae`].
     Vae(VaeConfig),
+    /// A [`crate::ConvAutoencoder`].
+    ConvAutoencoder(ConvAutoencoderConfig),
+    /// A [`crate::ConvVae`].
+    ConvVae(ConvVaeConfig),
+    /// A [`crate::Cvae`].
+    Cvae(CvaeConfig),
+    /// An MLP [`crate::Gan`] (no classes).
+    Gan(GanConfig),
+    /// A conditional MLP [`crate::Gan`] (`classes > 0`).
+    Cgan(GanConfig),
+    /// A DCGAN, a convolutional [`crate::Gan`].
+    Dcgan(DcganConfig),
 }
 
 fn noise_to_str<S: Serializer>(noise: &NoiseSpec, s: S) -> std::result::Result<S::Ok, S::Error> {
@@ -211,6 +275,12 @@ impl ModelConfig {
         match self {
             ModelConfig::Autoencoder(_) => "autoencoder",
             ModelConfig::Vae(_) => "vae",
+            ModelConfig::ConvAutoencoder(_) => "conv_autoencoder",
+            ModelConfig::ConvVae(_) => "conv_vae",
+            ModelConfig::Cvae(_) => "cvae",
+            ModelConfig::Gan(_) => "gan",
+            ModelConfig::Cgan(_) => "cgan",
+            ModelConfig::Dcgan(_) => "dcgan",
         }
     }
 
@@ -219,6 +289,11 @@ impl ModelConfig {
         match self {
             ModelConfig::Autoencoder(c) => c.input_dim,
             ModelConfig::Vae(c) => c.input_dim,
+            ModelConfig::ConvAutoencoder(c) => c.image_size * c.image_size,
+            ModelConfig::ConvVae(c) => c.image_size * c.image_size,
+            ModelConfig::Cvae(c) => c.input_dim,
+            ModelConfig::Gan(c) | ModelConfig::Cgan(c) => c.output_dim,
+            ModelConfig::Dcgan(c) => c.image_size * c.image_size,
         }
     }
 
@@ -227,6 +302,11 @@ impl ModelConfig {
         match self {
             ModelConfig::Autoencoder(c) => c.latent_dim,
             ModelConfig::Vae(c) => c.latent_dim,
+            ModelConfig::ConvAutoencoder(c) => c.latent_dim,
+            ModelConfig::ConvVae(c) => c.latent_dim,
+            ModelConfig::Cvae(c) => c.latent_dim,
+            ModelConfig::Gan(c) | ModelConfig::Cgan(c) => c.latent_dim,
+            ModelConfig::Dcgan(c) => c.latent_dim,
         }
     }
 
@@ -243,8 +323,65 @@ impl ModelConfig {
                 c.hidden.iter().try_for_each(|&h| positive("hidden", h))?;
                 finite_non_negative("beta", c.beta)
             }
+            ModelConfig::ConvAutoencoder(c) => {
+                conv_shape(c.image_size, &c.channels)?;
+                positive("latent_dim", c.latent_dim)
+            }
+            ModelConfig::ConvVae(c) => {
+                conv_shape(c.image_size, &c.channels)?;
+                positive("latent_dim", c.latent_dim)?;
+                finite_non_negative("beta", c.beta)
+            }
+            ModelConfig::Cvae(c) => {
+                positive("input_dim", c.input_dim)?;
+                positive("latent_dim", c.latent_dim)?;
+                if !(1..=256).contains(&c.classes) {
+                    return Err(ModelError::config(
+                        "classes",
+                        format!("must be 1 to 256 (labels are bytes), found {}", c.classes),
+                    ));
+                }
+                c.hidden.iter().try_for_each(|&h| positive("hidden", h))?;
+                finite_non_negative("beta", c.beta)
+            }
+            ModelConfig::Gan(c) => c.validate(false),
+            ModelConfig::Cgan(c) => c.validate(true),
+            ModelConfig::Dcgan(c) => c.validate(),
         }
     }
+
+    /// The range training data are scaled to: [-1, 1] for the GANs (their generators end in
+    /// tanh), [0, 1] for every other model.
+    pub fn data_scale(&self) -> Scale {
+        if self.is_gan() { Scale::MinusOneOne } else { Scale::ZeroOne }
+    }
+
+    /// Whether this is a GAN (two networks, no encoder: nothing to reconstruct or embed).
+    pub fn is_gan(&self) -> bool {
+        matches!(self, ModelConfig::Gan(_) | ModelConfig::Cgan(_) | ModelConfig::Dcgan(_))
+    }
+}
+
+/// Check a convolutional trunk: at least one layer, positive channels, and a side that every
+/// stride-2 layer halves exactly (so the transposed convolutions give the input size back).
+fn conv_shape(image_size: usize, channels: &[usize]) -> Result<()> {
+    positive("image_size", image_size)?;
+    if channels.is_empty() {
+        return Err(ModelError::config("channels", "needs at least one convolution"));
+    }
+    channels.iter().try_for_each(|&c| positive("channels", c))?;
+    let halvings = u32::try_from(channels.len()).ok().and_then(|n| 1usize.checked_shl(n)).unwrap_or(0);
+    if halvings == 0 || image_size % halvings != 0 {
+        return Err(ModelError::config(
+            "channels",
+            format!(
+                "{} stride-2 convolutions need an image side divisible by 2^{}, and {image_size} is not",
+                channels.len(),
+                channels.len()
+            ),
+        ));
+    }
+    Ok(())
 }
 
 impl AutoencoderConfig {

@@ -70,6 +70,14 @@ pub enum ModelError {
         /// The cause.
         source: serde_json::Error,
     },
+    /// An input (images, labels, a classifier file) is not what was expected.
+    #[error("{name}: {message}")]
+    Input {
+        /// The input: the argument, or the file.
+        name: String,
+        /// What was expected and what was found.
+        message: String,
+    },
     /// From the layers, optimisers or checkpoints.
     #[error(transparent)]
     Nn(#[from] latent_nn::NnError),
@@ -85,6 +93,11 @@ pub enum ModelError {
 }
 
 impl ModelError {
+    /// Shorthand for [`ModelError::Input`].
+    pub fn input(name: impl Into<String>, message: impl Into<String>) -> Self {
+        ModelError::Input { name: name.into(), message: message.into() }
+    }
+
     /// Shorthand for [`ModelError::Config`].
     pub fn config(field: impl Into<String>, message: impl Into<String>) -> Self {
         ModelError::Config { field: field.into(), message: message.into() }

@@ -19,6 +19,10 @@
 //!   [`metrics`] lines, and checkpoints in a [`RunDir`] after every epoch and on request, with
 //!   everything needed to resume exactly. Observers (the CLI's progress bar and pictures) hook
 //!   in through [`TrainObserver`]; the loop itself prints nothing.
+//! - A model trains with one or more named optimisers ([`Model::optimizer_groups`], one Adam
+//!   over everything by default, one per network for a GAN) and takes its own steps
+//!   ([`Model::train_step`]: by default objective, backward, clip, step; a GAN's D and G steps),
+//!   so the loop does not assume one network.
 //!
 //! # Who owns what
 //! - [`config`]: model configurations and their validation.
@@ -26,28 +30,48 @@
 //! - [`model`]: the [`Model`] trait and [`Objective`].
 //! - [`mlp`]: stacks of Linear layers and activations, as layer specs.
 //! - [`autoencoder`], [`vae`], [`identity`]: the models.
+//! - [`conv`]: the convolutional autoencoder and VAE; [`cvae`]: the conditional VAE.
+//! - [`gan`]: the GANs (MLP, conditional, DCGAN) and their adversarial step; [`dcgan`]: the
+//!   DCGAN's architecture.
+//! - [`optimizers`]: a run's named optimisers and the [`StepContext`] of a training step.
 //! - [`train`]: the training loop, its options and observer.
 //! - [`run_dir`]: the files of a run and how they are written and read back.
 //! - [`metrics`]: per-epoch records (JSON lines).
+//! - [`classifier`]: the MNIST digit classifier that judges generated digits (class balance,
+//!   confidence, distance to the nearest training digit).
 //! - [`error`]: [`ModelError`], naming the field, file or epoch concerned.
 
 pub mod autoencoder;
+pub mod classifier;
 pub mod config;
+pub mod conv;
+pub mod cvae;
+pub mod dcgan;
 pub mod error;
+pub mod gan;
 pub mod identity;
 pub mod metrics;
 pub mod mlp;
 pub mod model;
+pub mod optimizers;
 pub mod presets;
 pub mod run_dir;
 pub mod train;
 pub mod vae;
 
 pub use autoencoder::Autoencoder;
-pub use config::{Activation, AutoencoderConfig, Likelihood, ModelConfig, Regularizer, VaeConfig};
+pub use config::{
+    Activation, AutoencoderConfig, ConvAutoencoderConfig, ConvVaeConfig, CvaeConfig, Likelihood, ModelConfig,
+    Regularizer, VaeConfig,
+};
+pub use conv::{ConvAutoencoder, ConvVae};
+pub use cvae::Cvae;
+pub use dcgan::DcganConfig;
 pub use error::{ModelError, Result};
+pub use gan::{Gan, GanConfig, GanTraining};
 pub use metrics::EpochMetrics;
 pub use model::{Model, Objective, Parts, build_model};
+pub use optimizers::{OptimizerGroup, Optimizers, StepContext};
 pub use run_dir::RunDir;
 pub use train::{TrainObserver, TrainOptions, TrainOutcome, Trainer};
 pub use vae::Vae;

@@ -3,12 +3,17 @@
 use std::collections::BTreeMap;
 
 use latent_data::Batch;
+use latent_nn::optim::{AdamConfig, clip_grad_norm};
 use latent_nn::{Ctx, Module};
 use latent_tensor::{Tensor, TensorRng};
 
 use crate::autoencoder::Autoencoder;
 use crate::config::ModelConfig;
+use crate::conv::{ConvAutoencoder, ConvVae};
+use crate::cvae::Cvae;
 use crate::error::{ModelError, Result};
+use crate::gan::Gan;
+use crate::optimizers::{OptimizerGroup, Optimizers, StepContext, take_grads};
 use crate::vae::Vae;
 
 /// Named loss parts, each summed over the examples of a batch (or an epoch): `"loss"` is the
@@ -95,6 +100,95 @@ pub trait Model: Module {
     fn is_generative(&self) -> bool {
         false
     }
+
+    /// Whether the model is conditioned on the digit label (a conditional VAE): its
+    /// `*_labeled` methods use the labels, and its plain [`Model::encode`] and
+    /// [`Model::decode`] refuse to guess them.
+    fn is_conditional(&self) -> bool {
+        false
+    }
+
+    /// [`Model::encode`] of inputs with their labels (one per row); unconditional models ignore
+    /// the labels.
+    ///
+    /// # Errors
+    /// If the input or labels do not fit the model.
+    fn encode_labeled(&mut self, x: &Tensor, _labels: &[u8]) -> Result<Tensor> {
+        self.encode(x)
+    }
+
+    /// [`Model::decode`] of codes with the labels to draw (one per row); unconditional models
+    /// ignore the labels.
+    ///
+    /// # Errors
+    /// If the codes or labels do not fit the model.
+    fn decode_labeled(&mut self, z: &Tensor, _labels: &[u8]) -> Result<Tensor> {
+        self.decode(z)
+    }
+
+    /// `decode_labeled(encode_labeled(x, labels), labels)`.
+    ///
+    /// # Errors
+    /// If the input or labels do not fit the model.
+    fn reconstruct_labeled(&mut self, x: &Tensor, labels: &[u8]) -> Result<Tensor> {
+        let z = self.encode_labeled(x, labels)?;
+        self.decode_labeled(&z, labels)
+    }
+
+    /// `n` samples of digit `label` from a conditional model; with `None`, [`Model::sample`].
+    ///
+    /// # Errors
+    /// [`ModelError::Unsupported`] for a label and an unconditional model; as
+    /// [`Model::sample`] otherwise.
+    fn sample_labeled(&mut self, n: usize, label: Option<u8>, rng: &mut TensorRng) -> Result<Tensor> {
+        match label {
+            None => self.sample(n, rng),
+            Some(_) => Err(ModelError::Unsupported {
+                model: self.config().kind(),
+                what: "sample a chosen digit (they are not conditioned on labels)",
+            }),
+        }
+    }
+
+    /// The optimisers the model trains with, each over a group of its parameters. The default:
+    /// one Adam named `"model"` over every parameter with `learning_rate` and PyTorch's betas. A
+    /// GAN has one per network.
+    fn optimizer_groups(&self, learning_rate: f64) -> Vec<OptimizerGroup> {
+        vec![OptimizerGroup::single(AdamConfig::adam(learning_rate))]
+    }
+
+    /// One training step on `batch` with the optimisers of [`Model::optimizer_groups`]; returns
+    /// the batch's parts. The default: [`Model::objective`] in the training context,
+    /// `backward`, clipping if asked, and one step of the `"model"` optimiser. A GAN overrides
+    /// it with its D and G steps.
+    ///
+    /// # Errors
+    /// If the batch does not fit the model or a step fails.
+    fn train_step(&mut self, batch: &Batch, optimizers: &mut Optimizers, step: &mut StepContext<'_>) -> Result<Parts> {
+        objective_step(self, batch, optimizers, step)
+    }
+}
+
+/// The steps of [`Model::train_step`]'s default and of every single-network model: the
+/// objective, `backward`, the gradients by name, clipping, one Adam step over every parameter.
+///
+/// # Errors
+/// As [`Model::objective`], or if a gradient does not fit its parameter.
+fn objective_step<M: Model + ?Sized>(
+    model: &mut M,
+    batch: &Batch,
+    optimizers: &mut Optimizers,
+    step: &mut StepContext<'_>,
+) -> Result<Parts> {
+    let objective = model.objective(batch, step.ctx)?;
+    let mut grads = objective.loss.backward()?;
+    drop(objective.loss);
+    let mut named = take_grads(model, &mut grads);
+    if let Some(max) = step.clip_grad_norm {
+        clip_grad_norm(&mut named, max)?;
+    }
+    optimizers.step(crate::optimizers::SINGLE, model, &named)?;
+    Ok(objective.parts)
 }
 
 /// Build the model a configuration describes, with fresh weights drawn from `rng`.
@@ -106,6 +200,11 @@ pub fn build_model(config: &ModelConfig, rng: &mut TensorRng) -> Result<Box<dyn 
     Ok(match config {
         ModelConfig::Autoencoder(c) => Box::new(Autoencoder::new(c.clone(), rng)?),
         ModelConfig::Vae(c) => Box::new(Vae::new(c.clone(), rng)?),
+        ModelConfig::ConvAutoencoder(c) => Box::new(ConvAutoencoder::new(c.clone(), rng)?),
+        ModelConfig::ConvVae(c) => Box::new(ConvVae::new(c.clone(), rng)?),
+        ModelConfig::Cvae(c) => Box::new(Cvae::new(c.clone(), rng)?),
+        ModelConfig::Gan(c) | ModelConfig::Cgan(c) => Box::new(Gan::mlp(c.clone(), rng)?),
+        ModelConfig::Dcgan(c) => Box::new(Gan::dcgan(c.clone(), rng)?),
     })
 }
 

@@ -5,8 +5,13 @@
 
 use latent_data::NoiseSpec;
 
-use crate::config::{Activation, AutoencoderConfig, Likelihood, ModelConfig, Regularizer, VaeConfig};
+use crate::config::{
+    Activation, AutoencoderConfig, ConvAutoencoderConfig, ConvVaeConfig, CvaeConfig, Likelihood, ModelConfig,
+    Regularizer, VaeConfig,
+};
+use crate::dcgan::DcganConfig;
 use crate::error::{ModelError, Result};
+use crate::gan::{GanConfig, GanTraining};
 use crate::train::TrainOptions;
 
 /// A named model configuration with its training defaults.
@@ -25,7 +30,8 @@ pub struct Preset {
 }
 
 /// The model families that have presets.
-pub const MODELS: &[&str] = &["ae", "dae", "sparse", "contractive", "vae"];
+pub const MODELS: &[&str] =
+    &["ae", "dae", "sparse", "contractive", "vae", "conv-ae", "conv-vae", "cvae", "gan", "dcgan", "cgan"];
 
 fn ae(hidden: &[usize], latent: usize, code: Option<Activation>, regularizer: Regularizer, noise: &str) -> ModelConfig {
     ModelConfig::Autoencoder(AutoencoderConfig {
@@ -47,6 +53,30 @@ fn vae(hidden: &[usize], latent: usize, beta: f32) -> ModelConfig {
         latent_dim: latent,
         activation: Activation::Relu,
         beta,
+    })
+}
+
+fn conv_ae(channels: &[usize], latent: usize) -> ModelConfig {
+    ModelConfig::ConvAutoencoder(ConvAutoencoderConfig {
+        image_size: 28,
+        channels: channels.to_vec(),
+        latent_dim: latent,
+        noise: NoiseSpec::None,
+    })
+}
+
+fn conv_vae(channels: &[usize], latent: usize, beta: f32) -> ModelConfig {
+    ModelConfig::ConvVae(ConvVaeConfig { image_size: 28, channels: channels.to_vec(), latent_dim: latent, beta })
+}
+
+fn cvae(hidden: &[usize], latent: usize) -> ModelConfig {
+    ModelConfig::Cvae(CvaeConfig {
+        input_dim: 784,
+        classes: 10,
+        hidden: hidden.to_vec(),
+        latent_dim: latent,
+        activation: Activation::Relu,
+        beta: 1.0,
     })
 }
 
@@ -108,6 +138,81 @@ pub fn all() -> Vec<Preset> {
         p("vae", "pytorch-examples", "784-400-20 VAE of pytorch/examples, beta=1", vae(&[400], 20, 1.0)),
         p("vae", "2d", "784-400-2 VAE, a 2-D latent to plot", vae(&[400], 2, 1.0)),
         p("vae", "beta4", "784-400-20 beta-VAE with beta=4", vae(&[400], 20, 4.0)),
+        p(
+            "conv-ae",
+            "standard",
+            "conv 1-32-64 (kernel 4, stride 2) to a linear 32-d code, transposed convs back, BCE",
+            conv_ae(&[32, 64], 32),
+        ),
+        p("conv-ae", "2d", "the same convolutions to a 2-D code to plot", conv_ae(&[32, 64], 2)),
+        p(
+            "conv-vae",
+            "standard",
+            "conv 1-32-64 (kernel 4, stride 2) to a 20-d Gaussian latent, transposed convs back, beta=1",
+            conv_vae(&[32, 64], 20, 1.0),
+        ),
+        p("conv-vae", "2d", "the same convolutions to a 2-D latent to plot", conv_vae(&[32, 64], 2, 1.0)),
+        p(
+            "cvae",
+            "2d",
+            "784+10-400-2 conditional VAE, the label one-hot into both halves: z holds the style, the label the digit",
+            cvae(&[400], 2),
+        ),
+        p(
+            "cvae",
+            "20d",
+            "784+10-400-20: better reconstructions, but z also carries the digit, so samples follow the label less",
+            cvae(&[400], 20),
+        ),
+    ]
+    .into_iter()
+    .chain(gan_presets())
+    .collect()
+}
+
+/// The GANs, with the training options of their reference scripts: Adam 2e-4 with betas
+/// (0.5, 0.999) for both networks, the non-saturating loss, one D step per G step; the MLP
+/// GANs batch 64 for 30 epochs (`torch_gan.py`, the evaluation point), the DCGAN batch
+/// 128 for 10 epochs (`reference/torch_dcgan.py`).
+fn gan_presets() -> Vec<Preset> {
+    let mlp = |classes| GanConfig {
+        latent_dim: 100,
+        output_dim: 784,
+        generator_hidden: vec![256, 512, 1024],
+        discriminator_hidden: vec![512, 256],
+        classes,
+        training: GanTraining::default(),
+    };
+    let train =
+        |epochs, batch_size| TrainOptions { epochs, batch_size, learning_rate: 2e-4, ..TrainOptions::default() };
+    vec![
+        Preset {
+            model: "gan",
+            name: "mlp",
+            summary: "G 100-256-512-1024-784, D 784-512-256-1, LeakyReLU(0.2), tanh out (the reference torch_gan.py)",
+            config: ModelConfig::Gan(mlp(0)),
+            train: train(30, 64),
+        },
+        Preset {
+            model: "dcgan",
+            name: "28",
+            summary: "DCGAN for 28x28: G ConvT 100-128-64-1 (7, 14, 28) BN+ReLU, tanh; D Conv 1-64-128 LeakyReLU, BN after the first, 7x7 conv to a logit",
+            config: ModelConfig::Dcgan(DcganConfig {
+                image_size: 28,
+                latent_dim: 100,
+                generator_channels: vec![128, 64],
+                discriminator_channels: vec![64, 128],
+                training: GanTraining::default(),
+            }),
+            train: train(10, 128),
+        },
+        Preset {
+            model: "cgan",
+            name: "mlp",
+            summary: "the MLP GAN with the digit label one-hot beside G's noise and D's image",
+            config: ModelConfig::Cgan(mlp(10)),
+            train: train(30, 64),
+        },
     ]
 }
 

@@ -2,9 +2,11 @@
 //! time, and keeps its [`RunDir`] current.
 //!
 //! Each epoch: the batches of `(seed, epoch)` (so a resumed run sees the very batches the
-//! uninterrupted run would have), one optimiser step per batch (Adam, optionally clipping the
-//! global gradient norm), then the test set in eval mode, a metrics line, and a checkpoint of
-//! the weights and the training state. A non-finite loss stops the run with
+//! uninterrupted run would have), one training step per batch ([`Model::train_step`]: for
+//! most models one Adam step, optionally clipping the global gradient norm; for a GAN a D and a
+//! G step with an Adam each), then the test set in eval mode, a metrics line, and a checkpoint
+//! of the weights and the training state (every optimiser's moments included). Training data
+//! are scaled as the model needs ([`ModelConfig::data_scale`]). A non-finite loss stops the run with
 //! [`ModelError::NonFinite`] before anything is saved, so the last checkpoint stays good. When
 //! the observer asks to stop (Ctrl-C), the loop stops after the current batch and saves a
 //! checkpoint that resumes mid-epoch exactly.
@@ -12,7 +14,6 @@
 use std::time::Instant;
 
 use latent_data::{Batch, BatchConfig, Dataset, Mnist, NoiseSpec};
-use latent_nn::optim::{Adam, AdamConfig, NamedGrads, Optimizer, clip_grad_norm};
 use latent_nn::{Ctx, TrainingState};
 use latent_tensor::{TensorRng, no_grad};
 use serde::{Deserialize, Serialize};
@@ -21,6 +22,7 @@ use crate::config::ModelConfig;
 use crate::error::{ModelError, Result};
 use crate::metrics::EpochMetrics;
 use crate::model::{Model, Parts, build_model};
+use crate::optimizers::{Optimizers, StepContext};
 use crate::run_dir::{RunConfig, RunDir};
 
 /// How to train.
@@ -154,7 +156,7 @@ struct PartialEpoch {
 /// Trains one model in one run directory.
 pub struct Trainer {
     model: Box<dyn Model>,
-    optimizer: Adam,
+    optimizers: Optimizers,
     run: RunDir,
     config: RunConfig,
     ctx: Ctx,
@@ -173,6 +175,9 @@ fn input_noise(model: &ModelConfig) -> NoiseSpec {
     match model {
         ModelConfig::Autoencoder(c) => c.noise,
         ModelConfig::Vae(_) => NoiseSpec::None,
+        ModelConfig::ConvAutoencoder(c) => c.noise,
+        ModelConfig::ConvVae(_) | ModelConfig::Cvae(_) => NoiseSpec::None,
+        ModelConfig::Gan(_) | ModelConfig::Cgan(_) | ModelConfig::Dcgan(_) => NoiseSpec::None,
     }
 }
 
@@ -184,12 +189,12 @@ impl Trainer {
     pub fn new(run: RunDir, config: RunConfig) -> Result<Self> {
         config.train.validate()?;
         let model = build_model(&config.model, &mut TensorRng::seed_from_u64(config.train.seed))?;
-        let optimizer = Adam::new(AdamConfig::adam(config.train.learning_rate))?;
+        let optimizers = Optimizers::new(model.optimizer_groups(config.train.learning_rate))?;
         run.write_config(&config)?;
         let ctx = Ctx::train(TensorRng::seed_from_u64(ctx_seed(config.train.seed)));
         Ok(Trainer {
             model,
-            optimizer,
+            optimizers,
             run,
             config,
             ctx,
@@ -211,8 +216,10 @@ impl Trainer {
             config.train.epochs = e;
             run.write_config(&config)?;
         }
-        let mut optimizer = Adam::new(AdamConfig::adam(config.train.learning_rate))?;
-        optimizer.load_state(state.optimizer.clone(), &*model)?;
+        let mut optimizers = Optimizers::new(model.optimizer_groups(config.train.learning_rate))?;
+        optimizers
+            .load_states(state.optimizers.clone(), &*model)
+            .map_err(|e| ModelError::Run { path: run.file(crate::run_dir::STATE_FILE), message: e.to_string() })?;
         let rng = state.rngs.get("ctx").copied().ok_or_else(|| ModelError::Run {
             path: run.path().to_path_buf(),
             message: "the training state has no `ctx` generator".into(),
@@ -226,7 +233,7 @@ impl Trainer {
         run.truncate_metrics(state.epoch)?;
         Ok(Trainer {
             model,
-            optimizer,
+            optimizers,
             run,
             config,
             ctx: Ctx::train(TensorRng::from_state(rng)),
@@ -260,6 +267,7 @@ impl Trainer {
         BatchConfig::new(self.config.train.batch_size)
             .seed(self.config.train.seed)
             .noise(input_noise(&self.config.model))
+            .scale(self.config.model.data_scale())
     }
 
     /// Save the weights and everything needed to continue exactly.
@@ -271,7 +279,7 @@ impl Trainer {
             epoch: self.epochs_done,
             global_step: self.global_step,
             rngs: [("ctx".to_string(), self.ctx.rng_state())].into(),
-            optimizer: self.optimizer.state(),
+            optimizers: self.optimizers.states(),
             extra: if self.partial.batches_done == 0 {
                 serde_json::Value::Null
             } else {
@@ -281,17 +289,15 @@ impl Trainer {
         self.run.save_checkpoint(&*self.model, &self.config, &state)
     }
 
-    /// One optimiser step on `batch`; returns its loss parts.
+    /// One training step on `batch` (the model's own: one optimiser step for most models, a D
+    /// and a G step for a GAN); returns its loss parts.
     fn step(&mut self, batch: &Batch) -> Result<Parts> {
-        let objective = self.model.objective(batch, &mut self.ctx)?;
-        let mut grads = objective.loss.backward()?;
-        drop(objective.loss);
-        let mut named = NamedGrads::take(&*self.model, &mut grads);
-        if let Some(max) = self.config.train.clip_grad_norm {
-            clip_grad_norm(&mut named, max)?;
-        }
-        self.optimizer.step(&mut *self.model, &named)?;
-        Ok(objective.parts)
+        let mut step = StepContext {
+            ctx: &mut self.ctx,
+            step: self.global_step,
+            clip_grad_norm: self.config.train.clip_grad_norm,
+        };
+        self.model.train_step(batch, &mut self.optimizers, &mut step)
     }
 
     /// Train until the configured number of epochs is done or the observer asks to stop.
@@ -350,7 +356,7 @@ impl Trainer {
                 samples_per_s: examples as f64 / train_seconds.max(1e-9),
                 train_seconds,
                 test_seconds: test_start.elapsed().as_secs_f64(),
-                learning_rate: self.optimizer.learning_rate(),
+                learning_rate: self.optimizers.learning_rate(),
                 global_step: self.global_step,
             };
             self.epochs_done = epoch;

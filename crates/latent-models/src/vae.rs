@@ -120,6 +120,35 @@ impl Vae {
     }
 }
 
+/// The objective of a VAE with a Gaussian posterior `N(μ, exp(logvar))`, a standard normal
+/// prior and a Bernoulli decoder, shared by every VAE of the crate: one `z` per example drawn
+/// with the generator of `ctx`, decoded to logits by `decode`, then `BCE(logits, target) +
+/// β·KL`, summed over the batch. Parts: `recon`, `kl`, `elbo` (`-(recon + kl)`) and `loss`.
+///
+/// # Errors
+/// If the shapes do not fit, or `decode` fails.
+pub(crate) fn gaussian_elbo(
+    mu: &Tensor,
+    logvar: &Tensor,
+    target: &Tensor,
+    beta: f32,
+    ctx: &mut Ctx,
+    decode: impl FnOnce(&Tensor, &mut Ctx) -> Result<Tensor>,
+) -> Result<Objective> {
+    let z = reparameterize(mu, logvar, ctx.rng())?;
+    let logits = decode(&z, ctx)?;
+    let recon = binary_cross_entropy_with_logits(&logits, target, Reduction::Sum)?;
+    let kl = gaussian_kl_standard_normal(mu, logvar, Reduction::Sum)?;
+    let loss = recon.add(&kl.mul_scalar(beta))?;
+    let mut parts = Parts::default();
+    let (r, k) = (f64::from(recon.item()?), f64::from(kl.item()?));
+    parts.set("recon", r);
+    parts.set("kl", k);
+    parts.set("elbo", -(r + k));
+    parts.set("loss", f64::from(loss.item()?));
+    Ok(Objective { loss, parts })
+}
+
 fn sq_norm(v: ArrayView1<f32>) -> f64 {
     v.iter().map(|&x| f64::from(x) * f64::from(x)).sum()
 }
@@ -183,18 +212,8 @@ impl Model for Vae {
         let input = data_tensor(batch.input());
         let target = data_tensor(&batch.images);
         let (mu, logvar) = self.posterior(&input, ctx)?;
-        let z = reparameterize(&mu, &logvar, ctx.rng())?;
-        let logits = self.decoder.forward(&z, ctx)?;
-        let recon = binary_cross_entropy_with_logits(&logits, &target, Reduction::Sum)?;
-        let kl = gaussian_kl_standard_normal(&mu, &logvar, Reduction::Sum)?;
-        let loss = recon.add(&kl.mul_scalar(self.config.beta))?;
-        let mut parts = Parts::default();
-        let (r, k) = (f64::from(recon.item()?), f64::from(kl.item()?));
-        parts.set("recon", r);
-        parts.set("kl", k);
-        parts.set("elbo", -(r + k));
-        parts.set("loss", f64::from(loss.item()?));
-        Ok(Objective { loss, parts })
+        let decoder = &mut self.decoder;
+        gaussian_elbo(&mu, &logvar, &target, self.config.beta, ctx, |z, ctx| Ok(decoder.forward(z, ctx)?))
     }
 
     fn encode(&mut self, x: &Tensor) -> Result<Tensor> {

@@ -90,7 +90,7 @@ impl Run {
                 ("dropout".to_string(), self.ctx.rng_state()),
                 ("shuffle".to_string(), self.shuffle.state()),
             ]),
-            optimizer: self.opt.state(),
+            optimizers: BTreeMap::from([("model".to_string(), self.opt.state())]),
             extra: serde_json::Value::Null,
         };
         state.save(dir.join("training_state.safetensors")).unwrap();
@@ -103,7 +103,9 @@ impl Run {
         load_checkpoint(dir.join("model.safetensors"), &mut model).unwrap();
         let state = TrainingState::load(dir.join("training_state.safetensors")).unwrap();
         let mut opt = Adam::new(AdamConfig::adam(0.5)).unwrap();
-        opt.load_state(state.optimizer, &model).unwrap();
+        let [(name, saved)]: [(String, _); 1] = state.optimizers.into_iter().collect::<Vec<_>>().try_into().unwrap();
+        assert_eq!(name, "model");
+        opt.load_state(saved, &model).unwrap();
         Run {
             model,
             opt,

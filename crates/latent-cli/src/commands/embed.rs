@@ -24,8 +24,10 @@ pub fn run(args: EmbedArgs) -> anyhow::Result<()> {
     let data = load_data_for_run(&args.data, &config)?;
     let images = data.test.to_flat(Scale::ZeroOne);
     let mut codes = Vec::new();
-    for chunk in images.axis_chunks_iter(ndarray::Axis(0), 1000) {
-        codes.push(to_matrix(&model.encode(&Tensor::new(chunk.to_owned()))?));
+    // A conditional model (cvae) encodes each digit with its label; the others ignore it.
+    let labels = data.test.labels().chunks(1000);
+    for (chunk, labels) in images.axis_chunks_iter(ndarray::Axis(0), 1000).zip(labels) {
+        codes.push(to_matrix(&model.encode_labeled(&Tensor::new(chunk.to_owned()), labels)?));
     }
     let codes = crate::pictures::stack_rows(&codes);
     write_npy(&args.out, &codes)?;

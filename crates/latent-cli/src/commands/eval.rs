@@ -49,8 +49,11 @@ pub fn run(args: EvalArgs) -> anyhow::Result<()> {
     let noise = match &config.model {
         ModelConfig::Autoencoder(c) => c.noise,
         ModelConfig::Vae(_) => latent_data::NoiseSpec::None,
+        ModelConfig::ConvAutoencoder(c) => c.noise,
+        ModelConfig::ConvVae(_) | ModelConfig::Cvae(_) => latent_data::NoiseSpec::None,
+        ModelConfig::Gan(_) | ModelConfig::Cgan(_) | ModelConfig::Dcgan(_) => latent_data::NoiseSpec::None,
     };
-    let batches = BatchConfig::new(config.train.batch_size).noise(noise);
+    let batches = BatchConfig::new(config.train.batch_size).noise(noise).scale(config.model.data_scale());
     let mut parts = evaluate(&mut *model, &data.test, &batches, config.train.seed)?;
     let test_loss = parts.remove("loss").unwrap_or(f64::NAN);
     let (iwae, iw_samples) = if args.iw_samples > 0 {

@@ -20,6 +20,14 @@ pub fn run(args: InterpolateArgs) -> anyhow::Result<()> {
     }
     let (mut model, config) =
         RunDir::open(&args.run)?.load_model().with_context(|| format!("latent interpolate {}", args.run.display()))?;
+    if model.is_conditional() {
+        bail!(
+            "{} is a {} ({}): its codes hold the style of a digit given its label, so a line between two digits' codes has no single label to decode with; interpolate an unconditional model (vae, ae, ...)",
+            args.run.display(),
+            config.model.kind(),
+            config.preset
+        );
+    }
     let data = load_data_for_run(&args.data, &config)?;
     let n = data.test.len();
     for (flag, i) in [("--from", args.from), ("--to", args.to)] {

@@ -1,6 +1,7 @@
 //! One module per subcommand, plus what they share: finding the data, opening runs, and
 //! writing a batch of images to `.png` or `.npy` as the `--out` extension says.
 
+pub mod classify;
 pub mod embed;
 pub mod eval;
 pub mod info;
@@ -34,13 +35,14 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         latent_tensor::threads::set_num_threads(n).context("--threads")?;
     }
     match cli.command {
-        Command::Train(a) => train::run(a),
+        Command::Train(a) => train::run(*a),
         Command::Eval(a) => eval::run(a),
         Command::Sample(a) => sample::run(a),
         Command::Reconstruct(a) => reconstruct::run(a),
         Command::Interpolate(a) => interpolate::run(a),
         Command::Embed(a) => embed::run(a),
         Command::Info(a) => info::run(a),
+        Command::Classify(a) => classify::run(a),
     }
 }
 

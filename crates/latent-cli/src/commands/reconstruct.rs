@@ -34,9 +34,11 @@ pub fn run(args: ReconstructArgs) -> anyhow::Result<()> {
     let clean = test_images(&data, args.n);
     let input =
         noise.corrupt(&clean, latent_data::Scale::ZeroOne, &mut rand_chacha::ChaCha8Rng::seed_from_u64(args.seed));
-    let recon = to_matrix(&model.reconstruct(&Tensor::new(input.clone()))?);
+    // A conditional model (cvae) is told each digit's label; the others ignore it.
+    let labels = &data.test.labels()[..clean.nrows()];
+    let recon = to_matrix(&model.reconstruct_labeled(&Tensor::new(input.clone()), labels)?);
     match kind {
-        OutKind::Png => RunPictures::reconstructions(&mut *model, &input, 16.min(args.n), &args.out)?,
+        OutKind::Png => RunPictures::reconstructions(&mut *model, &input, labels, 16.min(args.n), &args.out)?,
         OutKind::Npy => write_npy(&args.out, &recon)?,
     }
     eprintln!(

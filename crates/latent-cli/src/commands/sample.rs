@@ -1,4 +1,5 @@
-//! `latent sample`: draws from a generative model's prior, decoded.
+//! `latent sample`: draws from a generative model's prior, decoded; `--label K` draws digit `K`
+//! from a conditional model.
 
 use anyhow::{Context, bail};
 use latent_models::RunDir;
@@ -10,7 +11,8 @@ use crate::commands::{out_kind, to_matrix, write_images};
 /// Run `latent sample`.
 ///
 /// # Errors
-/// If the run cannot be loaded, the model has no prior, or the file cannot be written.
+/// If the run cannot be loaded, the model has no prior, `--label` is given for a model that is
+/// not conditional, or the file cannot be written.
 pub fn run(args: SampleArgs) -> anyhow::Result<()> {
     out_kind(&args.out)?;
     if args.n == 0 {
@@ -26,8 +28,21 @@ pub fn run(args: SampleArgs) -> anyhow::Result<()> {
             config.preset
         );
     }
-    let samples = to_matrix(&model.sample(args.n, &mut TensorRng::seed_from_u64(args.seed))?);
+    if let Some(k) = args.label
+        && !model.is_conditional()
+    {
+        bail!(
+            "--label {k}: {} is a {} ({}), which is not conditioned on labels; train a cvae or cgan to draw chosen digits",
+            args.run.display(),
+            config.model.kind(),
+            config.preset
+        );
+    }
+    let samples = to_matrix(&model.sample_labeled(args.n, args.label, &mut TensorRng::seed_from_u64(args.seed))?);
     write_images(&args.out, &samples, (args.n as f64).sqrt().ceil() as usize)?;
-    eprintln!("wrote {} samples to {}", args.n, args.out.display());
+    match args.label {
+        Some(k) => eprintln!("wrote {} samples of digit {k} to {}", args.n, args.out.display()),
+        None => eprintln!("wrote {} samples to {}", args.n, args.out.display()),
+    }
     Ok(())
 }

@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use anyhow::{Context, bail};
 use latent_data::NoiseSpec;
 use latent_models::config::{Activation, Likelihood, ModelConfig, Regularizer};
+use latent_models::gan::{GanLoss, GanTraining};
 use latent_models::identity::{IdentityReport, train_identity};
 use latent_models::presets::{Preset, preset};
 use latent_models::run_dir::RunConfig;
@@ -124,6 +125,16 @@ fn run_config(args: &TrainArgs, data: &latent_data::Mnist) -> anyhow::Result<Run
     let hidden = args.hidden.as_deref().map(parse_widths).transpose()?;
     let activation = args.activation.as_deref().map(str::parse::<Activation>).transpose()?;
     let pixels = data.train.pixels();
+    if !config.is_gan() {
+        reject_flags(
+            args.model.as_str(),
+            &[
+                ("--gan-loss", args.gan_loss.is_some()),
+                ("--d-steps", args.d_steps.is_some()),
+                ("--clip-weights", args.clip_weights.is_some()),
+            ],
+        )?;
+    }
     match &mut config {
         ModelConfig::Autoencoder(c) => {
             c.input_dim = pixels;
@@ -159,10 +170,136 @@ fn run_config(args: &TrainArgs, data: &latent_data::Mnist) -> anyhow::Result<Run
                 }
             }
         }
+        ModelConfig::ConvAutoencoder(c) => {
+            c.image_size = square_side(data)?;
+            set(&mut c.latent_dim, args.latent_dim);
+            set(&mut c.channels, hidden);
+            if let Some(noise) = &args.noise {
+                c.noise = noise.parse::<NoiseSpec>().context("--noise")?;
+            }
+            reject_flags(
+                "conv-ae",
+                &[
+                    ("--activation", args.activation.is_some()),
+                    ("--beta", args.beta.is_some()),
+                    ("--sparsity", args.sparsity.is_some()),
+                    ("--rho", args.rho.is_some()),
+                    ("--contractive", args.contractive.is_some()),
+                    ("--loss", args.loss.is_some()),
+                ],
+            )?;
+        }
+        ModelConfig::ConvVae(c) => {
+            c.image_size = square_side(data)?;
+            set(&mut c.latent_dim, args.latent_dim);
+            set(&mut c.channels, hidden);
+            set(&mut c.beta, args.beta);
+            reject_flags(
+                "conv-vae",
+                &[
+                    ("--activation", args.activation.is_some()),
+                    ("--noise", args.noise.is_some()),
+                    ("--sparsity", args.sparsity.is_some()),
+                    ("--rho", args.rho.is_some()),
+                    ("--contractive", args.contractive.is_some()),
+                    ("--loss", args.loss.is_some()),
+                ],
+            )?;
+        }
+        ModelConfig::Cvae(c) => {
+            c.input_dim = pixels;
+            set(&mut c.latent_dim, args.latent_dim);
+            set(&mut c.hidden, hidden);
+            set(&mut c.activation, activation);
+            set(&mut c.beta, args.beta);
+            reject_flags(
+                "cvae",
+                &[
+                    ("--noise", args.noise.is_some()),
+                    ("--sparsity", args.sparsity.is_some()),
+                    ("--rho", args.rho.is_some()),
+                    ("--contractive", args.contractive.is_some()),
+                    ("--loss", args.loss.is_some()),
+                ],
+            )?;
+            if let Some(&bad) = data.train.labels().iter().find(|&&l| usize::from(l) >= c.classes) {
+                bail!("the cvae is conditioned on {} digit labels, but the training data has label {bad}", c.classes);
+            }
+        }
+        ModelConfig::Gan(c) | ModelConfig::Cgan(c) => {
+            c.output_dim = pixels;
+            set(&mut c.latent_dim, args.latent_dim);
+            reject_gan_flags(args)?;
+            c.training = gan_training(c.training.clone(), args)?;
+            if c.classes > 0
+                && let Some(&bad) = data.train.labels().iter().find(|&&l| usize::from(l) >= c.classes)
+            {
+                bail!("the cgan is conditioned on {} digit labels, but the training data has label {bad}", c.classes);
+            }
+        }
+        ModelConfig::Dcgan(c) => {
+            c.image_size = square_side(data)?;
+            set(&mut c.latent_dim, args.latent_dim);
+            reject_gan_flags(args)?;
+            c.training = gan_training(c.training.clone(), args)?;
+        }
     }
     config.validate()?;
     train.validate()?;
     Ok(RunConfig { preset: format!("{family}/{name}"), model: config, train, data: data_info(data) })
+}
+
+/// Fail on the autoencoder flags, which do not apply to a GAN.
+fn reject_gan_flags(args: &TrainArgs) -> anyhow::Result<()> {
+    reject_flags(
+        args.model.as_str(),
+        &[
+            ("--hidden", args.hidden.is_some()),
+            ("--activation", args.activation.is_some()),
+            ("--beta", args.beta.is_some()),
+            ("--noise", args.noise.is_some()),
+            ("--sparsity", args.sparsity.is_some()),
+            ("--rho", args.rho.is_some()),
+            ("--contractive", args.contractive.is_some()),
+            ("--loss", args.loss.is_some()),
+        ],
+    )
+}
+
+/// A GAN's training options changed by `--gan-loss`, `--d-steps` and `--clip-weights`. The
+/// Wasserstein loss brings WGAN's defaults (clip 0.01, 5 D steps per G step) unless the flags
+/// set them.
+fn gan_training(mut t: GanTraining, args: &TrainArgs) -> anyhow::Result<GanTraining> {
+    if let Some(name) = &args.gan_loss {
+        t.loss = name.parse::<GanLoss>().with_context(|| format!("--gan-loss {name}"))?;
+        if t.loss == GanLoss::Wasserstein {
+            t.clip_weights = Some(0.01);
+            t.d_steps = 5;
+        }
+    }
+    set(&mut t.d_steps, args.d_steps);
+    if args.clip_weights.is_some() {
+        t.clip_weights = args.clip_weights;
+    }
+    t.validate()?;
+    Ok(t)
+}
+
+/// The side of the data's square images (what the convolutional models need).
+fn square_side(data: &latent_data::Mnist) -> anyhow::Result<usize> {
+    let (rows, cols) = (data.train.rows(), data.train.cols());
+    if rows != cols {
+        bail!("the convolutional models need square images; this data's are {rows}x{cols}");
+    }
+    Ok(rows)
+}
+
+/// Fail on the first flag of `flags` (name, given) that was given: it does not apply to `model`.
+fn reject_flags(model: &str, flags: &[(&str, bool)]) -> anyhow::Result<()> {
+    match flags.iter().find(|(_, given)| *given) {
+        Some((flag, _)) => bail!("{flag} does not apply to the {model}"),
+        None => Ok(()),
+    }
 }
 
 fn set<T>(field: &mut T, value: Option<T>) {

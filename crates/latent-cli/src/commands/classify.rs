@@ -1,0 +1,544 @@
+//! `latent classify`: judge generated digits with the digit classifier of
+//! [`latent_models::classifier`].
+//!
+//! The samples are a float32 `.npy` of shape `N × 784`, `N × 28 × 28` or `N × 1 × 28 × 28`,
+//! in [0, 1]; samples in [-1, 1] (a GAN's tanh output) are mapped to [0, 1] when
+//! `--range minus-one-one` says so, or automatically when a value is below 0 (the output says
+//! which). Values still outside [0, 1] afterwards are clamped and counted.
+//!
+//! The classifier is read from `--classifier` (default `datasets/classifier.safetensors`). When
+//! the default file is missing, or `--train-classifier` is given, one is trained (on full MNIST
+//! when present, else on the bundled sample, saying so) and written there, so later calls
+//! reuse it. An explicit `--classifier` that does not exist is an error unless
+//! `--train-classifier` asks to create it.
+//!
+//! The report: per digit the count, the fraction and the mean confidence of the samples
+//! assigned to it; the mean top probability and the fraction of confident samples; the
+//! imbalance (max/min count, KL divergence and total variation from uniform); with `--labels`
+//! or `--label`, the accuracy per requested label; with `--nearest`, each sample's Euclidean
+//! distance to its nearest training digit summarised, beside the same figures for real test
+//! digits (the baseline a model that does not copy should resemble).
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, bail};
+use latent_data::mnist;
+use latent_data::{Mnist, Origin, Scale};
+use latent_models::classifier::{
+    ClassifierOptions, DigitClassifier, DistanceSummary, Judgement, PIXELS, TrainingRecord, nearest_train_distance,
+};
+use ndarray::{Array2, ArrayD, Ix2};
+use serde::Serialize;
+
+use crate::cli::{ClassifyArgs, SampleRange};
+use crate::commands::load_data;
+use crate::npy::read_npy;
+
+/// The file name of the cached classifier in `datasets/`.
+pub const CLASSIFIER_FILE: &str = "classifier.safetensors";
+
+/// The default classifier file: `classifier.safetensors` in the first `datasets/` directory
+/// that exists (the current directory's, else the workspace's).
+pub fn default_classifier_path() -> PathBuf {
+    mnist::datasets_roots()
+        .into_iter()
+        .find(|root| root.is_dir())
+        .unwrap_or_else(|| PathBuf::from("datasets"))
+        .join(CLASSIFIER_FILE)
+}
+
+/// How the samples' pixel range was decided.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct RangeReport {
+    /// `"zero-one"` or `"minus-one-one"`.
+    pub range: &'static str,
+    /// `"flag"` (from `--range`) or `"auto"`.
+    pub decided_by: &'static str,
+    /// The smallest value in the file.
+    pub min: f32,
+    /// The largest value in the file.
+    pub max: f32,
+    /// Values outside [0, 1] after conversion, clamped.
+    pub clamped: usize,
+}
+
+/// The classifier used and how it was trained.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct ClassifierReport {
+    /// Its file.
+    pub path: String,
+    /// `"mlp"` or `"cnn"`.
+    pub arch: String,
+    /// Whether this call trained it.
+    pub trained_now: bool,
+    /// Its training record.
+    pub trained: Option<TrainingRecord>,
+}
+
+/// Nearest-training-digit distances of the samples and of real test digits.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct NearestReport {
+    /// Training digits searched.
+    pub train_examples: usize,
+    /// The samples' distances.
+    pub samples: DistanceSummary,
+    /// The first test digits' distances (the baseline).
+    pub test_digits: DistanceSummary,
+}
+
+/// Everything `latent classify` reports (`--json` prints it as one object).
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct ClassifyReport {
+    /// The samples file.
+    pub samples: String,
+    /// The pixel range.
+    pub range: RangeReport,
+    /// The classifier.
+    pub classifier: ClassifierReport,
+    /// The verdict.
+    pub judgement: Judgement,
+    /// With `--nearest`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub nearest: Option<NearestReport>,
+}
+
+/// Run `latent classify`: judge, then print a table (or JSON).
+///
+/// # Errors
+/// See [`classify`].
+pub fn run(args: ClassifyArgs) -> anyhow::Result<()> {
+    let json = args.json;
+    let report = classify(&args)?;
+    if json {
+        println!("{}", serde_json::to_string(&report)?);
+    } else {
+        print!("{}", render(&report));
+    }
+    Ok(())
+}
+
+/// Read the samples, get the classifier (training it if needed), and judge.
+///
+/// # Errors
+/// If the samples or labels file is missing or has the wrong shape or values, the classifier
+/// cannot be read or trained, or the data cannot be loaded.
+pub fn classify(args: &ClassifyArgs) -> anyhow::Result<ClassifyReport> {
+    let (images, range) = read_samples(&args.samples, args.range)?;
+    let n = images.nrows();
+    let expected = match (&args.labels, args.label) {
+        (Some(path), _) => Some(read_labels(path, n)?),
+        (None, Some(k)) if k > 9 => bail!("--label {k}: expected a digit 0 to 9"),
+        (None, Some(k)) => Some(vec![k; n]),
+        (None, None) => None,
+    };
+    if args.classifier_epochs == 0 {
+        bail!("--classifier-epochs must be at least 1");
+    }
+    let explicit = args.classifier.is_some();
+    let path = args.classifier.clone().unwrap_or_else(default_classifier_path);
+    let mut data: Option<Mnist> = None;
+    let trained_now = args.train_classifier || !path.exists();
+    let mut classifier = if trained_now {
+        if explicit && !args.train_classifier {
+            bail!(
+                "--classifier {}: no such file; pass --train-classifier to train one and write it there",
+                path.display()
+            );
+        }
+        let loaded = load_data(&args.data)?;
+        let which = match loaded.dir.origin {
+            Origin::Full => "full MNIST".to_string(),
+            Origin::Sample => {
+                "the bundled sample (full MNIST was not found; run `cargo xtask fetch-mnist` for a better classifier)"
+                    .to_string()
+            }
+            _ => loaded.dir.path.display().to_string(),
+        };
+        eprintln!(
+            "training the digit classifier on {which} ({} training digits) for {} epochs; it will be saved to {}",
+            loaded.train.len(),
+            args.classifier_epochs,
+            path.display()
+        );
+        let options = ClassifierOptions { epochs: args.classifier_epochs, ..ClassifierOptions::default() };
+        let model = DigitClassifier::train(&loaded, &options, |r| {
+            eprintln!(
+                "classifier epoch {}/{}: train loss {:.4}, test accuracy {:.2}%",
+                r.epoch,
+                options.epochs,
+                r.train_loss,
+                100.0 * r.test_accuracy
+            );
+        })?;
+        if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+            std::fs::create_dir_all(parent).with_context(|| format!("creating {}", parent.display()))?;
+        }
+        model.save(&path).with_context(|| format!("saving the classifier to {}", path.display()))?;
+        data = Some(loaded);
+        model
+    } else {
+        DigitClassifier::load(&path).with_context(|| format!("--classifier {}", path.display()))?
+    };
+    let judgement = classifier.judge(&images, expected.as_deref())?;
+    let nearest = if args.nearest {
+        let data = match data {
+            Some(d) => d,
+            None => load_data(&args.data)?,
+        };
+        if args.baseline == 0 {
+            bail!("--baseline must be at least 1");
+        }
+        eprintln!(
+            "searching {} training digits for the nearest of {} samples and {} test digits",
+            data.train.len(),
+            n,
+            args.baseline.min(data.test.len())
+        );
+        let samples = DistanceSummary::new(&nearest_train_distance(&images, &data.train)?)
+            .context("the samples' nearest distances are not finite")?;
+        let baseline_images = data.test.take(args.baseline.min(data.test.len())).to_flat(Scale::ZeroOne);
+        let test_digits = DistanceSummary::new(&nearest_train_distance(&baseline_images, &data.train)?)
+            .context("the test digits' nearest distances are not finite")?;
+        Some(NearestReport { train_examples: data.train.len(), samples, test_digits })
+    } else {
+        None
+    };
+    let config = classifier.config();
+    Ok(ClassifyReport {
+        samples: args.samples.display().to_string(),
+        range,
+        classifier: ClassifierReport {
+            path: path.display().to_string(),
+            arch: serde_json::to_value(config.arch)?.as_str().unwrap_or("?").to_string(),
+            trained_now,
+            trained: config.trained.clone(),
+        },
+        judgement,
+        nearest,
+    })
+}
+
+/// Read a samples `.npy` as `[N, 784]` in [0, 1], converting from [-1, 1] as `range` says.
+///
+/// # Errors
+/// If the file cannot be read, is not float32, has another shape, holds no image, or holds a
+/// value that is not finite.
+pub fn read_samples(path: &Path, range: SampleRange) -> anyhow::Result<(Array2<f32>, RangeReport)> {
+    if !path.is_file() {
+        bail!("{}: no such file (expected the samples as a float32 .npy)", path.display());
+    }
+    let array: ArrayD<f32> = read_npy(path).with_context(|| format!("reading the samples {}", path.display()))?;
+    let shape = array.shape().to_vec();
+    let ok = matches!(shape.as_slice(), [_, 784] | [_, 28, 28] | [_, 1, 28, 28]);
+    if !ok {
+        bail!(
+            "{}: expected float32 images of shape N x 784, N x 28 x 28 or N x 1 x 28 x 28, found shape {shape:?}",
+            path.display()
+        );
+    }
+    let n = shape[0];
+    if n == 0 {
+        bail!("{}: the file holds no images (shape {shape:?})", path.display());
+    }
+    if let Some(i) = array.iter().position(|v| !v.is_finite()) {
+        bail!("{}: value {} at flat position {i} is not finite", path.display(), array.iter().nth(i).expect("found"));
+    }
+    let mut images =
+        array.into_shape_with_order((n, PIXELS)).expect("checked shape").into_dimensionality::<Ix2>().expect("2-D");
+    let min = images.iter().copied().fold(f32::INFINITY, f32::min);
+    let max = images.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+    let (minus_one_one, decided_by) = match range {
+        SampleRange::Auto => (min < 0.0, "auto"),
+        SampleRange::ZeroOne => (false, "flag"),
+        SampleRange::MinusOneOne => (true, "flag"),
+    };
+    if minus_one_one {
+        images.mapv_inplace(|v| (v + 1.0) * 0.5);
+    }
+    let mut clamped = 0;
+    images.mapv_inplace(|v| {
+        if (0.0..=1.0).contains(&v) {
+            v
+        } else {
+            clamped += 1;
+            v.clamp(0.0, 1.0)
+        }
+    });
+    let range =
+        RangeReport { range: if minus_one_one { "minus-one-one" } else { "zero-one" }, decided_by, min, max, clamped };
+    Ok((images, range))
+}
+
+/// Read `n` digit labels from a `.npy` of uint8, int64 or whole-number float32, shape `N` or
+/// `N x 1`.
+///
+/// # Errors
+/// If the file cannot be read, has another element type, shape or length, or a label is not a
+/// digit.
+pub fn read_labels(path: &Path, n: usize) -> anyhow::Result<Vec<u8>> {
+    let shown = path.display();
+    let (shape, values): (Vec<usize>, Vec<f64>) = match read_npy::<u8>(path) {
+        Ok(a) => (a.shape().to_vec(), a.iter().map(|&v| f64::from(v)).collect()),
+        Err(first) => match (read_npy::<i64>(path), read_npy::<f32>(path)) {
+            (Ok(a), _) => (a.shape().to_vec(), a.iter().map(|&v| v as f64).collect()),
+            (_, Ok(a)) => (a.shape().to_vec(), a.iter().map(|&v| f64::from(v)).collect()),
+            _ => {
+                return Err(anyhow::Error::new(first)
+                    .context(format!("--labels {shown}: expected a .npy of digit labels (uint8, int64 or float32)")));
+            }
+        },
+    };
+    if !matches!(shape.as_slice(), [_] | [_, 1]) || shape[0] != n {
+        bail!("--labels {shown}: expected {n} labels (shape [{n}] or [{n}, 1]), one per sample, found shape {shape:?}");
+    }
+    values
+        .iter()
+        .enumerate()
+        .map(|(i, &v)| {
+            if v.fract() == 0.0 && (0.0..=9.0).contains(&v) {
+                Ok(v as u8)
+            } else {
+                bail!("--labels {shown}: label {v} at position {i} is not a digit 0 to 9")
+            }
+        })
+        .collect()
+}
+
+fn pct(v: f64) -> String {
+    format!("{:.1}%", 100.0 * v)
+}
+
+/// The report as a human reads it.
+pub fn render(r: &ClassifyReport) -> String {
+    use std::fmt::Write;
+    let mut out = String::new();
+    let j = &r.judgement;
+    let range = match (r.range.range, r.range.decided_by) {
+        ("zero-one", _) => "pixel values in [0, 1] as given".to_string(),
+        (_, "auto") => format!("pixel values converted from [-1, 1] (auto: the smallest value is {:.3})", r.range.min),
+        _ => "pixel values converted from [-1, 1] (--range minus-one-one)".to_string(),
+    };
+    let _ = writeln!(out, "samples: {}, {} images; {range}", r.samples, j.n);
+    if r.range.clamped > 0 {
+        let _ = writeln!(out, "  {} values outside [0, 1] were clamped", r.range.clamped);
+    }
+    let c = &r.classifier;
+    let trained = c.trained.as_ref().map_or("untrained".to_string(), |t| {
+        format!(
+            "trained on {} ({} digits, {} epochs, seed {}), test accuracy {:.2}% on {} digits",
+            t.data,
+            t.train_examples,
+            t.epochs,
+            t.seed,
+            100.0 * t.test_accuracy,
+            t.test_examples
+        )
+    });
+    let _ = writeln!(
+        out,
+        "classifier: {} ({}, {trained}{})",
+        c.path,
+        c.arch,
+        if c.trained_now { ", just now" } else { "" }
+    );
+    let _ = writeln!(out);
+    let with_labels = j.per_label.is_some();
+    let _ = write!(out, "digit   count  fraction  confidence");
+    if with_labels {
+        let _ = write!(out, "  requested  accuracy");
+    }
+    let _ = writeln!(out);
+    for k in 0..j.counts.len() {
+        let _ = write!(out, "{k:>5}  {:>6}  {:>8}  {:>10.3}", j.counts[k], pct(j.fractions[k]), j.class_confidence[k]);
+        if let Some(per) = &j.per_label {
+            match per.iter().find(|l| usize::from(l.label) == k) {
+                Some(l) => {
+                    let _ = write!(out, "  {:>9}  {:>8}", l.requested, pct(l.accuracy));
+                }
+                None => {
+                    let _ = write!(out, "  {:>9}  {:>8}", 0, "-");
+                }
+            }
+        }
+        let _ = writeln!(out);
+    }
+    let _ = writeln!(out);
+    let _ = writeln!(out, "mean confidence (top probability): {:.3}", j.mean_confidence);
+    let _ = writeln!(out, "confident (top probability >= {}): {}", j.confident_threshold, pct(j.confident_fraction));
+    let ratio = j.max_min_ratio.map_or("inf (a digit has no sample)".to_string(), |v| format!("{v:.2}"));
+    let _ = writeln!(
+        out,
+        "class balance: max/min count {ratio}, KL from uniform {:.4} nats, total variation {:.4}",
+        j.kl_from_uniform, j.total_variation
+    );
+    if let Some(acc) = j.label_accuracy {
+        let _ = writeln!(out, "classified as requested: {}", pct(acc));
+    }
+    if let Some(nr) = &r.nearest {
+        let _ = writeln!(out);
+        let _ = writeln!(
+            out,
+            "distance to the nearest of {} training digits (Euclidean, pixels in [0, 1]):",
+            nr.train_examples
+        );
+        let _ =
+            writeln!(out, "{:<11} {:>6} {:>8} {:>8} {:>8} {:>8} {:>8}", "", "n", "mean", "min", "p5", "median", "max");
+        for (name, s) in [("samples", &nr.samples), ("test digits", &nr.test_digits)] {
+            let _ = writeln!(
+                out,
+                "{name:<11} {:>6} {:>8.3} {:>8.3} {:>8.3} {:>8.3} {:>8.3}",
+                s.n, s.mean, s.min, s.p5, s.median, s.max
+            );
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::npy::write_npy;
+    use latent_data::DataDir;
+
+    /// A fresh directory under the system's temporary directory, removed on drop (this crate
+    /// has no temporary-file dependency).
+    struct TempDir(PathBuf);
+
+    impl TempDir {
+        fn new(name: &str) -> Self {
+            let dir = std::env::temp_dir().join(format!("latent-classify-{name}-{}", std::process::id()));
+            let _ = std::fs::remove_dir_all(&dir);
+            std::fs::create_dir_all(&dir).unwrap();
+            TempDir(dir)
+        }
+
+        fn path(&self) -> &Path {
+            &self.0
+        }
+    }
+
+    impl Drop for TempDir {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+
+    fn args(samples: PathBuf) -> ClassifyArgs {
+        ClassifyArgs {
+            samples,
+            classifier: None,
+            train_classifier: false,
+            classifier_epochs: 1,
+            labels: None,
+            label: None,
+            nearest: false,
+            baseline: 200,
+            range: SampleRange::Auto,
+            json: false,
+            data: crate::cli::DataArgs { data_dir: None, dataset: Some(crate::cli::DatasetName::MnistSample) },
+        }
+    }
+
+    fn sample() -> Mnist {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../datasets/mnist-sample");
+        mnist::load_from(DataDir { path: root, origin: Origin::Sample }).unwrap()
+    }
+
+    fn err(a: &ClassifyArgs) -> String {
+        format!("{:#}", classify(a).unwrap_err())
+    }
+
+    #[test]
+    fn bad_inputs_give_clear_errors() {
+        let dir = TempDir::new("errors");
+        let missing = dir.path().join("missing.npy");
+        let e = err(&args(missing));
+        assert!(e.contains("missing.npy: no such file"), "{e}");
+
+        let wrong = dir.path().join("wrong.npy");
+        write_npy(&wrong, &Array2::<f32>::zeros((3, 100))).unwrap();
+        let e = err(&args(wrong));
+        assert!(e.contains("expected float32 images of shape N x 784") && e.contains("[3, 100]"), "{e}");
+
+        let ints = dir.path().join("ints.npy");
+        write_npy(&ints, &Array2::<u8>::zeros((3, 784))).unwrap();
+        let e = err(&args(ints));
+        assert!(e.contains("element type '<f4' expected"), "{e}");
+
+        let ok = dir.path().join("ok.npy");
+        write_npy(&ok, &Array2::<f32>::zeros((4, 784))).unwrap();
+        let mut a = args(ok.clone());
+        a.label = Some(12);
+        assert!(err(&a).contains("--label 12: expected a digit"));
+        let labels = dir.path().join("labels.npy");
+        write_npy(&labels, &ndarray::Array1::<u8>::zeros(3)).unwrap();
+        let mut a = args(ok.clone());
+        a.labels = Some(labels);
+        assert!(err(&a).contains("expected 4 labels"), "{}", err(&a));
+        let mut a = args(ok);
+        a.classifier = Some(dir.path().join("nope.safetensors"));
+        assert!(err(&a).contains("no such file; pass --train-classifier"), "{}", err(&a));
+    }
+
+    #[test]
+    fn samples_in_minus_one_one_are_detected_and_converted() {
+        let dir = TempDir::new("range");
+        let path = dir.path().join("gan.npy");
+        let mut x = ndarray::Array4::<f32>::from_elem((2, 1, 28, 28), -1.0);
+        x[[0, 0, 3, 4]] = 1.0;
+        x[[1, 0, 0, 0]] = 1.5;
+        write_npy(&path, &x).unwrap();
+        let (images, range) = read_samples(&path, SampleRange::Auto).unwrap();
+        assert_eq!(images.dim(), (2, 784));
+        assert_eq!((range.range, range.decided_by, range.clamped), ("minus-one-one", "auto", 1));
+        assert_eq!((images[[0, 3 * 28 + 4]], images[[0, 0]], images[[1, 0]]), (1.0, 0.0, 1.0));
+        let (_, range) = read_samples(&path, SampleRange::ZeroOne).unwrap();
+        assert_eq!((range.range, range.decided_by), ("zero-one", "flag"));
+    }
+
+    /// The whole command on real test digits with a classifier trained for one epoch on the
+    /// sample: balanced counts, high accuracy against the true labels, the classifier cached,
+    /// and real digits as far from the training set as the baseline.
+    #[test]
+    fn judges_real_test_digits() {
+        let dir = TempDir::new("real");
+        let data = sample();
+        let test = data.test.take(500);
+        let samples = dir.path().join("test.npy");
+        write_npy(&samples, &test.to_flat(Scale::ZeroOne)).unwrap();
+        let labels = dir.path().join("labels.npy");
+        write_npy(&labels, &ndarray::Array1::from(test.labels().to_vec())).unwrap();
+        let classifier = dir.path().join("c.safetensors");
+        let mut a = args(samples);
+        a.classifier = Some(classifier.clone());
+        a.train_classifier = true;
+        a.labels = Some(labels);
+        a.nearest = true;
+        let r = classify(&a).unwrap();
+        assert!(classifier.is_file() && r.classifier.trained_now);
+        let j = &r.judgement;
+        assert!(j.counts.iter().all(|&c| c >= 20), "{:?}", j.counts);
+        assert!(j.label_accuracy.unwrap() > 0.88, "{j:?}");
+        assert_eq!(r.range.range, "zero-one");
+        let nr = r.nearest.as_ref().unwrap();
+        assert_eq!(nr.train_examples, data.train.len());
+        // The samples are the first 500 test digits, the baseline the first 200.
+        assert!((nr.samples.mean - nr.test_digits.mean).abs() < 0.5 && nr.samples.min > 0.5, "{nr:?}");
+        let text = render(&r);
+        assert!(text.contains("digit   count  fraction  confidence  requested  accuracy"), "{text}");
+        assert!(text.contains("test digits    200"), "{text}");
+
+        // Reused, not retrained; one digit requested for all.
+        a.train_classifier = false;
+        a.labels = None;
+        a.label = Some(3);
+        a.nearest = false;
+        let again = classify(&a).unwrap();
+        assert!(!again.classifier.trained_now);
+        assert_eq!(again.judgement.counts, j.counts);
+        let per = again.judgement.per_label.clone().unwrap();
+        assert_eq!((per.len(), per[0].label, per[0].requested, per[0].correct), (1, 3, 500, j.counts[3]));
+        let json = serde_json::to_value(&again).unwrap();
+        assert_eq!(json["judgement"]["n"], 500);
+    }
+}

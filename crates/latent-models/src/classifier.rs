@@ -1,0 +1,759 @@
+//! [`DigitClassifier`]: an MNIST digit classifier trained with this library, and the
+//! [`Judgement`] it passes on generated digits (how many of each class, how confidently, how
+//! far from the nearest training digit).
+//!
+//! # Design
+//! - The network is a [`Sequential`] built from [`LayerSpec`]s, so its architecture travels as
+//!   JSON in the checkpoint's metadata ([`ClassifierConfig`]) and the file loads into the
+//!   equivalent `torch.nn.Sequential`. Two architectures ([`ClassifierArch`]): the default MLP
+//!   784-512-256-10 (ReLU, dropout 0.2 after each hidden layer), and a small CNN (three 3×3
+//!   convolutions, the last two with stride 2, then 128 hidden units). Both take flat
+//!   `[N, 784]` rows in [0, 1] (the CNN unflattens them itself).
+//! - Training ([`DigitClassifier::train`]) is plain minibatch Adam on the mean cross-entropy
+//!   ([`latent_losses::cross_entropy`]), batches from [`Dataset::batches`], with the weights,
+//!   the batch order and the dropout masks all drawn from the one seed, so a seed fixes the
+//!   result. After each epoch the test accuracy is measured and handed to an observer; the last
+//!   one is recorded in the configuration ([`TrainingRecord`]) and so in the saved file.
+//! - Prediction ([`DigitClassifier::predict_proba`]) runs in evaluation mode (no dropout), under
+//!   [`no_grad`], in batches of [`PREDICT_BATCH`] rows.
+//! - [`Judgement::new`] turns class probabilities into the figures that say whether samples of
+//!   a generative model look like digits and cover all ten: per-class counts and fractions, the
+//!   mean top probability, the fraction of confident samples (top probability ≥
+//!   [`CONFIDENT`]), and the distance of the class histogram from uniform (max/min count ratio,
+//!   KL divergence, total variation). With the labels a conditional model was asked for, it
+//!   also gives the accuracy per requested label.
+//! - [`nearest_train`] finds each image's nearest training image in pixel space with the GEMM
+//!   identity `‖a − b‖² = ‖a‖² + ‖b‖² − 2a·b`, in chunks (so memory stays bounded), and then
+//!   recomputes the winner's distance directly in `f64`, so an exact copy of a training digit
+//!   measures 0 rather than float cancellation noise. [`DistanceSummary`] condenses the
+//!   distances; comparing it with the same figures for real test digits tells whether a model
+//!   copies its training set.
+
+use std::path::Path;
+
+use latent_data::{BatchConfig, Dataset, Mnist, Scale};
+use latent_losses::{Reduction, cross_entropy};
+use latent_nn::layers::{Conv2dConfig, LayerSpec, LinearConfig, Sequential};
+use latent_nn::optim::{Adam, AdamConfig, Optimizer};
+use latent_nn::{Ctx, Module, load_checkpoint, read_config, save_checkpoint};
+use latent_tensor::{Tensor, TensorRng, no_grad};
+use ndarray::{Array2, Axis, s};
+use serde::{Deserialize, Serialize};
+
+use crate::error::{ModelError, Result};
+
+/// The number of digit classes.
+pub const CLASSES: usize = 10;
+/// Pixels of an MNIST image.
+pub const PIXELS: usize = 784;
+/// Rows per forward pass when predicting.
+pub const PREDICT_BATCH: usize = 1000;
+/// A sample is "confident" when its top class probability is at least this.
+pub const CONFIDENT: f32 = 0.9;
+/// The value of [`ClassifierConfig::kind`], which identifies classifier files.
+pub const KIND: &str = "digit-classifier";
+
+/// Which network classifies.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ClassifierArch {
+    /// 784-512-256-10, ReLU, dropout 0.2 after each hidden layer.
+    Mlp,
+    /// Conv 1→32 (3×3), Conv 32→64 (3×3, stride 2), Conv 64→64 (3×3, stride 2), ReLU after
+    /// each, then 3136-128-10 with dropout 0.2.
+    Cnn,
+}
+
+impl ClassifierArch {
+    /// The layers of the architecture.
+    pub fn layers(self) -> Vec<LayerSpec> {
+        let linear = |i, o| LayerSpec::Linear(LinearConfig::new(i, o));
+        match self {
+            ClassifierArch::Mlp => vec![
+                linear(PIXELS, 512),
+                LayerSpec::Relu,
+                LayerSpec::Dropout { p: 0.2 },
+                linear(512, 256),
+                LayerSpec::Relu,
+                LayerSpec::Dropout { p: 0.2 },
+                linear(256, CLASSES),
+            ],
+            ClassifierArch::Cnn => vec![
+                LayerSpec::Unflatten { dim: 1, sizes: vec![1, 28, 28] },
+                LayerSpec::Conv2d(Conv2dConfig::new(1, 32, 3).padding(1)),
+                LayerSpec::Relu,
+                LayerSpec::Conv2d(Conv2dConfig::new(32, 64, 3).stride(2).padding(1)),
+                LayerSpec::Relu,
+                LayerSpec::Conv2d(Conv2dConfig::new(64, 64, 3).stride(2).padding(1)),
+                LayerSpec::Relu,
+                LayerSpec::Flatten { start_dim: 1 },
+                linear(64 * 7 * 7, 128),
+                LayerSpec::Relu,
+                LayerSpec::Dropout { p: 0.2 },
+                linear(128, CLASSES),
+            ],
+        }
+    }
+}
+
+/// How a classifier was trained, as recorded in its file.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TrainingRecord {
+    /// The data: `"mnist"`, `"mnist-sample"` or a directory.
+    pub data: String,
+    /// Training images.
+    pub train_examples: usize,
+    /// Test images the accuracy was measured on.
+    pub test_examples: usize,
+    /// Epochs trained.
+    pub epochs: usize,
+    /// The seed.
+    pub seed: u64,
+    /// The accuracy on the test split after the last epoch, in [0, 1].
+    pub test_accuracy: f64,
+}
+
+/// What rebuilds a classifier: stored as JSON in its checkpoint's metadata.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ClassifierConfig {
+    /// Always [`KIND`], so a model checkpoint is not mistaken for a classifier.
+    pub kind: String,
+    /// The architecture.
+    pub arch: ClassifierArch,
+    /// Its layers (what is actually built).
+    pub layers: Vec<LayerSpec>,
+    /// How it was trained, once it has been.
+    pub trained: Option<TrainingRecord>,
+}
+
+/// Training options of [`DigitClassifier::train`].
+#[derive(Clone, Debug, PartialEq)]
+pub struct ClassifierOptions {
+    /// The architecture.
+    pub arch: ClassifierArch,
+    /// Passes over the training split; at least 1.
+    pub epochs: usize,
+    /// Images per batch; at least 1.
+    pub batch_size: usize,
+    /// Adam's learning rate.
+    pub lr: f64,
+    /// The seed of the weights, the batch order and the dropout masks.
+    pub seed: u64,
+    /// Train on at most this many batches per epoch (quick runs and tests).
+    pub limit_batches: Option<usize>,
+}
+
+impl Default for ClassifierOptions {
+    /// The MLP, 10 epochs of batches of 128, Adam at 1e-3, seed 1.
+    fn default() -> Self {
+        ClassifierOptions {
+            arch: ClassifierArch::Mlp,
+            epochs: 10,
+            batch_size: 128,
+            lr: 1e-3,
+            seed: 1,
+            limit_batches: None,
+        }
+    }
+}
+
+/// One epoch's figures, as [`DigitClassifier::train`] reports them.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct EpochReport {
+    /// The epoch, from 1.
+    pub epoch: usize,
+    /// The mean cross-entropy over the epoch's training batches.
+    pub train_loss: f64,
+    /// The accuracy on the test split after the epoch, in [0, 1].
+    pub test_accuracy: f64,
+}
+
+/// A digit classifier (see the module docs).
+pub struct DigitClassifier {
+    config: ClassifierConfig,
+    net: Sequential,
+}
+
+/// Check that `images` is `[N, 784]`.
+fn check_images(name: &str, images: &Array2<f32>) -> Result<()> {
+    if images.ncols() != PIXELS {
+        return Err(ModelError::input(
+            name,
+            format!("expected images of {PIXELS} pixels (28×28) per row, found {} columns", images.ncols()),
+        ));
+    }
+    Ok(())
+}
+
+impl DigitClassifier {
+    /// An untrained classifier of architecture `arch` with PyTorch's default initial weights
+    /// drawn from `rng`.
+    ///
+    /// # Errors
+    /// If the layers cannot be built (not for the built-in architectures).
+    pub fn new(arch: ClassifierArch, rng: &mut TensorRng) -> Result<Self> {
+        let layers = arch.layers();
+        let net = Sequential::from_specs(&layers, rng)?;
+        Ok(DigitClassifier { config: ClassifierConfig { kind: KIND.to_string(), arch, layers, trained: None }, net })
+    }
+
+    /// Train a new classifier on `data.train`, measuring the accuracy on `data.test` after
+    /// every epoch and handing each epoch's [`EpochReport`] to `observer`.
+    ///
+    /// # Errors
+    /// If an option is out of range (0 epochs, batch size 0, a learning rate that is not
+    /// positive) or the data has a label outside 0..=9 or images that are not 28×28.
+    pub fn train(data: &Mnist, options: &ClassifierOptions, mut observer: impl FnMut(EpochReport)) -> Result<Self> {
+        if options.epochs == 0 {
+            return Err(ModelError::config("epochs", "must be at least 1"));
+        }
+        if options.batch_size == 0 {
+            return Err(ModelError::config("batch_size", "must be at least 1"));
+        }
+        if !(options.lr.is_finite() && options.lr > 0.0) {
+            return Err(ModelError::config("lr", format!("must be a positive number, found {}", options.lr)));
+        }
+        if data.train.pixels() != PIXELS {
+            return Err(ModelError::input(
+                "data",
+                format!("expected 28×28 images, found {}×{}", data.train.rows(), data.train.cols()),
+            ));
+        }
+        let mut rng = TensorRng::seed_from_u64(options.seed);
+        let mut model = DigitClassifier::new(options.arch, &mut rng)?;
+        let mut opt = Adam::new(AdamConfig::adam(options.lr))?;
+        // The dropout masks come from their own stream of the seed.
+        let mut ctx = Ctx::train(TensorRng::seed_from_u64(options.seed.wrapping_add(0x9E37_79B9_7F4A_7C15)));
+        let batches = BatchConfig::new(options.batch_size).seed(options.seed).scale(Scale::ZeroOne);
+        let mut test_accuracy = 0.0;
+        for epoch in 0..options.epochs {
+            let (mut loss_sum, mut seen) = (0.0f64, 0usize);
+            for (i, batch) in data.train.batches(&batches, epoch as u64)?.enumerate() {
+                if options.limit_batches.is_some_and(|limit| i >= limit) {
+                    break;
+                }
+                let labels: Vec<usize> = batch.labels.iter().map(|&l| usize::from(l)).collect();
+                let logits = model.net.forward(&Tensor::new(batch.images), &mut ctx)?;
+                let loss = cross_entropy(&logits, &labels, Reduction::Mean)?;
+                let value = f64::from(loss.item()?);
+                if !value.is_finite() {
+                    return Err(ModelError::config(
+                        "lr",
+                        format!(
+                            "the classifier's training loss became {value} at epoch {}, batch {}; try a lower learning rate",
+                            epoch + 1,
+                            i + 1
+                        ),
+                    ));
+                }
+                loss_sum += value * labels.len() as f64;
+                seen += labels.len();
+                let grads = loss.backward()?;
+                drop((loss, logits));
+                opt.step(&mut model.net, &grads)?;
+            }
+            test_accuracy = model.test_accuracy(&data.test)?;
+            observer(EpochReport { epoch: epoch + 1, train_loss: loss_sum / seen.max(1) as f64, test_accuracy });
+        }
+        let name = match data.dir.origin {
+            latent_data::Origin::Full => "mnist".to_string(),
+            latent_data::Origin::Sample => "mnist-sample".to_string(),
+            _ => data.dir.path.display().to_string(),
+        };
+        model.config.trained = Some(TrainingRecord {
+            data: name,
+            train_examples: data.train.len(),
+            test_examples: data.test.len(),
+            epochs: options.epochs,
+            seed: options.seed,
+            test_accuracy,
+        });
+        Ok(model)
+    }
+
+    /// The configuration (architecture and training record).
+    pub fn config(&self) -> &ClassifierConfig {
+        &self.config
+    }
+
+    /// The number of weights.
+    pub fn parameter_count(&self) -> usize {
+        self.net.parameter_count()
+    }
+
+    /// Save weights and configuration to `path` (safetensors, written atomically).
+    ///
+    /// # Errors
+    /// If the file cannot be written.
+    pub fn save(&self, path: impl AsRef<Path>) -> Result<()> {
+        Ok(save_checkpoint(path, &self.net, &self.config)?)
+    }
+
+    /// Load a classifier saved by [`DigitClassifier::save`].
+    ///
+    /// # Errors
+    /// If the file cannot be read, is not a classifier file, or its weights do not fit its
+    /// configuration.
+    pub fn load(path: impl AsRef<Path>) -> Result<Self> {
+        let path = path.as_ref();
+        let config: ClassifierConfig = read_config(path)?;
+        if config.kind != KIND {
+            return Err(ModelError::input(
+                path.display().to_string(),
+                format!("expected a digit classifier (kind `{KIND}`), found kind `{}`", config.kind),
+            ));
+        }
+        let mut net = Sequential::from_specs(&config.layers, &mut TensorRng::seed_from_u64(0))?;
+        load_checkpoint(path, &mut net)?;
+        Ok(DigitClassifier { config, net })
+    }
+
+    /// The class probabilities (`[N, 10]`, rows summing to 1) of images `[N, 784]` with values
+    /// in [0, 1], in evaluation mode.
+    ///
+    /// # Errors
+    /// If `images` does not have 784 columns.
+    pub fn predict_proba(&mut self, images: &Array2<f32>) -> Result<Array2<f32>> {
+        check_images("images", images)?;
+        let _guard = no_grad();
+        let mut ctx = Ctx::eval();
+        let mut out = Array2::zeros((images.nrows(), CLASSES));
+        let mut start = 0;
+        while start < images.nrows() {
+            let end = (start + PREDICT_BATCH).min(images.nrows());
+            let x = Tensor::new(images.slice(s![start..end, ..]).to_owned());
+            let p = self.net.forward(&x, &mut ctx)?.softmax(1)?.to_array();
+            out.slice_mut(s![start..end, ..]).assign(&p.into_dimensionality::<ndarray::Ix2>().expect("[B, 10]"));
+            start = end;
+        }
+        Ok(out)
+    }
+
+    /// The most probable class of each image (ties go to the lower digit).
+    ///
+    /// # Errors
+    /// As [`DigitClassifier::predict_proba`].
+    pub fn predict(&mut self, images: &Array2<f32>) -> Result<Vec<u8>> {
+        Ok(self.predict_proba(images)?.outer_iter().map(|row| argmax(row.as_slice().expect("contiguous")).0).collect())
+    }
+
+    /// The fraction of `data`'s images classified as their label.
+    ///
+    /// # Errors
+    /// If the data set is empty or its images are not 28×28.
+    pub fn test_accuracy(&mut self, data: &Dataset) -> Result<f64> {
+        if data.is_empty() {
+            return Err(ModelError::input("data", "the data set is empty: no accuracy to measure"));
+        }
+        let images = data.to_flat(Scale::ZeroOne);
+        let predicted = self.predict(&images)?;
+        let correct = predicted.iter().zip(data.labels()).filter(|(p, y)| p == y).count();
+        Ok(correct as f64 / data.len() as f64)
+    }
+
+    /// Classify `images` (`[N, 784]` in [0, 1]) and judge them (see [`Judgement::new`]).
+    ///
+    /// # Errors
+    /// As [`DigitClassifier::predict_proba`] and [`Judgement::new`].
+    pub fn judge(&mut self, images: &Array2<f32>, expected: Option<&[u8]>) -> Result<Judgement> {
+        Judgement::new(&self.predict_proba(images)?, expected)
+    }
+}
+
+/// `(index, value)` of the largest value (the first one on ties).
+fn argmax(row: &[f32]) -> (u8, f32) {
+    let mut best = (0u8, f32::NEG_INFINITY);
+    for (i, &v) in row.iter().enumerate() {
+        if v > best.1 {
+            best = (i as u8, v);
+        }
+    }
+    best
+}
+
+/// Accuracy on the samples drawn for one requested label.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct LabelAccuracy {
+    /// The requested label.
+    pub label: u8,
+    /// Samples requested with it.
+    pub requested: usize,
+    /// Of those, classified as it.
+    pub correct: usize,
+    /// `correct / requested`.
+    pub accuracy: f64,
+}
+
+/// What the classifier thinks of a set of images (see the module docs).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Judgement {
+    /// Images judged.
+    pub n: usize,
+    /// Images assigned to each digit.
+    pub counts: Vec<usize>,
+    /// `counts / n`.
+    pub fractions: Vec<f64>,
+    /// The mean top probability of the images assigned to each digit (0 when none).
+    pub class_confidence: Vec<f64>,
+    /// The mean top probability over all images.
+    pub mean_confidence: f64,
+    /// The threshold of [`Judgement::confident_fraction`] ([`CONFIDENT`]).
+    pub confident_threshold: f32,
+    /// The fraction of images whose top probability is at least the threshold.
+    pub confident_fraction: f64,
+    /// The largest class count over the smallest; `None` when some digit has no image.
+    pub max_min_ratio: Option<f64>,
+    /// `KL(histogram ‖ uniform)` in nats: 0 when balanced, `ln 10 ≈ 2.303` when one class takes
+    /// everything.
+    pub kl_from_uniform: f64,
+    /// Total variation distance of the histogram from uniform: `½ Σ |p_k − 1/10|`, 0 when
+    /// balanced, 0.9 when one class takes everything.
+    pub total_variation: f64,
+    /// With expected labels: accuracy per requested label, in label order.
+    pub per_label: Option<Vec<LabelAccuracy>>,
+    /// With expected labels: the fraction of images classified as requested.
+    pub label_accuracy: Option<f64>,
+}
+
+impl Judgement {
+    /// Judge images from their class probabilities `probs` (`[N, 10]`), optionally against the
+    /// labels they were drawn for (`expected`, one per row, each below 10).
+    ///
+    /// # Errors
+    /// If `probs` is not `[N, 10]` with `N ≥ 1`, or `expected` has the wrong length or a label
+    /// above 9.
+    pub fn new(probs: &Array2<f32>, expected: Option<&[u8]>) -> Result<Self> {
+        let n = probs.nrows();
+        if n == 0 || probs.ncols() != CLASSES {
+            return Err(ModelError::input(
+                "probabilities",
+                format!("expected [N, {CLASSES}] with N ≥ 1, found [{n}, {}]", probs.ncols()),
+            ));
+        }
+        if let Some(labels) = expected {
+            if labels.len() != n {
+                return Err(ModelError::input(
+                    "labels",
+                    format!("expected one label per image ({n}), found {}", labels.len()),
+                ));
+            }
+            if let Some((i, &l)) = labels.iter().enumerate().find(|&(_, &l)| usize::from(l) >= CLASSES) {
+                return Err(ModelError::input("labels", format!("label {l} at position {i} is not a digit 0..=9")));
+            }
+        }
+        let mut counts = [0usize; CLASSES];
+        let mut conf_sum = [0f64; CLASSES];
+        let mut confident = 0usize;
+        let mut predicted = Vec::with_capacity(n);
+        for row in probs.axis_iter(Axis(0)) {
+            let row = row.to_vec();
+            let (k, p) = argmax(&row);
+            counts[usize::from(k)] += 1;
+            conf_sum[usize::from(k)] += f64::from(p);
+            confident += usize::from(p >= CONFIDENT);
+            predicted.push(k);
+        }
+        let fractions: Vec<f64> = counts.iter().map(|&c| c as f64 / n as f64).collect();
+        let uniform = 1.0 / CLASSES as f64;
+        let kl_from_uniform =
+            fractions.iter().filter(|&&p| p > 0.0).map(|&p| p * (p / uniform).ln()).sum::<f64>().max(0.0);
+        let total_variation = 0.5 * fractions.iter().map(|&p| (p - uniform).abs()).sum::<f64>();
+        let (max, min) = (counts.iter().max().copied().unwrap_or(0), counts.iter().min().copied().unwrap_or(0));
+        let per_label = expected.map(|labels| {
+            (0..CLASSES as u8)
+                .filter_map(|label| {
+                    let requested = labels.iter().filter(|&&l| l == label).count();
+                    (requested > 0).then(|| {
+                        let correct =
+                            labels.iter().zip(&predicted).filter(|&(&l, &p)| l == label && p == label).count();
+                        LabelAccuracy { label, requested, correct, accuracy: correct as f64 / requested as f64 }
+                    })
+                })
+                .collect::<Vec<_>>()
+        });
+        let label_accuracy =
+            expected.map(|labels| labels.iter().zip(&predicted).filter(|(l, p)| l == p).count() as f64 / n as f64);
+        Ok(Judgement {
+            n,
+            class_confidence: conf_sum
+                .iter()
+                .zip(&counts)
+                .map(|(&s, &c)| if c > 0 { s / c as f64 } else { 0.0 })
+                .collect(),
+            mean_confidence: conf_sum.iter().sum::<f64>() / n as f64,
+            confident_threshold: CONFIDENT,
+            confident_fraction: confident as f64 / n as f64,
+            max_min_ratio: (min > 0).then(|| max as f64 / min as f64),
+            kl_from_uniform,
+            total_variation,
+            counts: counts.to_vec(),
+            fractions,
+            per_label,
+            label_accuracy,
+        })
+    }
+}
+
+/// An image's nearest training image.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Nearest {
+    /// Its index in the training set.
+    pub index: usize,
+    /// The Euclidean distance in pixel space with values in [0, 1] (at most 28).
+    pub distance: f32,
+}
+
+/// Query rows per GEMM chunk of [`nearest_train`].
+const QUERY_CHUNK: usize = 1024;
+/// Training rows per GEMM chunk of [`nearest_train`].
+const TRAIN_CHUNK: usize = 4096;
+
+/// The nearest training image of each row of `images` (`[N, 784]` in [0, 1]), by Euclidean
+/// distance in pixel space on [0, 1], found with `‖a‖² + ‖b‖² − 2a·b` in chunks of
+/// `1024 × 4096` products (matmul of `latent-tensor`), the winner's distance recomputed
+/// exactly. Ties go to the lower training index.
+///
+/// # Errors
+/// If `images` does not have 784 columns or the training set is empty or not 28×28.
+pub fn nearest_train(images: &Array2<f32>, train: &Dataset) -> Result<Vec<Nearest>> {
+    check_images("images", images)?;
+    if train.is_empty() || train.pixels() != PIXELS {
+        return Err(ModelError::input(
+            "train",
+            format!("expected a non-empty set of 28×28 images, found {} of {} pixels", train.len(), train.pixels()),
+        ));
+    }
+    let _guard = no_grad();
+    let n = images.nrows();
+    let query_norms: Vec<f32> = images.outer_iter().map(|r| r.dot(&r)).collect();
+    let mut best = vec![(f32::INFINITY, 0usize); n];
+    let mut t0 = 0;
+    while t0 < train.len() {
+        let t1 = (t0 + TRAIN_CHUNK).min(train.len());
+        let indices: Vec<usize> = (t0..t1).collect();
+        let chunk = train.gather(&indices, Scale::ZeroOne)?;
+        let train_norms: Vec<f32> = chunk.outer_iter().map(|r| r.dot(&r)).collect();
+        let chunk_t = Tensor::new(chunk).t()?;
+        let mut q0 = 0;
+        while q0 < n {
+            let q1 = (q0 + QUERY_CHUNK).min(n);
+            let dots = Tensor::new(images.slice(s![q0..q1, ..]).to_owned()).matmul(&chunk_t)?.to_array();
+            for (qi, row) in dots.outer_iter().enumerate() {
+                let slot = &mut best[q0 + qi];
+                for (ti, &d) in row.iter().enumerate() {
+                    let sq = query_norms[q0 + qi] + train_norms[ti] - 2.0 * d;
+                    if sq < slot.0 {
+                        *slot = (sq, t0 + ti);
+                    }
+                }
+            }
+            q0 = q1;
+        }
+        t0 = t1;
+    }
+    let table = Scale::ZeroOne.table();
+    Ok(best
+        .iter()
+        .zip(images.outer_iter())
+        .map(|(&(_, index), query)| {
+            let target = train.image(index).expect("index from the training set");
+            let sq: f64 = query
+                .iter()
+                .zip(target)
+                .map(|(&a, &b)| {
+                    let d = f64::from(a) - f64::from(table[usize::from(b)]);
+                    d * d
+                })
+                .sum();
+            Nearest { index, distance: sq.sqrt() as f32 }
+        })
+        .collect())
+}
+
+/// The distance of each row of `images` to its nearest training image (see [`nearest_train`]).
+///
+/// # Errors
+/// As [`nearest_train`].
+pub fn nearest_train_distance(images: &Array2<f32>, train: &Dataset) -> Result<Vec<f32>> {
+    Ok(nearest_train(images, train)?.into_iter().map(|n| n.distance).collect())
+}
+
+/// Summary figures of a set of nearest-neighbour distances.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct DistanceSummary {
+    /// How many distances.
+    pub n: usize,
+    /// Their mean.
+    pub mean: f64,
+    /// The smallest.
+    pub min: f64,
+    /// The 5th percentile (nearest rank).
+    pub p5: f64,
+    /// The median (nearest rank).
+    pub median: f64,
+    /// The largest.
+    pub max: f64,
+}
+
+impl DistanceSummary {
+    /// Summarise `distances`; `None` when there are none or one is not finite.
+    pub fn new(distances: &[f32]) -> Option<Self> {
+        if distances.is_empty() || distances.iter().any(|d| !d.is_finite()) {
+            return None;
+        }
+        let mut sorted: Vec<f64> = distances.iter().map(|&d| f64::from(d)).collect();
+        sorted.sort_by(f64::total_cmp);
+        let rank = |q: f64| sorted[((q * sorted.len() as f64).ceil() as usize).clamp(1, sorted.len()) - 1];
+        Some(DistanceSummary {
+            n: sorted.len(),
+            mean: sorted.iter().sum::<f64>() / sorted.len() as f64,
+            min: sorted[0],
+            p5: rank(0.05),
+            median: rank(0.5),
+            max: sorted[sorted.len() - 1],
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    use latent_data::mnist;
+
+    fn sample() -> Mnist {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../datasets/mnist-sample");
+        mnist::load_from(latent_data::DataDir { path: root, origin: latent_data::Origin::Sample }).unwrap()
+    }
+
+    fn probs(rows: &[usize]) -> Array2<f32> {
+        let mut p = Array2::from_elem((rows.len(), CLASSES), 0.01f32);
+        for (i, &k) in rows.iter().enumerate() {
+            p[[i, k]] = 0.91;
+        }
+        p
+    }
+
+    /// One epoch on the bundled sample (79 batches) reaches 85% on its test split (measured:
+    /// 87.2% with seed 1), is deterministic by seed, and survives a save/load round trip
+    /// exactly.
+    #[test]
+    fn trains_on_the_sample_saves_and_loads() {
+        let data = sample();
+        let options = ClassifierOptions { epochs: 1, ..ClassifierOptions::default() };
+        let mut reports = Vec::new();
+        let mut model = DigitClassifier::train(&data, &options, |r| reports.push(r)).unwrap();
+        assert_eq!(reports.len(), 1);
+        let acc = reports[0].test_accuracy;
+        assert!(acc >= 0.85, "test accuracy after one epoch on the sample: {acc}");
+        assert!(reports[0].train_loss.is_finite() && reports[0].train_loss < 1.0, "{reports:?}");
+        let record = model.config().trained.clone().unwrap();
+        assert_eq!((record.data.as_str(), record.epochs, record.test_accuracy), ("mnist-sample", 1, acc));
+
+        let short = ClassifierOptions { limit_batches: Some(3), ..options };
+        let mut first = DigitClassifier::train(&data, &short, |_| {}).unwrap();
+        let mut second = DigitClassifier::train(&data, &short, |_| {}).unwrap();
+        let x = data.test.take(50).to_flat(Scale::ZeroOne);
+        assert_eq!(first.predict_proba(&x).unwrap(), second.predict_proba(&x).unwrap(), "same seed, same model");
+
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("classifier.safetensors");
+        model.save(&path).unwrap();
+        let mut loaded = DigitClassifier::load(&path).unwrap();
+        assert_eq!(loaded.config(), model.config());
+        assert_eq!(loaded.predict_proba(&x).unwrap(), model.predict_proba(&x).unwrap());
+        let p = model.predict_proba(&x).unwrap();
+        assert!(p.outer_iter().all(|r| (r.sum() - 1.0).abs() < 1e-4));
+
+        // Real test digits: every class present, mostly right, mostly confident.
+        let test = data.test.to_flat(Scale::ZeroOne);
+        let j = model.judge(&test, Some(data.test.labels())).unwrap();
+        assert_eq!(j.counts.iter().sum::<usize>(), data.test.len());
+        assert!(j.counts.iter().all(|&c| c > 100), "{:?}", j.counts);
+        assert!(j.total_variation < 0.1 && j.kl_from_uniform < 0.05, "{j:?}");
+        assert!((j.label_accuracy.unwrap() - acc).abs() < 1e-9);
+        assert!(j.mean_confidence > 0.75 && j.confident_fraction > 0.4, "{j:?}");
+
+        // Constant images all land in one class.
+        let blank = Array2::from_elem((40, PIXELS), 0.5f32);
+        let j = model.judge(&blank, None).unwrap();
+        assert_eq!(j.counts.iter().filter(|&&c| c > 0).count(), 1, "{:?}", j.counts);
+        assert_eq!(j.max_min_ratio, None);
+        assert!((j.total_variation - 0.9).abs() < 1e-12 && (j.kl_from_uniform - 10f64.ln()).abs() < 1e-12);
+
+        assert!(model.predict_proba(&Array2::zeros((2, 100))).unwrap_err().to_string().contains("784 pixels"));
+    }
+
+    /// The CNN takes the same flat rows, learns (10 batches lift it far above chance: measured
+    /// 62.8% on the sample's test split with seed 1) and round-trips through its file.
+    #[test]
+    fn the_cnn_trains_and_loads() {
+        let data = sample();
+        let options = ClassifierOptions {
+            arch: ClassifierArch::Cnn,
+            epochs: 1,
+            limit_batches: Some(10),
+            ..ClassifierOptions::default()
+        };
+        let mut model = DigitClassifier::train(&data, &options, |_| {}).unwrap();
+        let acc = model.config().trained.as_ref().unwrap().test_accuracy;
+        assert!(acc > 0.4, "CNN test accuracy after 10 batches: {acc}");
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("cnn.safetensors");
+        model.save(&path).unwrap();
+        let mut loaded = DigitClassifier::load(&path).unwrap();
+        assert_eq!(loaded.config().arch, ClassifierArch::Cnn);
+        let x = data.test.take(20).to_flat(Scale::ZeroOne);
+        assert_eq!(loaded.predict_proba(&x).unwrap(), model.predict_proba(&x).unwrap());
+    }
+
+    #[test]
+    fn judgement_figures_by_hand() {
+        let j = Judgement::new(&probs(&[0, 0, 1, 2]), Some(&[0, 1, 1, 2])).unwrap();
+        assert_eq!(j.counts, vec![2, 1, 1, 0, 0, 0, 0, 0, 0, 0]);
+        assert_eq!(j.fractions[0], 0.5);
+        assert_eq!(j.max_min_ratio, None);
+        assert!((j.mean_confidence - 0.91).abs() < 1e-6 && j.confident_fraction == 1.0);
+        // ½(|0.5-0.1| + 2·|0.25-0.1| + 7·0.1) = 0.7
+        assert!((j.total_variation - 0.7).abs() < 1e-12, "{}", j.total_variation);
+        let kl = 0.5 * 5f64.ln() + 0.5 * 2.5f64.ln();
+        assert!((j.kl_from_uniform - kl).abs() < 1e-12);
+        assert_eq!(j.label_accuracy, Some(0.75));
+        let per = j.per_label.unwrap();
+        assert_eq!(per.len(), 3);
+        assert_eq!((per[1].requested, per[1].correct, per[1].accuracy), (2, 1, 0.5));
+
+        let all: Vec<usize> = (0..CLASSES).flat_map(|k| [k, k]).collect();
+        let j = Judgement::new(&probs(&all), None).unwrap();
+        assert_eq!((j.max_min_ratio, j.total_variation, j.kl_from_uniform), (Some(1.0), 0.0, 0.0));
+
+        assert!(Judgement::new(&Array2::zeros((3, 9)), None).is_err());
+        assert!(Judgement::new(&probs(&[1]), Some(&[1, 2])).unwrap_err().to_string().contains("one label per image"));
+        assert!(Judgement::new(&probs(&[1]), Some(&[10])).unwrap_err().to_string().contains("not a digit"));
+    }
+
+    #[test]
+    fn nearest_training_image_of_a_training_image_is_itself() {
+        let data = sample();
+        let train = data.train.take(3000);
+        let picks = [0usize, 17, 2999];
+        let images = train.gather(&picks, Scale::ZeroOne).unwrap();
+        let nearest = nearest_train(&images, &train).unwrap();
+        for (n, &i) in nearest.iter().zip(&picks) {
+            assert_eq!(n.distance, 0.0, "{n:?}");
+            assert_eq!(train.image(n.index), train.image(i));
+        }
+        // Against a brute-force search on a few test digits.
+        let queries = data.test.take(5).to_flat(Scale::ZeroOne);
+        let got = nearest_train_distance(&queries, &train).unwrap();
+        let all = train.to_flat(Scale::ZeroOne);
+        for (q, &d) in queries.outer_iter().zip(&got) {
+            let brute = all.outer_iter().map(|t| (&t - &q).mapv(|v| v * v).sum().sqrt()).fold(f32::INFINITY, f32::min);
+            assert!((brute - d).abs() < 1e-4 && d > 1.0, "{brute} vs {d}");
+        }
+        let s = DistanceSummary::new(&[3.0, 1.0, 2.0, 4.0]).unwrap();
+        assert_eq!((s.n, s.mean, s.min, s.median, s.max, s.p5), (4, 2.5, 1.0, 2.0, 4.0, 1.0));
+        assert!(DistanceSummary::new(&[]).is_none());
+        assert!(nearest_train(&Array2::zeros((1, 3)), &train).is_err());
+    }
+}

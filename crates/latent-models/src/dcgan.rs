@@ -1,0 +1,188 @@
+//! [`DcganConfig`]: the DCGAN of Radford et al. for small one-channel images, as the PyTorch
+//! DCGAN example builds it, scaled to 28×28. The model is a [`crate::Gan`] (built by
+//! [`crate::Gan::dcgan`]), which owns the adversarial training step.
+//!
+//! With the defaults of the `dcgan` preset (`generator_channels = [128, 64]`,
+//! `discriminator_channels = [64, 128]`, `latent_dim = 100`):
+//!
+//! ```text
+//! G: z [N,100] → [N,100,1,1] → ConvT(100→128, k7)      → BN → ReLU   7×7
+//!                            → ConvT(128→64, k4 s2 p1) → BN → ReLU  14×14
+//!                            → ConvT(64→1,   k4 s2 p1) → tanh       28×28 → [N,784]
+//! D: x [N,784] → [N,1,28,28] → Conv(1→64,   k4 s2 p1)      → LeakyReLU(0.2)  14×14
+//!                            → Conv(64→128, k4 s2 p1) → BN → LeakyReLU(0.2)   7×7
+//!                            → Conv(128→1,  k7)                               1×1 → [N,1]
+//! ```
+//!
+//! Every convolution is bias-free (the BatchNorm after it has the bias; the output layers
+//! follow the example). The first layer of `G` projects the noise to the smallest feature map
+//! (side `image_size / 2^len(generator_channels)`), each further layer doubles the side; `D`
+//! halves the side with each of its stride-2 convolutions, with BatchNorm after every one but
+//! the first, and its last convolution covers the whole remaining map (a linear layer to one
+//! logit, written as a convolution as the example does). Weights are drawn by
+//! [`latent_nn::init::dcgan`]: convolutions `N(0, 0.02²)`, BatchNorm weights `N(1, 0.02²)`,
+//! BatchNorm biases 0.
+
+use latent_nn::layers::{BatchNormConfig, Conv2dConfig, ConvTranspose2dConfig, LayerSpec};
+use serde::{Deserialize, Serialize};
+
+use crate::error::{ModelError, Result};
+use crate::gan::GanTraining;
+
+/// LeakyReLU's slope in the discriminator.
+const LEAKY_SLOPE: f32 = 0.2;
+
+/// A DCGAN on square one-channel images (see the module docs).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct DcganConfig {
+    /// The side of the square image (28 for MNIST).
+    pub image_size: usize,
+    /// The size of the noise `z`.
+    pub latent_dim: usize,
+    /// The generator's feature channels, smallest map first (`[128, 64]`: 128 at 7×7, 64 at
+    /// 14×14 for 28×28 images).
+    pub generator_channels: Vec<usize>,
+    /// The discriminator's feature channels, image side first (`[64, 128]`).
+    pub discriminator_channels: Vec<usize>,
+    /// How it trains.
+    #[serde(default)]
+    pub training: GanTraining,
+}
+
+impl DcganConfig {
+    /// Check every field.
+    ///
+    /// # Errors
+    /// On the first invalid field: a zero size, an empty channel list, or an image side that
+    /// the stride-2 layers do not halve exactly.
+    pub fn validate(&self) -> Result<()> {
+        if self.latent_dim == 0 {
+            return Err(ModelError::config("latent_dim", "must be at least 1"));
+        }
+        for (field, channels) in
+            [("generator_channels", &self.generator_channels), ("discriminator_channels", &self.discriminator_channels)]
+        {
+            if channels.is_empty() || channels.contains(&0) {
+                return Err(ModelError::config(field, "needs at least one layer, each of at least 1 channel"));
+            }
+            start_side(self.image_size, channels.len()).ok_or_else(|| {
+                ModelError::config(
+                    field,
+                    format!(
+                        "{} stride-2 layers need an image side divisible by 2^{} (and at least that), and {} is not",
+                        channels.len(),
+                        channels.len(),
+                        self.image_size
+                    ),
+                )
+            })?;
+        }
+        self.training.validate()
+    }
+
+    /// The generator's layers (see the module docs).
+    pub fn generator_specs(&self) -> Vec<LayerSpec> {
+        let ch = &self.generator_channels;
+        let start = start_side(self.image_size, ch.len()).unwrap_or(1);
+        let mut layers = vec![
+            LayerSpec::Unflatten { dim: 1, sizes: vec![self.latent_dim, 1, 1] },
+            LayerSpec::ConvTranspose2d(ConvTranspose2dConfig::new(self.latent_dim, ch[0], start).bias(false)),
+            LayerSpec::BatchNorm2d(BatchNormConfig::new(ch[0])),
+            LayerSpec::Relu,
+        ];
+        for pair in ch.windows(2) {
+            layers.push(LayerSpec::ConvTranspose2d(up(pair[0], pair[1])));
+            layers.push(LayerSpec::BatchNorm2d(BatchNormConfig::new(pair[1])));
+            layers.push(LayerSpec::Relu);
+        }
+        layers.push(LayerSpec::ConvTranspose2d(up(ch[ch.len() - 1], 1)));
+        layers.push(LayerSpec::Tanh);
+        layers.push(LayerSpec::Flatten { start_dim: 1 });
+        layers
+    }
+
+    /// The discriminator's layers (see the module docs).
+    pub fn discriminator_specs(&self) -> Vec<LayerSpec> {
+        let ch = &self.discriminator_channels;
+        let last_side = start_side(self.image_size, ch.len()).unwrap_or(1);
+        let mut layers = vec![LayerSpec::Unflatten { dim: 1, sizes: vec![1, self.image_size, self.image_size] }];
+        let mut in_channels = 1;
+        for (i, &c) in ch.iter().enumerate() {
+            layers.push(LayerSpec::Conv2d(Conv2dConfig::new(in_channels, c, 4).stride(2).padding(1).bias(false)));
+            if i > 0 {
+                layers.push(LayerSpec::BatchNorm2d(BatchNormConfig::new(c)));
+            }
+            layers.push(LayerSpec::LeakyRelu { negative_slope: LEAKY_SLOPE });
+            in_channels = c;
+        }
+        layers.push(LayerSpec::Conv2d(Conv2dConfig::new(in_channels, 1, last_side).bias(false)));
+        layers.push(LayerSpec::Flatten { start_dim: 1 });
+        layers
+    }
+}
+
+/// A transposed convolution that doubles the side: kernel 4, stride 2, padding 1, no bias.
+fn up(in_channels: usize, out_channels: usize) -> ConvTranspose2dConfig {
+    ConvTranspose2dConfig::new(in_channels, out_channels, 4).stride(2).padding(1).bias(false)
+}
+
+/// `image_size / 2^layers`, if that is a whole number of at least 1.
+fn start_side(image_size: usize, layers: usize) -> Option<usize> {
+    let factor = 1usize.checked_shl(u32::try_from(layers).ok()?)?;
+    (image_size >= factor && image_size % factor == 0).then_some(image_size / factor)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::gan::Gan;
+    use crate::model::Model;
+    use latent_nn::{Ctx, Module};
+    use latent_tensor::TensorRng;
+
+    fn config() -> DcganConfig {
+        DcganConfig {
+            image_size: 28,
+            latent_dim: 100,
+            generator_channels: vec![128, 64],
+            discriminator_channels: vec![64, 128],
+            training: GanTraining::default(),
+        }
+    }
+
+    #[test]
+    fn shapes_parameters_and_initialisation_follow_the_example() {
+        let mut gan = Gan::dcgan(config(), &mut TensorRng::seed_from_u64(0)).unwrap();
+        let z = TensorRng::seed_from_u64(1).randn(&[3, 100]);
+        let images = gan.generate(&z, &[], &mut Ctx::eval()).unwrap();
+        assert_eq!(images.shape(), [3, 784]);
+        let logits = gan.discriminate(&images, &[], &mut Ctx::eval()).unwrap();
+        assert_eq!(logits.shape(), [3, 1]);
+        // As torch counts: G 100·128·49 + 2·128 + 128·64·16 + 2·64 + 64·16; D 64·16 + 64·128·16
+        // + 2·128 + 128·49.
+        let g = 100 * 128 * 49 + 256 + 128 * 64 * 16 + 128 + 64 * 16;
+        let d = 64 * 16 + 64 * 128 * 16 + 256 + 128 * 49;
+        assert_eq!(gan.parameter_count(), g + d);
+        let params = gan.named_parameters();
+        let std = |name: &str| {
+            let v = params.iter().find(|(n, _)| n == name).unwrap().1.to_vec();
+            let mean = v.iter().sum::<f32>() / v.len() as f32;
+            ((v.iter().map(|x| (x - mean) * (x - mean)).sum::<f32>() / v.len() as f32).sqrt(), mean)
+        };
+        let (s, m) = std("generator.1.weight");
+        assert!((s - 0.02).abs() < 0.001 && m.abs() < 0.001, "{s} {m}");
+        let (s, m) = std("discriminator.4.weight");
+        assert!((s - 0.02).abs() < 0.005 && (m - 1.0).abs() < 0.01, "BatchNorm weight: {s} {m}");
+        assert_eq!(gan.config().kind(), "dcgan");
+    }
+
+    #[test]
+    fn sides_that_do_not_halve_are_refused() {
+        let mut c = config();
+        c.image_size = 30;
+        let e = c.validate().unwrap_err().to_string();
+        assert!(e.contains("generator_channels") && e.contains("30"), "{e}");
+        assert_eq!(start_side(28, 2), Some(7));
+        assert_eq!(start_side(4, 3), None);
+    }
+}
