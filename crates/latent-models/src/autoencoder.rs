@@ -15,7 +15,7 @@ use latent_losses::{
     Reduction, binary_cross_entropy_with_logits, contractive_sigmoid, kl_sparsity, l1_activity, mse_loss,
 };
 use latent_nn::layers::Sequential;
-use latent_nn::{Buffer, BufferMut, Ctx, Module, join};
+use latent_nn::{Ctx, Module};
 use latent_tensor::{Tensor, TensorRng, no_grad};
 
 use crate::config::{AutoencoderConfig, Likelihood, ModelConfig, Regularizer};
@@ -78,25 +78,7 @@ impl Module for Autoencoder {
         self.decoder.forward(&code, ctx)
     }
 
-    fn visit_params(&self, prefix: &str, f: &mut dyn FnMut(&str, &Tensor)) {
-        self.encoder.visit_params(&join(prefix, "encoder"), f);
-        self.decoder.visit_params(&join(prefix, "decoder"), f);
-    }
-
-    fn visit_params_mut(&mut self, prefix: &str, f: &mut dyn FnMut(&str, &mut Tensor)) {
-        self.encoder.visit_params_mut(&join(prefix, "encoder"), f);
-        self.decoder.visit_params_mut(&join(prefix, "decoder"), f);
-    }
-
-    fn visit_buffers(&self, prefix: &str, f: &mut dyn FnMut(&str, Buffer<'_>)) {
-        self.encoder.visit_buffers(&join(prefix, "encoder"), f);
-        self.decoder.visit_buffers(&join(prefix, "decoder"), f);
-    }
-
-    fn visit_buffers_mut(&mut self, prefix: &str, f: &mut dyn FnMut(&str, BufferMut<'_>)) {
-        self.encoder.visit_buffers_mut(&join(prefix, "encoder"), f);
-        self.decoder.visit_buffers_mut(&join(prefix, "decoder"), f);
-    }
+    latent_nn::delegate_visitors!(encoder, decoder);
 }
 
 impl Model for Autoencoder {

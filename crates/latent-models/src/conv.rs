@@ -23,7 +23,7 @@
 use latent_data::Batch;
 use latent_losses::{Reduction, binary_cross_entropy_with_logits, reparameterize};
 use latent_nn::layers::{Conv2dConfig, ConvTranspose2dConfig, LayerSpec, Linear, LinearConfig, Sequential};
-use latent_nn::{Buffer, BufferMut, Ctx, Module, join};
+use latent_nn::{Ctx, Module};
 use latent_tensor::{Tensor, TensorRng, no_grad};
 
 use crate::config::{ConvAutoencoderConfig, ConvVaeConfig, ModelConfig};
@@ -120,25 +120,7 @@ impl Module for ConvAutoencoder {
         Ok(self.decoder.forward(&code, ctx)?.reshape(&[n, s * s])?)
     }
 
-    fn visit_params(&self, prefix: &str, f: &mut dyn FnMut(&str, &Tensor)) {
-        self.encoder.visit_params(&join(prefix, "encoder"), f);
-        self.decoder.visit_params(&join(prefix, "decoder"), f);
-    }
-
-    fn visit_params_mut(&mut self, prefix: &str, f: &mut dyn FnMut(&str, &mut Tensor)) {
-        self.encoder.visit_params_mut(&join(prefix, "encoder"), f);
-        self.decoder.visit_params_mut(&join(prefix, "decoder"), f);
-    }
-
-    fn visit_buffers(&self, prefix: &str, f: &mut dyn FnMut(&str, Buffer<'_>)) {
-        self.encoder.visit_buffers(&join(prefix, "encoder"), f);
-        self.decoder.visit_buffers(&join(prefix, "decoder"), f);
-    }
-
-    fn visit_buffers_mut(&mut self, prefix: &str, f: &mut dyn FnMut(&str, BufferMut<'_>)) {
-        self.encoder.visit_buffers_mut(&join(prefix, "encoder"), f);
-        self.decoder.visit_buffers_mut(&join(prefix, "decoder"), f);
-    }
+    latent_nn::delegate_visitors!(encoder, decoder);
 }
 
 impl Model for ConvAutoencoder {
@@ -219,29 +201,7 @@ impl Module for ConvVae {
         Ok(self.decoder.forward(&z, ctx)?.reshape(&[n, s * s])?)
     }
 
-    fn visit_params(&self, prefix: &str, f: &mut dyn FnMut(&str, &Tensor)) {
-        self.encoder.visit_params(&join(prefix, "encoder"), f);
-        self.fc_mu.visit_params(&join(prefix, "fc_mu"), f);
-        self.fc_logvar.visit_params(&join(prefix, "fc_logvar"), f);
-        self.decoder.visit_params(&join(prefix, "decoder"), f);
-    }
-
-    fn visit_params_mut(&mut self, prefix: &str, f: &mut dyn FnMut(&str, &mut Tensor)) {
-        self.encoder.visit_params_mut(&join(prefix, "encoder"), f);
-        self.fc_mu.visit_params_mut(&join(prefix, "fc_mu"), f);
-        self.fc_logvar.visit_params_mut(&join(prefix, "fc_logvar"), f);
-        self.decoder.visit_params_mut(&join(prefix, "decoder"), f);
-    }
-
-    fn visit_buffers(&self, prefix: &str, f: &mut dyn FnMut(&str, Buffer<'_>)) {
-        self.encoder.visit_buffers(&join(prefix, "encoder"), f);
-        self.decoder.visit_buffers(&join(prefix, "decoder"), f);
-    }
-
-    fn visit_buffers_mut(&mut self, prefix: &str, f: &mut dyn FnMut(&str, BufferMut<'_>)) {
-        self.encoder.visit_buffers_mut(&join(prefix, "encoder"), f);
-        self.decoder.visit_buffers_mut(&join(prefix, "decoder"), f);
-    }
+    latent_nn::delegate_visitors!(encoder, fc_mu, fc_logvar, decoder);
 }
 
 impl Model for ConvVae {

@@ -20,7 +20,7 @@
 
 use latent_data::Batch;
 use latent_nn::layers::{Linear, Sequential};
-use latent_nn::{Buffer, BufferMut, Ctx, Module, join};
+use latent_nn::{Ctx, Module};
 use latent_tensor::{Tensor, TensorRng, no_grad};
 
 use crate::config::{CvaeConfig, ModelConfig};
@@ -119,29 +119,7 @@ impl Module for Cvae {
         self.decoder.forward(&Tensor::concat(&[z, y], 1)?, ctx)
     }
 
-    fn visit_params(&self, prefix: &str, f: &mut dyn FnMut(&str, &Tensor)) {
-        self.encoder.visit_params(&join(prefix, "encoder"), f);
-        self.fc_mu.visit_params(&join(prefix, "fc_mu"), f);
-        self.fc_logvar.visit_params(&join(prefix, "fc_logvar"), f);
-        self.decoder.visit_params(&join(prefix, "decoder"), f);
-    }
-
-    fn visit_params_mut(&mut self, prefix: &str, f: &mut dyn FnMut(&str, &mut Tensor)) {
-        self.encoder.visit_params_mut(&join(prefix, "encoder"), f);
-        self.fc_mu.visit_params_mut(&join(prefix, "fc_mu"), f);
-        self.fc_logvar.visit_params_mut(&join(prefix, "fc_logvar"), f);
-        self.decoder.visit_params_mut(&join(prefix, "decoder"), f);
-    }
-
-    fn visit_buffers(&self, prefix: &str, f: &mut dyn FnMut(&str, Buffer<'_>)) {
-        self.encoder.visit_buffers(&join(prefix, "encoder"), f);
-        self.decoder.visit_buffers(&join(prefix, "decoder"), f);
-    }
-
-    fn visit_buffers_mut(&mut self, prefix: &str, f: &mut dyn FnMut(&str, BufferMut<'_>)) {
-        self.encoder.visit_buffers_mut(&join(prefix, "encoder"), f);
-        self.decoder.visit_buffers_mut(&join(prefix, "decoder"), f);
-    }
+    latent_nn::delegate_visitors!(encoder, fc_mu, fc_logvar, decoder);
 }
 
 impl Model for Cvae {

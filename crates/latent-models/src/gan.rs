@@ -44,7 +44,7 @@ use latent_data::Batch;
 pub use latent_losses::GanLoss;
 use latent_nn::layers::Sequential;
 use latent_nn::optim::{AdamConfig, clip_grad_norm};
-use latent_nn::{Buffer, BufferMut, Ctx, Module, join};
+use latent_nn::{Ctx, Module};
 use latent_tensor::{Tensor, TensorRng, no_grad};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
@@ -318,25 +318,7 @@ impl Module for Gan {
         self.generator.forward(z, ctx)
     }
 
-    fn visit_params(&self, prefix: &str, f: &mut dyn FnMut(&str, &Tensor)) {
-        self.generator.visit_params(&join(prefix, GENERATOR), f);
-        self.discriminator.visit_params(&join(prefix, DISCRIMINATOR), f);
-    }
-
-    fn visit_params_mut(&mut self, prefix: &str, f: &mut dyn FnMut(&str, &mut Tensor)) {
-        self.generator.visit_params_mut(&join(prefix, GENERATOR), f);
-        self.discriminator.visit_params_mut(&join(prefix, DISCRIMINATOR), f);
-    }
-
-    fn visit_buffers(&self, prefix: &str, f: &mut dyn FnMut(&str, Buffer<'_>)) {
-        self.generator.visit_buffers(&join(prefix, GENERATOR), f);
-        self.discriminator.visit_buffers(&join(prefix, DISCRIMINATOR), f);
-    }
-
-    fn visit_buffers_mut(&mut self, prefix: &str, f: &mut dyn FnMut(&str, BufferMut<'_>)) {
-        self.generator.visit_buffers_mut(&join(prefix, GENERATOR), f);
-        self.discriminator.visit_buffers_mut(&join(prefix, DISCRIMINATOR), f);
-    }
+    latent_nn::delegate_visitors!(generator, discriminator);
 }
 
 impl Model for Gan {

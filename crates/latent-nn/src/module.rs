@@ -14,8 +14,9 @@
 //! keyed by the leaves' identities; an optimiser then edits the leaves in place
 //! ([`Tensor::value_mut`] keeps the identity), and the graph is dropped with the loss.
 
+pub use latent_tensor::Tensor;
+use latent_tensor::TensorRng;
 use latent_tensor::random::RngState;
-use latent_tensor::{Tensor, TensorRng};
 use ndarray::ArrayD;
 
 use crate::error::Result;
@@ -178,6 +179,32 @@ impl<M: Module + ?Sized> Module for Box<M> {
     fn visit_buffers_mut(&mut self, prefix: &str, f: &mut dyn FnMut(&str, BufferMut<'_>)) {
         (**self).visit_buffers_mut(prefix, f);
     }
+}
+
+/// Implement [`Module`]'s four visitors by delegating to child modules held in named fields,
+/// each under its field's name: inside an `impl Module for T` block,
+/// `latent_nn::delegate_visitors!(encoder, decoder);` visits `self.encoder`'s parameters as
+/// `encoder.*` and then `self.decoder`'s as `decoder.*` (PyTorch's naming of submodules), and
+/// likewise for buffers.
+#[macro_export]
+macro_rules! delegate_visitors {
+    ($($field:ident),+ $(,)?) => {
+        fn visit_params(&self, prefix: &str, f: &mut dyn FnMut(&str, &$crate::module::Tensor)) {
+            $( $crate::Module::visit_params(&self.$field, &$crate::join(prefix, stringify!($field)), f); )+
+        }
+
+        fn visit_params_mut(&mut self, prefix: &str, f: &mut dyn FnMut(&str, &mut $crate::module::Tensor)) {
+            $( $crate::Module::visit_params_mut(&mut self.$field, &$crate::join(prefix, stringify!($field)), f); )+
+        }
+
+        fn visit_buffers(&self, prefix: &str, f: &mut dyn FnMut(&str, $crate::Buffer<'_>)) {
+            $( $crate::Module::visit_buffers(&self.$field, &$crate::join(prefix, stringify!($field)), f); )+
+        }
+
+        fn visit_buffers_mut(&mut self, prefix: &str, f: &mut dyn FnMut(&str, $crate::BufferMut<'_>)) {
+            $( $crate::Module::visit_buffers_mut(&mut self.$field, &$crate::join(prefix, stringify!($field)), f); )+
+        }
+    };
 }
 
 #[cfg(test)]
