@@ -2,52 +2,17 @@
 //! sample: they learn, their checkpoints round-trip, and a conditional sample is the digit asked
 //! for in the shape asked for, fixed by its seed.
 
-use std::path::Path;
+mod common;
 
-use latent_data::mnist::{self, DataDir, Origin};
 use latent_data::{Mnist, Scale};
-use latent_models::presets::preset;
-use latent_models::run_dir::{DataInfo, RunConfig, RunDir};
-use latent_models::train::{Silent, TrainOutcome, Trainer};
-use latent_models::{EpochMetrics, ModelError};
+use latent_models::ModelError;
+use latent_models::run_dir::RunDir;
 use latent_tensor::{Tensor, TensorRng};
 
 /// The bundled sample with its test set cut to the first 500 digits: the convolutional models
 /// are slow enough per image that a full test pass each epoch would dominate these tests.
 fn sample() -> Mnist {
-    let roots = mnist::datasets_roots();
-    let dir = roots.iter().map(|r| r.join("mnist-sample")).find(|d| d.is_dir()).expect("bundled sample");
-    let mut data = mnist::load_from(DataDir { path: dir, origin: Origin::Sample }).expect("sample loads");
-    data.test = data.test.take(500);
-    data
-}
-
-fn config(model: &str, preset_name: Option<&str>, epochs: u64, limit: usize) -> RunConfig {
-    let p = preset(model, preset_name).unwrap();
-    let mut train = p.train.clone();
-    train.epochs = epochs;
-    train.limit_batches = Some(limit);
-    RunConfig {
-        preset: format!("{}/{}", p.model, p.name),
-        model: p.config,
-        train,
-        data: DataInfo {
-            name: "mnist-sample".into(),
-            dir: String::new(),
-            train_examples: 10_000,
-            test_examples: 2_000,
-        },
-    }
-}
-
-fn train(dir: &Path, config: RunConfig, data: &Mnist) -> (Trainer, Vec<EpochMetrics>) {
-    let mut trainer = Trainer::new(RunDir::create(dir, false).unwrap(), config).unwrap();
-    assert_eq!(
-        trainer.fit(data, &mut Silent).unwrap(),
-        TrainOutcome::Completed { epochs: trainer.config().train.epochs }
-    );
-    let metrics = trainer.run_dir().read_metrics().unwrap();
-    (trainer, metrics)
+    common::sample(Some(500))
 }
 
 fn first_test(data: &Mnist, n: usize) -> (Tensor, Vec<u8>) {
@@ -65,7 +30,7 @@ fn conv_and_conditional_models_learn_on_the_sample() {
     let dir = tempfile::tempdir().unwrap();
     let cases: [(&str, usize, f64); 3] = [("conv-ae", 12, 235.0), ("conv-vae", 12, 285.0), ("cvae", 40, 205.0)];
     for (model, batches, bound) in cases {
-        let (_, metrics) = train(&dir.path().join(model), config(model, None, 2, batches), &data);
+        let (_, metrics) = common::train(&dir.path().join(model), common::config(model, None, 2, batches), &data);
         let (first, last) = (metrics[0].test["loss"], metrics[1].test["loss"]);
         assert!(last < bound, "{model}: test loss {last:.1} is not below {bound}");
         assert!(last < first, "{model}: test loss rose from {first:.1} to {last:.1}");
@@ -78,7 +43,7 @@ fn conv_checkpoints_round_trip_under_pytorch_names() {
     let dir = tempfile::tempdir().unwrap();
     for model in ["conv-ae", "conv-vae"] {
         let path = dir.path().join(model);
-        let (mut trainer, _) = train(&path, config(model, None, 1, 3), &data);
+        let (mut trainer, _) = common::train(&path, common::config(model, None, 1, 3), &data);
         let (x, _) = first_test(&data, 8);
         let before = trainer.model_mut().reconstruct(&x).unwrap().to_vec();
         let (mut loaded, run) = RunDir::open(&path).unwrap().load_model().unwrap();
@@ -95,7 +60,7 @@ fn conv_checkpoints_round_trip_under_pytorch_names() {
 fn a_cvae_draws_the_digit_asked_for_reproducibly() {
     let data = sample();
     let dir = tempfile::tempdir().unwrap();
-    let (mut trainer, _) = train(dir.path(), config("cvae", None, 1, 5), &data);
+    let (mut trainer, _) = common::train(dir.path(), common::config("cvae", None, 1, 5), &data);
     let model = trainer.model_mut();
     assert!(model.is_conditional() && model.is_generative());
     let draw = |m: &mut dyn latent_models::Model, label, seed| {

@@ -10,52 +10,20 @@
 //! far closer. It is a coarse check, but an honest one: it needs G's weights to have followed
 //! D's gradients toward the data, and it does not depend on D's opinion.
 
-use std::path::Path;
+mod common;
 
-use latent_data::mnist::{self, DataDir, Origin};
 use latent_data::{Mnist, Scale};
-use latent_models::presets::preset;
-use latent_models::run_dir::{DataInfo, RunConfig, RunDir};
+use latent_models::Model;
+use latent_models::run_dir::{RunConfig, RunDir};
 use latent_models::train::{BatchProgress, Silent, TrainObserver, TrainOutcome, Trainer};
-use latent_models::{EpochMetrics, Model};
 use latent_nn::{Buffer, Module};
 use latent_tensor::TensorRng;
 
-/// The bundled sample with its test set cut to `test` images (the test pass of every epoch is
-/// part of each test's time).
-fn sample(test: usize) -> Mnist {
-    let roots = mnist::datasets_roots();
-    let dir = roots.iter().map(|r| r.join("mnist-sample")).find(|d| d.is_dir()).expect("bundled sample");
-    let mut data = mnist::load_from(DataDir { path: dir, origin: Origin::Sample }).expect("sample loads");
-    data.test = data.test.take(test);
-    data
-}
-
+/// A preset's default run configuration with the given batch size.
 fn config(model: &str, epochs: u64, limit: usize, batch_size: usize) -> RunConfig {
-    let p = preset(model, None).unwrap();
-    let mut train = p.train.clone();
-    train.epochs = epochs;
-    train.limit_batches = Some(limit);
-    train.batch_size = batch_size;
-    RunConfig {
-        preset: format!("{}/{}", p.model, p.name),
-        model: p.config,
-        train,
-        data: DataInfo {
-            name: "mnist-sample".into(),
-            dir: String::new(),
-            train_examples: 10_000,
-            test_examples: 2_000,
-        },
-    }
-}
-
-fn train(dir: &Path, config: RunConfig, data: &Mnist) -> (Trainer, Vec<EpochMetrics>) {
-    let mut trainer = Trainer::new(RunDir::create(dir, false).unwrap(), config).unwrap();
-    let epochs = trainer.config().train.epochs;
-    assert_eq!(trainer.fit(data, &mut Silent).unwrap(), TrainOutcome::Completed { epochs });
-    let metrics = trainer.run_dir().read_metrics().unwrap();
-    (trainer, metrics)
+    let mut config = common::config(model, None, epochs, limit);
+    config.train.batch_size = batch_size;
+    config
 }
 
 /// RMS distance between the mean of 500 samples and the mean test image, in [0, 1] units.
@@ -82,7 +50,7 @@ fn mean_image_distance(model: &mut dyn Model, data: &Mnist) -> f64 {
 /// fill, hence its smaller move.
 #[test]
 fn every_gan_learns_on_the_sample() {
-    let data = sample(500);
+    let data = common::sample(Some(500));
     let dir = tempfile::tempdir().unwrap();
     for (model, limit, batch, margin, factor) in
         [("gan", 100, 32, 0.06, 0.6), ("cgan", 100, 32, 0.06, 0.6), ("dcgan", 40, 16, 0.3, 0.9)]
@@ -90,7 +58,7 @@ fn every_gan_learns_on_the_sample() {
         let cfg = config(model, 1, limit, batch);
         let mut fresh = latent_models::build_model(&cfg.model, &mut TensorRng::seed_from_u64(cfg.train.seed)).unwrap();
         let before = mean_image_distance(&mut *fresh, &data);
-        let (mut trainer, metrics) = train(&dir.path().join(model), cfg, &data);
+        let (mut trainer, metrics) = common::train(&dir.path().join(model), cfg, &data);
         let m = &metrics[0];
         let separation = m.train["d_real"] - m.train["d_fake"];
         let after = mean_image_distance(trainer.model_mut(), &data);
@@ -108,9 +76,9 @@ fn every_gan_learns_on_the_sample() {
 
 #[test]
 fn a_gan_checkpoint_round_trips() {
-    let data = sample(100);
+    let data = common::sample(Some(100));
     let dir = tempfile::tempdir().unwrap();
-    let (mut trainer, _) = train(dir.path(), config("cgan", 1, 3, 16), &data);
+    let (mut trainer, _) = common::train(dir.path(), config("cgan", 1, 3, 16), &data);
     let before = trainer.model_mut().sample_labeled(8, Some(7), &mut TensorRng::seed_from_u64(3)).unwrap().to_vec();
     let (mut loaded, run) = RunDir::open(dir.path()).unwrap().load_model().unwrap();
     assert_eq!(run.model, trainer.config().model);
@@ -154,14 +122,15 @@ fn bits(m: &dyn Module) -> Vec<(String, Vec<u32>)> {
 /// an odd number of batches puts the stop between a D-only step and a D+G step.
 #[test]
 fn an_interrupted_gan_resumes_exactly() {
-    let data = sample(100);
+    let data = common::sample(Some(100));
     let dir = tempfile::tempdir().unwrap();
     for (model, batch) in [("gan", 16), ("dcgan", 8)] {
         let mut cfg = config(model, 2, 5, batch);
         if let latent_models::ModelConfig::Dcgan(c) = &mut cfg.model {
             c.training.d_steps = 2;
         }
-        let (mut straight, full_metrics) = train(&dir.path().join(format!("{model}-straight")), cfg.clone(), &data);
+        let (mut straight, full_metrics) =
+            common::train(&dir.path().join(format!("{model}-straight")), cfg.clone(), &data);
 
         let split = dir.path().join(format!("{model}-split"));
         let mut first = Trainer::new(RunDir::create(&split, false).unwrap(), cfg).unwrap();

@@ -1,49 +1,13 @@
 //! End to end on the bundled sample: every model family learns, checkpoints round-trip, an
 //! interrupted run resumes exactly, and a diverging run stops with its last checkpoint intact.
 
-use std::path::Path;
+mod common;
 
-use latent_data::mnist::{self, DataDir, Origin};
 use latent_data::{Mnist, Scale};
-use latent_models::presets::preset;
-use latent_models::run_dir::{DataInfo, RunConfig, RunDir};
+use latent_models::ModelError;
+use latent_models::run_dir::RunDir;
 use latent_models::train::{BatchProgress, Silent, TrainObserver, TrainOutcome, Trainer};
-use latent_models::{EpochMetrics, ModelError};
 use latent_tensor::Tensor;
-
-fn sample() -> Mnist {
-    let roots = mnist::datasets_roots();
-    let dir = roots.iter().map(|r| r.join("mnist-sample")).find(|d| d.is_dir()).expect("bundled sample");
-    mnist::load_from(DataDir { path: dir, origin: Origin::Sample }).expect("sample loads")
-}
-
-fn config(model: &str, preset_name: Option<&str>, epochs: u64, limit: usize) -> RunConfig {
-    let p = preset(model, preset_name).unwrap();
-    let mut train = p.train.clone();
-    train.epochs = epochs;
-    train.limit_batches = Some(limit);
-    RunConfig {
-        preset: format!("{}/{}", p.model, p.name),
-        model: p.config,
-        train,
-        data: DataInfo {
-            name: "mnist-sample".into(),
-            dir: String::new(),
-            train_examples: 10_000,
-            test_examples: 2_000,
-        },
-    }
-}
-
-fn train(dir: &Path, config: RunConfig, data: &Mnist) -> (Trainer, Vec<EpochMetrics>) {
-    let mut trainer = Trainer::new(RunDir::create(dir, false).unwrap(), config).unwrap();
-    assert_eq!(
-        trainer.fit(data, &mut Silent).unwrap(),
-        TrainOutcome::Completed { epochs: trainer.config().train.epochs }
-    );
-    let metrics = trainer.run_dir().read_metrics().unwrap();
-    (trainer, metrics)
-}
 
 fn first_test_images(data: &Mnist, n: usize) -> Tensor {
     Tensor::new(data.test.take(n).to_flat(Scale::ZeroOne))
@@ -55,7 +19,7 @@ fn first_test_images(data: &Mnist, n: usize) -> Tensor {
 /// bounds add about 10%), and below the first epoch's.
 #[test]
 fn every_family_learns_on_the_sample() {
-    let data = sample();
+    let data = common::sample(None);
     let dir = tempfile::tempdir().unwrap();
     let cases: [(&str, Option<&str>, f64); 6] = [
         ("ae", None, 215.0),
@@ -66,8 +30,11 @@ fn every_family_learns_on_the_sample() {
         ("vae", None, 210.0),
     ];
     for (model, p, bound) in cases {
-        let (_, metrics) =
-            train(&dir.path().join(format!("{model}-{}", p.unwrap_or("default"))), config(model, p, 2, 40), &data);
+        let (_, metrics) = common::train(
+            &dir.path().join(format!("{model}-{}", p.unwrap_or("default"))),
+            common::config(model, p, 2, 40),
+            &data,
+        );
         let (first, last) = (metrics[0].test["loss"], metrics[1].test["loss"]);
         assert!(last < bound, "{model}/{p:?}: test loss {last:.1} is not below {bound}");
         assert!(last < first, "{model}/{p:?}: test loss rose from {first:.1} to {last:.1}");
@@ -76,9 +43,9 @@ fn every_family_learns_on_the_sample() {
 
 #[test]
 fn a_checkpoint_round_trips() {
-    let data = sample();
+    let data = common::sample(None);
     let dir = tempfile::tempdir().unwrap();
-    let (mut trainer, _) = train(dir.path(), config("vae", None, 1, 10), &data);
+    let (mut trainer, _) = common::train(dir.path(), common::config("vae", None, 1, 10), &data);
     let x = first_test_images(&data, 8);
     let before = trainer.model_mut().reconstruct(&x).unwrap().to_vec();
     let (mut loaded, run) = RunDir::open(dir.path()).unwrap().load_model().unwrap();
@@ -104,14 +71,15 @@ impl TrainObserver for StopAt {
 
 #[test]
 fn an_interrupted_run_resumes_exactly() {
-    let data = sample();
+    let data = common::sample(None);
     let dir = tempfile::tempdir().unwrap();
     for model in ["dae", "vae"] {
         let straight = dir.path().join(format!("{model}-straight"));
-        let (mut uninterrupted, full_metrics) = train(&straight, config(model, None, 2, 12), &data);
+        let (mut uninterrupted, full_metrics) = common::train(&straight, common::config(model, None, 2, 12), &data);
 
         let split = dir.path().join(format!("{model}-split"));
-        let mut first = Trainer::new(RunDir::create(&split, false).unwrap(), config(model, None, 2, 12)).unwrap();
+        let mut first =
+            Trainer::new(RunDir::create(&split, false).unwrap(), common::config(model, None, 2, 12)).unwrap();
         let outcome = first.fit(&data, &mut StopAt { at: 7, seen: 0 }).unwrap();
         assert_eq!(outcome, TrainOutcome::Stopped { epoch: 1, batch: 7 });
         drop(first);
@@ -133,9 +101,9 @@ fn an_interrupted_run_resumes_exactly() {
 
 #[test]
 fn a_diverging_run_stops_with_a_clear_error_and_writes_no_weights() {
-    let data = sample();
+    let data = common::sample(None);
     let dir = tempfile::tempdir().unwrap();
-    let mut cfg = config("ae", Some("shallow"), 3, 10);
+    let mut cfg = common::config("ae", Some("shallow"), 3, 10);
     cfg.train.learning_rate = 1e30;
     let mut trainer = Trainer::new(RunDir::create(dir.path(), false).unwrap(), cfg).unwrap();
     let err = trainer.fit(&data, &mut Silent).unwrap_err();
@@ -151,9 +119,9 @@ fn a_diverging_run_stops_with_a_clear_error_and_writes_no_weights() {
 
 #[test]
 fn a_run_directory_is_not_overwritten_by_accident() {
-    let data = sample();
+    let data = common::sample(None);
     let dir = tempfile::tempdir().unwrap();
-    train(dir.path(), config("ae", Some("shallow"), 1, 2), &data);
+    common::train(dir.path(), common::config("ae", Some("shallow"), 1, 2), &data);
     let err = RunDir::create(dir.path(), false).unwrap_err().to_string();
     assert!(err.contains("--resume"), "{err}");
     let err = RunDir::open(dir.path().join("nope")).err().unwrap().to_string();

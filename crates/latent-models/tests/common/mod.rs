@@ -1,0 +1,54 @@
+//! Helpers shared by this crate's integration tests: the bundled sample, a run configuration
+//! built from a preset, and a complete training run.
+
+// Each test crate includes this module and uses a subset of it.
+#![allow(dead_code)]
+
+use std::path::Path;
+
+use latent_data::Mnist;
+use latent_data::mnist::{self, DataDir, Origin};
+use latent_models::EpochMetrics;
+use latent_models::presets::preset;
+use latent_models::run_dir::{DataInfo, RunConfig, RunDir};
+use latent_models::train::{Silent, TrainOutcome, Trainer};
+
+/// The bundled sample, with its test set cut to the first `test_images` digits if given (the
+/// test pass of every epoch is part of each test's time).
+pub fn sample(test_images: Option<usize>) -> Mnist {
+    let roots = mnist::datasets_roots();
+    let dir = roots.iter().map(|r| r.join("mnist-sample")).find(|d| d.is_dir()).expect("bundled sample");
+    let mut data = mnist::load_from(DataDir { path: dir, origin: Origin::Sample }).expect("sample loads");
+    if let Some(n) = test_images {
+        data.test = data.test.take(n);
+    }
+    data
+}
+
+/// The run configuration of a preset, trained for `epochs` epochs of at most `limit` batches.
+pub fn config(model: &str, preset_name: Option<&str>, epochs: u64, limit: usize) -> RunConfig {
+    let p = preset(model, preset_name).unwrap();
+    let mut train = p.train.clone();
+    train.epochs = epochs;
+    train.limit_batches = Some(limit);
+    RunConfig {
+        preset: format!("{}/{}", p.model, p.name),
+        model: p.config,
+        train,
+        data: DataInfo {
+            name: "mnist-sample".into(),
+            dir: String::new(),
+            train_examples: 10_000,
+            test_examples: 2_000,
+        },
+    }
+}
+
+/// Train a new run in `dir` to completion; the trainer and its metrics.
+pub fn train(dir: &Path, config: RunConfig, data: &Mnist) -> (Trainer, Vec<EpochMetrics>) {
+    let mut trainer = Trainer::new(RunDir::create(dir, false).unwrap(), config).unwrap();
+    let epochs = trainer.config().train.epochs;
+    assert_eq!(trainer.fit(data, &mut Silent).unwrap(), TrainOutcome::Completed { epochs });
+    let metrics = trainer.run_dir().read_metrics().unwrap();
+    (trainer, metrics)
+}
