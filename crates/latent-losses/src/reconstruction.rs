@@ -15,6 +15,7 @@ use crate::custom_grad::clamp_value_only;
 use crate::error::{LossError, Result, same_shape, values_within};
 use crate::reduction::Reduction;
 use latent_tensor::LocalGrad;
+use latent_tensor::kernels::{elementwise, vmath};
 
 /// PyTorch's floor for the logs of [`binary_cross_entropy`]: `log(0) = -∞` becomes `-100`.
 pub const BCE_LOG_FLOOR: f32 = -100.0;
@@ -98,8 +99,32 @@ pub fn binary_cross_entropy_with_logits(input: &Tensor, target: &Tensor, reducti
 }
 
 /// `(1 - y)·x + softplus(-x)` element-wise, shapes already checked (or broadcasting on purpose).
+///
+/// Same shapes (the usual case) make one fused op: the value in one vectorised pass, and
+/// `σ(x) - y` (resp. `-x`) computed only if the logits (resp. targets) need a gradient, instead
+/// of five ops each allocating and keeping an array for the backward pass.
 pub(crate) fn bce_logits_elementwise(x: &Tensor, y: &Tensor) -> Result<Tensor> {
-    Ok(y.rsub_scalar(1.0).mul(x)?.add(&x.neg().softplus())?)
+    if x.shape() != y.shape() {
+        return Ok(y.rsub_scalar(1.0).mul(x)?.add(&x.neg().softplus())?);
+    }
+    // `inline(always)` so the vectorised loop inlines the softplus (see `elementwise`).
+    let (xv, yv) = (x.view(), y.view());
+    let loss = elementwise::map2(
+        &xv,
+        &yv,
+        #[inline(always)]
+        |x, y| (1.0 - y) * x + vmath::softplus(-x),
+    );
+    let d_logits = || {
+        LocalGrad::Values(elementwise::map2(
+            &xv,
+            &yv,
+            #[inline(always)]
+            |x, y| vmath::sigmoid(x) - y,
+        ))
+    };
+    let d_target = || LocalGrad::Values(elementwise::map1(&xv, |x| -x));
+    Ok(Tensor::fused_elementwise(loss, &[(x, &d_logits), (y, &d_target)])?)
 }
 
 /// The options of [`gaussian_nll_loss`], with PyTorch's defaults.

@@ -12,7 +12,7 @@ use std::collections::{BTreeSet, HashMap, HashSet};
 use ndarray::{ArrayD, ArrayViewD, Axis, Ix2, IxDyn, Slice, Zip};
 
 use crate::error::{Result, TensorError};
-use crate::kernels::{conv as conv_kernels, pool as pool_kernels};
+use crate::kernels::{conv as conv_kernels, norm as norm_kernels, pool as pool_kernels};
 use crate::op::{Op, OpKind};
 use crate::ops::matmul::{as_rows, batched_matmul, rows_at_b};
 use crate::ops::reduce::keepdim_shape;
@@ -138,12 +138,22 @@ impl Tensor {
 
 /// `f(x)·g` for a unary op whose derivative is a function of the input `x`.
 fn by_input(x: &Tensor, g: &ArrayViewD<f32>, df: impl Fn(f32) -> f32 + Sync + Send) -> ArrayD<f32> {
-    map2(&x.view(), g, move |x, g| g * df(x))
+    map2(
+        &x.view(),
+        g,
+        #[inline(always)]
+        move |x, g| g * df(x),
+    )
 }
 
 /// `f(y)·g` for a unary op whose derivative is a function of the output `y`.
 fn by_output(y: &ArrayViewD<f32>, g: &ArrayViewD<f32>, df: impl Fn(f32) -> f32 + Sync + Send) -> ArrayD<f32> {
-    map2(y, g, move |y, g| g * df(y))
+    map2(
+        y,
+        g,
+        #[inline(always)]
+        move |y, g| g * df(y),
+    )
 }
 
 /// Re-insert reduced axes into `g` (shape after reduction) so it broadcasts against the input.
@@ -208,7 +218,17 @@ fn input_grads<'a>(op: &'a Op, y: &ArrayViewD<f32>, g: &ArrayViewD<f32>) -> Vec<
         Op::Elu(x, alpha) => push(x, &|| map3(&x.view(), y, g, |x, y, g| if x > 0.0 { g } else { g * (y + alpha) })),
         Op::Sigmoid(x) => push(x, &|| by_output(y, g, |y| y * (1.0 - y))),
         Op::Tanh(x) => push(x, &|| by_output(y, g, |y| 1.0 - y * y)),
-        Op::Softplus(x) => push(x, &|| by_input(x, g, stable_sigmoid)),
+        // A closure, not the function itself: a function item called through `impl Fn` is not
+        // inlined into the vectorised loop (see `kernels::elementwise`).
+        #[allow(clippy::redundant_closure)]
+        Op::Softplus(x) => push(x, &|| {
+            by_input(
+                x,
+                g,
+                #[inline(always)]
+                |x| stable_sigmoid(x),
+            )
+        }),
         Op::Sum { x, axes, keepdim } => push(x, &|| unreduce(g, x.shape(), axes, *keepdim)),
         Op::Mean { x, axes, keepdim } => push(x, &|| {
             let count: usize = axes.iter().map(|&a| x.shape()[a]).product();
@@ -343,6 +363,19 @@ fn input_grads<'a>(op: &'a Op, y: &ArrayViewD<f32>, g: &ArrayViewD<f32>) -> Vec<
                     None => sum_to_shape(g.view(), x.shape()),
                     Some(d) => sum_to_shape(map2(g, &d.view(), |g, d| g * d).view(), x.shape()),
                 });
+            }
+        }
+        Op::BatchNorm { x, weight, bias, stats } => {
+            let xv = x.view();
+            let (xs, gs) = (xv.as_standard_layout(), g.as_standard_layout());
+            let sums = norm_kernels::batch_norm_channel_sums(&xs.view(), &gs.view(), stats);
+            let w: Option<Vec<f32>> = weight.as_ref().map(|w| w.value().iter().copied().collect());
+            push(x, &|| norm_kernels::batch_norm_backward_input(&xs.view(), &gs.view(), w.as_deref(), stats, &sums));
+            if let Some(w) = weight {
+                push(w, &|| ndarray::Array1::from(sums.1.clone()).into_dyn());
+            }
+            if let Some(b) = bias {
+                push(b, &|| ndarray::Array1::from(sums.0.clone()).into_dyn());
             }
         }
     }

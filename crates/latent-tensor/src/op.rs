@@ -43,7 +43,7 @@ op_kinds! {
     Permute => "permute", Reshape => "reshape", BroadcastTo => "broadcast_to", Slice => "slice",
     Concat => "concat", GatherRows => "gather_rows",
     Conv2d => "conv2d", ConvTranspose2d => "conv_transpose2d", MaxPool2d => "max_pool2d",
-    AvgPool2d => "avg_pool2d", Mask => "mask", Elementwise => "fused_elementwise",
+    AvgPool2d => "avg_pool2d", Mask => "mask", Elementwise => "fused_elementwise", BatchNorm => "batch_norm",
 }
 
 impl fmt::Display for OpKind {
@@ -165,6 +165,14 @@ pub(crate) enum Op {
     Elementwise {
         parts: Vec<(Tensor, Option<Value>)>,
     },
+    /// Training-mode batch norm: the input, the optional per-channel affine parameters, and the
+    /// batch statistics the forward pass used.
+    BatchNorm {
+        x: Tensor,
+        weight: Option<Tensor>,
+        bias: Option<Tensor>,
+        stats: std::sync::Arc<crate::kernels::norm::ChannelStats>,
+    },
 }
 
 impl Op {
@@ -210,6 +218,7 @@ impl Op {
             Op::AvgPool2d { .. } => OpKind::AvgPool2d,
             Op::Mask { .. } => OpKind::Mask,
             Op::Elementwise { .. } => OpKind::Elementwise,
+            Op::BatchNorm { .. } => OpKind::BatchNorm,
         }
     }
 
@@ -254,6 +263,12 @@ impl Op {
             Op::Conv2d { x, w, .. } | Op::ConvTranspose2d { x, w, .. } => vec![x, w],
             Op::Concat { xs, .. } => xs.iter().collect(),
             Op::Elementwise { parts } => parts.iter().map(|(x, _)| x).collect(),
+            Op::BatchNorm { x, weight, bias, .. } => {
+                let mut v = vec![x];
+                v.extend(weight.iter());
+                v.extend(bias.iter());
+                v
+            }
         }
     }
 }

@@ -6,6 +6,12 @@
 //! - by [`set_num_threads`], if it is called before any parallel computation, or
 //! - by the `RAYON_NUM_THREADS` environment variable (read by rayon itself), or
 //! - as the number of logical CPUs.
+//!
+//! A program that drives training from its main thread should wrap the work in [`run_in_pool`]:
+//! the work then runs on a pool worker, so a parallel kernel starts on the calling thread while
+//! the other workers join in, instead of handing every task to sleeping workers and blocking
+//! until one wakes (tens of microseconds per op on a virtual machine). With one thread, parallel
+//! code then runs inline, with no thread switch at all.
 
 use thiserror::Error;
 
@@ -27,6 +33,14 @@ pub enum ThreadsError {
         requested: usize,
         /// The size the global pool has.
         current: usize,
+    },
+    /// The operating system refused to start the pool's threads.
+    #[error("cannot start a pool of {threads} threads: {reason}")]
+    Build {
+        /// The size that was asked for.
+        threads: usize,
+        /// The operating system's reason.
+        reason: String,
     },
 }
 
@@ -54,6 +68,34 @@ pub fn set_num_threads(n: usize) -> Result<(), ThreadsError> {
     }
 }
 
+/// Runs `f` on a worker of a new rayon pool of `threads` threads and returns its result; every
+/// parallel kernel `f` calls runs on that pool (see the module docs for why this is faster than
+/// calling them from a thread outside the pool).
+///
+/// `threads: None` takes `RAYON_NUM_THREADS` if it is set to a positive number, else the number
+/// of logical CPUs. Workers get 16 MiB stacks (the main thread's usual 8 MiB, with room to spare).
+///
+/// # Errors
+/// [`ThreadsError::Zero`] for `Some(0)`; [`ThreadsError::Build`] if the threads cannot start.
+pub fn run_in_pool<R: Send>(threads: Option<usize>, f: impl FnOnce() -> R + Send) -> Result<R, ThreadsError> {
+    let threads = match threads {
+        Some(0) => return Err(ThreadsError::Zero),
+        Some(n) => n,
+        None => std::env::var("RAYON_NUM_THREADS")
+            .ok()
+            .and_then(|v| v.trim().parse::<usize>().ok())
+            .filter(|&n| n > 0)
+            .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())),
+    };
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .stack_size(16 << 20)
+        .thread_name(|i| format!("latent-worker-{i}"))
+        .build()
+        .map_err(|e| ThreadsError::Build { threads, reason: e.to_string() })?;
+    Ok(pool.install(f))
+}
+
 /// The number of threads parallel kernels use when called from here: the size of the rayon pool
 /// the caller runs in (inside `ThreadPool::install`), else of the global pool (building it if
 /// it does not exist yet, with its default size).
@@ -73,6 +115,17 @@ fn global_num_threads() -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn run_in_pool_runs_on_a_worker_of_the_requested_size() {
+        assert_eq!(run_in_pool(Some(0), || ()), Err(ThreadsError::Zero));
+        for n in [1, 3] {
+            let (size, on_worker) =
+                run_in_pool(Some(n), || (num_threads(), rayon::current_thread_index().is_some())).unwrap();
+            assert_eq!((size, on_worker), (n, true));
+        }
+        assert!(run_in_pool(None, num_threads).unwrap() >= 1);
+    }
 
     // The global pool is process-wide and test threads share it, so one test does every step
     // that touches it, in order.

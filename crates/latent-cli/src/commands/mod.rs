@@ -28,13 +28,17 @@ use crate::npy::write_npy;
 /// # Errors
 /// Whatever the subcommand fails at, with context naming the file or flag.
 pub fn run(cli: Cli) -> anyhow::Result<()> {
-    if let Some(n) = cli.threads {
-        if n == 0 {
-            bail!("--threads must be at least 1");
-        }
-        latent_tensor::threads::set_num_threads(n).context("--threads")?;
+    if cli.threads == Some(0) {
+        bail!("--threads must be at least 1");
     }
-    match cli.command {
+    // On a worker of a pool of the requested size, parallel kernels start on this thread at once
+    // (see `latent_tensor::threads::run_in_pool`).
+    latent_tensor::threads::run_in_pool(cli.threads, || dispatch(cli.command)).context("--threads")?
+}
+
+/// Run one subcommand (on the current thread).
+fn dispatch(command: Command) -> anyhow::Result<()> {
+    match command {
         Command::Train(a) => train::run(*a),
         Command::Eval(a) => eval::run(a),
         Command::Sample(a) => sample::run(a),

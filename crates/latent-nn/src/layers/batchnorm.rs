@@ -9,6 +9,9 @@
 //! average over all batches, as in PyTorch. In evaluation mode the running statistics are used
 //! instead. State names: `weight`, `bias` (parameters), `running_mean`, `running_var` and
 //! `num_batches_tracked` (buffers; the last is an `int64` scalar, as in PyTorch).
+//!
+//! Training mode is one fused op, latent-tensor's `Tensor::batch_norm` (two passes forward, a
+//! closed-form backward); evaluation mode is a per-channel scale and shift.
 
 use latent_tensor::Tensor;
 use ndarray::{ArrayD, IxDyn};
@@ -105,12 +108,10 @@ impl BatchNorm {
                     format!("training needs more than 1 value per channel, found input {:?}", x.shape()),
                 ));
             }
-            let mean = x.mean_axes(&axes, true)?;
-            let centred = x.sub(&mean)?;
-            let var = centred.square().mean_axes(&axes, true)?;
-            let inv_std = var.add_scalar(self.config.eps).pow(-0.5);
-            self.update_running_stats(&mean, &var, count);
-            return self.affine(centred.mul(&inv_std)?, &channel_shape);
+            // One fused op (latent-tensor's `batch_norm`): two passes forward, closed-form backward.
+            let (out, stats) = x.batch_norm(self.weight.as_ref(), self.bias.as_ref(), self.config.eps)?;
+            self.update_running_stats(&stats.mean, &stats.var, count);
+            return Ok(out);
         }
         // Evaluation: (x - mean)·inv_std·w + b = x·scale + shift with scale = w·inv_std and
         // shift = b - mean·scale, computed on [c] vectors.
@@ -127,25 +128,14 @@ impl BatchNorm {
         Ok(x.mul(&scale.reshape(&channel_shape)?)?.add(&shift.reshape(&channel_shape)?)?)
     }
 
-    fn affine(&self, normalised: Tensor, channel_shape: &[usize]) -> Result<Tensor> {
-        let scaled = match &self.weight {
-            Some(w) => normalised.mul(&w.reshape(channel_shape)?)?,
-            None => normalised,
-        };
-        match &self.bias {
-            Some(b) => Ok(scaled.add(&b.reshape(channel_shape)?)?),
-            None => Ok(scaled),
-        }
-    }
-
-    fn update_running_stats(&mut self, mean: &Tensor, var: &Tensor, count: usize) {
+    fn update_running_stats(&mut self, mean: &[f32], var: &[f32], count: usize) {
         self.num_batches_tracked += 1;
         let m = self.config.momentum.unwrap_or(1.0 / self.num_batches_tracked as f32);
         let unbias = count as f32 / (count - 1) as f32;
-        for (r, &b) in self.running_mean.iter_mut().zip(mean.view().iter()) {
+        for (r, &b) in self.running_mean.iter_mut().zip(mean) {
             *r = m * b + (1.0 - m) * *r;
         }
-        for (r, &b) in self.running_var.iter_mut().zip(var.view().iter()) {
+        for (r, &b) in self.running_var.iter_mut().zip(var) {
             *r = m * (b * unbias) + (1.0 - m) * *r;
         }
     }

@@ -123,16 +123,23 @@ impl Optimizer for Adam {
             (_, false) => (0.0, 1.0),
         };
         let [m, v] = slots.slots.as_mut_slice() else { unreachable!("Adam keeps two slots") };
-        zip_update2(param.value_mut(), grad, m, v, move |p, g, m, v| {
-            let g = if coupled_decay != 0.0 { g + coupled_decay * *p } else { g };
-            if decoupled_factor != 1.0 {
-                *p *= decoupled_factor;
-            }
-            *m += one_minus_beta1 * (g - *m);
-            *v = *v * beta2 + one_minus_beta2 * (g * g);
-            let denom = v.sqrt() / bias_correction2_sqrt + eps;
-            *p += neg_step_size * (*m / denom);
-        });
+        zip_update2(
+            param.value_mut(),
+            grad,
+            m,
+            v,
+            #[inline(always)]
+            move |p, g, m, v| {
+                let g = if coupled_decay != 0.0 { g + coupled_decay * *p } else { g };
+                if decoupled_factor != 1.0 {
+                    *p *= decoupled_factor;
+                }
+                *m += one_minus_beta1 * (g - *m);
+                *v = *v * beta2 + one_minus_beta2 * (g * g);
+                let denom = v.sqrt() / bias_correction2_sqrt + eps;
+                *p += neg_step_size * (*m / denom);
+            },
+        );
         Ok(())
     }
 

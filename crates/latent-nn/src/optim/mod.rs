@@ -28,8 +28,10 @@ pub mod sgd;
 
 use std::collections::{BTreeMap, HashMap};
 
+use latent_tensor::kernels::elementwise;
 use latent_tensor::{Gradients, Tensor};
 use ndarray::{ArrayD, ArrayViewD, ArrayViewMutD, IxDyn, Zip};
+use rayon::prelude::*;
 
 pub use adam::{Adam, AdamConfig};
 pub use clip::clip_grad_norm;
@@ -40,8 +42,14 @@ pub use sgd::{Sgd, SgdConfig};
 use crate::error::{NnError, Result};
 use crate::module::Module;
 
-/// Element count above which updates run in parallel over chunks.
+/// Element count above which updates run in parallel over chunks (when the pool has more than
+/// one thread).
 const PARALLEL_MIN_LEN: usize = 1 << 16;
+
+/// Whether a parameter of `len` elements is updated in parallel.
+fn worth_parallel(len: usize) -> bool {
+    len >= PARALLEL_MIN_LEN && rayon::current_num_threads() > 1
+}
 
 /// Where an optimiser finds the gradient of a parameter.
 pub trait GradSource {
@@ -308,20 +316,61 @@ pub(crate) fn check_grad(name: &str, param: &Tensor, grad: &ArrayViewD<'_, f32>)
 /// Run `f(param, grad, slot...)` element-wise over a parameter, its gradient and two slots,
 /// in parallel for large parameters. Slots are in standard layout (created by this crate);
 /// the parameter and gradient may have any layout of the same shape.
+///
+/// Contiguous arrays (the usual case) are walked as slices inside
+/// [`elementwise::vectorized`], so with `f` marked `#[inline(always)]` the update is one
+/// vectorised pass; parallel chunks have a fixed size, so results do not depend on the pool.
 pub(crate) fn zip_update2(
-    p: ArrayViewMutD<'_, f32>,
+    mut p: ArrayViewMutD<'_, f32>,
     g: ArrayViewD<'_, f32>,
     a: &mut ArrayD<f32>,
     b: &mut ArrayD<f32>,
     f: impl Fn(&mut f32, f32, &mut f32, &mut f32) + Sync + Send,
 ) {
+    let parallel = worth_parallel(g.len());
+    if let (Some(ps), Some(gs), Some(as_), Some(bs)) =
+        (p.as_slice_mut(), g.as_slice(), a.as_slice_mut(), b.as_slice_mut())
+    {
+        if parallel {
+            ps.par_chunks_mut(UPDATE_CHUNK)
+                .zip(gs.par_chunks(UPDATE_CHUNK))
+                .zip(as_.par_chunks_mut(UPDATE_CHUNK))
+                .zip(bs.par_chunks_mut(UPDATE_CHUNK))
+                .for_each(|(((p, g), a), b)| update_slices2(p, g, a, b, &f));
+        } else {
+            update_slices2(ps, gs, as_, bs, &f);
+        }
+        return;
+    }
     let zip = Zip::from(p).and(&g).and(a).and(b);
-    if g.len() >= PARALLEL_MIN_LEN {
+    if parallel {
         zip.par_for_each(|p, &g, a, b| f(p, g, a, b));
     } else {
         zip.for_each(|p, &g, a, b| f(p, g, a, b));
     }
 }
+
+/// The loop of [`zip_update2`] over slices of equal length, vectorised.
+#[inline(always)]
+fn update_slices2(
+    p: &mut [f32],
+    g: &[f32],
+    a: &mut [f32],
+    b: &mut [f32],
+    f: &impl Fn(&mut f32, f32, &mut f32, &mut f32),
+) {
+    elementwise::vectorized(
+        #[inline(always)]
+        || {
+            for (((p, &g), a), b) in p.iter_mut().zip(g).zip(a.iter_mut()).zip(b.iter_mut()) {
+                f(p, g, a, b);
+            }
+        },
+    )
+}
+
+/// Elements per parallel task of [`zip_update2`].
+const UPDATE_CHUNK: usize = 1 << 14;
 
 /// As [`zip_update2`] with one slot.
 pub(crate) fn zip_update1(
@@ -331,7 +380,7 @@ pub(crate) fn zip_update1(
     f: impl Fn(&mut f32, f32, &mut f32) + Sync + Send,
 ) {
     let zip = Zip::from(p).and(&g).and(a);
-    if g.len() >= PARALLEL_MIN_LEN {
+    if worth_parallel(g.len()) {
         zip.par_for_each(|p, &g, a| f(p, g, a));
     } else {
         zip.for_each(|p, &g, a| f(p, g, a));
@@ -341,7 +390,7 @@ pub(crate) fn zip_update1(
 /// As [`zip_update2`] with no slot.
 pub(crate) fn zip_update0(p: ArrayViewMutD<'_, f32>, g: ArrayViewD<'_, f32>, f: impl Fn(&mut f32, f32) + Sync + Send) {
     let zip = Zip::from(p).and(&g);
-    if g.len() >= PARALLEL_MIN_LEN {
+    if worth_parallel(g.len()) {
         zip.par_for_each(|p, &g| f(p, g));
     } else {
         zip.for_each(|p, &g| f(p, g));

@@ -374,6 +374,30 @@ pub fn registry() -> Vec<OpCheck> {
                 t[0].mask(keep.mapv(|k| k / 0.7))
             },
         ),
+        // Input [n, c, h, w] of distinct values (so no channel has a tiny variance), weight and
+        // bias [c]; and a 2-D input without the affine parameters.
+        check(
+            "batch_norm",
+            || {
+                (1usize..=3, 1usize..=3, 1usize..=3, 2usize..=3)
+                    .prop_flat_map(|(n, c, h, w)| {
+                        (distinct_array(vec![n, c, h, w], 0.25), array(vec![c], 0.5, 1.5), array(vec![c], -1.0, 1.0))
+                    })
+                    .prop_map(|(x, w, b)| Case::of(vec![x, w, b]))
+                    .boxed()
+            },
+            |t, _| Ok(t[0].batch_norm(Some(&t[1]), Some(&t[2]), 1e-5)?.0),
+        ),
+        check(
+            "batch_norm 2-D, no affine",
+            || {
+                (3usize..=6, 1usize..=4)
+                    .prop_flat_map(|(n, c)| distinct_array(vec![n, c], 0.25))
+                    .prop_map(|x| Case::of(vec![x]))
+                    .boxed()
+            },
+            |t, _| Ok(t[0].batch_norm(None, None, 1e-5)?.0),
+        ),
         // y = a²·b with a broadcast b, value and derivatives given by hand in one pass; plus a
         // straight-through input c (identity derivative).
         check(

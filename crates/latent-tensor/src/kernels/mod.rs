@@ -5,10 +5,16 @@
 //! - [`matmul`]: strided, rayon-parallel GEMM on matrixmultiply's packed SIMD kernels.
 //! - [`conv`]: 2-D convolution and transposed convolution by im2col + GEMM, parallel over the batch.
 //! - [`pool`]: 2-D max and average pooling.
+//! - [`norm`]: training-mode batch normalisation, forward and closed-form backward.
+//! - [`elementwise`]: maps over whole arrays, vectorised (AVX2 when present) and parallel when large.
+//! - [`vmath`]: branch-free `exp`, `sigmoid`, `softplus`, `tanh` that vectorise inside those maps.
 
 pub mod conv;
+pub mod elementwise;
 pub mod matmul;
+pub mod norm;
 pub mod pool;
+pub mod vmath;
 
 #[cfg(test)]
 mod test_util;

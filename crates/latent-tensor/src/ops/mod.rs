@@ -10,16 +10,16 @@ pub mod conv;
 pub mod fused;
 pub mod mask;
 pub mod matmul;
+pub mod norm;
 pub mod reduce;
 pub mod shape;
 pub mod unary;
 
-use ndarray::{ArrayD, ArrayViewD, Axis, IxDyn, Zip};
+use ndarray::{ArrayD, ArrayViewD, Axis, IxDyn};
 
 use crate::error::{Result, TensorError};
 
-/// Element counts at or above this are mapped in parallel (below it, rayon costs more than it saves).
-pub(crate) const PARALLEL_MIN_LEN: usize = 1 << 15;
+pub(crate) use crate::kernels::elementwise::{map1, map2, map3, worth_parallel};
 
 /// The NumPy broadcast of two shapes.
 pub(crate) fn broadcast_shape(op: &'static str, a: &[usize], b: &[usize]) -> Result<Vec<usize>> {
@@ -56,33 +56,6 @@ pub(crate) fn sum_to_shape(grad: ArrayViewD<f32>, shape: &[usize]) -> ArrayD<f32
     g
 }
 
-/// `f` applied to every element, in parallel when the array is large.
-pub(crate) fn map1(a: &ArrayViewD<f32>, f: impl Fn(f32) -> f32 + Sync + Send) -> ArrayD<f32> {
-    let zip = Zip::from(a);
-    if a.len() >= PARALLEL_MIN_LEN { zip.par_map_collect(|&x| f(x)) } else { zip.map_collect(|&x| f(x)) }
-}
-
-/// `f` applied element-wise to two arrays of the same shape, in parallel when large.
-pub(crate) fn map2(a: &ArrayViewD<f32>, b: &ArrayViewD<f32>, f: impl Fn(f32, f32) -> f32 + Sync + Send) -> ArrayD<f32> {
-    let zip = Zip::from(a).and(b);
-    if a.len() >= PARALLEL_MIN_LEN { zip.par_map_collect(|&x, &y| f(x, y)) } else { zip.map_collect(|&x, &y| f(x, y)) }
-}
-
-/// `f` applied element-wise to three arrays of the same shape, in parallel when large.
-pub(crate) fn map3(
-    a: &ArrayViewD<f32>,
-    b: &ArrayViewD<f32>,
-    c: &ArrayViewD<f32>,
-    f: impl Fn(f32, f32, f32) -> f32 + Sync + Send,
-) -> ArrayD<f32> {
-    let zip = Zip::from(a).and(b).and(c);
-    if a.len() >= PARALLEL_MIN_LEN {
-        zip.par_map_collect(|&x, &y, &z| f(x, y, z))
-    } else {
-        zip.map_collect(|&x, &y, &z| f(x, y, z))
-    }
-}
-
 /// `f` applied element-wise to two arrays broadcast to their common shape.
 pub(crate) fn broadcast_map2(
     op: &'static str,
@@ -94,9 +67,68 @@ pub(crate) fn broadcast_map2(
         return Ok(map2(a, b, f));
     }
     let shape = broadcast_shape(op, a.shape(), b.shape())?;
+    // A full array with one that is constant over its trailing axes (a per-channel bias
+    // `[1, c, 1, 1]` on `[n, c, h, w]`): contiguous runs with one scalar each, vectorised.
+    if a.shape() == shape.as_slice()
+        && let Some(v) = map_runs(a, b, &f)
+    {
+        return Ok(v);
+    }
+    if b.shape() == shape.as_slice()
+        && let Some(v) = map_runs(b, a, &|y, x| f(x, y))
+    {
+        return Ok(v);
+    }
     let a = a.broadcast(IxDyn(&shape)).expect("broadcast shape checked");
     let b = b.broadcast(IxDyn(&shape)).expect("broadcast shape checked");
     Ok(map2(&a, &b, f))
+}
+
+/// Shortest run worth the [`map_runs`] path.
+const MIN_RUN: usize = 8;
+
+/// `f(a, b)` element-wise where `a` is a standard-layout array of the full shape and `b`
+/// broadcasts to it while being constant over `a`'s trailing axes from some axis `k` on: `a` is
+/// then `outer` contiguous runs of `run = Π shape[k..]` elements, each paired with one value of
+/// `b`. `None` if `b` does not have that form or the runs are too short to gain.
+fn map_runs(
+    a: &ArrayViewD<f32>,
+    b: &ArrayViewD<f32>,
+    f: &(impl Fn(f32, f32) -> f32 + Sync + Send),
+) -> Option<ArrayD<f32>> {
+    let full = a.shape();
+    let a_data = a.as_slice()?;
+    // b's shape aligned on the right, padded with 1s.
+    let mut b_shape = vec![1; full.len() - b.ndim()];
+    b_shape.extend_from_slice(b.shape());
+    let k = b_shape.iter().rposition(|&d| d != 1).map_or(0, |i| i + 1);
+    let run: usize = full[k..].iter().product();
+    if run < MIN_RUN || full.is_empty() {
+        return None;
+    }
+    // One value of b per run, in the runs' order.
+    let lead = IxDyn(&full[..k]);
+    let b_lead = b.to_shape(IxDyn(&b_shape[..k])).ok()?;
+    let scalars: Vec<f32> = b_lead.broadcast(lead)?.iter().copied().collect();
+    let mut out = ArrayD::<f32>::zeros(IxDyn(full));
+    let out_data = out.as_slice_mut().expect("fresh array is contiguous");
+    let fill = |(o, (x, &s)): (&mut [f32], (&[f32], &f32))| {
+        crate::kernels::elementwise::vectorized(
+            #[inline(always)]
+            || {
+                for (o, &x) in o.iter_mut().zip(x) {
+                    *o = f(x, s);
+                }
+            },
+        )
+    };
+    if worth_parallel(a_data.len()) {
+        use rayon::prelude::*;
+        out_data.par_chunks_mut(run).zip(a_data.par_chunks(run).zip(scalars.par_iter())).for_each(fill);
+    } else {
+        out_data.chunks_mut(run).zip(a_data.chunks(run).zip(&scalars)).for_each(fill);
+    }
+    Some(out)
 }
 
 /// Check that `axis` is an axis of a tensor with `ndim` axes.
@@ -105,5 +137,31 @@ pub(crate) fn check_axis(op: &'static str, axis: usize, ndim: usize) -> Result<(
         Ok(())
     } else {
         Err(TensorError::invalid(op, format!("axis {axis} out of range for a tensor with {ndim} axes")))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ndarray::{Array, ArrayD};
+
+    fn ramp(shape: &[usize]) -> ArrayD<f32> {
+        let n: usize = shape.iter().product();
+        Array::from_iter((0..n).map(|i| (i as f32 * 0.61).sin() + 1.5)).into_shape_with_order(IxDyn(shape)).unwrap()
+    }
+
+    #[test]
+    fn broadcast_runs_agree_with_the_general_path_in_both_argument_orders() {
+        let big = ramp(&[2, 3, 4, 5]);
+        for small in [vec![1, 3, 1, 1], vec![3, 1, 1], vec![2, 1, 1, 1], vec![2, 3, 1, 1], vec![1], vec![5]] {
+            let small = ramp(&small);
+            let shape = broadcast_shape("t", big.shape(), small.shape()).unwrap();
+            let (bb, sb) = (big.broadcast(IxDyn(&shape)).unwrap(), small.broadcast(IxDyn(&shape)).unwrap());
+            let f = |x: f32, y: f32| x / y - y;
+            let want_ab = ndarray::Zip::from(&bb).and(&sb).map_collect(|&x, &y| f(x, y));
+            let want_ba = ndarray::Zip::from(&sb).and(&bb).map_collect(|&x, &y| f(x, y));
+            assert_eq!(broadcast_map2("t", &big.view(), &small.view(), f).unwrap(), want_ab, "{:?}", small.shape());
+            assert_eq!(broadcast_map2("t", &small.view(), &big.view(), f).unwrap(), want_ba, "{:?}", small.shape());
+        }
     }
 }

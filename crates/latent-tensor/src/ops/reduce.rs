@@ -6,7 +6,7 @@
 
 use ndarray::{ArrayD, ArrayView1, ArrayViewMut1, Axis, IxDyn, Zip};
 
-use super::{PARALLEL_MIN_LEN, check_axis};
+use super::{check_axis, worth_parallel};
 use crate::error::{Result, TensorError};
 use crate::op::Op;
 use crate::tensor::Tensor;
@@ -61,7 +61,7 @@ pub(crate) fn for_each_lane(
     f: impl Fn(ArrayViewMut1<f32>, ArrayView1<f32>) + Sync + Send,
 ) {
     let zip = Zip::from(out.lanes_mut(Axis(axis))).and(x.lanes(Axis(axis)));
-    if x.len() >= PARALLEL_MIN_LEN { zip.par_for_each(f) } else { zip.for_each(f) }
+    if worth_parallel(x.len()) { zip.par_for_each(f) } else { zip.for_each(f) }
 }
 
 fn maybe_keepdim(v: ArrayD<f32>, axis: usize, keepdim: bool) -> ArrayD<f32> {

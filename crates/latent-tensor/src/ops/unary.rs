@@ -2,32 +2,40 @@
 //!
 //! The numerically delicate ones are written in stable forms that never overflow:
 //! [`stable_sigmoid`] and [`stable_softplus`] work for any finite input (|x| = 100 included).
+//! `exp`, `sigmoid`, `softplus` and `tanh` use the branch-free functions of [`vmath`], which
+//! the element-wise maps vectorise (within 3 ulp of the correctly rounded result).
 
 use super::map1;
 use crate::error::{Result, TensorError};
+use crate::kernels::vmath;
 use crate::op::Op;
 use crate::tensor::Tensor;
 
-/// `1 / (1 + e^-x)`, computed without overflow for either sign of `x`.
+/// `1 / (1 + e^-x)`, computed without overflow for either sign of `x` (vectorisable; see
+/// [`vmath`]).
+#[inline(always)]
 pub fn stable_sigmoid(x: f32) -> f32 {
-    if x >= 0.0 {
-        1.0 / (1.0 + (-x).exp())
-    } else {
-        let e = x.exp();
-        e / (1.0 + e)
-    }
+    vmath::sigmoid(x)
 }
 
-/// `ln(1 + e^x)`, computed as `max(x, 0) + ln(1 + e^-|x|)` so it never overflows.
+/// `ln(1 + e^x)`, computed as `max(x, 0) + ln(1 + e^-|x|)` so it never overflows (vectorisable;
+/// see [`vmath`]).
+#[inline(always)]
 pub fn stable_softplus(x: f32) -> f32 {
-    x.max(0.0) + (-x.abs()).exp().ln_1p()
+    vmath::softplus(x)
+}
+
+/// Gives a closure literal its `f32 -> f32` type.
+fn as_unary<F: Fn(f32) -> f32>(f: F) -> F {
+    f
 }
 
 macro_rules! unary_op {
     ($(#[$doc:meta])* $name:ident, $variant:ident, $f:expr) => {
         $(#[$doc])*
         pub fn $name(&self) -> Tensor {
-            Tensor::from_op(map1(&self.view(), $f), &[self], || Op::$variant(self.clone()))
+            let f = as_unary($f);
+            Tensor::from_op(map1(&self.view(), #[inline(always)] move |a: f32| f(a)), &[self], || Op::$variant(self.clone()))
         }
     };
 }
@@ -39,7 +47,7 @@ impl Tensor {
     );
     unary_op!(
         /// `e^self`.
-        exp, Exp, f32::exp
+        exp, Exp, vmath::exp
     );
     unary_op!(
         /// The natural logarithm (`-inf` at 0, NaN below).
@@ -63,7 +71,7 @@ impl Tensor {
     );
     unary_op!(
         /// The hyperbolic tangent.
-        tanh, Tanh, f32::tanh
+        tanh, Tanh, vmath::tanh
     );
     unary_op!(
         /// `ln(1 + e^self)`, stable for any input.
