@@ -50,7 +50,7 @@ pub use op::OpKind;
 pub use ops::conv::{Conv2dOptions, Pool2dOptions};
 pub use ops::fused::LocalGrad;
 pub use random::TensorRng;
-pub use tensor::{NoGradGuard, Tensor, TensorId, no_grad};
+pub use tensor::{NoGradGuard, Tensor, TensorId, no_grad, recorded_ops};
 
 /// The element type of every tensor.
 pub type Elem = f32;

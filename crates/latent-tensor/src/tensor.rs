@@ -56,6 +56,16 @@ pub struct Tensor(pub(crate) Arc<Node>);
 
 thread_local! {
     static NO_GRAD_DEPTH: Cell<usize> = const { Cell::new(0) };
+    static RECORDED_OPS: Cell<u64> = const { Cell::new(0) };
+}
+
+/// How many op nodes this thread has recorded for a backward pass since it started.
+///
+/// A diagnostic for code that must not build a graph: read it before and after evaluation or
+/// sampling and compare (a recorded op is what keeps inputs alive and lets gradients be made;
+/// with none recorded, no gradient can be allocated).
+pub fn recorded_ops() -> u64 {
+    RECORDED_OPS.with(Cell::get)
 }
 
 /// While the returned guard lives, ops on this thread record nothing: results are constants.
@@ -247,6 +257,7 @@ impl Tensor {
     pub(crate) fn from_op(value: impl Into<Value>, inputs: &[&Tensor], make_op: impl FnOnce() -> Op) -> Tensor {
         let value = value.into();
         if is_grad_enabled() && inputs.iter().any(|t| t.requires_grad()) {
+            RECORDED_OPS.with(|n| n.set(n.get() + 1));
             Self::with_origin(value, Origin::Op(make_op()))
         } else {
             Self::with_origin(value, Origin::Constant)
