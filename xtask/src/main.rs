@@ -2,8 +2,10 @@
 //!
 //! One module per chore: [`fetch_mnist`] downloads and verifies MNIST, [`make_sample`] builds the
 //! bundled sample from the full files, [`gradcheck`] runs the finite-difference suite over every
-//! registered op.
+//! registered op, [`bench`](mod@bench) measures training throughput against PyTorch and the kernels'
+//! GFLOP/s.
 
+mod bench;
 mod fetch_mnist;
 mod gradcheck;
 mod make_sample;
@@ -25,6 +27,8 @@ enum Chore {
     MakeSample(make_sample::Args),
     /// Check every registered op's gradient against central finite differences.
     Gradcheck(gradcheck::Args),
+    /// Benchmark end-to-end training (optionally against PyTorch) and the GEMM/conv kernels.
+    Bench(bench::Args),
 }
 
 fn main() -> std::process::ExitCode {
@@ -33,6 +37,7 @@ fn main() -> std::process::ExitCode {
         Chore::FetchMnist(args) => fetch_mnist::run(args),
         Chore::MakeSample(args) => make_sample::run(args),
         Chore::Gradcheck(args) => gradcheck::run(args),
+        Chore::Bench(args) => bench::run(args),
     };
     match result {
         Ok(code) => code,
