@@ -1,5 +1,5 @@
 //! Throughput of the im2col convolution kernels on the layers of a small MNIST convolutional
-//! autoencoder (batch 128), forward and backward, at 1 and 2 threads.
+//! autoencoder and of the DCGAN (batch 128), forward and backward, at 1 and 2 threads.
 //!
 //! Run with `cargo bench -p latent-tensor --bench conv`. Throughput is in Gelem/s where one
 //! element is one floating-point operation of the equivalent direct convolution
@@ -24,6 +24,13 @@ const LAYERS: &[Layer] = &[
     ("enc2_32to64_14", false, 128, 32, 64, 14, 3, 2, 1, 0),
     ("dec1_64to32_7", true, 128, 64, 32, 7, 3, 2, 1, 1),
     ("dec2_32to1_14", true, 128, 32, 1, 14, 3, 2, 1, 1),
+    // DCGAN (reference/torch_dcgan.py): generator, then discriminator.
+    ("g1_100to128_1", true, 128, 100, 128, 1, 7, 1, 0, 0),
+    ("g2_128to64_7", true, 128, 128, 64, 7, 4, 2, 1, 0),
+    ("g3_64to1_14", true, 128, 64, 1, 14, 4, 2, 1, 0),
+    ("d1_1to64_28", false, 128, 1, 64, 28, 4, 2, 1, 0),
+    ("d2_64to128_14", false, 128, 64, 128, 14, 4, 2, 1, 0),
+    ("d3_128to1_7", false, 128, 128, 1, 7, 7, 1, 0, 0),
 ];
 
 /// Deterministic values in [-1, 1) without a random-number dependency.

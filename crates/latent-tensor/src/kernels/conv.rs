@@ -1,4 +1,4 @@
-//! 2-D convolution and transposed convolution on NCHW `f32` arrays, by im2col + [`gemm`].
+//! 2-D convolution and transposed convolution on NCHW `f32` arrays, by batched im2col + [`gemm`].
 //!
 //! Semantics and layouts are PyTorch's (`torch.nn.functional.conv2d` / `conv_transpose2d` with
 //! `dilation = 1`, `groups = 1`, no bias — the layer adds the bias by broadcasting):
@@ -9,23 +9,60 @@
 //!   `oh = (h − 1)·sh − 2·ph + kh + output_padding_h` (see [`conv_transpose2d_output_size`]).
 //!
 //! # How
-//! For one image, im2col lays the receptive fields out as a `[c_in·kh·kw, oh·ow]` matrix, and the
-//! convolution is `W[c_out, c_in·kh·kw] · cols`. The gradient with respect to the input is the
-//! adjoint: `dcols = Wᵀ · grad_out`, then col2im adds each column back onto the pixels it came
-//! from. The transposed convolution *is* that adjoint (with the weight read as
-//! `[c_in, c_out, kh, kw]`), so it shares the code, and its own gradients are a convolution
-//! (input) and a weight gradient with the roles of input and output exchanged.
+//! im2col lays the receptive fields of a *chunk* of `nb` images side by side as one column
+//! matrix `cols: [c_in·kh·kw, nb·oh·ow]` (row `(ci, ki, kj)`, column `(b, oy, ox)`), and the
+//! convolution of the whole chunk is one product `W[c_out, c_in·kh·kw] · cols`, whose
+//! `[c_out, nb·oh·ow]` result is then copied out image by image into NCHW. One product per chunk
+//! rather than per image matters: a per-image product has a tiny `oh·ow` side (49 for a 7×7
+//! output), so the GEMM spends its time repacking the weight, and a weight gradient summed image
+//! by image has an inner dimension of only `oh·ow`.
+//! - The gradient with respect to the input is the adjoint: the chunk's `grad_out` is gathered into
+//!   `[c_out, nb·oh·ow]`, one product `dcols = Wᵀ · grad_out` fills a column matrix, and col2im adds
+//!   each column back onto the pixels it came from. The transposed convolution *is* that adjoint
+//!   (with the weight read as `[c_in, c_out, kh, kw]`), so it shares the code, and its own
+//!   gradients are a convolution (input) and a weight gradient with input and output exchanged.
+//! - The weight gradient is `Σ_chunks grad_out_chunk · cols_chunkᵀ`: one product per chunk with
+//!   inner dimension `nb·oh·ow`, accumulated into the result (`beta = 1`). Its column matrix is
+//!   built transposed, `[nb·oh·ow, c_in·kh·kw]` (one receptive field per row).
+//! - A kernel that covers the whole unpadded input (`kh = h`, `kw = w`, no padding, so `1×1`
+//!   output; DCGAN's first and last layers) is a dense layer: the column matrix of the batch is the
+//!   input itself read as `[n, c_in·h·w]`, so each function is a single product on the arrays, with
+//!   no im2col, col2im or copies; with one or two output channels, dot products and `axpy`s
+//!   replace the product.
 //!
-//! Images are processed in parallel on the current rayon pool (several per task when they are
-//! small). The weight gradient sums over the batch in a fixed number of chunks that does not
-//! depend on the thread count, added in order, so every function here is deterministic: the same
-//! inputs give bit-identical outputs whatever the pool size.
+//! Operand layouts follow what [`gemm`] (matrixmultiply) packs fastest: its left operand with
+//! contiguous columns and its right operand with contiguous rows; other strides are gathered
+//! element by element (with the column matrix untransposed, the weight gradient of DCGAN's
+//! 64→128-channel layer took 13% longer). Hence the weight is transposed once per call for the
+//! forward product, and the weight gradient's column matrix is built transposed.
+//!
+//! im2col and col2im work on a zero-padded copy of each image cut into stride phases (see
+//! `Geometry`), so their inner loops are short contiguous copies and additions with no padding
+//! tests; the column matrix is written row after row.
+//!
+//! # Chunks, memory and threads
+//! A chunk holds enough images for a product of ~`TARGET_COLUMNS` columns, within a budget of
+//! `COLUMN_BUDGET` elements for its scratch matrices (at least one image; the batch is cut into
+//! near-equal chunks). The scratch buffers are allocated once per call (per task) and reused for
+//! every chunk. The forward pass and the input gradient process chunks in parallel on the current
+//! rayon pool, each chunk's im2col, product and copies on one thread ([`gemm`] still lets an idle
+//! pool thread help with a product). The weight gradient cuts the chunks into at most
+//! `WEIGHT_GROUPS` groups of consecutive chunks, summed in parallel, each accumulating its
+//! chunks' products in order (`beta = 1`); the group sums are then added in order.
+//!
+//! # Determinism
+//! The chunk size depends only on the problem's shapes, never on the thread count. Every output
+//! element of the forward pass and of the input gradient is one [`gemm`] dot product over the
+//! full inner dimension (plus, for col2im, additions in a fixed order), so it does not depend on
+//! the chunking at all; the weight gradient adds its per-chunk products in an order fixed by the
+//! chunks and groups. Every function here therefore gives bit-identical outputs for the same
+//! inputs whatever the pool size.
 //!
 //! Kernels trust their caller (the autodiff layer validates shapes and returns typed errors):
 //! inconsistent shapes panic. Use [`conv2d_output_size`] and [`conv_transpose2d_output_size`] to
 //! validate a geometry without panicking.
 
-use ndarray::{Array2, Array4, ArrayView2, ArrayView3, ArrayView4, ArrayViewMut2, Axis};
+use ndarray::{Array2, Array4, ArrayView2, ArrayView4, ArrayViewMut2};
 use rayon::prelude::*;
 
 use super::matmul::gemm;
@@ -113,19 +150,66 @@ pub fn conv2d(x: ArrayView4<f32>, w: ArrayView4<f32>, spec: Conv2dSpec) -> Array
     assert_eq!(c_in, c_in_w, "conv2d: input has {c_in} channels, weight expects {c_in_w}");
     let geo = Geometry::new(c_in, (h, wd), (kh, kw), spec)
         .unwrap_or_else(|| panic!("conv2d: impossible geometry: input {h}x{wd}, kernel {kh}x{kw}, {spec:?}"));
-    let x = x.as_standard_layout();
-    let w = w.as_standard_layout();
-    let w_mat = matrix(w.view(), c_out, geo.rows());
+    conv2d_in_chunks(x, w, &geo, geo.chunk_items(n, c_out))
+}
+
+/// [`conv2d`] for a checked geometry, `chunk` images per column matrix.
+fn conv2d_in_chunks(x: ArrayView4<f32>, w: ArrayView4<f32>, geo: &Geometry, chunk: usize) -> Array4<f32> {
+    let (n, c_out) = (x.dim().0, w.dim().0);
+    let (rows, p) = (geo.rows(), geo.cols());
     let mut out = Array4::zeros((n, c_out, geo.oh, geo.ow));
-    let min_len = items_per_task(geo.flops_per_item(c_out));
-    out.axis_iter_mut(Axis(0))
-        .into_par_iter()
-        .zip(x.axis_iter(Axis(0)).into_par_iter())
-        .with_min_len(min_len)
-        .for_each_init(Vec::new, |buf, (mut out_b, x_b)| {
-            let cols = geo.im2col(x_b, buf);
-            gemm(1.0, w_mat, cols, 0.0, matrix_mut(out_b.view_mut(), c_out, geo.cols()));
-        });
+    if n == 0 || c_out == 0 || rows == 0 {
+        return out;
+    }
+    let x = x.as_standard_layout();
+    let x = x.as_slice().expect("standard layout");
+    let out_s = out.as_slice_mut().expect("fresh array is contiguous");
+    if geo.is_full_window() {
+        // The batch's column matrix is x itself, transposed: out[n, c_out] = x[n, rows] · Wᵀ.
+        let w = w.as_standard_layout();
+        let w_mat = ArrayView2::from_shape((c_out, rows), w.as_slice().expect("standard layout")).expect("weight");
+        if c_out <= DOT_MAX_OUTPUTS {
+            // A matrix-vector product or nearly: dot products beat packing all of x for a GEMM.
+            for (out_b, x_b) in out_s.chunks_exact_mut(c_out).zip(x.chunks_exact(rows)) {
+                for (o, w_o) in out_b.iter_mut().zip(w_mat.rows()) {
+                    *o = dot(x_b, w_o.as_slice().expect("standard layout"));
+                }
+            }
+        } else {
+            let x_mat = ArrayView2::from_shape((n, rows), x).expect("input shape");
+            gemm(1.0, x_mat, w_mat.t(), 0.0, ArrayViewMut2::from_shape((n, c_out), out_s).expect("output shape"));
+        }
+        return out;
+    }
+    // The weight transposed once, [rows, c_out]: GEMM packs the left operand along its columns,
+    // which is a plain copy when they are contiguous (here) and a strided gather otherwise.
+    let w = w.as_standard_layout();
+    let w_t = ArrayView2::from_shape((c_out, rows), w.as_slice().expect("standard layout")).expect("weight shape");
+    let w_t = w_t.t().as_standard_layout().into_owned();
+    let w_mat = w_t.t();
+    let (in_len, out_len) = (geo.image_len(), c_out * p);
+    out_s.par_chunks_mut(chunk * out_len).zip(x.par_chunks(chunk * in_len)).for_each_init(
+        || (Vec::new(), Vec::new(), Vec::new()),
+        |(cols_buf, prod_buf, split_buf), (out_c, x_c)| {
+            let ld = x_c.len() / in_len * p;
+            let cols = sized(cols_buf, rows * ld);
+            geo.im2col(x_c, cols, split_buf);
+            let cols = ArrayView2::from_shape((rows, ld), &*cols).expect("column matrix shape");
+            if ld == p {
+                // One image: its [c_out, oh·ow] output is the product itself.
+                gemm(1.0, w_mat, cols, 0.0, ArrayViewMut2::from_shape((c_out, p), out_c).expect("output shape"));
+                return;
+            }
+            let prod = sized(prod_buf, c_out * ld);
+            gemm(1.0, w_mat, cols, 0.0, ArrayViewMut2::from_shape((c_out, ld), &mut *prod).expect("product shape"));
+            // prod[o, (b, pixel)] → out[b, o, pixel].
+            for (b, out_b) in out_c.chunks_exact_mut(out_len).enumerate() {
+                for (o, dst) in out_b.chunks_exact_mut(p).enumerate() {
+                    dst.copy_from_slice(&prod[o * ld + b * p..][..p]);
+                }
+            }
+        },
+    );
     out
 }
 
@@ -169,39 +253,53 @@ pub fn conv2d_backward_input(
     let geo = Geometry::new(c_in, input_hw, (kh, kw), spec).filter(|g| (g.oh, g.ow) == (oh, ow)).unwrap_or_else(|| {
         panic!("conv2d_backward_input: input {input_hw:?} with kernel {kh}x{kw} and {spec:?} does not give {oh}x{ow}")
     });
+    backward_input_in_chunks(w, grad_out, &geo, geo.chunk_items(n, c_out))
+}
+
+/// [`conv2d_backward_input`] for a checked geometry, `chunk` images per column matrix.
+fn backward_input_in_chunks(
+    w: ArrayView4<f32>,
+    grad_out: ArrayView4<f32>,
+    geo: &Geometry,
+    chunk: usize,
+) -> Array4<f32> {
+    let (n, c_out) = (grad_out.dim().0, w.dim().0);
+    let (rows, p) = (geo.rows(), geo.cols());
+    let mut grad_x = Array4::zeros((n, geo.c_in, geo.h, geo.w));
+    if n == 0 || c_out == 0 || rows == 0 {
+        return grad_x;
+    }
     let w = w.as_standard_layout();
-    let w_mat = matrix(w.view(), c_out, geo.rows());
+    let w_mat = ArrayView2::from_shape((c_out, rows), w.as_slice().expect("standard layout")).expect("weight shape");
     let grad_out = grad_out.as_standard_layout();
-    let mut grad_x = Array4::zeros((n, c_in, input_hw.0, input_hw.1));
-    let min_len = items_per_task(geo.flops_per_item(c_out));
-    grad_x
-        .axis_iter_mut(Axis(0))
-        .into_par_iter()
-        .zip(grad_out.axis_iter(Axis(0)).into_par_iter())
-        .with_min_len(min_len)
-        .for_each_init(Vec::new, |buf, (mut gx_b, g_b)| {
-            let g_mat = matrix3(g_b, c_out, geo.cols());
-            let gx = gx_b.as_slice_mut().expect("fresh array is contiguous");
-            if geo.is_pointwise() {
-                // The columns are the image itself: write the product straight into it.
-                let dst = ArrayViewMut2::from_shape((geo.rows(), geo.cols()), gx).expect("pointwise shape");
-                gemm(1.0, w_mat.t(), g_mat, 0.0, dst);
-            } else {
-                buf.resize(geo.rows() * geo.cols(), 0.0);
-                let dcols = ArrayViewMut2::from_shape((geo.rows(), geo.cols()), &mut buf[..]).expect("buffer shape");
-                gemm(1.0, w_mat.t(), g_mat, 0.0, dcols);
-                geo.col2im_add(buf, gx);
-            }
-        });
+    let g = grad_out.as_slice().expect("standard layout");
+    let gx = grad_x.as_slice_mut().expect("fresh array is contiguous");
+    if geo.is_full_window() {
+        // grad_x[n, rows] = grad_out[n, c_out] · W.
+        let g_mat = ArrayView2::from_shape((n, c_out), g).expect("grad_out shape");
+        gemm(1.0, g_mat, w_mat, 0.0, ArrayViewMut2::from_shape((n, rows), gx).expect("grad_x shape"));
+        return grad_x;
+    }
+    let (in_len, out_len) = (geo.image_len(), c_out * p);
+    gx.par_chunks_mut(chunk * in_len).zip(g.par_chunks(chunk * out_len)).for_each_init(
+        || (Vec::new(), Vec::new(), Vec::new()),
+        |(cols_buf, g_buf, split_buf), (gx_c, g_c)| {
+            let ld = g_c.len() / out_len * p;
+            let g_mat = gather_channels(g_c, c_out, p, g_buf);
+            let dcols = sized(cols_buf, rows * ld);
+            gemm(1.0, w_mat.t(), g_mat, 0.0, ArrayViewMut2::from_shape((rows, ld), &mut *dcols).expect("column shape"));
+            geo.col2im(dcols, gx_c, split_buf);
+        },
+    );
     grad_x
 }
 
 /// Gradient of [`conv2d`] with respect to its weight: given the input `x: [n, c_in, h, w]` and
 /// `grad_out: [n, c_out, oh, ow]`, returns `[c_out, c_in, kh, kw]` for `kernel = (kh, kw)`.
 ///
-/// The sum over the batch runs in parallel chunks of a size fixed by the problem (never by the
-/// thread count) whose partial sums are added in order, so the result is reproducible bit for
-/// bit.
+/// The sum over the batch is one product per chunk of images, of a size fixed by the problem
+/// (never by the thread count), accumulated in chunk order, so the result is reproducible bit
+/// for bit.
 ///
 /// # Panics
 /// If the batch sizes differ or `x` does not convolve to `grad_out`'s spatial size.
@@ -217,28 +315,79 @@ pub fn conv2d_backward_weight(
     let geo = Geometry::new(c_in, (h, wd), kernel, spec).filter(|g| (g.oh, g.ow) == (oh, ow)).unwrap_or_else(|| {
         panic!("conv2d_backward_weight: input {h}x{wd} with kernel {kernel:?} and {spec:?} does not give {oh}x{ow}")
     });
+    let total = backward_weight_in_chunks(x, grad_out, &geo, geo.chunk_items(n, c_out));
+    total.into_shape_with_order((c_out, c_in, kernel.0, kernel.1)).expect("weight gradient shape")
+}
+
+/// [`conv2d_backward_weight`] for a checked geometry, `chunk` images per column matrix, as the
+/// matrix `[c_out, c_in·kh·kw]`.
+fn backward_weight_in_chunks(
+    x: ArrayView4<f32>,
+    grad_out: ArrayView4<f32>,
+    geo: &Geometry,
+    chunk: usize,
+) -> Array2<f32> {
+    let (n, c_out) = (x.dim().0, grad_out.dim().1);
+    let (rows, p) = (geo.rows(), geo.cols());
+    let mut grad_w = Array2::zeros((c_out, rows));
+    if n == 0 || c_out == 0 || rows == 0 {
+        return grad_w;
+    }
     let x = x.as_standard_layout();
+    let x = x.as_slice().expect("standard layout");
     let grad_out = grad_out.as_standard_layout();
-    let chunk = weight_chunk_items(n, geo.flops_per_item(c_out));
-    let partials: Vec<Array2<f32>> = (0..n.div_ceil(chunk))
-        .into_par_iter()
-        .map_init(Vec::new, |buf, chunk_index| {
-            let mut acc = Array2::zeros((c_out, geo.rows()));
-            let items = chunk_index * chunk..n.min((chunk_index + 1) * chunk);
-            for (j, b) in items.enumerate() {
-                let cols = geo.im2col(x.index_axis(Axis(0), b), buf);
-                let g_mat = matrix3(grad_out.index_axis(Axis(0), b), c_out, geo.cols());
-                gemm(1.0, g_mat, cols.t(), if j == 0 { 0.0 } else { 1.0 }, acc.view_mut());
+    let g = grad_out.as_slice().expect("standard layout");
+    if geo.is_full_window() {
+        // grad_w[c_out, rows] = grad_out[n, c_out]ᵀ · x[n, rows], summed over the batch in one product.
+        if c_out <= DOT_MAX_OUTPUTS {
+            // Row o of grad_w is Σ_b grad_out[b, o] · x[b], image after image.
+            let gw = grad_w.as_slice_mut().expect("fresh array is contiguous");
+            for (g_b, x_b) in g.chunks_exact(c_out).zip(x.chunks_exact(rows)) {
+                for (gw_o, &g_bo) in gw.chunks_exact_mut(rows).zip(g_b) {
+                    for (d, &v) in gw_o.iter_mut().zip(x_b) {
+                        *d += g_bo * v;
+                    }
+                }
             }
-            acc
+        } else {
+            let g_mat = ArrayView2::from_shape((n, c_out), g).expect("grad_out shape");
+            let x_mat = ArrayView2::from_shape((n, rows), x).expect("input shape");
+            gemm(1.0, g_mat.t(), x_mat, 0.0, grad_w.view_mut());
+        }
+        return grad_w;
+    }
+    // Consecutive chunks form up to WEIGHT_GROUPS groups, summed in parallel, each accumulating
+    // its chunks' products in order; the group sums are then added in order.
+    let (in_len, out_len) = (geo.image_len(), c_out * p);
+    let chunks = n.div_ceil(chunk);
+    let per_group = chunks.div_ceil(WEIGHT_GROUPS);
+    let partials: Vec<Array2<f32>> = (0..chunks.div_ceil(per_group))
+        .into_par_iter()
+        .map(|group| {
+            let images = group * per_group * chunk..((group + 1) * per_group * chunk).min(n);
+            let (x_g, g_g) =
+                (&x[images.start * in_len..images.end * in_len], &g[images.start * out_len..images.end * out_len]);
+            let mut sum = Array2::zeros((c_out, rows));
+            let (mut cols_buf, mut g_buf, mut padded) = (Vec::new(), Vec::new(), Vec::new());
+            for (i, (x_c, g_c)) in x_g.chunks(chunk * in_len).zip(g_g.chunks(chunk * out_len)).enumerate() {
+                let ld = x_c.len() / in_len * p;
+                // The transposed column matrix [nb·oh·ow, rows]: GEMM packs its right operand
+                // along the rows, a plain copy for this layout.
+                let cols_t = sized(&mut cols_buf, ld * rows);
+                geo.im2col_t(x_c, cols_t, &mut padded);
+                let cols_t = ArrayView2::from_shape((ld, rows), &*cols_t).expect("column matrix shape");
+                let g_mat = gather_channels(g_c, c_out, p, &mut g_buf);
+                gemm(1.0, g_mat, cols_t, if i == 0 { 0.0 } else { 1.0 }, sum.view_mut());
+            }
+            sum
         })
         .collect();
     let mut parts = partials.into_iter();
-    let mut total = parts.next().unwrap_or_else(|| Array2::zeros((c_out, geo.rows())));
+    let mut total = parts.next().expect("a non-empty batch has a group");
     for part in parts {
         total += &part;
     }
-    total.into_shape_with_order((c_out, c_in, kernel.0, kernel.1)).expect("weight gradient shape")
+    total
 }
 
 /// Transposed 2-D convolution (PyTorch's `conv_transpose2d`, a.k.a. fractionally strided
@@ -301,45 +450,153 @@ pub fn conv_transpose2d_backward(
     (grad_x, grad_w)
 }
 
-/// Work (in floating-point operations) worth one rayon task: at ~100 GFLOP/s per core, 4 MFLOP
-/// is ~40 µs, well above the cost of handing a task to another thread (the same reasoning as
-/// for `matmul`'s block size). Unit tests use a tiny value so that small inputs exercise the
-/// batch split and the chunked weight-gradient sum.
-const MIN_FLOPS_PER_TASK: usize = if cfg!(test) { 1 << 12 } else { 4 << 20 };
+/// Most elements of the scratch matrices of one chunk of images (column matrix plus product, 4
+/// MiB of `f32`): bounds the memory of a call (one set of buffers per parallel task).
+const COLUMN_BUDGET: usize = if cfg!(test) { 4096 } else { 1 << 20 };
 
-/// Most partial weight gradients summed at the end of [`conv2d_backward_weight`] (bounds the
-/// extra memory to this many copies of the weight).
-const MAX_WEIGHT_PARTIALS: usize = 8;
+/// Columns (`nb·oh·ow`) a chunk's product needs to run at full speed; more only enlarges the
+/// scratch matrices beyond the caches. Measured on DCGAN's layers at 1 thread: with 128 columns
+/// the 64↔128-channel layers ran 6–12% slower, with chunks limited only by [`COLUMN_BUDGET`]
+/// (the whole batch for small layers) the 1→64-channel layer ran 25% slower; 256–1536 were
+/// within noise of each other. Unit tests use a small value so that small inputs are cut into
+/// several chunks.
+const TARGET_COLUMNS: usize = if cfg!(test) { 64 } else { 768 };
 
-/// Images per parallel task so that each task has at least [`MIN_FLOPS_PER_TASK`] of work.
-fn items_per_task(flops_per_item: usize) -> usize {
-    MIN_FLOPS_PER_TASK.div_ceil(flops_per_item.max(1)).max(1)
+/// Full-window layers with at most this many outputs use dot products instead of [`gemm`]
+/// (which packs all of `x` for a product that reads it only once).
+const DOT_MAX_OUTPUTS: usize = 2;
+
+/// Groups of chunks the weight gradient sums in parallel (fewer for batches of fewer chunks).
+/// Fixed, so that the order of the additions never depends on the thread count. Summing the
+/// chunks one after the other, with only im2col and each product split over the pool, left the
+/// small layers serial: at 2 threads, groups halved DCGAN's 1→64-channel weight gradient
+/// (1.4 → 0.7 ms). 4 keeps 2 or 4 threads evenly busy and costs one thread 3 extra additions of
+/// a weight-sized matrix (0.4 M next to the 1.6 GFLOP of the 64→128-channel layer).
+const WEIGHT_GROUPS: usize = 4;
+
+/// The first `len` elements of the scratch buffer `buf`, grown with zeros if it is shorter.
+fn sized(buf: &mut Vec<f32>, len: usize) -> &mut [f32] {
+    if buf.len() < len {
+        buf.resize(len, 0.0);
+    }
+    &mut buf[..len]
 }
 
-/// Images per chunk of the weight-gradient sum: enough work per chunk, and at most
-/// [`MAX_WEIGHT_PARTIALS`] chunks. Depends only on the problem, never on the thread count.
-fn weight_chunk_items(n: usize, flops_per_item: usize) -> usize {
-    items_per_task(flops_per_item).max(n.div_ceil(MAX_WEIGHT_PARTIALS)).max(1)
+/// The `[c, nb·p]` matrix of `nb` contiguous images `[c, p]` (`g`) side by side, image `b`
+/// in columns `b·p..(b + 1)·p`: a view of `g` itself for one image, else gathered into `buf`.
+fn gather_channels<'a>(g: &'a [f32], c: usize, p: usize, buf: &'a mut Vec<f32>) -> ArrayView2<'a, f32> {
+    let image_len = c * p;
+    let ld = g.len() / image_len * p;
+    if ld == p {
+        return ArrayView2::from_shape((c, p), g).expect("image shape");
+    }
+    let dst = sized(buf, c * ld);
+    for (b, image) in g.chunks_exact(image_len).enumerate() {
+        for (o, src) in image.chunks_exact(p).enumerate() {
+            dst[o * ld + b * p..][..p].copy_from_slice(src);
+        }
+    }
+    ArrayView2::from_shape((c, ld), &buf[..c * ld]).expect("gathered shape")
 }
 
-/// A contiguous standard-layout 4-D view `[a, b, c, d]` as the matrix `[rows, cols]`.
-fn matrix(v: ArrayView4<f32>, rows: usize, cols: usize) -> ArrayView2<f32> {
-    v.into_shape_with_order((rows, cols)).expect("standard-layout view reshapes")
+/// `Σ a[i]·b[i]` over the common length, in 16 interleaved partial sums (vectorisable, and
+/// always added in the same order).
+fn dot(a: &[f32], b: &[f32]) -> f32 {
+    let mut acc = [0.0f32; 16];
+    let (a_blocks, b_blocks) = (a.chunks_exact(16), b.chunks_exact(16));
+    let (a_rest, b_rest) = (a_blocks.remainder(), b_blocks.remainder());
+    for (x, y) in a_blocks.zip(b_blocks) {
+        for ((s, &x), &y) in acc.iter_mut().zip(x).zip(y) {
+            *s += x * y;
+        }
+    }
+    let tail: f32 = a_rest.iter().zip(b_rest).map(|(&x, &y)| x * y).sum();
+    acc.iter().sum::<f32>() + tail
 }
 
-/// A contiguous standard-layout 3-D view as the matrix `[rows, cols]`.
-fn matrix3(v: ArrayView3<f32>, rows: usize, cols: usize) -> ArrayView2<f32> {
-    v.into_shape_with_order((rows, cols)).expect("standard-layout view reshapes")
+/// `dst.copy_from_slice(src)` for the short lines of a convolution window: 4-element moves
+/// (the last one overlapping) instead of a `memcpy` call.
+#[inline(always)]
+fn copy_small(dst: &mut [f32], src: &[f32]) {
+    let n = dst.len();
+    let src = &src[..n];
+    if n < 4 {
+        for (d, &s) in dst.iter_mut().zip(src) {
+            *d = s;
+        }
+        return;
+    }
+    let mut i = 0;
+    while i + 4 <= n {
+        dst[i..i + 4].copy_from_slice(&src[i..i + 4]);
+        i += 4;
+    }
+    if i < n {
+        dst[n - 4..].copy_from_slice(&src[n - 4..]);
+    }
 }
 
-/// A contiguous standard-layout mutable 3-D view as the matrix `[rows, cols]`.
-fn matrix_mut(v: ndarray::ArrayViewMut3<f32>, rows: usize, cols: usize) -> ArrayViewMut2<f32> {
-    v.into_shape_with_order((rows, cols)).expect("standard-layout view reshapes")
+/// `dst[i] += src[i]` over the length of `src`, for short lines: 4-element vector adds, then
+/// the remaining 0–3 elements one by one (the compiler's own vectorised loop would go scalar for
+/// lines shorter than 8).
+#[inline(always)]
+fn add_small(dst: &mut [f32], src: &[f32]) {
+    let dst = &mut dst[..src.len()];
+    let mut d4 = dst.chunks_exact_mut(4);
+    let mut s4 = src.chunks_exact(4);
+    for (d, s) in d4.by_ref().zip(s4.by_ref()) {
+        let d: &mut [f32; 4] = d.try_into().expect("4 elements");
+        let s: &[f32; 4] = s.try_into().expect("4 elements");
+        *d = [d[0] + s[0], d[1] + s[1], d[2] + s[2], d[3] + s[3]];
+    }
+    for (d, &s) in d4.into_remainder().iter_mut().zip(s4.remainder()) {
+        *d += s;
+    }
+}
+
+/// `dst[i] = src[i·stride]` for every `i`; `src` must hold at least `(dst.len() − 1)·stride + 1`
+/// elements.
+#[inline(always)]
+fn copy_from_strided(dst: &mut [f32], src: &[f32], stride: usize) {
+    if stride == 1 {
+        dst.copy_from_slice(&src[..dst.len()]);
+        return;
+    }
+    let Some((last, head)) = dst.split_last_mut() else { return };
+    for (d, s) in head.iter_mut().zip(src.chunks_exact(stride)) {
+        *d = s[0];
+    }
+    *last = src[head.len() * stride];
+}
+
+/// `dst[i·stride] = src[i]` for every `i`; `dst` must hold at least `(src.len() − 1)·stride + 1`
+/// elements.
+#[inline(always)]
+fn copy_to_strided(dst: &mut [f32], src: &[f32], stride: usize) {
+    if stride == 1 {
+        dst[..src.len()].copy_from_slice(src);
+        return;
+    }
+    let Some((&last, head)) = src.split_last() else { return };
+    for (&s, d) in head.iter().zip(dst.chunks_exact_mut(stride)) {
+        d[0] = s;
+    }
+    dst[head.len() * stride] = last;
 }
 
 /// The geometry of one convolution, checked once: input `[c_in, h, w]`, kernel `kh×kw`,
-/// stride, padding and the resulting `oh×ow`.
-#[derive(Clone, Copy, Debug)]
+/// stride, padding and the resulting `oh×ow`, plus the layout of the padded copies im2col and
+/// col2im work on.
+///
+/// # Phase planes
+/// im2col and col2im go through a *phase-split* copy of each image: the image zero-padded to
+/// `hp×wp = (h + 2·ph)×(w + 2·pw)` and cut, per channel, into `sh·sw` planes of `hs×ws`
+/// (`hs = ⌈hp/sh⌉`, `ws = ⌈wp/sw⌉`), plane `(py, px)` holding the padded pixels
+/// `(y·sh + py, x·sw + px)`. Kernel tap `(ki, kj)` then reads, for output row `oy`, the `ow`
+/// *contiguous* values at row `ki/sh + oy`, columns `kj/sw..` of plane `(ki mod sh, kj mod sw)`:
+/// no padding tests and no strided access in the loops over the column matrix, whose lines are
+/// often short (7 for a 7×7 output).
+#[derive(Clone, Debug)]
 struct Geometry {
     c_in: usize,
     h: usize,
@@ -352,25 +609,31 @@ struct Geometry {
     pw: usize,
     oh: usize,
     ow: usize,
+    /// Padded size.
+    hp: usize,
+    wp: usize,
+    /// Size of one phase plane.
+    hs: usize,
+    ws: usize,
+    /// For each kernel tap `(ki, kj)` (row-major), the offset of its first value in a channel's
+    /// phase planes.
+    tap_offsets: Vec<usize>,
 }
 
 impl Geometry {
     /// The geometry, or `None` if [`conv2d_output_size`] rejects it.
     fn new(c_in: usize, input: (usize, usize), kernel: (usize, usize), spec: Conv2dSpec) -> Option<Self> {
         let (oh, ow) = conv2d_output_size(input, kernel, spec)?;
-        Some(Geometry {
-            c_in,
-            h: input.0,
-            w: input.1,
-            kh: kernel.0,
-            kw: kernel.1,
-            sh: spec.stride.0,
-            sw: spec.stride.1,
-            ph: spec.padding.0,
-            pw: spec.padding.1,
-            oh,
-            ow,
-        })
+        let ((h, w), (kh, kw), (sh, sw), (ph, pw)) = (input, kernel, spec.stride, spec.padding);
+        let (hp, wp) = (h + 2 * ph, w + 2 * pw);
+        let (hs, ws) = (hp.div_ceil(sh), wp.div_ceil(sw));
+        let tap_offsets = (0..kh * kw)
+            .map(|tap| {
+                let (ki, kj) = (tap / kw, tap % kw);
+                ((ki % sh) * sw + kj % sw) * hs * ws + (ki / sh) * ws + kj / sw
+            })
+            .collect();
+        Some(Geometry { c_in, h, w, kh, kw, sh, sw, ph, pw, oh, ow, hp, wp, hs, ws, tap_offsets })
     }
 
     /// Rows of the im2col matrix: `c_in·kh·kw`.
@@ -378,96 +641,192 @@ impl Geometry {
         self.c_in * self.kh * self.kw
     }
 
-    /// Columns of the im2col matrix: `oh·ow`.
+    /// Columns of one image's im2col matrix: `oh·ow`.
     fn cols(&self) -> usize {
         self.oh * self.ow
     }
 
-    /// Floating-point operations of one image's GEMM against `c_out` filters.
-    fn flops_per_item(&self, c_out: usize) -> usize {
-        2 * c_out * self.rows() * self.cols()
+    /// Elements of one input image: `c_in·h·w`.
+    fn image_len(&self) -> usize {
+        self.c_in * self.h * self.w
     }
 
-    /// A 1×1 kernel with stride 1 and no padding: the im2col matrix is the image itself.
-    fn is_pointwise(&self) -> bool {
-        (self.kh, self.kw, self.sh, self.sw, self.ph, self.pw) == (1, 1, 1, 1, 0, 0)
+    /// Elements of one channel's phase planes: `sh·sw·hs·ws`.
+    fn split_plane_len(&self) -> usize {
+        self.sh * self.sw * self.hs * self.ws
     }
 
-    /// The output positions `o` (in `0..out_len`) whose input index `o·stride + offset − pad`
-    /// falls inside `0..in_len`, as a range.
-    fn valid(out_len: usize, stride: usize, offset: usize, pad: usize, in_len: usize) -> std::ops::Range<usize> {
-        let lo = pad.saturating_sub(offset).div_ceil(stride);
-        let hi = if in_len + pad > offset { (in_len + pad - offset - 1) / stride + 1 } else { 0 };
-        let hi = hi.min(out_len);
-        lo.min(hi)..hi
+    /// The kernel covers the whole unpadded input (so the output is `1×1` whatever the stride):
+    /// an image's im2col column is the image itself.
+    fn is_full_window(&self) -> bool {
+        (self.kh, self.kw, self.ph, self.pw) == (self.h, self.w, 0, 0)
     }
 
-    /// The im2col matrix `[c_in·kh·kw, oh·ow]` of one contiguous image `[c_in, h, w]`:
-    /// row `(ci, ki, kj)`, column `(oy, ox)` holds `x[ci, oy·sh + ki − ph, ox·sw + kj − pw]`, or
-    /// 0 in the padding. Built in `buf` unless the kernel is pointwise, then a view of the image.
-    fn im2col<'a>(&self, image: ArrayView3<'a, f32>, buf: &'a mut Vec<f32>) -> ArrayView2<'a, f32> {
-        let (rows, cols) = (self.rows(), self.cols());
-        if self.is_pointwise() {
-            return image.into_shape_with_order((rows, cols)).expect("standard-layout image");
+    /// Images per chunk of a batch of `n` for a product with `c_out` outputs: enough for
+    /// [`TARGET_COLUMNS`] columns, within [`COLUMN_BUDGET`] for the column matrix and the product
+    /// (at least one image); the batch is then cut into that many near-equal chunks.
+    fn chunk_items(&self, n: usize, c_out: usize) -> usize {
+        let per_image = ((self.rows() + c_out) * self.cols()).max(1);
+        let most = (COLUMN_BUDGET / per_image).min(TARGET_COLUMNS.div_ceil(self.cols())).max(1);
+        n.div_ceil(n.div_ceil(most).max(1)).max(1)
+    }
+
+    /// Writes the phase planes (see [`Geometry`]) of the contiguous image `[c_in, h, w]` into
+    /// `split` (`c_in·sh·sw·hs·ws` elements). Only the image's own pixels are written: the
+    /// padding must already be zero in `split`, as it stays in a zero-initialised buffer only
+    /// ever written by this function for this geometry.
+    fn split_image(&self, image: &[f32], split: &mut [f32]) {
+        match self.sw {
+            1 => self.split_image_stride::<1>(image, split),
+            2 => self.split_image_stride::<2>(image, split),
+            _ => self.split_image_stride::<0>(image, split),
         }
-        let x = image.to_slice().expect("standard-layout image");
-        buf.resize(rows * cols, 0.0);
-        let plane = self.h * self.w;
-        for (row, dst) in buf.chunks_exact_mut(cols.max(1)).enumerate().take(rows) {
-            let (ci, kij) = (row / (self.kh * self.kw), row % (self.kh * self.kw));
-            let (ki, kj) = (kij / self.kw, kij % self.kw);
-            let src = &x[ci * plane..(ci + 1) * plane];
-            let ys = Self::valid(self.oh, self.sh, ki, self.ph, self.h);
-            let xs = Self::valid(self.ow, self.sw, kj, self.pw, self.w);
-            for (oy, d) in dst.chunks_exact_mut(self.ow).enumerate() {
-                if !ys.contains(&oy) || xs.is_empty() {
-                    d.fill(0.0);
-                    continue;
+    }
+
+    /// [`Geometry::split_image`] for column stride `SW` (`0`: read it from `self`).
+    fn split_image_stride<const SW: usize>(&self, image: &[f32], split: &mut [f32]) {
+        let sw = if SW == 0 { self.sw } else { SW };
+        let plane = self.hs * self.ws;
+        for (src, dst) in image.chunks_exact(self.h * self.w).zip(split.chunks_exact_mut(self.split_plane_len())) {
+            for (iy, line) in src.chunks_exact(self.w).enumerate() {
+                let (py, y) = ((iy + self.ph) % self.sh, (iy + self.ph) / self.sh);
+                for px in 0..sw.min(self.w) {
+                    // Input columns ix with (ix + pw) mod sw == px: ix0, ix0 + sw, …
+                    let ix0 = (px + sw - self.pw % sw) % sw;
+                    if ix0 >= self.w {
+                        continue;
+                    }
+                    let count = (self.w - ix0).div_ceil(sw);
+                    let start = (py * sw + px) * plane + y * self.ws + (ix0 + self.pw) / sw;
+                    copy_from_strided(&mut dst[start..start + count], &line[ix0..], sw);
                 }
-                let iy = oy * self.sh + ki - self.ph;
-                let line = &src[iy * self.w..(iy + 1) * self.w];
-                d[..xs.start].fill(0.0);
-                d[xs.end..].fill(0.0);
-                let ix0 = xs.start * self.sw + kj - self.pw;
-                if self.sw == 1 {
-                    d[xs.clone()].copy_from_slice(&line[ix0..ix0 + xs.len()]);
-                } else {
-                    for (v, &s) in d[xs.clone()].iter_mut().zip(line[ix0..].iter().step_by(self.sw)) {
-                        *v = s;
+            }
+        }
+    }
+
+    /// The inverse of [`Geometry::split_image`] on the pixels inside the image: writes the
+    /// contiguous image `[c_in, h, w]` from its phase planes `split`, ignoring the padding.
+    fn unsplit_image(&self, split: &[f32], image: &mut [f32]) {
+        match self.sw {
+            1 => self.unsplit_image_stride::<1>(split, image),
+            2 => self.unsplit_image_stride::<2>(split, image),
+            _ => self.unsplit_image_stride::<0>(split, image),
+        }
+    }
+
+    /// [`Geometry::unsplit_image`] for column stride `SW` (`0`: read it from `self`).
+    fn unsplit_image_stride<const SW: usize>(&self, split: &[f32], image: &mut [f32]) {
+        let sw = if SW == 0 { self.sw } else { SW };
+        let plane = self.hs * self.ws;
+        for (dst, src) in image.chunks_exact_mut(self.h * self.w).zip(split.chunks_exact(self.split_plane_len())) {
+            for (iy, line) in dst.chunks_exact_mut(self.w).enumerate() {
+                let (py, y) = ((iy + self.ph) % self.sh, (iy + self.ph) / self.sh);
+                for px in 0..sw.min(self.w) {
+                    let ix0 = (px + sw - self.pw % sw) % sw;
+                    if ix0 >= self.w {
+                        continue;
+                    }
+                    let count = (self.w - ix0).div_ceil(sw);
+                    let start = (py * sw + px) * plane + y * self.ws + (ix0 + self.pw) / sw;
+                    copy_to_strided(&mut line[ix0..], &src[start..start + count], sw);
+                }
+            }
+        }
+    }
+
+    /// Fills `cols` with the im2col matrix `[c_in·kh·kw, nb·oh·ow]` of the `nb` contiguous
+    /// images `[c_in, h, w]` in `images`: row `(ci, ki, kj)`, column `(b, oy, ox)` holds image
+    /// `b`'s `x[ci, oy·sh + ki − ph, ox·sw + kj − pw]`, or 0 in the padding. `split` is scratch
+    /// space for the images' phase planes, zero-initialised or only used by this function for
+    /// this geometry (see [`Geometry::split_image`]). `rows()` must not be 0.
+    fn im2col(&self, images: &[f32], cols: &mut [f32], split: &mut Vec<f32>) {
+        let (p, ow, ld) = (self.cols(), self.ow, cols.len() / self.rows());
+        let (plane_len, image_len) = (self.split_plane_len(), self.c_in * self.split_plane_len());
+        let split = sized(split, images.len() / self.image_len() * image_len);
+        for (image, dst) in images.chunks_exact(self.image_len()).zip(split.chunks_exact_mut(image_len)) {
+            self.split_image(image, dst);
+        }
+        // Row by row, so that the (large) column matrix is written sequentially.
+        let mut rows = cols.chunks_exact_mut(ld);
+        for ci in 0..self.c_in {
+            for (&tap, row) in self.tap_offsets.iter().zip(rows.by_ref()) {
+                for (dst, image) in row.chunks_exact_mut(p).zip(split.chunks_exact(image_len)) {
+                    let src = &image[ci * plane_len + tap..];
+                    for (oy, d) in dst.chunks_exact_mut(ow).enumerate() {
+                        copy_small(d, &src[oy * self.ws..]);
                     }
                 }
             }
         }
-        ArrayView2::from_shape((rows, cols), &buf[..]).expect("buffer shape")
     }
 
-    /// The adjoint of [`Geometry::im2col`]: adds every entry of the column matrix `dcols`
-    /// (`[c_in·kh·kw, oh·ow]`, row-major) onto the pixel of the contiguous image `[c_in, h, w]`
-    /// it was read from; entries that came from the padding are dropped.
-    fn col2im_add(&self, dcols: &[f32], image: &mut [f32]) {
-        let cols = self.cols();
-        let plane = self.h * self.w;
-        for (row, src) in dcols.chunks_exact(cols.max(1)).enumerate().take(self.rows()) {
-            let (ci, kij) = (row / (self.kh * self.kw), row % (self.kh * self.kw));
-            let (ki, kj) = (kij / self.kw, kij % self.kw);
-            let dst = &mut image[ci * plane..(ci + 1) * plane];
-            let ys = Self::valid(self.oh, self.sh, ki, self.ph, self.h);
-            let xs = Self::valid(self.ow, self.sw, kj, self.pw, self.w);
-            if xs.is_empty() {
-                continue;
-            }
-            for oy in ys {
-                let iy = oy * self.sh + ki - self.ph;
-                let line = &mut dst[iy * self.w..(iy + 1) * self.w];
-                let s = &src[oy * self.ow + xs.start..oy * self.ow + xs.end];
-                let ix0 = xs.start * self.sw + kj - self.pw;
-                if self.sw == 1 {
-                    for (d, &v) in line[ix0..ix0 + xs.len()].iter_mut().zip(s) {
-                        *d += v;
+    /// The adjoint of [`Geometry::im2col`]: writes into the `nb` contiguous images
+    /// `[c_in, h, w]` of `images` the sums of the entries of the column matrix `cols`
+    /// (`[c_in·kh·kw, nb·oh·ow]`, row-major) read from each pixel; entries that came from the
+    /// padding are dropped. `split` is scratch space. `rows()` must not be 0.
+    fn col2im(&self, cols: &[f32], images: &mut [f32], split: &mut Vec<f32>) {
+        let (p, ow, ld) = (self.cols(), self.ow, cols.len() / self.rows());
+        let (plane_len, image_len) = (self.split_plane_len(), self.c_in * self.split_plane_len());
+        let split = sized(split, images.len() / self.image_len() * image_len);
+        split.fill(0.0);
+        let mut rows = cols.chunks_exact(ld);
+        for ci in 0..self.c_in {
+            for (&tap, row) in self.tap_offsets.iter().zip(rows.by_ref()) {
+                for (src, image) in row.chunks_exact(p).zip(split.chunks_exact_mut(image_len)) {
+                    let dst = &mut image[ci * plane_len + tap..];
+                    for (oy, s) in src.chunks_exact(ow).enumerate() {
+                        add_small(&mut dst[oy * self.ws..], s);
                     }
-                } else {
-                    for (d, &v) in line[ix0..].iter_mut().step_by(self.sw).zip(s) {
-                        *d += v;
+                }
+            }
+        }
+        for (image, src) in images.chunks_exact_mut(self.image_len()).zip(split.chunks_exact(image_len)) {
+            self.unsplit_image(src, image);
+        }
+    }
+
+    /// Fills `cols_t` with the transpose of [`Geometry::im2col`]'s matrix,
+    /// `[nb·oh·ow, c_in·kh·kw]`: one row per output pixel `(b, oy, ox)`, holding its receptive
+    /// field. `padded` is scratch space for one zero-padded image, zero-initialised or only used
+    /// by this function for this geometry (only the image's pixels are written into it).
+    fn im2col_t(&self, images: &[f32], cols_t: &mut [f32], padded: &mut Vec<f32>) {
+        let block = self.cols() * self.rows();
+        for (dst, image) in cols_t.chunks_exact_mut(block).zip(images.chunks_exact(self.image_len())) {
+            self.im2col_t_image(image, dst, padded);
+        }
+    }
+
+    /// One image's `[oh·ow, c_in·kh·kw]` block of [`Geometry::im2col_t`], using `padded` as
+    /// scratch space for the zero-padded image (see there).
+    fn im2col_t_image(&self, image: &[f32], dst: &mut [f32], padded: &mut Vec<f32>) {
+        let padded = sized(padded, self.c_in * self.hp * self.wp);
+        for (src, plane) in image.chunks_exact(self.h * self.w).zip(padded.chunks_exact_mut(self.hp * self.wp)) {
+            for (line, out) in src.chunks_exact(self.w).zip(plane[self.ph * self.wp..].chunks_exact_mut(self.wp)) {
+                out[self.pw..self.pw + self.w].copy_from_slice(line);
+            }
+        }
+        match self.kw {
+            3 => self.im2col_t_taps::<3>(padded, dst),
+            4 => self.im2col_t_taps::<4>(padded, dst),
+            _ => self.im2col_t_taps::<0>(padded, dst),
+        }
+    }
+
+    /// The receptive fields of [`Geometry::im2col_t_image`] from the padded image, for kernel
+    /// width `KW` (`0`: read it from `self`).
+    fn im2col_t_taps<const KW: usize>(&self, padded: &[f32], dst: &mut [f32]) {
+        let kw = if KW == 0 { self.kw } else { KW };
+        let plane = self.hp * self.wp;
+        let mut fields = dst.chunks_exact_mut(self.rows());
+        for oy in 0..self.oh {
+            for ox in 0..self.ow {
+                let field = fields.next().expect("one row per output pixel");
+                let origin = oy * self.sh * self.wp + ox * self.sw;
+                let mut taps = field.chunks_exact_mut(kw);
+                for channel in padded.chunks_exact(plane) {
+                    for ki in 0..self.kh {
+                        let src = &channel[origin + ki * self.wp..][..kw];
+                        taps.next().expect("one tap row per (channel, ki)").copy_from_slice(src);
                     }
                 }
             }
@@ -740,29 +1099,173 @@ mod tests {
         let _ = conv2d(x.view(), w.view(), Conv2dSpec::default());
     }
 
+    /// Gradients of `<conv2d(x, w), g>` with respect to `x` and `w` by direct loops, in f64.
+    fn naive_grads(x: &Array4<f32>, w: &Array4<f32>, g: &Array4<f32>, spec: Conv2dSpec) -> (Array4<f64>, Array4<f64>) {
+        let (n, c_in, h, wd) = x.dim();
+        let (c_out, _, kh, kw) = w.dim();
+        let (_, _, oh, ow) = g.dim();
+        let (mut gx, mut gw) = (Array4::zeros(x.dim()), Array4::zeros(w.dim()));
+        for b in 0..n {
+            for o in 0..c_out {
+                for oy in 0..oh {
+                    for ox in 0..ow {
+                        let go = g[[b, o, oy, ox]] as f64;
+                        for i in 0..c_in {
+                            for ki in 0..kh {
+                                for kj in 0..kw {
+                                    let iy = (oy * spec.stride.0 + ki) as isize - spec.padding.0 as isize;
+                                    let ix = (ox * spec.stride.1 + kj) as isize - spec.padding.1 as isize;
+                                    if iy >= 0 && ix >= 0 && (iy as usize) < h && (ix as usize) < wd {
+                                        let (iy, ix) = (iy as usize, ix as usize);
+                                        gx[[b, i, iy, ix]] += go * w[[o, i, ki, kj]] as f64;
+                                        gw[[o, i, ki, kj]] += go * x[[b, i, iy, ix]] as f64;
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        (gx, gw)
+    }
+
+    fn same_bits(a: &Array4<f32>, b: &Array4<f32>) -> bool {
+        a.dim() == b.dim() && a.iter().zip(b).all(|(x, y)| x.to_bits() == y.to_bits())
+    }
+
+    /// `(c_in, c_out, (h, w), (kh, kw), stride, padding)` of the chunking tests: DCGAN's strided
+    /// 4×4 layers, a padded 3×3, pointwise, a kernel covering the whole input (dense layer), a 1×1
+    /// output from a padded input (not a dense layer), and uneven geometries (strides 3, a
+    /// 5-wide kernel).
+    type Geo = (usize, usize, (usize, usize), (usize, usize), (usize, usize), (usize, usize));
+    const CHUNK_GEOS: &[Geo] = &[
+        (3, 4, (8, 8), (4, 4), (2, 2), (1, 1)),
+        (2, 3, (5, 6), (3, 3), (1, 1), (1, 1)),
+        (2, 3, (4, 4), (1, 1), (1, 1), (0, 0)),
+        (3, 2, (3, 4), (3, 4), (2, 1), (0, 0)),
+        (2, 2, (1, 1), (3, 3), (1, 1), (1, 1)),
+        (2, 3, (7, 5), (2, 3), (3, 2), (0, 1)),
+        (2, 2, (9, 8), (3, 5), (2, 3), (2, 1)),
+    ];
+
+    #[test]
+    fn every_chunk_size_matches_direct_loops() {
+        // Chunks of 1 (one image per product), ragged last chunks, exactly the batch, and more
+        // than the batch; the forward pass and the input gradient must not depend on the cut at
+        // all, bit for bit.
+        let mut rng = Lcg::new(18);
+        let n = 5;
+        for &(ci, co, hw, k, st, p) in CHUNK_GEOS {
+            let spec = Conv2dSpec::new(st, p);
+            let geo = Geometry::new(ci, hw, k, spec).unwrap();
+            let x = rng.array4((n, ci, hw.0, hw.1));
+            let w = rng.array4((co, ci, k.0, k.1));
+            let y = naive_conv(&x, &w, spec);
+            let g = rng.array4(y.dim());
+            let (gx, gw) = naive_grads(&x, &w, &g, spec);
+            let (y, gx, gw) = (to_f32(&y), to_f32(&gx), to_f32(&gw));
+            let reference =
+                (conv2d_in_chunks(x.view(), w.view(), &geo, n), backward_input_in_chunks(w.view(), g.view(), &geo, n));
+            for chunk in [1, 2, 3, 4, 5, 8] {
+                let what = format!("geometry {ci}->{co} {hw:?} k{k:?} s{st:?} p{p:?}, chunk {chunk}");
+                let got = conv2d_in_chunks(x.view(), w.view(), &geo, chunk);
+                assert_close(got.view().into_dyn(), y.view().into_dyn(), 1e-5, &format!("conv2d, {what}"));
+                assert!(same_bits(&got, &reference.0), "conv2d depends on the chunking: {what}");
+                let got = backward_input_in_chunks(w.view(), g.view(), &geo, chunk);
+                assert_close(got.view().into_dyn(), gx.view().into_dyn(), 1e-5, &format!("grad_x, {what}"));
+                assert!(same_bits(&got, &reference.1), "grad_x depends on the chunking: {what}");
+                let got =
+                    backward_weight_in_chunks(x.view(), g.view(), &geo, chunk).into_shape_with_order(w.dim()).unwrap();
+                assert_close(got.view().into_dyn(), gw.view().into_dyn(), 1e-5, &format!("grad_w, {what}"));
+            }
+        }
+    }
+
+    #[test]
+    fn full_window_kernels_are_dense_layers() {
+        // DCGAN's 7×7 layers on 7×7 maps (and the transposed one on 1×1 inputs), through the
+        // public functions, against the direct loops.
+        let mut rng = Lcg::new(19);
+        for (n, ci, co, hw, st) in [(3, 4, 2, (7, 7), (1, 1)), (4, 2, 5, (3, 2), (2, 3)), (1, 1, 1, (1, 1), (1, 1))] {
+            let spec = Conv2dSpec::new(st, (0, 0));
+            assert!(Geometry::new(ci, hw, hw, spec).unwrap().is_full_window());
+            let x = rng.array4((n, ci, hw.0, hw.1));
+            let w = rng.array4((co, ci, hw.0, hw.1));
+            let y = conv2d(x.view(), w.view(), spec);
+            assert_eq!(y.dim(), (n, co, 1, 1));
+            assert_close(
+                y.view().into_dyn(),
+                to_f32(&naive_conv(&x, &w, spec)).view().into_dyn(),
+                1e-5,
+                "dense conv2d",
+            );
+            let g = rng.array4(y.dim());
+            let (gx, gw) = conv2d_backward(x.view(), w.view(), g.view(), spec);
+            let (ex, ew) = naive_grads(&x, &w, &g, spec);
+            assert_close(gx.view().into_dyn(), to_f32(&ex).view().into_dyn(), 1e-5, "dense grad_x");
+            assert_close(gw.view().into_dyn(), to_f32(&ew).view().into_dyn(), 1e-5, "dense grad_w");
+            // The transposed convolution of a 1×1 input with the same weight is grad_x's map.
+            let wt = rng.array4((co, ci, hw.0, hw.1));
+            let z = rng.array4((n, co, 1, 1));
+            let t = conv_transpose2d(z.view(), wt.view(), spec, (0, 0));
+            let expect = to_f32(&naive_conv_transpose(&z, &wt, spec, (0, 0)));
+            assert_close(t.view().into_dyn(), expect.view().into_dyn(), 1e-5, "dense conv_transpose2d");
+        }
+    }
+
+    #[test]
+    fn chunks_respect_the_budget_and_are_as_few_as_possible() {
+        for (geo, c_out) in [
+            (Geometry::new(64, (14, 14), (4, 4), Conv2dSpec::new((2, 2), (1, 1))).unwrap(), 128),
+            (Geometry::new(1, (6, 6), (3, 3), Conv2dSpec::new((1, 1), (1, 1))).unwrap(), 2),
+            (Geometry::new(2, (3, 3), (3, 3), Conv2dSpec::default()).unwrap(), 3),
+        ] {
+            let per_image = (geo.rows() + c_out) * geo.cols();
+            let most = (COLUMN_BUDGET / per_image).min(TARGET_COLUMNS.div_ceil(geo.cols())).max(1);
+            for n in [1, 2, 5, 17, 128] {
+                let chunk = geo.chunk_items(n, c_out);
+                assert!(chunk >= 1 && chunk <= n.min(most), "n {n}: chunk {chunk}, at most {most}");
+                assert_eq!(n.div_ceil(chunk), n.div_ceil(most), "n {n}: more chunks than needed");
+            }
+            assert_eq!(geo.chunk_items(0, c_out), 1);
+        }
+    }
+
     #[test]
     fn results_are_bit_identical_across_pools() {
-        // With the test-size task threshold, the batch and the weight-gradient sum are split into
-        // several tasks and chunks.
+        // With the test-size budgets, both geometries are cut into several chunks of several
+        // images, more chunks than the weight gradient has groups, with smaller last ones.
         let mut rng = Lcg::new(17);
-        let spec = Conv2dSpec::new((1, 1), (1, 1));
-        let x = rng.array4((12, 3, 6, 6));
-        let w = rng.array4((4, 3, 3, 3));
-        let g = rng.array4((12, 4, 6, 6));
-        let flops = 2 * 4 * 27 * 36;
-        assert!(items_per_task(flops) < 12, "the batch must be split");
-        assert!(weight_chunk_items(12, flops) < 12, "the weight sum must be chunked");
-        let run = |threads: usize| {
-            let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
-            pool.install(|| (conv2d(x.view(), w.view(), spec), conv2d_backward(x.view(), w.view(), g.view(), spec)))
-        };
-        let first = run(1);
-        for threads in [1, 2, 3] {
-            let again = run(threads);
-            let same = |a: &Array4<f32>, b: &Array4<f32>| a.iter().zip(b).all(|(x, y)| x.to_bits() == y.to_bits());
-            assert!(same(&first.0, &again.0) && same(&first.1.0, &again.1.0) && same(&first.1.1, &again.1.1));
+        let cases = [(20, 4, 6, 8, 4, (2, 2), (1, 1)), (17, 3, 4, 5, 3, (1, 1), (1, 1))];
+        for (n, ci, co, hw, k, st, p) in cases {
+            let spec = Conv2dSpec::new(st, p);
+            let geo = Geometry::new(ci, (hw, hw), (k, k), spec).unwrap();
+            let chunk = geo.chunk_items(n, co);
+            assert!(1 < chunk && chunk < n, "the batch must be cut into chunks of several images");
+            assert!(n.div_ceil(chunk) > WEIGHT_GROUPS, "the weight gradient's groups must hold several chunks");
+            let x = rng.array4((n, ci, hw, hw));
+            let w = rng.array4((co, ci, k, k));
+            let g = rng.array4((n, co, geo.oh, geo.ow));
+            let run = |threads: usize| {
+                let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
+                pool.install(|| {
+                    let (gx, gw) = conv2d_backward(x.view(), w.view(), g.view(), spec);
+                    [conv2d(x.view(), w.view(), spec), gx, gw]
+                })
+            };
+            let first = run(1);
+            for threads in [1, 2, 3] {
+                let again = run(threads);
+                for (a, b) in first.iter().zip(&again) {
+                    assert!(same_bits(a, b), "{threads} threads, chunk {chunk} of {n}");
+                }
+            }
+            let (ex, ew) = naive_grads(&x, &w, &g, spec);
+            let expect = [to_f32(&naive_conv(&x, &w, spec)), to_f32(&ex), to_f32(&ew)];
+            for (got, expect) in first.iter().zip(&expect) {
+                assert_close(got.view().into_dyn(), expect.view().into_dyn(), 1e-5, "pool run");
+            }
         }
-        let expect = to_f32(&naive_conv(&x, &w, spec));
-        assert_close(first.0.view().into_dyn(), expect.view().into_dyn(), 1e-5, "conv2d large");
     }
 }
