@@ -686,22 +686,30 @@ impl Geometry {
     /// [`Geometry::split_image`] for column stride `SW` (`0`: read it from `self`).
     fn split_image_stride<const SW: usize>(&self, image: &[f32], split: &mut [f32]) {
         let sw = if SW == 0 { self.sw } else { SW };
-        let plane = self.hs * self.ws;
         for (src, dst) in image.chunks_exact(self.h * self.w).zip(split.chunks_exact_mut(self.split_plane_len())) {
             for (iy, line) in src.chunks_exact(self.w).enumerate() {
-                let (py, y) = ((iy + self.ph) % self.sh, (iy + self.ph) / self.sh);
-                for px in 0..sw.min(self.w) {
-                    // Input columns ix with (ix + pw) mod sw == px: ix0, ix0 + sw, …
-                    let ix0 = (px + sw - self.pw % sw) % sw;
-                    if ix0 >= self.w {
-                        continue;
-                    }
-                    let count = (self.w - ix0).div_ceil(sw);
-                    let start = (py * sw + px) * plane + y * self.ws + (ix0 + self.pw) / sw;
-                    copy_from_strided(&mut dst[start..start + count], &line[ix0..], sw);
+                for (ix0, run) in self.phase_runs(iy, sw) {
+                    copy_from_strided(&mut dst[run], &line[ix0..], sw);
                 }
             }
         }
+    }
+
+    /// The runs of input line `iy` in the phase planes, for column stride `sw`: for each column
+    /// phase `px`, the input columns `ix0, ix0 + sw, …` (those with `(ix + pw) mod sw == px`) and
+    /// the contiguous range of the split buffer (within one channel) that holds them.
+    fn phase_runs(&self, iy: usize, sw: usize) -> impl Iterator<Item = (usize, std::ops::Range<usize>)> + '_ {
+        let plane = self.hs * self.ws;
+        let (py, y) = ((iy + self.ph) % self.sh, (iy + self.ph) / self.sh);
+        (0..sw.min(self.w)).filter_map(move |px| {
+            let ix0 = (px + sw - self.pw % sw) % sw;
+            if ix0 >= self.w {
+                return None;
+            }
+            let count = (self.w - ix0).div_ceil(sw);
+            let start = (py * sw + px) * plane + y * self.ws + (ix0 + self.pw) / sw;
+            Some((ix0, start..start + count))
+        })
     }
 
     /// The inverse of [`Geometry::split_image`] on the pixels inside the image: writes the
@@ -717,18 +725,10 @@ impl Geometry {
     /// [`Geometry::unsplit_image`] for column stride `SW` (`0`: read it from `self`).
     fn unsplit_image_stride<const SW: usize>(&self, split: &[f32], image: &mut [f32]) {
         let sw = if SW == 0 { self.sw } else { SW };
-        let plane = self.hs * self.ws;
         for (dst, src) in image.chunks_exact_mut(self.h * self.w).zip(split.chunks_exact(self.split_plane_len())) {
             for (iy, line) in dst.chunks_exact_mut(self.w).enumerate() {
-                let (py, y) = ((iy + self.ph) % self.sh, (iy + self.ph) / self.sh);
-                for px in 0..sw.min(self.w) {
-                    let ix0 = (px + sw - self.pw % sw) % sw;
-                    if ix0 >= self.w {
-                        continue;
-                    }
-                    let count = (self.w - ix0).div_ceil(sw);
-                    let start = (py * sw + px) * plane + y * self.ws + (ix0 + self.pw) / sw;
-                    copy_to_strided(&mut line[ix0..], &src[start..start + count], sw);
+                for (ix0, run) in self.phase_runs(iy, sw) {
+                    copy_to_strided(&mut line[ix0..], &src[run], sw);
                 }
             }
         }
