@@ -125,16 +125,7 @@ fn run_config(args: &TrainArgs, data: &latent_data::Mnist) -> anyhow::Result<Run
     let hidden = args.hidden.as_deref().map(parse_widths).transpose()?;
     let activation = args.activation.as_deref().map(str::parse::<Activation>).transpose()?;
     let pixels = data.train.pixels();
-    if !config.is_gan() {
-        reject_flags(
-            args.model.as_str(),
-            &[
-                ("--gan-loss", args.gan_loss.is_some()),
-                ("--d-steps", args.d_steps.is_some()),
-                ("--clip-weights", args.clip_weights.is_some()),
-            ],
-        )?;
-    }
+    reject_flags(args.model.as_str(), &model_flags(args), accepted_flags(&config))?;
     match &mut config {
         ModelConfig::Autoencoder(c) => {
             c.input_dim = pixels;
@@ -148,9 +139,6 @@ fn run_config(args: &TrainArgs, data: &latent_data::Mnist) -> anyhow::Result<Run
                 c.noise = noise.parse::<NoiseSpec>().context("--noise")?;
             }
             c.regularizer = regularizer(c.regularizer, args)?;
-            if args.beta.is_some() {
-                bail!("--beta applies to the vae only");
-            }
         }
         ModelConfig::Vae(c) => {
             c.input_dim = pixels;
@@ -158,17 +146,6 @@ fn run_config(args: &TrainArgs, data: &latent_data::Mnist) -> anyhow::Result<Run
             set(&mut c.hidden, hidden);
             set(&mut c.activation, activation);
             set(&mut c.beta, args.beta);
-            for (flag, given) in [
-                ("--noise", args.noise.is_some()),
-                ("--sparsity", args.sparsity.is_some()),
-                ("--rho", args.rho.is_some()),
-                ("--contractive", args.contractive.is_some()),
-                ("--loss", args.loss.is_some()),
-            ] {
-                if given {
-                    bail!("{flag} does not apply to the vae");
-                }
-            }
         }
         ModelConfig::ConvAutoencoder(c) => {
             c.image_size = square_side(data)?;
@@ -177,34 +154,12 @@ fn run_config(args: &TrainArgs, data: &latent_data::Mnist) -> anyhow::Result<Run
             if let Some(noise) = &args.noise {
                 c.noise = noise.parse::<NoiseSpec>().context("--noise")?;
             }
-            reject_flags(
-                "conv-ae",
-                &[
-                    ("--activation", args.activation.is_some()),
-                    ("--beta", args.beta.is_some()),
-                    ("--sparsity", args.sparsity.is_some()),
-                    ("--rho", args.rho.is_some()),
-                    ("--contractive", args.contractive.is_some()),
-                    ("--loss", args.loss.is_some()),
-                ],
-            )?;
         }
         ModelConfig::ConvVae(c) => {
             c.image_size = square_side(data)?;
             set(&mut c.latent_dim, args.latent_dim);
             set(&mut c.channels, hidden);
             set(&mut c.beta, args.beta);
-            reject_flags(
-                "conv-vae",
-                &[
-                    ("--activation", args.activation.is_some()),
-                    ("--noise", args.noise.is_some()),
-                    ("--sparsity", args.sparsity.is_some()),
-                    ("--rho", args.rho.is_some()),
-                    ("--contractive", args.contractive.is_some()),
-                    ("--loss", args.loss.is_some()),
-                ],
-            )?;
         }
         ModelConfig::Cvae(c) => {
             c.input_dim = pixels;
@@ -212,16 +167,6 @@ fn run_config(args: &TrainArgs, data: &latent_data::Mnist) -> anyhow::Result<Run
             set(&mut c.hidden, hidden);
             set(&mut c.activation, activation);
             set(&mut c.beta, args.beta);
-            reject_flags(
-                "cvae",
-                &[
-                    ("--noise", args.noise.is_some()),
-                    ("--sparsity", args.sparsity.is_some()),
-                    ("--rho", args.rho.is_some()),
-                    ("--contractive", args.contractive.is_some()),
-                    ("--loss", args.loss.is_some()),
-                ],
-            )?;
             if let Some(&bad) = data.train.labels().iter().find(|&&l| usize::from(l) >= c.classes) {
                 bail!("the cvae is conditioned on {} digit labels, but the training data has label {bad}", c.classes);
             }
@@ -229,7 +174,6 @@ fn run_config(args: &TrainArgs, data: &latent_data::Mnist) -> anyhow::Result<Run
         ModelConfig::Gan(c) | ModelConfig::Cgan(c) => {
             c.output_dim = pixels;
             set(&mut c.latent_dim, args.latent_dim);
-            reject_gan_flags(args)?;
             c.training = gan_training(c.training.clone(), args)?;
             if c.classes > 0
                 && let Some(&bad) = data.train.labels().iter().find(|&&l| usize::from(l) >= c.classes)
@@ -240,30 +184,12 @@ fn run_config(args: &TrainArgs, data: &latent_data::Mnist) -> anyhow::Result<Run
         ModelConfig::Dcgan(c) => {
             c.image_size = square_side(data)?;
             set(&mut c.latent_dim, args.latent_dim);
-            reject_gan_flags(args)?;
             c.training = gan_training(c.training.clone(), args)?;
         }
     }
     config.validate()?;
     train.validate()?;
     Ok(RunConfig { preset: format!("{family}/{name}"), model: config, train, data: data_info(data) })
-}
-
-/// Fail on the autoencoder flags, which do not apply to a GAN.
-fn reject_gan_flags(args: &TrainArgs) -> anyhow::Result<()> {
-    reject_flags(
-        args.model.as_str(),
-        &[
-            ("--hidden", args.hidden.is_some()),
-            ("--activation", args.activation.is_some()),
-            ("--beta", args.beta.is_some()),
-            ("--noise", args.noise.is_some()),
-            ("--sparsity", args.sparsity.is_some()),
-            ("--rho", args.rho.is_some()),
-            ("--contractive", args.contractive.is_some()),
-            ("--loss", args.loss.is_some()),
-        ],
-    )
 }
 
 /// A GAN's training options changed by `--gan-loss`, `--d-steps` and `--clip-weights`. The
@@ -294,9 +220,42 @@ fn square_side(data: &latent_data::Mnist) -> anyhow::Result<usize> {
     Ok(rows)
 }
 
-/// Fail on the first flag of `flags` (name, given) that was given: it does not apply to `model`.
-fn reject_flags(model: &str, flags: &[(&str, bool)]) -> anyhow::Result<()> {
-    match flags.iter().find(|(_, given)| *given) {
+/// The flags that shape a model (beyond `--latent-dim`, which every family takes), each with
+/// whether it was given.
+fn model_flags(args: &TrainArgs) -> [(&'static str, bool); 11] {
+    [
+        ("--hidden", args.hidden.is_some()),
+        ("--activation", args.activation.is_some()),
+        ("--beta", args.beta.is_some()),
+        ("--noise", args.noise.is_some()),
+        ("--sparsity", args.sparsity.is_some()),
+        ("--rho", args.rho.is_some()),
+        ("--contractive", args.contractive.is_some()),
+        ("--loss", args.loss.is_some()),
+        ("--gan-loss", args.gan_loss.is_some()),
+        ("--d-steps", args.d_steps.is_some()),
+        ("--clip-weights", args.clip_weights.is_some()),
+    ]
+}
+
+/// The model-shaping flags (of [`model_flags`]) that a family uses.
+fn accepted_flags(config: &ModelConfig) -> &'static [&'static str] {
+    match config {
+        ModelConfig::Autoencoder(_) => {
+            &["--hidden", "--activation", "--noise", "--sparsity", "--rho", "--contractive", "--loss"]
+        }
+        ModelConfig::Vae(_) | ModelConfig::Cvae(_) => &["--hidden", "--activation", "--beta"],
+        ModelConfig::ConvAutoencoder(_) => &["--hidden", "--noise"],
+        ModelConfig::ConvVae(_) => &["--hidden", "--beta"],
+        ModelConfig::Gan(_) | ModelConfig::Cgan(_) | ModelConfig::Dcgan(_) => {
+            &["--gan-loss", "--d-steps", "--clip-weights"]
+        }
+    }
+}
+
+/// Fail on the first given flag of `flags` (name, given) that `model` does not accept.
+fn reject_flags(model: &str, flags: &[(&str, bool)], accepted: &[&str]) -> anyhow::Result<()> {
+    match flags.iter().find(|(flag, given)| *given && !accepted.contains(flag)) {
         Some((flag, _)) => bail!("{flag} does not apply to the {model}"),
         None => Ok(()),
     }
