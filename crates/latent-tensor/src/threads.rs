@@ -35,9 +35,9 @@ pub enum ThreadsError {
         current: usize,
     },
     /// The operating system refused to start the pool's threads.
-    #[error("cannot start a pool of {threads} threads: {reason}")]
+    #[error("cannot start a pool of {threads} threads (0: the default size): {reason}")]
     Build {
-        /// The size that was asked for.
+        /// The size that was asked for (0 for the default).
         threads: usize,
         /// The operating system's reason.
         reason: String,
@@ -78,21 +78,16 @@ pub fn set_num_threads(n: usize) -> Result<(), ThreadsError> {
 /// # Errors
 /// [`ThreadsError::Zero`] for `Some(0)`; [`ThreadsError::Build`] if the threads cannot start.
 pub fn run_in_pool<R: Send>(threads: Option<usize>, f: impl FnOnce() -> R + Send) -> Result<R, ThreadsError> {
-    let threads = match threads {
-        Some(0) => return Err(ThreadsError::Zero),
-        Some(n) => n,
-        None => std::env::var("RAYON_NUM_THREADS")
-            .ok()
-            .and_then(|v| v.trim().parse::<usize>().ok())
-            .filter(|&n| n > 0)
-            .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())),
-    };
+    if threads == Some(0) {
+        return Err(ThreadsError::Zero);
+    }
+    // Without a size, rayon takes RAYON_NUM_THREADS, else the number of logical CPUs.
     let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(threads)
+        .num_threads(threads.unwrap_or(0))
         .stack_size(16 << 20)
         .thread_name(|i| format!("latent-worker-{i}"))
         .build()
-        .map_err(|e| ThreadsError::Build { threads, reason: e.to_string() })?;
+        .map_err(|e| ThreadsError::Build { threads: threads.unwrap_or(0), reason: e.to_string() })?;
     Ok(pool.install(f))
 }
 

@@ -28,7 +28,7 @@ pub mod sgd;
 
 use std::collections::{BTreeMap, HashMap};
 
-use latent_tensor::kernels::elementwise;
+use latent_tensor::kernels::elementwise::{self, worth_parallel};
 use latent_tensor::{Gradients, Tensor};
 use ndarray::{ArrayD, ArrayViewD, ArrayViewMutD, IxDyn, Zip};
 use rayon::prelude::*;
@@ -41,15 +41,6 @@ pub use sgd::{Sgd, SgdConfig};
 
 use crate::error::{NnError, Result};
 use crate::module::Module;
-
-/// Element count above which updates run in parallel over chunks (when the pool has more than
-/// one thread).
-const PARALLEL_MIN_LEN: usize = 1 << 16;
-
-/// Whether a parameter of `len` elements is updated in parallel.
-fn worth_parallel(len: usize) -> bool {
-    len >= PARALLEL_MIN_LEN && rayon::current_num_threads() > 1
-}
 
 /// Where an optimiser finds the gradient of a parameter.
 pub trait GradSource {

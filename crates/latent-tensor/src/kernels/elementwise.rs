@@ -137,6 +137,43 @@ pub fn map3(
     }
 }
 
+/// Shortest run worth [`map_runs`] (shorter runs cost more in loop overhead than they save).
+pub const MIN_RUN: usize = 8;
+
+/// `f(a, s)` element-wise where the standard-layout array `a` is `scalars.len()` equal
+/// contiguous runs and `s` is the scalar of each run (a per-channel bias on `[n, c, h, w]`:
+/// one scalar per `(n, c)`). `None` if `a` is not in standard layout or does not split into
+/// that many runs.
+pub fn map_runs(
+    a: &ArrayViewD<f32>,
+    scalars: &[f32],
+    f: &(impl Fn(f32, f32) -> f32 + Sync + Send),
+) -> Option<ArrayD<f32>> {
+    let x = a.as_slice()?;
+    if scalars.is_empty() || x.len() % scalars.len() != 0 {
+        return None;
+    }
+    let run = (x.len() / scalars.len()).max(1);
+    Some(from_runs(
+        a.shape(),
+        x.len(),
+        run,
+        #[inline(always)]
+        |start, out| {
+            let (x, s) = (&x[start..start + out.len()], scalars[start / run]);
+            dispatch(
+                out,
+                #[inline(always)]
+                |o: &mut [MaybeUninit<f32>]| {
+                    for (o, &x) in o.iter_mut().zip(x) {
+                        o.write(f(x, s));
+                    }
+                },
+            )
+        },
+    ))
+}
+
 /// Runs the loop `body` over `out`, compiled with AVX2 when the CPU has it.
 #[inline(always)]
 fn dispatch(out: &mut [MaybeUninit<f32>], body: impl FnOnce(&mut [MaybeUninit<f32>])) {
@@ -181,12 +218,24 @@ fn from_slices(
     len: usize,
     fill: impl Fn(usize, &mut [MaybeUninit<f32>]) + Sync + Send,
 ) -> ArrayD<f32> {
+    from_runs(shape, len, CHUNK, fill)
+}
+
+/// [`from_slices`] with chunks of `chunk` elements (the last may be shorter) when parallel, and
+/// of `chunk` elements too when serial, so `fill` always sees whole chunks.
+fn from_runs(
+    shape: &[usize],
+    len: usize,
+    chunk: usize,
+    fill: impl Fn(usize, &mut [MaybeUninit<f32>]) + Sync + Send,
+) -> ArrayD<f32> {
     let mut data: Vec<f32> = Vec::with_capacity(len);
     let out = &mut data.spare_capacity_mut()[..len];
+    let chunk = chunk.max(1);
     if worth_parallel(len) {
-        out.par_chunks_mut(CHUNK).enumerate().for_each(|(i, chunk)| fill(i * CHUNK, chunk));
+        out.par_chunks_mut(chunk).enumerate().for_each(|(i, c)| fill(i * chunk, c));
     } else {
-        fill(0, out);
+        out.chunks_mut(chunk).enumerate().for_each(|(i, c)| fill(i * chunk, c));
     }
     // SAFETY: `fill` wrote every element of the first `len` (each chunk covers its range once).
     unsafe { data.set_len(len) };

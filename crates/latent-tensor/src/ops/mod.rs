@@ -19,6 +19,7 @@ use ndarray::{ArrayD, ArrayViewD, Axis, IxDyn};
 
 use crate::error::{Result, TensorError};
 
+use crate::kernels::elementwise;
 pub(crate) use crate::kernels::elementwise::{map1, map2, map3, worth_parallel};
 
 /// The NumPy broadcast of two shapes.
@@ -84,51 +85,29 @@ pub(crate) fn broadcast_map2(
     Ok(map2(&a, &b, f))
 }
 
-/// Shortest run worth the [`map_runs`] path.
-const MIN_RUN: usize = 8;
-
 /// `f(a, b)` element-wise where `a` is a standard-layout array of the full shape and `b`
 /// broadcasts to it while being constant over `a`'s trailing axes from some axis `k` on: `a` is
 /// then `outer` contiguous runs of `run = Π shape[k..]` elements, each paired with one value of
-/// `b`. `None` if `b` does not have that form or the runs are too short to gain.
+/// `b` ([`elementwise::map_runs`]). `None` if `b` does not have that form or the runs are too
+/// short to gain.
 fn map_runs(
     a: &ArrayViewD<f32>,
     b: &ArrayViewD<f32>,
     f: &(impl Fn(f32, f32) -> f32 + Sync + Send),
 ) -> Option<ArrayD<f32>> {
     let full = a.shape();
-    let a_data = a.as_slice()?;
     // b's shape aligned on the right, padded with 1s.
     let mut b_shape = vec![1; full.len() - b.ndim()];
     b_shape.extend_from_slice(b.shape());
     let k = b_shape.iter().rposition(|&d| d != 1).map_or(0, |i| i + 1);
     let run: usize = full[k..].iter().product();
-    if run < MIN_RUN || full.is_empty() {
+    if run < elementwise::MIN_RUN || full.is_empty() {
         return None;
     }
     // One value of b per run, in the runs' order.
-    let lead = IxDyn(&full[..k]);
     let b_lead = b.to_shape(IxDyn(&b_shape[..k])).ok()?;
-    let scalars: Vec<f32> = b_lead.broadcast(lead)?.iter().copied().collect();
-    let mut out = ArrayD::<f32>::zeros(IxDyn(full));
-    let out_data = out.as_slice_mut().expect("fresh array is contiguous");
-    let fill = |(o, (x, &s)): (&mut [f32], (&[f32], &f32))| {
-        crate::kernels::elementwise::vectorized(
-            #[inline(always)]
-            || {
-                for (o, &x) in o.iter_mut().zip(x) {
-                    *o = f(x, s);
-                }
-            },
-        )
-    };
-    if worth_parallel(a_data.len()) {
-        use rayon::prelude::*;
-        out_data.par_chunks_mut(run).zip(a_data.par_chunks(run).zip(scalars.par_iter())).for_each(fill);
-    } else {
-        out_data.chunks_mut(run).zip(a_data.chunks(run).zip(&scalars)).for_each(fill);
-    }
-    Some(out)
+    let scalars: Vec<f32> = b_lead.broadcast(IxDyn(&full[..k]))?.iter().copied().collect();
+    elementwise::map_runs(a, &scalars, f)
 }
 
 /// Check that `axis` is an axis of a tensor with `ndim` axes.
