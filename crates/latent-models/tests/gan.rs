@@ -15,7 +15,7 @@ mod common;
 use latent_data::{Mnist, Scale};
 use latent_models::Model;
 use latent_models::run_dir::{RunConfig, RunDir};
-use latent_models::train::{BatchProgress, Silent, TrainObserver, TrainOutcome, Trainer};
+use latent_models::train::{Silent, TrainOutcome, Trainer};
 use latent_nn::{Buffer, Module};
 use latent_tensor::TensorRng;
 
@@ -86,22 +86,6 @@ fn a_gan_checkpoint_round_trips() {
     assert!(loaded.reconstruct(&latent_tensor::Tensor::zeros(&[1, 784])).is_err(), "a GAN has no encoder");
 }
 
-/// Stops after `at` batches, as Ctrl-C does.
-struct StopAt {
-    at: usize,
-    seen: usize,
-}
-
-impl TrainObserver for StopAt {
-    fn batch_done(&mut self, _p: &BatchProgress) {
-        self.seen += 1;
-    }
-
-    fn should_stop(&self) -> bool {
-        self.seen >= self.at
-    }
-}
-
 /// Every parameter and buffer, as bits.
 fn bits(m: &dyn Module) -> Vec<(String, Vec<u32>)> {
     let mut out = Vec::new();
@@ -135,7 +119,7 @@ fn an_interrupted_gan_resumes_exactly() {
         let split = dir.path().join(format!("{model}-split"));
         let mut first = Trainer::new(RunDir::create(&split, false).unwrap(), cfg).unwrap();
         assert_eq!(
-            first.fit(&data, &mut StopAt { at: 3, seen: 0 }).unwrap(),
+            first.fit(&data, &mut common::StopAt { at: 3, seen: 0 }).unwrap(),
             TrainOutcome::Stopped { epoch: 1, batch: 3 }
         );
         drop(first);

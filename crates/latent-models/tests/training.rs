@@ -6,7 +6,7 @@ mod common;
 use latent_data::{Mnist, Scale};
 use latent_models::ModelError;
 use latent_models::run_dir::RunDir;
-use latent_models::train::{BatchProgress, Silent, TrainObserver, TrainOutcome, Trainer};
+use latent_models::train::{Silent, TrainOutcome, Trainer};
 use latent_tensor::Tensor;
 
 fn first_test_images(data: &Mnist, n: usize) -> Tensor {
@@ -53,22 +53,6 @@ fn a_checkpoint_round_trips() {
     assert_eq!(loaded.reconstruct(&x).unwrap().to_vec(), before);
 }
 
-/// Stops after `at` batches of the first epoch, as Ctrl-C does.
-struct StopAt {
-    at: usize,
-    seen: usize,
-}
-
-impl TrainObserver for StopAt {
-    fn batch_done(&mut self, _p: &BatchProgress) {
-        self.seen += 1;
-    }
-
-    fn should_stop(&self) -> bool {
-        self.seen >= self.at
-    }
-}
-
 #[test]
 fn an_interrupted_run_resumes_exactly() {
     let data = common::sample(None);
@@ -80,7 +64,7 @@ fn an_interrupted_run_resumes_exactly() {
         let split = dir.path().join(format!("{model}-split"));
         let mut first =
             Trainer::new(RunDir::create(&split, false).unwrap(), common::config(model, None, 2, 12)).unwrap();
-        let outcome = first.fit(&data, &mut StopAt { at: 7, seen: 0 }).unwrap();
+        let outcome = first.fit(&data, &mut common::StopAt { at: 7, seen: 0 }).unwrap();
         assert_eq!(outcome, TrainOutcome::Stopped { epoch: 1, batch: 7 });
         drop(first);
         let mut resumed = Trainer::resume(RunDir::open(&split).unwrap(), None).unwrap();

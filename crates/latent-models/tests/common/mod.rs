@@ -1,5 +1,5 @@
 //! Helpers shared by this crate's integration tests: the bundled sample, a run configuration
-//! built from a preset, and a complete training run.
+//! built from a preset, a complete training run, and an observer that stops training early.
 
 // Each test crate includes this module and uses a subset of it.
 #![allow(dead_code)]
@@ -11,7 +11,7 @@ use latent_data::mnist::{self, DataDir, Origin};
 use latent_models::EpochMetrics;
 use latent_models::presets::preset;
 use latent_models::run_dir::{DataInfo, RunConfig, RunDir};
-use latent_models::train::{Silent, TrainOutcome, Trainer};
+use latent_models::train::{BatchProgress, Silent, TrainObserver, TrainOutcome, Trainer};
 
 /// The bundled sample, with its test set cut to the first `test_images` digits if given (the
 /// test pass of every epoch is part of each test's time).
@@ -51,4 +51,22 @@ pub fn train(dir: &Path, config: RunConfig, data: &Mnist) -> (Trainer, Vec<Epoch
     assert_eq!(trainer.fit(data, &mut Silent).unwrap(), TrainOutcome::Completed { epochs });
     let metrics = trainer.run_dir().read_metrics().unwrap();
     (trainer, metrics)
+}
+
+/// Stops after `at` batches, as Ctrl-C does.
+pub struct StopAt {
+    /// Batches to let through.
+    pub at: usize,
+    /// Batches seen so far.
+    pub seen: usize,
+}
+
+impl TrainObserver for StopAt {
+    fn batch_done(&mut self, _p: &BatchProgress) {
+        self.seen += 1;
+    }
+
+    fn should_stop(&self) -> bool {
+        self.seen >= self.at
+    }
 }
