@@ -60,79 +60,64 @@ pub enum DatasetName {
     MnistSample,
 }
 
-/// The model families `latent train` knows.
-#[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ModelName {
-    /// MLP autoencoder (presets: deep, shallow, 2d, overcomplete).
-    Ae,
-    /// Denoising autoencoder: corrupted inputs, clean targets (presets: deep, overcomplete).
-    Dae,
-    /// Sparse autoencoder: an L1 or KL penalty on the code (presets: kl, l1).
-    Sparse,
-    /// Contractive autoencoder: a Jacobian penalty (preset: sigmoid).
-    Contractive,
-    /// Variational autoencoder (presets: pytorch-examples, 2d, beta4).
-    Vae,
-    /// Convolutional autoencoder: stride-2 convolutions down, transposed ones up (presets:
-    /// standard, 2d).
-    ConvAe,
-    /// Convolutional variational autoencoder (presets: standard, 2d).
-    ConvVae,
-    /// Conditional VAE: the digit label one-hot beside both halves' inputs; sample a chosen
-    /// digit with `latent sample RUN --label K` (presets: 2d, 20d).
-    Cvae,
-    /// MLP GAN: G 100-256-512-1024-784, D 784-512-256-1, data in -1..1 (preset: mlp, the
-    /// reference torch_gan.py; 30 epochs, batch 64, Adam 2e-4 with betas 0.5, 0.999).
-    Gan,
-    /// DCGAN for 28x28: transposed convolutions with BatchNorm and ReLU to a tanh image, a
-    /// strided-convolution discriminator (preset: 28; 10 epochs, batch 128).
-    Dcgan,
-    /// Conditional MLP GAN: the digit label one-hot beside G's noise and D's image; draw a
-    /// chosen digit with `latent sample RUN --label K` (preset: mlp).
-    Cgan,
-    /// The 8-3-8 identity network of the textbook figure (prints its table).
-    Identity,
+/// The model names `latent train` takes: every built-in family's, and `identity`.
+fn model_names() -> Vec<&'static str> {
+    let mut names = latent_models::Registry::builtin().model_names();
+    names.push("identity");
+    names
 }
 
-impl ModelName {
-    /// The name used by presets and run directories.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ModelName::Ae => "ae",
-            ModelName::Dae => "dae",
-            ModelName::Sparse => "sparse",
-            ModelName::Contractive => "contractive",
-            ModelName::Vae => "vae",
-            ModelName::ConvAe => "conv-ae",
-            ModelName::ConvVae => "conv-vae",
-            ModelName::Cvae => "cvae",
-            ModelName::Gan => "gan",
-            ModelName::Dcgan => "dcgan",
-            ModelName::Cgan => "cgan",
-            ModelName::Identity => "identity",
+/// The list of models and presets shown by `latent train --help`, from the registry.
+fn models_help() -> String {
+    let registry = latent_models::Registry::builtin();
+    let mut text = String::from("Models and their presets (the first is the default):\n");
+    for name in registry.model_names() {
+        text.push_str(&format!("  {name}\n"));
+        for p in registry.presets().into_iter().filter(|p| p.model == name) {
+            text.push_str(&format!("      --preset {:<18} {}\n", p.name, p.summary));
         }
     }
+    text.push_str("  identity\n      the 8-3-8 identity network of the textbook figure (prints its table)\n");
+    text
 }
 
 /// `latent train`.
 #[derive(Args, Debug)]
+#[command(after_long_help = models_help())]
 pub struct TrainArgs {
-    /// The model family.
-    #[arg(value_enum)]
-    pub model: ModelName,
+    /// The model (see --help for every model and preset).
+    #[arg(value_parser = clap::builder::PossibleValuesParser::new(model_names()))]
+    pub model: String,
     /// The architecture within the family (default: the family's first preset; see
     /// `latent train --help` for the list).
     #[arg(long)]
     pub preset: Option<String>,
-    /// Epochs to train (default 10).
+    /// Epochs to train (default: the preset's; 10, or 30 for gan and cgan).
     #[arg(long)]
     pub epochs: Option<u64>,
-    /// Examples per batch (default 128).
+    /// Examples per batch (default: the preset's; 128, or 64 for gan and cgan).
     #[arg(long)]
     pub batch_size: Option<usize>,
-    /// Adam's learning rate (default 0.001).
+    /// The base learning rate (default: the preset's; 0.001, or 0.0002 for the GANs).
     #[arg(long)]
     pub lr: Option<f64>,
+    /// The optimiser: adam (default; a GAN's betas are 0.5, 0.999), sgd or rmsprop.
+    #[arg(long, value_name = "NAME")]
+    pub optimizer: Option<String>,
+    /// Momentum of sgd and rmsprop (default 0).
+    #[arg(long, value_name = "F")]
+    pub momentum: Option<f64>,
+    /// The learning rate over epochs: constant (default), step:N:G (times G every N epochs),
+    /// exp:G, cosine (to 0 over the run), cosine:T, warmup:N (linear over N epochs).
+    #[arg(long, value_name = "SCHEDULE")]
+    pub lr_schedule: Option<String>,
+    /// Hold out this fraction of the training set (seeded) and report its loss each epoch.
+    #[arg(long, value_name = "F")]
+    pub val_fraction: Option<f64>,
+    /// Stop when the validation loss has not improved for this many epochs (needs
+    /// --val-fraction).
+    #[arg(long, value_name = "PATIENCE")]
+    pub early_stop: Option<u64>,
     /// The code size (overrides the preset's).
     #[arg(long)]
     pub latent_dim: Option<usize>,

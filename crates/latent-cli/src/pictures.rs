@@ -61,7 +61,7 @@ impl RunPictures {
     }
 
     /// Originals above their reconstructions, `RECON_ROWS` pairs of rows; `labels` (one per
-    /// original) are what a conditional model is told, and other models ignore them.
+    /// original) are what a conditional model is told (other models are told nothing).
     ///
     /// # Errors
     /// If the model fails or the file cannot be written.
@@ -72,7 +72,8 @@ impl RunPictures {
         cols: usize,
         path: &Path,
     ) -> anyhow::Result<()> {
-        let recon = to_matrix(&model.reconstruct_labeled(&Tensor::new(originals.clone()), labels)?);
+        let labels = model.classes().map(|_| labels);
+        let recon = to_matrix(&latent_models::reconstruct(model, &Tensor::new(originals.clone()), labels)?);
         let grid = ImageGrid::new().cols(cols);
         let mut canvases = Vec::new();
         for start in (0..originals.nrows()).step_by(cols) {
@@ -90,27 +91,29 @@ impl RunPictures {
     /// If the model fails or a file cannot be written.
     pub fn write_epoch(&self, run: &RunDir, model: &mut dyn Model, metrics: &[EpochMetrics]) -> anyhow::Result<()> {
         let epoch = metrics.last().map_or(0, |m| m.epoch);
+        let conditional = model.classes().is_some();
         // A GAN has no encoder: nothing to reconstruct or to scatter.
-        let has_encoder = !model.config().is_gan();
+        let has_encoder = model.encoder().is_some();
         if has_encoder {
             let recon = run.file(&format!("reconstructions-epoch-{epoch:03}.png"));
             Self::reconstructions(model, &self.digits, &self.digit_labels, RECON_COLS, &recon)?;
             std::fs::copy(&recon, run.file("reconstructions.png"))?;
         }
-        if model.is_generative() {
-            let (samples, cols) = if model.is_conditional() {
-                (self.conditional_samples(model)?, CLASSES)
-            } else {
-                (to_matrix(&model.decode(&self.noise)?), 8)
+        if model.generator().is_some() {
+            let (samples, cols) = match model.classes() {
+                Some(classes) => (self.conditional_samples(model, classes)?, classes.min(CLASSES)),
+                None => (to_matrix(&model.decoder().expect("a generator decodes").decode(&self.noise, None)?), 8),
             };
             let path = run.file(&format!("samples-epoch-{epoch:03}.png"));
             ImageGrid::new().cols(cols).write_png(&path, &samples)?;
             std::fs::copy(&path, run.file("samples.png"))?;
         }
         loss_chart(metrics).write_png(run.file("loss.png"))?;
-        if has_encoder && model.config().latent_dim() == 2 {
-            let codes =
-                to_matrix(&model.encode_labeled(&Tensor::new(self.scatter_images.clone()), &self.scatter_labels)?);
+        if let Some(encoder) = model.encoder()
+            && self.noise.shape()[1] == 2
+        {
+            let labels = conditional.then_some(self.scatter_labels.as_slice());
+            let codes = to_matrix(&encoder.encode(&Tensor::new(self.scatter_images.clone()), labels)?);
             ScatterPlot::new(format!("test codes after epoch {epoch}")).x_label("z1").y_label("z2").write_png(
                 run.file("latent.png"),
                 &codes,
@@ -122,14 +125,16 @@ impl RunPictures {
 }
 
 impl RunPictures {
-    /// A conditional model's `CLASSES × CLASSES` samples: row `r` is digit `r`, column `c`
-    /// decodes the `c`-th fixed noise vector.
-    fn conditional_samples(&self, model: &mut dyn Model) -> anyhow::Result<Array2<f32>> {
+    /// A conditional model's samples, `k × k` for `k = min(classes, CLASSES)`: row `r` is
+    /// label `r`, column `c` decodes the `c`-th fixed noise vector.
+    fn conditional_samples(&self, model: &mut dyn Model, classes: usize) -> anyhow::Result<Array2<f32>> {
+        let k = classes.min(CLASSES);
         let noise = to_matrix(&self.noise);
         let latent = noise.ncols();
-        let z = Array2::from_shape_fn((CLASSES * CLASSES, latent), |(i, j)| noise[[i % CLASSES, j]]);
-        let labels: Vec<u8> = (0..CLASSES * CLASSES).map(|i| (i / CLASSES) as u8).collect();
-        Ok(to_matrix(&model.decode_labeled(&Tensor::new(z), &labels)?))
+        let z = Array2::from_shape_fn((k * k, latent), |(i, j)| noise[[i % k, j]]);
+        let labels: Vec<u8> = (0..k * k).map(|i| (i / k) as u8).collect();
+        let decoder = model.decoder().expect("a generator decodes");
+        Ok(to_matrix(&decoder.decode(&Tensor::new(z), Some(&labels))?))
     }
 }
 

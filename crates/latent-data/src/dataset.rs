@@ -142,6 +142,61 @@ impl Dataset {
         }
     }
 
+    /// The examples at `indices`, in that order, as a new dataset.
+    ///
+    /// # Errors
+    /// [`DataError::InvalidParameter`] if an index is out of range.
+    pub fn subset(&self, indices: &[usize]) -> Result<Dataset, DataError> {
+        if let Some(&bad) = indices.iter().find(|&&i| i >= self.len()) {
+            return Err(DataError::InvalidParameter {
+                what: "example index",
+                expected: format!("below {}", self.len()),
+                found: bad.to_string(),
+            });
+        }
+        let p = self.pixels();
+        let mut images = Vec::with_capacity(indices.len() * p);
+        for &i in indices {
+            images.extend_from_slice(&self.images[i * p..(i + 1) * p]);
+        }
+        let labels = indices.iter().map(|&i| self.labels[i]).collect();
+        Ok(Dataset { images, labels, rows: self.rows, cols: self.cols })
+    }
+
+    /// A seeded split into `(kept, held_out)`: `held_out` has `round(fraction · len)` examples
+    /// chosen by a permutation drawn from `seed` (ChaCha8), both parts keep the original order.
+    /// The same seed and dataset always give the same split.
+    ///
+    /// ```
+    /// use latent_data::Dataset;
+    /// let d = Dataset::new((0..10).collect(), vec![0; 10], 1, 1).unwrap();
+    /// let (train, val) = d.split(0.2, 7).unwrap();
+    /// assert_eq!((train.len(), val.len()), (8, 2));
+    /// ```
+    ///
+    /// # Errors
+    /// [`DataError::InvalidParameter`] unless `fraction` is in `[0, 1)` and both parts are
+    /// non-empty.
+    pub fn split(&self, fraction: f64, seed: u64) -> Result<(Dataset, Dataset), DataError> {
+        use rand::SeedableRng;
+        use rand::seq::SliceRandom;
+        let held = (fraction * self.len() as f64).round() as usize;
+        if !(0.0..1.0).contains(&fraction) || held == 0 || held >= self.len() {
+            return Err(DataError::InvalidParameter {
+                what: "validation fraction",
+                expected: format!("a fraction in (0, 1) leaving both parts non-empty (of {} examples)", self.len()),
+                found: fraction.to_string(),
+            });
+        }
+        let mut order: Vec<usize> = (0..self.len()).collect();
+        order.shuffle(&mut rand_chacha::ChaCha8Rng::seed_from_u64(seed));
+        let mut out: Vec<usize> = order[..held].to_vec();
+        let mut kept: Vec<usize> = order[held..].to_vec();
+        out.sort_unstable();
+        kept.sort_unstable();
+        Ok((self.subset(&kept)?, self.subset(&out)?))
+    }
+
     /// The images at `indices`, in that order, as `f32` rows of a `[indices.len(), rows *
     /// cols]` array.
     ///

@@ -3,19 +3,16 @@
 //! far from the nearest training digit).
 //!
 //! # Design
-//! - The network is a [`Sequential`] built from [`LayerSpec`]s, so its architecture travels as
-//!   JSON in the checkpoint's metadata ([`ClassifierConfig`]) and the file loads into the
-//!   equivalent `torch.nn.Sequential`. Two architectures ([`ClassifierArch`]): the default MLP
-//!   784-512-256-10 (ReLU, dropout 0.2 after each hidden layer), and a small CNN (three 3×3
-//!   convolutions, the last two with stride 2, then 128 hidden units). Both take flat
-//!   `[N, 784]` rows in [0, 1] (the CNN unflattens them itself).
-//! - Training ([`DigitClassifier::train`]) is plain minibatch Adam on the mean cross-entropy
-//!   ([`latent_losses::cross_entropy`]), batches from [`Dataset::batches`], with the weights,
-//!   the batch order and the dropout masks all drawn from the one seed, so a seed fixes the
-//!   result. After each epoch the test accuracy is measured and handed to an observer; the last
-//!   one is recorded in the configuration ([`TrainingRecord`]) and so in the saved file.
+//! - The network is the [`Classifier`] of the classifier family (an MLP 784-512-256-10 by
+//!   default, or a small CNN), trained through the one [`Trainer`] like every model: minibatch
+//!   Adam on the cross-entropy, batches, weights and dropout masks all drawn from the one seed.
+//!   After each epoch the test accuracy (the objective's `accuracy` part) is handed to an
+//!   observer; the last one is recorded in the file ([`TrainingRecord`]).
+//! - The file is a safetensors checkpoint of the network (names of the equivalent
+//!   `torch.nn.Sequential`) whose metadata ([`ClassifierFile`]) carries the layer specs and the
+//!   training record.
 //! - Prediction ([`DigitClassifier::predict_proba`]) runs in evaluation mode (no dropout), under
-//!   [`no_grad`], in batches of [`PREDICT_BATCH`] rows.
+//!   `no_grad`, in batches.
 //! - [`Judgement::new`] turns class probabilities into the figures that say whether samples of
 //!   a generative model look like digits and cover all ten: per-class counts and fractions, the
 //!   mean top probability, the fraction of confident samples (top probability ≥
@@ -31,70 +28,29 @@
 
 use std::path::Path;
 
-use latent_data::{BatchConfig, Dataset, Mnist, Scale};
-use latent_losses::{Reduction, cross_entropy};
-use latent_nn::layers::{Conv2dConfig, LayerSpec, LinearConfig, Sequential};
-use latent_nn::optim::{Adam, AdamConfig, Optimizer};
-use latent_nn::{Ctx, Module, load_checkpoint, read_config, save_checkpoint};
-use latent_tensor::{Tensor, TensorRng, no_grad};
+use latent_data::{Dataset, Mnist, Scale};
+use latent_nn::layers::{LayerSpec, Sequential};
+use latent_nn::{Module, load_checkpoint, read_config, save_checkpoint};
+use latent_tensor::TensorRng;
+use latent_tensor::{Tensor, no_grad};
 use ndarray::{Array2, Axis, s};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{ModelError, Result};
+pub use crate::families::classifier::{Classifier, ClassifierArch, ClassifierConfig, PREDICT_BATCH};
+use crate::family::ModelConfig;
+use crate::metrics::EpochMetrics;
+use crate::model::Model;
+use crate::train::{TrainObserver, TrainOptions, Trainer};
 
 /// The number of digit classes.
 pub const CLASSES: usize = 10;
 /// Pixels of an MNIST image.
 pub const PIXELS: usize = 784;
-/// Rows per forward pass when predicting.
-pub const PREDICT_BATCH: usize = 1000;
 /// A sample is "confident" when its top class probability is at least this.
 pub const CONFIDENT: f32 = 0.9;
-/// The value of [`ClassifierConfig::kind`], which identifies classifier files.
+/// The value of [`ClassifierFile::kind`], which identifies classifier files.
 pub const KIND: &str = "digit-classifier";
-
-/// Which network classifies.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum ClassifierArch {
-    /// 784-512-256-10, ReLU, dropout 0.2 after each hidden layer.
-    Mlp,
-    /// Conv 1→32 (3×3), Conv 32→64 (3×3, stride 2), Conv 64→64 (3×3, stride 2), ReLU after
-    /// each, then 3136-128-10 with dropout 0.2.
-    Cnn,
-}
-
-impl ClassifierArch {
-    /// The layers of the architecture.
-    pub fn layers(self) -> Vec<LayerSpec> {
-        let linear = |i, o| LayerSpec::Linear(LinearConfig::new(i, o));
-        match self {
-            ClassifierArch::Mlp => vec![
-                linear(PIXELS, 512),
-                LayerSpec::Relu,
-                LayerSpec::Dropout { p: 0.2 },
-                linear(512, 256),
-                LayerSpec::Relu,
-                LayerSpec::Dropout { p: 0.2 },
-                linear(256, CLASSES),
-            ],
-            ClassifierArch::Cnn => vec![
-                LayerSpec::Unflatten { dim: 1, sizes: vec![1, 28, 28] },
-                LayerSpec::Conv2d(Conv2dConfig::new(1, 32, 3).padding(1)),
-                LayerSpec::Relu,
-                LayerSpec::Conv2d(Conv2dConfig::new(32, 64, 3).stride(2).padding(1)),
-                LayerSpec::Relu,
-                LayerSpec::Conv2d(Conv2dConfig::new(64, 64, 3).stride(2).padding(1)),
-                LayerSpec::Relu,
-                LayerSpec::Flatten { start_dim: 1 },
-                linear(64 * 7 * 7, 128),
-                LayerSpec::Relu,
-                LayerSpec::Dropout { p: 0.2 },
-                linear(128, CLASSES),
-            ],
-        }
-    }
-}
 
 /// How a classifier was trained, as recorded in its file.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -112,15 +68,14 @@ pub struct TrainingRecord {
     /// The accuracy on the test split after the last epoch, in [0, 1].
     pub test_accuracy: f64,
 }
-
-/// What rebuilds a classifier: stored as JSON in its checkpoint's metadata.
+/// What a classifier file's metadata holds.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct ClassifierConfig {
-    /// Always [`KIND`], so a model checkpoint is not mistaken for a classifier.
+pub struct ClassifierFile {
+    /// Always [`KIND`].
     pub kind: String,
     /// The architecture.
     pub arch: ClassifierArch,
-    /// Its layers (what is actually built).
+    /// The layers (enough to rebuild the network).
     pub layers: Vec<LayerSpec>,
     /// How it was trained, once it has been.
     pub trained: Option<TrainingRecord>,
@@ -167,14 +122,6 @@ pub struct EpochReport {
     /// The accuracy on the test split after the epoch, in [0, 1].
     pub test_accuracy: f64,
 }
-
-/// A digit classifier (see the module docs).
-pub struct DigitClassifier {
-    config: ClassifierConfig,
-    net: Sequential,
-}
-
-/// Check that `images` is `[N, 784]`.
 fn check_images(name: &str, images: &Array2<f32>) -> Result<()> {
     if images.ncols() != PIXELS {
         return Err(ModelError::input(
@@ -185,33 +132,58 @@ fn check_images(name: &str, images: &Array2<f32>) -> Result<()> {
     Ok(())
 }
 
+/// An MNIST digit classifier trained with this library.
+pub struct DigitClassifier {
+    file: ClassifierFile,
+    model: Classifier,
+}
+
+/// The trainer's observer for [`DigitClassifier::train`]: reports each epoch.
+struct Reporter<F: FnMut(EpochReport)>(F);
+
+impl<F: FnMut(EpochReport)> TrainObserver for Reporter<F> {
+    fn epoch_done(&mut self, m: &EpochMetrics, _model: &mut dyn Model) -> Result<()> {
+        (self.0)(EpochReport {
+            epoch: m.epoch as usize,
+            train_loss: m.train.get("loss").copied().unwrap_or(f64::NAN),
+            test_accuracy: m.test.get("accuracy").copied().unwrap_or(f64::NAN),
+        });
+        Ok(())
+    }
+}
+
+/// Copy every parameter of `from` into the parameter of the same name of `to`.
+fn copy_parameters(from: &dyn Module, to: &mut dyn Module) {
+    let mut values = std::collections::BTreeMap::new();
+    from.visit_params("", &mut |name, t| {
+        values.insert(name.to_string(), t.to_array());
+    });
+    to.visit_params_mut("", &mut |name, t| {
+        if let Some(v) = values.remove(name) {
+            t.value_mut().assign(&v);
+        }
+    });
+}
+
 impl DigitClassifier {
-    /// An untrained classifier of architecture `arch` with PyTorch's default initial weights
-    /// drawn from `rng`.
+    /// An untrained classifier of architecture `arch` with weights drawn from `rng`.
     ///
     /// # Errors
-    /// If the layers cannot be built (not for the built-in architectures).
+    /// If a layer cannot be built.
     pub fn new(arch: ClassifierArch, rng: &mut TensorRng) -> Result<Self> {
-        let layers = arch.layers();
-        let net = Sequential::from_specs(&layers, rng)?;
-        Ok(DigitClassifier { config: ClassifierConfig { kind: KIND.to_string(), arch, layers, trained: None }, net })
+        let config = ClassifierConfig::digits(arch);
+        let file = ClassifierFile { kind: KIND.to_string(), arch, layers: config.layers(), trained: None };
+        Ok(DigitClassifier { file, model: Classifier::new(config, rng)? })
     }
 
-    /// Train a new classifier on `data.train`, measuring the accuracy on `data.test` after
-    /// every epoch and handing each epoch's [`EpochReport`] to `observer`.
+    /// Train a classifier on `data`'s training set with the [`Trainer`], measuring the test
+    /// accuracy after every epoch (handed to `observer`).
     ///
     /// # Errors
-    /// If an option is out of range (0 epochs, batch size 0, a learning rate that is not
-    /// positive) or the data has a label outside 0..=9 or images that are not 28×28.
+    /// On invalid options, data that are not 28×28 digits, or a diverging run.
     pub fn train(data: &Mnist, options: &ClassifierOptions, mut observer: impl FnMut(EpochReport)) -> Result<Self> {
         if options.epochs == 0 {
             return Err(ModelError::config("epochs", "must be at least 1"));
-        }
-        if options.batch_size == 0 {
-            return Err(ModelError::config("batch_size", "must be at least 1"));
-        }
-        if !(options.lr.is_finite() && options.lr > 0.0) {
-            return Err(ModelError::config("lr", format!("must be a positive number, found {}", options.lr)));
         }
         if data.train.pixels() != PIXELS {
             return Err(ModelError::input(
@@ -219,48 +191,32 @@ impl DigitClassifier {
                 format!("expected 28×28 images, found {}×{}", data.train.rows(), data.train.cols()),
             ));
         }
-        let mut rng = TensorRng::seed_from_u64(options.seed);
-        let mut model = DigitClassifier::new(options.arch, &mut rng)?;
-        let mut opt = Adam::new(AdamConfig::adam(options.lr))?;
-        // The dropout masks come from their own stream of the seed.
-        let mut ctx = Ctx::train(TensorRng::seed_from_u64(options.seed.wrapping_add(0x9E37_79B9_7F4A_7C15)));
-        let batches = BatchConfig::new(options.batch_size).seed(options.seed).scale(Scale::ZeroOne);
-        let mut test_accuracy = 0.0;
-        for epoch in 0..options.epochs {
-            let (mut loss_sum, mut seen) = (0.0f64, 0usize);
-            for (i, batch) in data.train.batches(&batches, epoch as u64)?.enumerate() {
-                if options.limit_batches.is_some_and(|limit| i >= limit) {
-                    break;
-                }
-                let labels: Vec<usize> = batch.labels.iter().map(|&l| usize::from(l)).collect();
-                let logits = model.net.forward(&Tensor::new(batch.images), &mut ctx)?;
-                let loss = cross_entropy(&logits, &labels, Reduction::Mean)?;
-                let value = f64::from(loss.item()?);
-                if !value.is_finite() {
-                    return Err(ModelError::config(
-                        "lr",
-                        format!(
-                            "the classifier's training loss became {value} at epoch {}, batch {}; try a lower learning rate",
-                            epoch + 1,
-                            i + 1
-                        ),
-                    ));
-                }
-                loss_sum += value * labels.len() as f64;
-                seen += labels.len();
-                let grads = loss.backward()?;
-                drop((loss, logits));
-                opt.step(&mut model.net, &grads)?;
-            }
-            test_accuracy = model.test_accuracy(&data.test)?;
-            observer(EpochReport { epoch: epoch + 1, train_loss: loss_sum / seen.max(1) as f64, test_accuracy });
-        }
+        let train = TrainOptions {
+            epochs: options.epochs as u64,
+            batch_size: options.batch_size,
+            learning_rate: options.lr,
+            seed: options.seed,
+            limit_batches: options.limit_batches,
+            ..TrainOptions::default()
+        };
+        train.validate()?;
+        let digits = ClassifierConfig::digits(options.arch);
+        let config = ModelConfig::new(&digits);
+        let fresh = Classifier::new(digits, &mut TensorRng::seed_from_u64(options.seed))?;
+        let mut trainer = Trainer::in_memory(Box::new(fresh), config.describe()?, train)?;
+        let mut reporter = Reporter(&mut observer);
+        trainer.fit(&data.train, &data.test, &mut reporter)?;
+        let test_accuracy = trainer.history().last().and_then(|m| m.test.get("accuracy").copied()).unwrap_or(0.0);
+        // The trained weights move into the classifier (the trainer holds the model as a trait
+        // object; its parameters are copied by name).
+        let mut classifier = DigitClassifier::new(options.arch, &mut TensorRng::seed_from_u64(0))?;
+        copy_parameters(&*trainer.into_model(), &mut classifier.model);
         let name = match data.dir.origin {
             latent_data::Origin::Full => "mnist".to_string(),
             latent_data::Origin::Sample => "mnist-sample".to_string(),
             _ => data.dir.path.display().to_string(),
         };
-        model.config.trained = Some(TrainingRecord {
+        classifier.file.trained = Some(TrainingRecord {
             data: name,
             train_examples: data.train.len(),
             test_examples: data.test.len(),
@@ -268,25 +224,25 @@ impl DigitClassifier {
             seed: options.seed,
             test_accuracy,
         });
-        Ok(model)
+        Ok(classifier)
     }
 
-    /// The configuration (architecture and training record).
-    pub fn config(&self) -> &ClassifierConfig {
-        &self.config
+    /// What its file records.
+    pub fn file(&self) -> &ClassifierFile {
+        &self.file
     }
 
-    /// The number of weights.
+    /// The number of parameters.
     pub fn parameter_count(&self) -> usize {
-        self.net.parameter_count()
+        self.model.net().parameter_count()
     }
 
-    /// Save weights and configuration to `path` (safetensors, written atomically).
+    /// Save weights and metadata to `path` (safetensors, written atomically).
     ///
     /// # Errors
     /// If the file cannot be written.
     pub fn save(&self, path: impl AsRef<Path>) -> Result<()> {
-        Ok(save_checkpoint(path, &self.net, &self.config)?)
+        Ok(save_checkpoint(path, self.model.net(), &self.file)?)
     }
 
     /// Load a classifier saved by [`DigitClassifier::save`].
@@ -296,16 +252,24 @@ impl DigitClassifier {
     /// configuration.
     pub fn load(path: impl AsRef<Path>) -> Result<Self> {
         let path = path.as_ref();
-        let config: ClassifierConfig = read_config(path)?;
-        if config.kind != KIND {
+        let file: ClassifierFile = read_config(path)?;
+        if file.kind != KIND {
             return Err(ModelError::input(
                 path.display().to_string(),
-                format!("expected a digit classifier (kind `{KIND}`), found kind `{}`", config.kind),
+                format!("expected a digit classifier (kind `{KIND}`), found kind `{}`", file.kind),
             ));
         }
-        let mut net = Sequential::from_specs(&config.layers, &mut TensorRng::seed_from_u64(0))?;
-        load_checkpoint(path, &mut net)?;
-        Ok(DigitClassifier { config, net })
+        let config = ClassifierConfig::digits(file.arch);
+        if config.layers() != file.layers {
+            return Err(ModelError::input(
+                path.display().to_string(),
+                "its layers are not those of its architecture; retrain it".to_string(),
+            ));
+        }
+        let mut model = Classifier::new(config, &mut TensorRng::seed_from_u64(0))?;
+        let net: &mut Sequential = model.net_mut();
+        load_checkpoint(path, net)?;
+        Ok(DigitClassifier { file, model })
     }
 
     /// The class probabilities (`[N, 10]`, rows summing to 1) of images `[N, 784]` with values
@@ -315,18 +279,7 @@ impl DigitClassifier {
     /// If `images` does not have 784 columns.
     pub fn predict_proba(&mut self, images: &Array2<f32>) -> Result<Array2<f32>> {
         check_images("images", images)?;
-        let _guard = no_grad();
-        let mut ctx = Ctx::eval();
-        let mut out = Array2::zeros((images.nrows(), CLASSES));
-        let mut start = 0;
-        while start < images.nrows() {
-            let end = (start + PREDICT_BATCH).min(images.nrows());
-            let x = Tensor::new(images.slice(s![start..end, ..]).to_owned());
-            let p = self.net.forward(&x, &mut ctx)?.softmax(1)?.to_array();
-            out.slice_mut(s![start..end, ..]).assign(&p.into_dimensionality::<ndarray::Ix2>().expect("[B, 10]"));
-            start = end;
-        }
-        Ok(out)
+        self.model.predict_proba(images)
     }
 
     /// The most probable class of each image (ties go to the lower digit).
@@ -647,7 +600,7 @@ mod tests {
         let acc = reports[0].test_accuracy;
         assert!(acc >= 0.85, "test accuracy after one epoch on the sample: {acc}");
         assert!(reports[0].train_loss.is_finite() && reports[0].train_loss < 1.0, "{reports:?}");
-        let record = model.config().trained.clone().unwrap();
+        let record = model.file().trained.clone().unwrap();
         assert_eq!((record.data.as_str(), record.epochs, record.test_accuracy), ("mnist-sample", 1, acc));
 
         let short = ClassifierOptions { limit_batches: Some(3), ..options };
@@ -660,7 +613,7 @@ mod tests {
         let path = dir.path().join("classifier.safetensors");
         model.save(&path).unwrap();
         let mut loaded = DigitClassifier::load(&path).unwrap();
-        assert_eq!(loaded.config(), model.config());
+        assert_eq!(loaded.file(), model.file());
         assert_eq!(loaded.predict_proba(&x).unwrap(), model.predict_proba(&x).unwrap());
         let p = model.predict_proba(&x).unwrap();
         assert!(p.outer_iter().all(|r| (r.sum() - 1.0).abs() < 1e-4));
@@ -696,13 +649,13 @@ mod tests {
             ..ClassifierOptions::default()
         };
         let mut model = DigitClassifier::train(&data, &options, |_| {}).unwrap();
-        let acc = model.config().trained.as_ref().unwrap().test_accuracy;
+        let acc = model.file().trained.as_ref().unwrap().test_accuracy;
         assert!(acc > 0.4, "CNN test accuracy after 10 batches: {acc}");
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("cnn.safetensors");
         model.save(&path).unwrap();
         let mut loaded = DigitClassifier::load(&path).unwrap();
-        assert_eq!(loaded.config().arch, ClassifierArch::Cnn);
+        assert_eq!(loaded.file().arch, ClassifierArch::Cnn);
         let x = data.test.take(20).to_flat(Scale::ZeroOne);
         assert_eq!(loaded.predict_proba(&x).unwrap(), model.predict_proba(&x).unwrap());
     }

@@ -50,9 +50,22 @@ pub enum ModelError {
     #[error("{model} models cannot {what}")]
     Unsupported {
         /// The model kind.
-        model: &'static str,
+        model: String,
         /// What was asked.
         what: &'static str,
+    },
+    /// Command-line flags the model does not take (the message names them and lists those it
+    /// takes).
+    #[error("{flags} {verb} not apply to the {model} ({takes})")]
+    FlagsRefused {
+        /// The refused flags, comma-separated.
+        flags: String,
+        /// "does" or "do".
+        verb: &'static str,
+        /// The command-line model name.
+        model: String,
+        /// What it takes instead.
+        takes: String,
     },
     /// Reading or writing a file failed.
     #[error("{path}: {source}")]

@@ -6,46 +6,52 @@
 //! in the textbook's own table), which do not round to a code; Gaussian noise (σ = 1) on the
 //! hidden pre-activations during training only, the trick of semantic hashing, makes half-way
 //! values useless to the decoder, so the units saturate. Full-batch SGD with momentum 0.9 and
-//! learning rate 0.5 on the binary cross-entropy of the output logits; reconstruction and codes
-//! are judged on the clean network. Training stops once every output is within 0.1 of its
-//! target and the rounded codes are distinct (or at the epoch limit).
+//! learning rate 0.5 on the mean binary cross-entropy of the output logits, run by the one
+//! [`Trainer`] (the noise comes from the trainer's seeded generator); reconstruction and codes
+//! are judged on the clean network after every epoch, and training stops once every output is
+//! within 0.1 of its target and the rounded codes are distinct (or at the epoch limit).
 
 use latent_data::toy::identity_838;
+use latent_data::{Batch, Dataset, NoiseSpec, Scale};
 use latent_nn::layers::Linear;
-use latent_nn::optim::{NamedGrads, Optimizer, Sgd, SgdConfig};
 use latent_nn::{Ctx, Module};
 use latent_tensor::{Tensor, TensorRng, no_grad};
 use ndarray::Array2;
 use serde::Serialize;
 
-use crate::error::Result;
+use crate::error::{ModelError, Result};
+use crate::family::{Description, ModelConfig};
+use crate::metrics::EpochMetrics;
+use crate::model::{Model, Objective, Parts};
+use crate::optimizers::OptimizerKind;
+use crate::train::{TrainObserver, TrainOptions, Trainer};
 
-/// Learning rate, momentum and hidden noise of the identity network's training.
 const LEARNING_RATE: f64 = 0.5;
 const MOMENTUM: f64 = 0.9;
 const HIDDEN_NOISE: f32 = 1.0;
 
-/// What training found, in the layout of the textbook figure.
+/// What the trained network does with each input.
 #[derive(Clone, Debug, Serialize)]
 pub struct IdentityReport {
-    /// The eight inputs.
+    /// The eight one-hot inputs.
     pub inputs: Vec<Vec<f32>>,
-    /// The three hidden values of each input.
+    /// The three hidden activations of each.
     pub hidden: Vec<Vec<f32>>,
-    /// The eight outputs of each input.
+    /// The eight output probabilities of each.
     pub outputs: Vec<Vec<f32>>,
-    /// The hidden values rounded to bits, as strings like `"101"`.
+    /// The hidden activations rounded to bits (`"101"`).
     pub codes: Vec<String>,
     /// Epochs trained.
     pub epochs: usize,
-    /// The final loss (binary cross-entropy per pattern, summed over outputs).
+    /// The final mean binary cross-entropy (clean network).
     pub loss: f32,
-    /// Whether every output is within 0.1 of its target.
+    /// Every output within 0.1 of its target.
     pub reconstructs: bool,
-    /// Whether the eight rounded codes are all different.
+    /// The eight codes differ.
     pub distinct_codes: bool,
 }
 
+/// The 8-3-8 network: `hidden` (8→3, sigmoid) and `output` (3→8, logits).
 struct Network {
     hidden: Linear,
     output: Linear,
@@ -60,6 +66,37 @@ impl Network {
         };
         Ok(Network { hidden: layer(3, 8)?, output: layer(8, 3)? })
     }
+
+    /// The clean network's hidden activations and output logits.
+    fn clean(&mut self, x: &Tensor) -> Result<(Tensor, Tensor)> {
+        let _eval = no_grad();
+        let mut ctx = Ctx::eval();
+        let hidden = self.hidden.forward(x, &mut ctx)?.sigmoid();
+        let logits = self.output.forward(&hidden, &mut ctx)?;
+        Ok((hidden, logits))
+    }
+
+    fn report(&mut self, x_data: &Array2<f32>, epochs: usize) -> Result<IdentityReport> {
+        let x = Tensor::new(x_data.clone());
+        let (hidden, logits) = self.clean(&x)?;
+        let hidden: Array2<f32> = hidden.to_array().into_dimensionality().expect("2-D");
+        let outputs: Array2<f32> = logits.sigmoid().to_array().into_dimensionality().expect("2-D");
+        let codes: Vec<String> =
+            hidden.rows().into_iter().map(|r| r.iter().map(|&v| if v >= 0.5 { '1' } else { '0' }).collect()).collect();
+        let mut unique = codes.clone();
+        unique.sort_unstable();
+        unique.dedup();
+        Ok(IdentityReport {
+            reconstructs: outputs.iter().zip(x_data.iter()).all(|(o, t)| (o - t).abs() < 0.1),
+            distinct_codes: unique.len() == codes.len(),
+            inputs: rows(x_data),
+            hidden: rows(&hidden),
+            outputs: rows(&outputs),
+            codes,
+            epochs,
+            loss: bce_on_logits(&logits, &x)?.item()?,
+        })
+    }
 }
 
 impl Module for Network {
@@ -68,18 +105,27 @@ impl Module for Network {
         self.output.forward(&h, ctx)
     }
 
-    fn visit_params(&self, prefix: &str, f: &mut dyn FnMut(&str, &Tensor)) {
-        self.hidden.visit_params(&latent_nn::join(prefix, "hidden"), f);
-        self.output.visit_params(&latent_nn::join(prefix, "output"), f);
+    latent_nn::delegate_visitors!(hidden, output);
+}
+
+impl Model for Network {
+    fn config(&self) -> ModelConfig {
+        serde_json::from_value(serde_json::json!({"kind": "identity_838"})).expect("a kind alone is a config")
     }
 
-    fn visit_params_mut(&mut self, prefix: &str, f: &mut dyn FnMut(&str, &mut Tensor)) {
-        self.hidden.visit_params_mut(&latent_nn::join(prefix, "hidden"), f);
-        self.output.visit_params_mut(&latent_nn::join(prefix, "output"), f);
+    /// The mean BCE of the outputs, with Gaussian noise on the hidden pre-activations in
+    /// training mode; the `loss` part is summed over the batch as every model's.
+    fn objective(&mut self, batch: &Batch, ctx: &mut Ctx) -> Result<Objective> {
+        let x = Tensor::new(batch.input().clone());
+        let pre = self.hidden.forward(&x, ctx)?;
+        let pre = if ctx.is_training() { pre.add(&ctx.rng().normal(pre.shape(), 0.0, HIDDEN_NOISE)?)? } else { pre };
+        let loss = bce_on_logits(&self.output.forward(&pre.sigmoid(), ctx)?, &x)?;
+        let mut parts = Parts::default();
+        parts.set("loss", f64::from(loss.item()?) * batch.len() as f64);
+        Ok(Objective { loss, parts })
     }
 }
 
-/// Binary cross-entropy on logits, `softplus(z) - x·z`, summed over outputs, averaged over inputs.
 fn bce_on_logits(logits: &Tensor, targets: &Tensor) -> Result<Tensor> {
     let n = targets.shape()[0] as f32;
     Ok(logits.softplus().sub(&targets.mul(logits)?)?.sum_all().div_scalar(n))
@@ -89,56 +135,75 @@ fn rows(a: &Array2<f32>) -> Vec<Vec<f32>> {
     a.rows().into_iter().map(|r| r.to_vec()).collect()
 }
 
-/// Train the network from `seed` for at most `max_epochs`.
+/// Judges the clean network after every epoch and stops training once it has learnt.
+struct Goal {
+    x: Array2<f32>,
+    report: Option<IdentityReport>,
+    error: Option<ModelError>,
+}
+
+impl TrainObserver for Goal {
+    fn epoch_done(&mut self, m: &EpochMetrics, model: &mut dyn Model) -> Result<()> {
+        // The trainer's model is this module's network; the report reads its parameters by name.
+        let mut net = Network::new(&mut TensorRng::seed_from_u64(0))?;
+        let mut values = std::collections::BTreeMap::new();
+        model.visit_params("", &mut |name, t| {
+            values.insert(name.to_string(), t.to_array());
+        });
+        net.visit_params_mut("", &mut |name, t| {
+            if let Some(v) = values.get(name) {
+                t.value_mut().assign(v);
+            }
+        });
+        match net.report(&self.x, m.epoch as usize) {
+            Ok(r) => self.report = Some(r),
+            Err(e) => self.error = Some(e),
+        }
+        Ok(())
+    }
+
+    fn should_stop(&self) -> bool {
+        self.error.is_some() || self.report.as_ref().is_some_and(|r| r.reconstructs && r.distinct_codes)
+    }
+}
+
+/// Train the 8-3-8 network from `seed` until it reconstructs every input through distinct
+/// codes, or for at most `max_epochs` epochs, and report what it does.
 ///
 /// # Errors
-/// Only on internal shape errors (the data is fixed).
+/// If a step fails.
 pub fn train_identity(seed: u64, max_epochs: usize) -> Result<IdentityReport> {
     let x_data: Array2<f32> = identity_838();
-    let x = Tensor::new(x_data.clone());
-    let mut rng = TensorRng::seed_from_u64(seed);
-    let mut net = Network::new(&mut rng)?;
-    let mut optimizer = Sgd::new(SgdConfig::new(LEARNING_RATE).momentum(MOMENTUM))?;
-    let mut ctx = Ctx::eval();
-    let mut epoch = 0;
-    loop {
-        let report = {
-            let _eval = no_grad();
-            let hidden = net.hidden.forward(&x, &mut ctx)?.sigmoid();
-            let logits = net.output.forward(&hidden, &mut ctx)?;
-            let hidden: Array2<f32> = hidden.to_array().into_dimensionality().expect("2-D");
-            let outputs: Array2<f32> = logits.sigmoid().to_array().into_dimensionality().expect("2-D");
-            let codes: Vec<String> = hidden
-                .rows()
-                .into_iter()
-                .map(|r| r.iter().map(|&v| if v >= 0.5 { '1' } else { '0' }).collect())
-                .collect();
-            let mut unique = codes.clone();
-            unique.sort_unstable();
-            unique.dedup();
-            IdentityReport {
-                reconstructs: outputs.iter().zip(x_data.iter()).all(|(o, t)| (o - t).abs() < 0.1),
-                distinct_codes: unique.len() == codes.len(),
-                inputs: rows(&x_data),
-                hidden: rows(&hidden),
-                outputs: rows(&outputs),
-                codes,
-                epochs: epoch,
-                loss: bce_on_logits(&logits, &x)?.item()?,
-            }
-        };
-        if epoch >= max_epochs || (report.reconstructs && report.distinct_codes) {
-            return Ok(report);
-        }
-        epoch += 1;
-        let pre = net.hidden.forward(&x, &mut ctx)?;
-        let noisy_hidden = pre.add(&rng.normal(pre.shape(), 0.0, HIDDEN_NOISE)?)?.sigmoid();
-        let loss = bce_on_logits(&net.output.forward(&noisy_hidden, &mut ctx)?, &x)?;
-        let mut grads = loss.backward()?;
-        drop(loss);
-        let named = NamedGrads::take(&net, &mut grads);
-        optimizer.step(&mut net, &named)?;
+    let pixels: Vec<u8> = x_data.iter().map(|&v| if v > 0.5 { 255 } else { 0 }).collect();
+    let data = Dataset::new(pixels, vec![0; x_data.nrows()], 1, x_data.ncols())?;
+    let mut net = Network::new(&mut TensorRng::seed_from_u64(seed))?;
+    if max_epochs == 0 {
+        return net.report(&x_data, 0);
     }
+    let description = Description {
+        kind: "identity_838".into(),
+        input_dim: x_data.ncols(),
+        latent_dim: 3,
+        scale: Scale::ZeroOne,
+        noise: NoiseSpec::None,
+        classes: None,
+    };
+    let options = TrainOptions {
+        epochs: max_epochs as u64,
+        batch_size: x_data.nrows(),
+        learning_rate: LEARNING_RATE,
+        seed,
+        optimizer: OptimizerKind::Sgd,
+        momentum: MOMENTUM,
+        ..TrainOptions::default()
+    };
+    let mut trainer = Trainer::in_memory(Box::new(net), description, options)?;
+    let mut goal = Goal { x: x_data.clone(), report: None, error: None };
+    trainer.fit(&data, &data, &mut goal)?;
+    if let Some(e) = goal.error {
+        return Err(e);
+    }
+    Ok(goal.report.expect("at least one epoch ran"))
 }
 
 #[cfg(test)]

@@ -1,77 +1,146 @@
 //! The models of latent and the loop that trains them: the autoencoder family (vanilla,
-//! under/overcomplete, denoising, sparse, contractive), the variational autoencoder, and the
-//! 8-3-8 identity network.
+//! under/overcomplete, denoising, sparse, contractive; MLP or convolutional), the Gaussian VAE
+//! (MLP or convolutional, optionally conditional, β-VAE), the GANs (MLP, conditional, DCGAN),
+//! a classifier, and the 8-3-8 identity network.
 //!
 //! # Design
 //! - A model is a [`Model`]: a [`latent_nn::Module`] (so optimisers and checkpoints see its
-//!   parameters under PyTorch names) that also knows its training objective on a batch
-//!   ([`Model::objective`]: the loss to differentiate, summed over the batch, and its named parts)
-//!   and what it can show (reconstructions, codes, samples).
-//! - A model is rebuilt from its [`ModelConfig`], plain serialisable data that travels in the
-//!   checkpoint's metadata and in the run directory. The autoencoder family is one type,
-//!   [`Autoencoder`], whose config chooses the widths, the code activation, the likelihood of
-//!   the output (Bernoulli on logits or Gaussian), a [`Regularizer`] (L1 or KL sparsity,
-//!   contractive) and whether inputs are corrupted (denoising): one mechanism, not five models.
-//!   [`Vae`] is the Gaussian-encoder, Bernoulli-decoder VAE with a β on the KL term.
-//! - Named [`presets`] give the architectures users ask for (`ae`, `dae`, `sparse`,
-//!   `contractive`, `overcomplete`, `vae` = pytorch/examples, ...) with training defaults.
-//! - [`train`] owns the loop: seeded batches per epoch, optimiser steps, test-set evaluation,
-//!   [`metrics`] lines, and checkpoints in a [`RunDir`] after every epoch and on request, with
-//!   everything needed to resume exactly. Observers (the CLI's progress bar and pictures) hook
-//!   in through [`TrainObserver`]; the loop itself prints nothing.
-//! - A model trains with one or more named optimisers ([`Model::optimizer_groups`], one Adam
-//!   over everything by default, one per network for a GAN) and takes its own steps
-//!   ([`Model::train_step`]: by default objective, backward, clip, step; a GAN's D and G steps),
-//!   so the loop does not assume one network.
+//!   parameters under PyTorch names) with a configuration, a training objective on a batch
+//!   ([`Model::objective`]: the loss to differentiate, summed over the batch, and its named
+//!   parts), optimiser groups, and optional capabilities a caller asks for and gets `None` when
+//!   absent: [`Encoder`], [`Decoder`], [`Generator`], [`LikelihoodEstimate`]; conditioning by
+//!   label is an `Option<&[u8]>` argument of each ([`Model::classes`] says whether it is needed).
+//! - A model family is one file under [`families`]: its configuration type implements
+//!   [`FamilyConfig`] (kind, validation, what it needs from the data, the flags it accepts, its
+//!   presets, how it is built). The family-neutral [`ModelConfig`] (kind + fields, plain JSON)
+//!   travels in `config.json` and the checkpoint's metadata; a [`Registry`] of families builds
+//!   and describes configurations, and the CLI, `eval` and the presets all derive from it.
+//! - One [`Trainer`] trains every model, the classifier and the 8-3-8 network: seeded batches
+//!   per epoch, the optimiser and learning-rate schedule per parameter group
+//!   ([`train::OptimizerSpec`]), an optional seeded validation split with early stopping,
+//!   test-set evaluation, [`metrics`], and — for a run kept on disk — checkpoints in a
+//!   [`RunDir`] after every epoch and on request, with everything needed to resume exactly.
+//!   Observers (the CLI's progress bar and pictures) hook in through [`TrainObserver`]; the loop
+//!   itself prints nothing.
 //!
 //! # Who owns what
-//! - [`config`]: model configurations and their validation.
-//! - [`presets`]: the named configurations.
-//! - [`model`]: the [`Model`] trait and [`Objective`].
-//! - [`mlp`]: stacks of Linear layers and activations, as layer specs.
-//! - [`autoencoder`], [`vae`], [`identity`]: the models.
-//! - [`conv`]: the convolutional autoencoder and VAE; [`cvae`]: the conditional VAE.
-//! - [`gan`]: the GANs (MLP, conditional, DCGAN) and their adversarial step; [`dcgan`]: the
-//!   DCGAN's architecture.
+//! - [`family`]: [`FamilyConfig`], [`Family`], [`Registry`], [`ModelConfig`], [`ModelFlags`],
+//!   [`Preset`].
+//! - [`families`]: the built-in families, one file each.
+//! - [`model`]: the [`Model`] trait, its capabilities, [`Objective`] and [`Parts`].
+//! - [`blocks`]: trunks, the Gaussian posterior, label conditioning — shared by families.
+//! - [`config`]: the vocabulary configurations share (activations, likelihoods, validators).
+//! - [`presets`]: every built-in preset, gathered from the families.
 //! - [`optimizers`]: a run's named optimisers and the [`StepContext`] of a training step.
 //! - [`train`]: the training loop, its options and observer.
 //! - [`run_dir`]: the files of a run and how they are written and read back.
 //! - [`metrics`]: per-epoch records (JSON lines).
 //! - [`classifier`]: the MNIST digit classifier that judges generated digits (class balance,
 //!   confidence, distance to the nearest training digit).
+//! - [`identity`]: the 8-3-8 network of the textbook figure.
 //! - [`error`]: [`ModelError`], naming the field, file or epoch concerned.
+//!
+//! # Example: a model family of your own
+//! ```
+//! use latent_data::{Batch, Dataset, Scale};
+//! use latent_losses::{Reduction, mse_loss};
+//! use latent_models::train::{Silent, TrainOptions, Trainer};
+//! use latent_models::{Description, FamilyConfig, FamilyOf, Model, ModelConfig, ModelFlags, Objective, Parts, Preset, Registry};
+//! use latent_nn::layers::Linear;
+//! use latent_nn::{Ctx, Module};
+//! use latent_tensor::{Tensor, TensorRng};
+//! use serde::{Deserialize, Serialize};
+//!
+//! /// A linear autoencoder (PCA's cousin): one file is all a family needs.
+//! #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+//! struct LinearAeConfig { input_dim: usize, latent_dim: usize }
+//!
+//! struct LinearAe { config: LinearAeConfig, encoder: Linear, decoder: Linear }
+//!
+//! impl Module for LinearAe {
+//!     fn forward(&mut self, x: &Tensor, ctx: &mut Ctx) -> latent_nn::Result<Tensor> {
+//!         let z = self.encoder.forward(x, ctx)?;
+//!         self.decoder.forward(&z, ctx)
+//!     }
+//!     latent_nn::delegate_visitors!(encoder, decoder);
+//! }
+//!
+//! impl Model for LinearAe {
+//!     fn config(&self) -> ModelConfig { ModelConfig::new(&self.config) }
+//!     fn objective(&mut self, batch: &Batch, ctx: &mut Ctx) -> latent_models::Result<Objective> {
+//!         let x = Tensor::new(batch.input().clone());
+//!         let loss = mse_loss(&self.forward(&x, ctx)?, &Tensor::new(batch.images.clone()), Reduction::Sum)?;
+//!         let mut parts = Parts::default();
+//!         parts.set("loss", f64::from(loss.item()?));
+//!         Ok(Objective { loss, parts })
+//!     }
+//! }
+//!
+//! impl FamilyConfig for LinearAeConfig {
+//!     const KINDS: &'static [&'static str] = &["linear_ae"];
+//!     fn flags(_model: &str) -> &'static [&'static str] { &["latent-dim"] }
+//!     fn validate(&self) -> latent_models::Result<()> { Ok(()) }
+//!     fn describe(&self) -> Description {
+//!         Description { kind: "linear_ae".into(), input_dim: self.input_dim, latent_dim: self.latent_dim,
+//!                       scale: Scale::ZeroOne, noise: Default::default(), classes: None }
+//!     }
+//!     fn apply_flags(&mut self, flags: &ModelFlags) -> latent_models::Result<()> {
+//!         if let Some(shape) = flags.data_shape { self.input_dim = shape.iter().product(); }
+//!         if let Some(l) = flags.get("latent-dim")? { self.latent_dim = l; }
+//!         Ok(())
+//!     }
+//!     fn presets() -> Vec<Preset> {
+//!         vec![Preset { model: "linear-ae", name: "default", summary: "D-2-D, linear",
+//!                       config: ModelConfig::new(&LinearAeConfig { input_dim: 4, latent_dim: 2 }),
+//!                       train: TrainOptions::default() }]
+//!     }
+//!     fn build(&self, rng: &mut TensorRng) -> latent_models::Result<Box<dyn Model>> {
+//!         Ok(Box::new(LinearAe {
+//!             config: self.clone(),
+//!             encoder: Linear::new(self.input_dim, self.latent_dim, rng)?,
+//!             decoder: Linear::new(self.latent_dim, self.input_dim, rng)?,
+//!         }))
+//!     }
+//! }
+//!
+//! static LINEAR_AE: FamilyOf<LinearAeConfig> = FamilyOf::NEW;
+//! let registry = Registry::builtin().with(&LINEAR_AE).unwrap();
+//! let mut preset = registry.preset("linear-ae", None).unwrap();
+//! let flags = ModelFlags::new().for_data([1, 1, 4], None).with("latent-dim", "1");
+//! registry.apply_flags("linear-ae", &mut preset.config, &flags).unwrap();
+//! let model = registry.build(&preset.config, &mut TensorRng::seed_from_u64(1)).unwrap();
+//! let data = Dataset::new((0..64u8).map(|i| i * 3).collect(), vec![0; 16], 1, 4).unwrap();
+//! let options = TrainOptions { epochs: 3, batch_size: 4, learning_rate: 1e-2, ..TrainOptions::default() };
+//! let mut trainer = Trainer::in_memory(model, registry.describe(&preset.config).unwrap(), options).unwrap();
+//! trainer.fit(&data, &data, &mut Silent).unwrap();
+//! let losses: Vec<f64> = trainer.history().iter().map(|m| m.test["loss"]).collect();
+//! assert!(losses[2] < losses[0], "{losses:?}");
+//! ```
 
-pub mod autoencoder;
+pub mod blocks;
 pub mod classifier;
 pub mod config;
-pub mod conv;
-pub mod cvae;
-pub mod dcgan;
 pub mod error;
-pub mod gan;
+pub mod families;
+pub mod family;
 pub mod identity;
 pub mod metrics;
-pub mod mlp;
 pub mod model;
 pub mod optimizers;
 pub mod presets;
 pub mod run_dir;
 pub mod train;
-pub mod vae;
 
-pub use autoencoder::Autoencoder;
-pub use config::{
-    Activation, AutoencoderConfig, ConvAutoencoderConfig, ConvVaeConfig, CvaeConfig, Likelihood, ModelConfig,
-    Regularizer, VaeConfig,
-};
-pub use conv::{ConvAutoencoder, ConvVae};
-pub use cvae::Cvae;
-pub use dcgan::DcganConfig;
+pub use config::{Activation, Likelihood};
 pub use error::{ModelError, Result};
-pub use gan::{Gan, GanConfig, GanTraining};
+pub use families::autoencoder::{Autoencoder, AutoencoderConfig, Regularizer};
+pub use families::classifier::{Classifier, ClassifierConfig};
+pub use families::dcgan::DcganConfig;
+pub use families::gan::{Gan, GanConfig, GanTraining};
+pub use families::vae::{Vae, VaeConfig};
+pub use family::{Description, Family, FamilyConfig, FamilyOf, ModelConfig, ModelFlags, Preset, Registry, build_model};
 pub use metrics::EpochMetrics;
-pub use model::{Model, Objective, Parts, build_model};
-pub use optimizers::{OptimizerGroup, Optimizers, StepContext};
+pub use model::{Decoder, Encoder, Generator, LikelihoodEstimate, Model, Objective, Parts, reconstruct};
+pub use optimizers::{OptimizerGroup, OptimizerKind, OptimizerSpec, Optimizers, StepContext};
 pub use run_dir::RunDir;
 pub use train::{TrainObserver, TrainOptions, TrainOutcome, Trainer};
-pub use vae::Vae;

@@ -13,6 +13,9 @@ pub struct EpochMetrics {
     pub train: BTreeMap<String, f64>,
     /// Test-set loss parts per example, in eval mode.
     pub test: BTreeMap<String, f64>,
+    /// The same on the validation split, when the run holds one out.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub val: Option<BTreeMap<String, f64>>,
     /// Training examples per second (forward, backward, optimiser step, batch gathering).
     pub samples_per_s: f64,
     /// Seconds spent in the training loop.

@@ -1,20 +1,30 @@
-//! The [`Model`] trait: a module that knows its objective and what it can show.
+//! The [`Model`] trait — what every model has — and the optional capabilities a caller asks a
+//! model for: an [`Encoder`], a [`Decoder`], a [`Generator`] (samples from a prior) and a
+//! [`LikelihoodEstimate`].
+//!
+//! # Design
+//! - Every model has a configuration, a training objective and optimiser groups; everything
+//!   else is a capability: `model.encoder()` is `Some` for the models that encode and `None`
+//!   for a GAN, so a caller states what it needs and gets a clear refusal otherwise, instead of
+//!   every model carrying methods that fail at run time.
+//! - Conditioning by label is an argument, not a second set of methods: each capability takes
+//!   `labels: Option<&[u8]>`. A conditional model ([`Model::classes`] is `Some`) needs them
+//!   (sampling without them cycles through the labels); an unconditional one refuses them.
+//! - Capabilities work in evaluation mode without recording a graph; the training objective is
+//!   the only place a graph is built.
 
 use std::collections::BTreeMap;
 
 use latent_data::Batch;
-use latent_nn::optim::{AdamConfig, clip_grad_norm};
+use latent_nn::optim::clip_grad_norm;
 use latent_nn::{Ctx, Module};
 use latent_tensor::{Tensor, TensorRng};
+use ndarray::Array2;
 
-use crate::autoencoder::Autoencoder;
-use crate::config::ModelConfig;
-use crate::conv::{ConvAutoencoder, ConvVae};
-use crate::cvae::Cvae;
 use crate::error::{ModelError, Result};
-use crate::gan::Gan;
+use crate::family::ModelConfig;
 use crate::optimizers::{OptimizerGroup, Optimizers, StepContext, take_grads};
-use crate::vae::Vae;
+use crate::train::OptimizerSpec;
 
 /// Named loss parts, each summed over the examples of a batch (or an epoch): `"loss"` is the
 /// objective; the others are its terms (`"recon"`, `"kl"`, `"penalty"`, ...).
@@ -54,7 +64,8 @@ pub struct Objective {
     pub parts: Parts,
 }
 
-/// A trainable model of the family.
+/// A trainable model: a [`Module`] (so optimisers and checkpoints see its parameters under
+/// PyTorch names) with a configuration, an objective and optional capabilities.
 pub trait Model: Module {
     /// The configuration that rebuilds it.
     fn config(&self) -> ModelConfig;
@@ -66,115 +77,175 @@ pub trait Model: Module {
     /// If the batch does not fit the model.
     fn objective(&mut self, batch: &Batch, ctx: &mut Ctx) -> Result<Objective>;
 
-    /// The code of each input row (`[N, input]` → `[N, latent]`; the mean for a VAE).
-    ///
-    /// # Errors
-    /// If the input does not fit the model.
-    fn encode(&mut self, x: &Tensor) -> Result<Tensor>;
-
-    /// The reconstruction in data space (probabilities for a Bernoulli output) of codes
-    /// `[N, latent]`.
-    ///
-    /// # Errors
-    /// If the codes do not fit the model.
-    fn decode(&mut self, z: &Tensor) -> Result<Tensor>;
-
-    /// `decode(encode(x))`.
-    ///
-    /// # Errors
-    /// If the input does not fit the model.
-    fn reconstruct(&mut self, x: &Tensor) -> Result<Tensor> {
-        let z = self.encode(x)?;
-        self.decode(&z)
-    }
-
-    /// `n` samples from the model's prior, decoded; only generative models can.
-    ///
-    /// # Errors
-    /// [`ModelError::Unsupported`] for models without a prior.
-    fn sample(&mut self, _n: usize, _rng: &mut TensorRng) -> Result<Tensor> {
-        Err(ModelError::Unsupported { model: self.config().kind(), what: "sample (they have no prior)" })
-    }
-
-    /// Whether [`Model::sample`] works.
-    fn is_generative(&self) -> bool {
-        false
-    }
-
-    /// Whether the model is conditioned on the digit label (a conditional VAE): its
-    /// `*_labeled` methods use the labels, and its plain [`Model::encode`] and
-    /// [`Model::decode`] refuse to guess them.
-    fn is_conditional(&self) -> bool {
-        false
-    }
-
-    /// [`Model::encode`] of inputs with their labels (one per row); unconditional models ignore
-    /// the labels.
-    ///
-    /// # Errors
-    /// If the input or labels do not fit the model.
-    fn encode_labeled(&mut self, x: &Tensor, _labels: &[u8]) -> Result<Tensor> {
-        self.encode(x)
-    }
-
-    /// [`Model::decode`] of codes with the labels to draw (one per row); unconditional models
-    /// ignore the labels.
-    ///
-    /// # Errors
-    /// If the codes or labels do not fit the model.
-    fn decode_labeled(&mut self, z: &Tensor, _labels: &[u8]) -> Result<Tensor> {
-        self.decode(z)
-    }
-
-    /// `decode_labeled(encode_labeled(x, labels), labels)`.
-    ///
-    /// # Errors
-    /// If the input or labels do not fit the model.
-    fn reconstruct_labeled(&mut self, x: &Tensor, labels: &[u8]) -> Result<Tensor> {
-        let z = self.encode_labeled(x, labels)?;
-        self.decode_labeled(&z, labels)
-    }
-
-    /// `n` samples of digit `label` from a conditional model; with `None`, [`Model::sample`].
-    ///
-    /// # Errors
-    /// [`ModelError::Unsupported`] for a label and an unconditional model; as
-    /// [`Model::sample`] otherwise.
-    fn sample_labeled(&mut self, n: usize, label: Option<u8>, rng: &mut TensorRng) -> Result<Tensor> {
-        match label {
-            None => self.sample(n, rng),
-            Some(_) => Err(ModelError::Unsupported {
-                model: self.config().kind(),
-                what: "sample a chosen digit (they are not conditioned on labels)",
-            }),
-        }
-    }
-
     /// The optimisers the model trains with, each over a group of its parameters. The default:
-    /// one Adam named `"model"` over every parameter with `learning_rate` and PyTorch's betas. A
-    /// GAN has one per network.
-    fn optimizer_groups(&self, learning_rate: f64) -> Vec<OptimizerGroup> {
-        vec![OptimizerGroup::single(AdamConfig::adam(learning_rate))]
+    /// one optimiser named `"model"` over every parameter, as `spec` says. A GAN has one per
+    /// network.
+    fn optimizer_groups(&self, spec: &OptimizerSpec) -> Vec<OptimizerGroup> {
+        vec![OptimizerGroup::single(spec.clone())]
     }
 
     /// One training step on `batch` with the optimisers of [`Model::optimizer_groups`]; returns
     /// the batch's parts. The default: [`Model::objective`] in the training context,
-    /// `backward`, clipping if asked, and one step of the `"model"` optimiser. A GAN overrides
-    /// it with its D and G steps.
+    /// `backward`, clipping if asked, one step of the `"model"` optimiser. A GAN overrides it
+    /// with its D and G steps.
     ///
     /// # Errors
     /// If the batch does not fit the model or a step fails.
     fn train_step(&mut self, batch: &Batch, optimizers: &mut Optimizers, step: &mut StepContext<'_>) -> Result<Parts> {
         objective_step(self, batch, optimizers, step)
     }
+
+    /// The number of labels the model is conditioned on, or `None` for an unconditional model.
+    fn classes(&self) -> Option<usize> {
+        None
+    }
+
+    /// The encoder, if the model has one (not a GAN).
+    fn encoder(&mut self) -> Option<&mut dyn Encoder> {
+        None
+    }
+
+    /// The decoder from codes to data, if the model has one (every autoencoder, VAE and GAN
+    /// generator).
+    fn decoder(&mut self) -> Option<&mut dyn Decoder> {
+        None
+    }
+
+    /// The generator of new samples from a prior, if the model has one (VAEs and GANs, not
+    /// plain autoencoders).
+    fn generator(&mut self) -> Option<&mut dyn Generator> {
+        None
+    }
+
+    /// An estimate of `log p(x)`, if the model defines one (the VAEs).
+    fn likelihood(&mut self) -> Option<&mut dyn LikelihoodEstimate> {
+        None
+    }
+}
+
+/// Maps data rows to codes.
+pub trait Encoder {
+    /// The code of each input row (`[N, input]` → `[N, latent]`; the posterior mean for a VAE),
+    /// without recording a graph.
+    ///
+    /// # Errors
+    /// If the input or labels do not fit the model.
+    fn encode(&mut self, x: &Tensor, labels: Option<&[u8]>) -> Result<Tensor>;
+}
+
+/// Maps codes to data.
+pub trait Decoder {
+    /// The code size.
+    fn latent_dim(&self) -> usize;
+
+    /// The data-space output (probabilities for a Bernoulli output, in [0, 1] for a GAN) of
+    /// codes `[N, latent]`, without recording a graph.
+    ///
+    /// # Errors
+    /// If the codes or labels do not fit the model.
+    fn decode(&mut self, z: &Tensor, labels: Option<&[u8]>) -> Result<Tensor>;
+}
+
+/// Draws new examples from the model's prior.
+pub trait Generator {
+    /// `n` samples from the prior, decoded. A conditional model draws `labels[i]` for row `i`
+    /// (or, without labels, row `i` is label `i mod classes`).
+    ///
+    /// # Errors
+    /// If the labels do not fit the model.
+    fn sample(&mut self, n: usize, labels: Option<&[u8]>, rng: &mut TensorRng) -> Result<Tensor>;
+}
+
+/// Estimates of the data's log-likelihood.
+pub trait LikelihoodEstimate {
+    /// Per example: the importance-weighted estimate of `log p(x)` with `k` samples (Burda et
+    /// al.), drawn `chunk` at a time.
+    ///
+    /// # Errors
+    /// If `k` or `chunk` is 0 or the input does not fit.
+    fn log_likelihood(
+        &mut self,
+        x: &Array2<f32>,
+        labels: Option<&[u8]>,
+        k: usize,
+        chunk: usize,
+        rng: &mut TensorRng,
+    ) -> Result<Vec<f64>>;
+}
+
+/// The labels a conditional model is asked with: checked against `rows` and `classes` (every
+/// label below `classes`); refused for an unconditional model; `None` for a conditional model
+/// is an error naming `what`.
+///
+/// # Errors
+/// As described.
+pub fn check_labels<'a>(
+    classes: Option<usize>,
+    labels: Option<&'a [u8]>,
+    rows: usize,
+    what: &str,
+) -> Result<Option<&'a [u8]>> {
+    match (classes, labels) {
+        (None, None) => Ok(None),
+        (None, Some(_)) => {
+            Err(ModelError::input("labels", format!("this model is not conditioned on labels; {what} takes none")))
+        }
+        (Some(_), None) => Err(ModelError::input("labels", format!("a conditional model needs labels to {what}"))),
+        (Some(c), Some(l)) => {
+            if l.len() != rows {
+                return Err(ModelError::input(
+                    "labels",
+                    format!("expected one label per row ({rows}), found {} labels", l.len()),
+                ));
+            }
+            if let Some(bad) = l.iter().find(|&&v| usize::from(v) >= c) {
+                return Err(ModelError::input(
+                    "label",
+                    format!("label {bad} is out of range: this model knows labels 0 to {}", c.saturating_sub(1)),
+                ));
+            }
+            Ok(Some(l))
+        }
+    }
+}
+
+/// The labels a sample of `n` rows draws: those given, or, for a conditional model without
+/// labels, row `i` is label `i mod classes` (a balanced, reproducible mix).
+pub fn sample_labels(classes: Option<usize>, labels: Option<&[u8]>, n: usize) -> Option<Vec<u8>> {
+    match (classes, labels) {
+        (_, Some(l)) => Some(l.to_vec()),
+        (Some(c), None) => Some((0..n).map(|i| (i % c.max(1)) as u8).collect()),
+        (None, None) => None,
+    }
+}
+
+/// `decode(encode(x))`: the model's reconstruction of `x` in data space.
+///
+/// # Errors
+/// [`ModelError::Unsupported`] if the model has no encoder or decoder; otherwise as they fail.
+pub fn reconstruct(model: &mut dyn Model, x: &Tensor, labels: Option<&[u8]>) -> Result<Tensor> {
+    let kind = model.config().kind().to_string();
+    let z = model
+        .encoder()
+        .ok_or_else(|| ModelError::Unsupported { model: kind.clone(), what: "reconstruct (they have no encoder)" })?
+        .encode(x, labels)?;
+    model
+        .decoder()
+        .ok_or(ModelError::Unsupported { model: kind, what: "reconstruct (they have no decoder)" })?
+        .decode(&z, labels)
+}
+
+/// The error for a capability `model` lacks.
+pub fn unsupported(model: &dyn Model, what: &'static str) -> ModelError {
+    ModelError::Unsupported { model: model.config().kind().to_string(), what }
 }
 
 /// The steps of [`Model::train_step`]'s default and of every single-network model: the
-/// objective, `backward`, the gradients by name, clipping, one Adam step over every parameter.
+/// objective, `backward`, the gradients by name, clipping, one step over every parameter.
 ///
 /// # Errors
 /// As [`Model::objective`], or if a gradient does not fit its parameter.
-fn objective_step<M: Model + ?Sized>(
+pub fn objective_step<M: Model + ?Sized>(
     model: &mut M,
     batch: &Batch,
     optimizers: &mut Optimizers,
@@ -191,24 +262,7 @@ fn objective_step<M: Model + ?Sized>(
     Ok(objective.parts)
 }
 
-/// Build the model a configuration describes, with fresh weights drawn from `rng`.
-///
-/// # Errors
-/// If the configuration is invalid.
-pub fn build_model(config: &ModelConfig, rng: &mut TensorRng) -> Result<Box<dyn Model>> {
-    config.validate()?;
-    Ok(match config {
-        ModelConfig::Autoencoder(c) => Box::new(Autoencoder::new(c.clone(), rng)?),
-        ModelConfig::Vae(c) => Box::new(Vae::new(c.clone(), rng)?),
-        ModelConfig::ConvAutoencoder(c) => Box::new(ConvAutoencoder::new(c.clone(), rng)?),
-        ModelConfig::ConvVae(c) => Box::new(ConvVae::new(c.clone(), rng)?),
-        ModelConfig::Cvae(c) => Box::new(Cvae::new(c.clone(), rng)?),
-        ModelConfig::Gan(c) | ModelConfig::Cgan(c) => Box::new(Gan::mlp(c.clone(), rng)?),
-        ModelConfig::Dcgan(c) => Box::new(Gan::dcgan(c.clone(), rng)?),
-    })
-}
-
 /// A constant tensor from a batch array (the data needs no gradient).
-pub(crate) fn data_tensor(a: &ndarray::Array2<f32>) -> Tensor {
+pub(crate) fn data_tensor(a: &Array2<f32>) -> Tensor {
     Tensor::new(a.clone())
 }

@@ -20,10 +20,10 @@ use latent_nn::checkpoint::{load_checkpoint, read_config, save_checkpoint};
 use latent_tensor::TensorRng;
 use serde::{Deserialize, Serialize};
 
-use crate::config::ModelConfig;
 use crate::error::{ModelError, Result};
+use crate::family::{ModelConfig, build_model};
 use crate::metrics::EpochMetrics;
-use crate::model::{Model, build_model};
+use crate::model::Model;
 use crate::train::TrainOptions;
 
 /// The configuration file's name.

@@ -1,27 +1,39 @@
-//! The training loop: [`Trainer`] trains a [`Model`] on MNIST-format data, one seeded epoch at a
-//! time, and keeps its [`RunDir`] current.
+//! The training loop: one [`Trainer`] for every model, the digit classifier and the 8-3-8
+//! network alike, with or without a run directory.
 //!
 //! Each epoch: the batches of `(seed, epoch)` (so a resumed run sees the very batches the
-//! uninterrupted run would have), one training step per batch ([`Model::train_step`]: for
-//! most models one Adam step, optionally clipping the global gradient norm; for a GAN a D and a
-//! G step with an Adam each), then the test set in eval mode, a metrics line, and a checkpoint
-//! of the weights and the training state (every optimiser's moments included). Training data
-//! are scaled as the model needs ([`ModelConfig::data_scale`]). A non-finite loss stops the run with
-//! [`ModelError::NonFinite`] before anything is saved, so the last checkpoint stays good. When
-//! the observer asks to stop (Ctrl-C), the loop stops after the current batch and saves a
-//! checkpoint that resumes mid-epoch exactly.
+//! uninterrupted run would have), each group's learning rate from its schedule, one training
+//! step per batch ([`Model::train_step`]: for most models one optimiser step, optionally
+//! clipping the global gradient norm; for a GAN a D and a G step), then the validation split
+//! (when asked for) and the test set in eval mode, a metrics record, and — for a run with a
+//! [`RunDir`] — a metrics line and a checkpoint of the weights and the training state (every
+//! optimiser's state included). Training data are scaled as the model needs
+//! ([`Description::scale`]) and corrupted as it asks ([`Description::noise`]).
+//!
+//! - A non-finite loss stops the run with [`ModelError::NonFinite`] before anything is saved,
+//!   so the last checkpoint stays good.
+//! - When the observer asks to stop (Ctrl-C, or a goal reached), the loop stops after the
+//!   current batch and saves a checkpoint that resumes mid-epoch exactly.
+//! - `val_fraction` holds out a seeded part of the training set ([`Dataset::split`]) whose loss
+//!   is reported each epoch; `early_stop` ends the run when that loss has not improved for that
+//!   many epochs ([`TrainOutcome::EarlyStopped`]).
+//! - The optimiser is chosen per run ([`TrainOptions::optimizer`], Adam by default) and may be
+//!   changed per group by the model ([`Model::optimizer_groups`]: a GAN's Adam betas).
 
+use std::collections::BTreeMap;
 use std::time::Instant;
 
-use latent_data::{Batch, BatchConfig, Dataset, Mnist, NoiseSpec};
+use latent_data::{Batch, BatchConfig, Dataset};
+use latent_nn::optim::LrSchedule;
 use latent_nn::{Ctx, TrainingState};
 use latent_tensor::{TensorRng, no_grad};
 use serde::{Deserialize, Serialize};
 
-use crate::config::ModelConfig;
 use crate::error::{ModelError, Result};
+use crate::family::{Description, Registry};
 use crate::metrics::EpochMetrics;
-use crate::model::{Model, Parts, build_model};
+use crate::model::{Model, Parts};
+pub use crate::optimizers::{OptimizerKind, OptimizerSpec};
 use crate::optimizers::{Optimizers, StepContext};
 use crate::run_dir::{RunConfig, RunDir};
 
@@ -32,7 +44,7 @@ pub struct TrainOptions {
     pub epochs: u64,
     /// Examples per batch.
     pub batch_size: usize,
-    /// Adam's learning rate.
+    /// The base learning rate.
     pub learning_rate: f64,
     /// The seed of the weights, the batches and every random draw.
     pub seed: u64,
@@ -42,6 +54,25 @@ pub struct TrainOptions {
     /// Train on at most this many batches per epoch (quick runs and tests).
     #[serde(default)]
     pub limit_batches: Option<usize>,
+    /// The update rule (Adam by default).
+    #[serde(default)]
+    pub optimizer: OptimizerKind,
+    /// Momentum for SGD and RMSprop (0 by default, as PyTorch).
+    #[serde(default)]
+    pub momentum: f64,
+    /// The learning rate over epochs.
+    #[serde(default = "constant_schedule")]
+    pub lr_schedule: LrSchedule,
+    /// The fraction of the training set held out as a validation split (0: none).
+    #[serde(default)]
+    pub val_fraction: f64,
+    /// Stop when the validation loss has not improved for this many epochs.
+    #[serde(default)]
+    pub early_stop: Option<u64>,
+}
+
+fn constant_schedule() -> LrSchedule {
+    LrSchedule::Constant
 }
 
 impl Default for TrainOptions {
@@ -53,6 +84,11 @@ impl Default for TrainOptions {
             seed: 1,
             clip_grad_norm: None,
             limit_batches: None,
+            optimizer: OptimizerKind::Adam,
+            momentum: 0.0,
+            lr_schedule: LrSchedule::Constant,
+            val_fraction: 0.0,
+            early_stop: None,
         }
     }
 }
@@ -77,8 +113,98 @@ impl TrainOptions {
         if self.limit_batches == Some(0) {
             return Err(ModelError::config("--limit-batches", "must be at least 1"));
         }
-        Ok(())
+        if !(self.momentum.is_finite() && (0.0..1.0).contains(&self.momentum)) {
+            return Err(ModelError::config("--momentum", format!("must be in [0, 1), found {}", self.momentum)));
+        }
+        if self.momentum != 0.0 && self.optimizer == OptimizerKind::Adam {
+            return Err(ModelError::config(
+                "--momentum",
+                "applies to sgd and rmsprop, not adam (whose betas play that part)",
+            ));
+        }
+        if !(self.val_fraction.is_finite() && (0.0..1.0).contains(&self.val_fraction)) {
+            return Err(ModelError::config(
+                "--val-fraction",
+                format!("must be in [0, 1) (0: no validation split), found {}", self.val_fraction),
+            ));
+        }
+        match self.early_stop {
+            Some(0) => return Err(ModelError::config("--early-stop", "the patience must be at least 1 epoch")),
+            Some(_) if self.val_fraction == 0.0 => {
+                return Err(ModelError::config(
+                    "--early-stop",
+                    "watches the validation loss: give --val-fraction too (e.g. --val-fraction 0.1)",
+                ));
+            }
+            _ => {}
+        }
+        check_schedule(&self.lr_schedule)
     }
+
+    /// The run's optimiser spec (before a model adjusts it per group).
+    pub fn optimizer_spec(&self) -> OptimizerSpec {
+        OptimizerSpec {
+            kind: self.optimizer,
+            learning_rate: self.learning_rate,
+            betas: OptimizerSpec::adam(0.0).betas,
+            momentum: self.momentum,
+            schedule: self.lr_schedule,
+        }
+    }
+}
+
+fn check_schedule(s: &LrSchedule) -> Result<()> {
+    let bad = match *s {
+        LrSchedule::Constant => None,
+        LrSchedule::Step { step_size, gamma } => {
+            (step_size == 0 || !(gamma.is_finite() && gamma > 0.0)).then(|| format!("step:{step_size}:{gamma}"))
+        }
+        LrSchedule::Exponential { gamma } => (!(gamma.is_finite() && gamma > 0.0)).then(|| format!("exp:{gamma}")),
+        LrSchedule::Cosine { t_max, eta_min } => {
+            (t_max == 0 || !(eta_min.is_finite() && eta_min >= 0.0)).then(|| format!("cosine over {t_max} epochs"))
+        }
+        LrSchedule::Warmup { epochs } => (epochs == 0).then(|| "warmup:0".to_string()),
+    };
+    match bad {
+        Some(text) => Err(ModelError::config("--lr-schedule", format!("`{text}` has a zero or non-positive part"))),
+        None => Ok(()),
+    }
+}
+
+/// Read a `--lr-schedule`: `constant`, `step:N:G` (×G every N epochs), `exp:G`, `cosine` (to 0
+/// over `epochs`), `cosine:T` (half-period T epochs) or `warmup:N` (linear over N epochs).
+///
+/// ```
+/// use latent_models::train::parse_schedule;
+/// use latent_nn::optim::LrSchedule;
+/// assert_eq!(parse_schedule("step:5:0.5", 20).unwrap(), LrSchedule::Step { step_size: 5, gamma: 0.5 });
+/// assert_eq!(parse_schedule("cosine", 20).unwrap(), LrSchedule::Cosine { t_max: 20, eta_min: 0.0 });
+/// assert!(parse_schedule("step:x", 20).is_err());
+/// ```
+///
+/// # Errors
+/// If the text is none of these; the message lists the forms.
+pub fn parse_schedule(text: &str, epochs: u64) -> Result<LrSchedule> {
+    let bad = || {
+        ModelError::config(
+            "--lr-schedule",
+            format!("`{text}` is not a schedule; use constant, step:N:G, exp:G, cosine, cosine:T or warmup:N"),
+        )
+    };
+    let parts: Vec<&str> = text.trim().split(':').collect();
+    let schedule = match parts.as_slice() {
+        ["constant"] => LrSchedule::Constant,
+        ["step", n, g] => {
+            LrSchedule::Step { step_size: n.parse().map_err(|_| bad())?, gamma: g.parse().map_err(|_| bad())? }
+        }
+        ["exp", g] => LrSchedule::Exponential { gamma: g.parse().map_err(|_| bad())? },
+        ["cosine"] => LrSchedule::Cosine { t_max: epochs.max(1), eta_min: 0.0 },
+        ["cosine", t] => LrSchedule::Cosine { t_max: t.parse().map_err(|_| bad())?, eta_min: 0.0 },
+        ["warmup", n] => LrSchedule::Warmup { epochs: n.parse().map_err(|_| bad())? },
+        _ => return Err(bad()),
+    };
+    check_schedule(&schedule)?;
+    Ok(schedule)
 }
 
 /// Where training is, after each batch.
@@ -102,13 +228,13 @@ pub struct BatchProgress {
     pub samples_per_s: f64,
 }
 
-/// Hooks into the loop: progress display, pictures, Ctrl-C. Every method has a default that
-/// does nothing.
+/// Hooks into the loop: progress display, pictures, Ctrl-C, goals. Every method has a default
+/// that does nothing.
 pub trait TrainObserver {
     /// After each batch.
     fn batch_done(&mut self, _progress: &BatchProgress) {}
 
-    /// After each epoch's metrics and checkpoint are written.
+    /// After each epoch's metrics (and, with a run directory, its checkpoint) are written.
     ///
     /// # Errors
     /// Whatever the observer fails at (the run stops, its checkpoint is already saved).
@@ -128,87 +254,159 @@ pub struct Silent;
 impl TrainObserver for Silent {}
 
 /// How [`Trainer::fit`] ended.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq)]
 pub enum TrainOutcome {
-    /// Every epoch ran.
+    /// Every epoch asked for is done.
     Completed {
-        /// Epochs done.
+        /// Epochs done in total.
         epochs: u64,
     },
-    /// The observer asked to stop; a resumable checkpoint was saved.
+    /// The observer asked to stop; a checkpoint was saved.
     Stopped {
-        /// The epoch that was interrupted.
+        /// The epoch stopped in.
         epoch: u64,
-        /// Batches of it done.
+        /// Batches done in that epoch.
         batch: usize,
+    },
+    /// The validation loss did not improve for `early_stop` epochs.
+    EarlyStopped {
+        /// Epochs done.
+        epochs: u64,
+        /// The epoch with the lowest validation loss.
+        best_epoch: u64,
+        /// That loss, per example.
+        best_val_loss: f64,
     },
 }
 
-/// Progress through an interrupted epoch, carried in the training state.
+/// The part of an epoch done before a mid-epoch stop, kept in the training state.
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
 struct PartialEpoch {
     batches_done: usize,
     examples: usize,
     seconds: f64,
-    sums: std::collections::BTreeMap<String, f64>,
+    sums: BTreeMap<String, f64>,
 }
 
-/// Trains one model in one run directory.
+/// The best validation loss so far, kept in the training state for early stopping.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
+struct Best {
+    epoch: u64,
+    val_loss: f64,
+}
+
+/// What the training state's `extra` field holds.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+struct Extra {
+    #[serde(flatten)]
+    partial: PartialEpoch,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    best: Option<Best>,
+}
+
+/// A run's files and configuration, for a trainer that keeps a run directory.
+struct Persist {
+    dir: RunDir,
+    config: RunConfig,
+}
+
+/// Trains a model, one seeded epoch at a time (see the module docs).
+///
+/// ```
+/// use latent_data::Dataset;
+/// use latent_models::train::{Silent, TrainOptions, TrainOutcome, Trainer};
+/// use latent_models::{ModelFlags, Registry};
+/// use latent_tensor::TensorRng;
+///
+/// // 64 tiny 2×2 "images" and a small autoencoder shaped by the data (4 values per example).
+/// let data = Dataset::new((0..256).map(|i| (i * 37 % 256) as u8).collect(), vec![0; 64], 2, 2).unwrap();
+/// let registry = Registry::builtin();
+/// let mut preset = registry.preset("ae", Some("shallow")).unwrap();
+/// let flags = ModelFlags::new().for_data([1, 2, 2], None).with("latent-dim", "2");
+/// registry.apply_flags("ae", &mut preset.config, &flags).unwrap();
+/// let model = registry.build(&preset.config, &mut TensorRng::seed_from_u64(1)).unwrap();
+/// let options = TrainOptions { epochs: 2, batch_size: 16, ..TrainOptions::default() };
+/// let mut trainer = Trainer::in_memory(model, registry.describe(&preset.config).unwrap(), options).unwrap();
+/// let outcome = trainer.fit(&data, &data, &mut Silent).unwrap();
+/// assert_eq!(outcome, TrainOutcome::Completed { epochs: 2 });
+/// assert!(trainer.history()[1].test["loss"] < trainer.history()[0].test["loss"] * 1.5);
+/// ```
 pub struct Trainer {
     model: Box<dyn Model>,
+    description: Description,
+    options: TrainOptions,
     optimizers: Optimizers,
-    run: RunDir,
-    config: RunConfig,
+    persist: Option<Persist>,
     ctx: Ctx,
     epochs_done: u64,
     global_step: u64,
     partial: PartialEpoch,
+    best: Option<Best>,
+    history: Vec<EpochMetrics>,
 }
 
-/// The seed of the generator behind dropout and the VAE's sampling, derived from the run seed.
+/// The dropout/noise generator's seed: its own stream of the run's seed.
 fn ctx_seed(seed: u64) -> u64 {
     seed ^ 0x9E37_79B9_7F4A_7C15
 }
 
-/// The noise a model's training inputs get.
-fn input_noise(model: &ModelConfig) -> NoiseSpec {
-    match model {
-        ModelConfig::Autoencoder(c) => c.noise,
-        ModelConfig::Vae(_) => NoiseSpec::None,
-        ModelConfig::ConvAutoencoder(c) => c.noise,
-        ModelConfig::ConvVae(_) | ModelConfig::Cvae(_) => NoiseSpec::None,
-        ModelConfig::Gan(_) | ModelConfig::Cgan(_) | ModelConfig::Dcgan(_) => NoiseSpec::None,
-    }
-}
-
 impl Trainer {
-    /// Start a new run in `run` (whose config is written now) with fresh weights from the seed.
+    /// A fresh run of `config` in `run` (whose `config.json` is written now), with the models
+    /// of `registry`.
     ///
     /// # Errors
-    /// If the configuration is invalid or the config cannot be written.
-    pub fn new(run: RunDir, config: RunConfig) -> Result<Self> {
+    /// If the options or model configuration are invalid, or the directory cannot be written.
+    pub fn with_registry(run: RunDir, config: RunConfig, registry: &Registry) -> Result<Self> {
         config.train.validate()?;
-        let model = build_model(&config.model, &mut TensorRng::seed_from_u64(config.train.seed))?;
-        let optimizers = Optimizers::new(model.optimizer_groups(config.train.learning_rate))?;
+        let model = registry.build(&config.model, &mut TensorRng::seed_from_u64(config.train.seed))?;
+        let description = registry.describe(&config.model)?;
+        let mut trainer = Trainer::assemble(model, description, config.train.clone())?;
         run.write_config(&config)?;
-        let ctx = Ctx::train(TensorRng::seed_from_u64(ctx_seed(config.train.seed)));
+        trainer.persist = Some(Persist { dir: run, config });
+        Ok(trainer)
+    }
+
+    /// A fresh run of `config` in `run` with latent's built-in models.
+    ///
+    /// # Errors
+    /// As [`Trainer::with_registry`].
+    pub fn new(run: RunDir, config: RunConfig) -> Result<Self> {
+        Trainer::with_registry(run, config, &Registry::builtin())
+    }
+
+    /// A trainer of `model` that keeps nothing on disk: its metrics are in
+    /// [`Trainer::history`] and the observer's hands. `description` says what the model needs
+    /// from its data ([`Registry::describe`] gives it for a configuration).
+    ///
+    /// # Errors
+    /// If the options are invalid.
+    pub fn in_memory(model: Box<dyn Model>, description: Description, options: TrainOptions) -> Result<Self> {
+        options.validate()?;
+        Trainer::assemble(model, description, options)
+    }
+
+    fn assemble(model: Box<dyn Model>, description: Description, options: TrainOptions) -> Result<Self> {
+        let optimizers = Optimizers::new(model.optimizer_groups(&options.optimizer_spec()))?;
+        let ctx = Ctx::train(TensorRng::seed_from_u64(ctx_seed(options.seed)));
         Ok(Trainer {
             model,
+            description,
+            options,
             optimizers,
-            run,
-            config,
+            persist: None,
             ctx,
             epochs_done: 0,
             global_step: 0,
             partial: PartialEpoch::default(),
+            best: None,
+            history: Vec::new(),
         })
     }
 
-    /// Continue the run in `run` from its last checkpoint; `epochs`, if given, replaces the
-    /// total number of epochs.
+    /// Continue the run in `run` from its last checkpoint, optionally to a new number of epochs.
     ///
     /// # Errors
-    /// If the run is missing files, they are inconsistent, or they do not fit the model.
+    /// If the run's files are missing, inconsistent or corrupt.
     pub fn resume(run: RunDir, epochs: Option<u64>) -> Result<Self> {
         let (model, mut config) = run.load_model()?;
         let state = run.load_state()?;
@@ -216,31 +414,34 @@ impl Trainer {
             config.train.epochs = e;
             run.write_config(&config)?;
         }
-        let mut optimizers = Optimizers::new(model.optimizer_groups(config.train.learning_rate))?;
-        optimizers
-            .load_states(state.optimizers.clone(), &*model)
+        config
+            .train
+            .validate()
+            .map_err(|e| ModelError::Run { path: run.file(crate::run_dir::CONFIG_FILE), message: e.to_string() })?;
+        let description = config.model.describe()?;
+        let mut trainer = Trainer::assemble(model, description, config.train.clone())?;
+        trainer
+            .optimizers
+            .load_states(state.optimizers.clone(), &*trainer.model)
             .map_err(|e| ModelError::Run { path: run.file(crate::run_dir::STATE_FILE), message: e.to_string() })?;
         let rng = state.rngs.get("ctx").copied().ok_or_else(|| ModelError::Run {
             path: run.path().to_path_buf(),
             message: "the training state has no `ctx` generator".into(),
         })?;
-        let partial: PartialEpoch = if state.extra.is_null() {
-            PartialEpoch::default()
+        let extra: Extra = if state.extra.is_null() {
+            Extra::default()
         } else {
             serde_json::from_value(state.extra.clone())
                 .map_err(|source| ModelError::Json { path: run.file(crate::run_dir::STATE_FILE), source })?
         };
         run.truncate_metrics(state.epoch)?;
-        Ok(Trainer {
-            model,
-            optimizers,
-            run,
-            config,
-            ctx: Ctx::train(TensorRng::from_state(rng)),
-            epochs_done: state.epoch,
-            global_step: state.global_step,
-            partial,
-        })
+        trainer.ctx = Ctx::train(TensorRng::from_state(rng));
+        trainer.epochs_done = state.epoch;
+        trainer.global_step = state.global_step;
+        trainer.partial = extra.partial;
+        trainer.best = extra.best;
+        trainer.persist = Some(Persist { dir: run, config });
+        Ok(trainer)
     }
 
     /// The model being trained.
@@ -248,69 +449,111 @@ impl Trainer {
         &mut *self.model
     }
 
-    /// The run's configuration.
+    /// The model, handed over (after training).
+    pub fn into_model(self) -> Box<dyn Model> {
+        self.model
+    }
+
+    /// The run's configuration (for a trainer with a run directory).
+    ///
+    /// # Panics
+    /// For an in-memory trainer, which has none.
     pub fn config(&self) -> &RunConfig {
-        &self.config
+        &self.persist.as_ref().expect("a trainer with a run directory").config
     }
 
-    /// The run directory.
+    /// The run directory (for a trainer with one).
+    ///
+    /// # Panics
+    /// For an in-memory trainer, which has none.
     pub fn run_dir(&self) -> &RunDir {
-        &self.run
+        &self.persist.as_ref().expect("a trainer with a run directory").dir
     }
 
-    /// Epochs completed so far.
+    /// The training options.
+    pub fn options(&self) -> &TrainOptions {
+        &self.options
+    }
+
+    /// What the model needs from its data.
+    pub fn description(&self) -> &Description {
+        &self.description
+    }
+
+    /// Epochs completed.
     pub fn epochs_done(&self) -> u64 {
         self.epochs_done
     }
 
-    fn batch_config(&self) -> BatchConfig {
-        BatchConfig::new(self.config.train.batch_size)
-            .seed(self.config.train.seed)
-            .noise(input_noise(&self.config.model))
-            .scale(self.config.model.data_scale())
+    /// The metrics of the epochs this trainer ran (not those before a resume).
+    pub fn history(&self) -> &[EpochMetrics] {
+        &self.history
     }
 
-    /// Save the weights and everything needed to continue exactly.
+    /// The batching of training data: the run's batch size and seed, the model's scale and
+    /// input noise.
+    pub fn batch_config(&self) -> BatchConfig {
+        BatchConfig::new(self.options.batch_size)
+            .seed(self.options.seed)
+            .noise(self.description.noise)
+            .scale(self.description.scale)
+    }
+
+    /// Save the weights and the training state now (for a trainer with a run directory;
+    /// nothing to do otherwise).
     ///
     /// # Errors
-    /// If the files cannot be written.
+    /// If a file cannot be written.
     pub fn checkpoint(&self) -> Result<()> {
+        let Some(persist) = &self.persist else { return Ok(()) };
+        let extra = Extra { partial: self.partial.clone(), best: self.best };
         let state = TrainingState {
             epoch: self.epochs_done,
             global_step: self.global_step,
             rngs: [("ctx".to_string(), self.ctx.rng_state())].into(),
             optimizers: self.optimizers.states(),
-            extra: if self.partial.batches_done == 0 {
+            extra: if self.partial.batches_done == 0 && self.best.is_none() {
                 serde_json::Value::Null
             } else {
-                serde_json::to_value(&self.partial).expect("plain data serialises")
+                serde_json::to_value(&extra).expect("plain data serialises")
             },
         };
-        self.run.save_checkpoint(&*self.model, &self.config, &state)
+        persist.dir.save_checkpoint(&*self.model, &persist.config, &state)
     }
 
-    /// One training step on `batch` (the model's own: one optimiser step for most models, a D
-    /// and a G step for a GAN); returns its loss parts.
     fn step(&mut self, batch: &Batch) -> Result<Parts> {
-        let mut step = StepContext {
-            ctx: &mut self.ctx,
-            step: self.global_step,
-            clip_grad_norm: self.config.train.clip_grad_norm,
-        };
+        let mut step =
+            StepContext { ctx: &mut self.ctx, step: self.global_step, clip_grad_norm: self.options.clip_grad_norm };
         self.model.train_step(batch, &mut self.optimizers, &mut step)
     }
 
-    /// Train until the configured number of epochs is done or the observer asks to stop.
+    /// Train until the run's epochs are done, the observer asks to stop, or early stopping
+    /// ends it. `test` is evaluated after every epoch; with `val_fraction`, a seeded part of
+    /// `train` is held out and evaluated too.
     ///
     /// # Errors
-    /// On a non-finite loss, a failed write, or an observer's error.
-    pub fn fit(&mut self, data: &Mnist, observer: &mut dyn TrainObserver) -> Result<TrainOutcome> {
+    /// On a non-finite loss, a batch the model cannot take, or a failed save.
+    pub fn fit(&mut self, train: &Dataset, test: &Dataset, observer: &mut dyn TrainObserver) -> Result<TrainOutcome> {
+        if train.is_empty() {
+            return Err(ModelError::input("training data", "has no examples: nothing to train on"));
+        }
+        if test.is_empty() {
+            return Err(ModelError::input("test data", "has no examples: nothing to evaluate on"));
+        }
+        let split;
+        let (train, val) = if self.options.val_fraction > 0.0 {
+            split = train.split(self.options.val_fraction, self.options.seed)?;
+            (&split.0, Some(&split.1))
+        } else {
+            (train, None)
+        };
         let bcfg = self.batch_config();
-        let epochs = self.config.train.epochs;
+        let epochs = self.options.epochs;
         while self.epochs_done < epochs {
             let epoch = self.epochs_done + 1;
-            let all = data.train.batches(&bcfg, epoch)?;
-            let batches = self.config.train.limit_batches.map_or(all.len(), |l| l.min(all.len()));
+            self.optimizers.start_epoch(epoch);
+            let all = train.batches(&bcfg, epoch)?;
+            let batches = self.options.limit_batches.map_or(all.len(), |l| l.min(all.len()));
             let skip = self.partial.batches_done;
             let mut sums = Parts(std::mem::take(&mut self.partial.sums));
             let (mut examples, seconds_before) = (self.partial.examples, self.partial.seconds);
@@ -348,10 +591,15 @@ impl Trainer {
             }
             let train_seconds = seconds_before + start.elapsed().as_secs_f64();
             let test_start = Instant::now();
-            let test = evaluate(&mut *self.model, &data.test, &bcfg, self.config.train.seed ^ epoch)?;
+            let val = match val {
+                Some(v) => Some(evaluate(&mut *self.model, v, &bcfg, self.options.seed ^ epoch ^ 0x5A5A)?),
+                None => None,
+            };
+            let test = evaluate(&mut *self.model, test, &bcfg, self.options.seed ^ epoch)?;
             let metrics = EpochMetrics {
                 epoch,
                 train: sums.per_example(examples),
+                val: val.clone(),
                 test,
                 samples_per_s: examples as f64 / train_seconds.max(1e-9),
                 train_seconds,
@@ -361,20 +609,42 @@ impl Trainer {
             };
             self.epochs_done = epoch;
             self.partial = PartialEpoch::default();
-            self.run.append_metrics(&metrics)?;
+            let early = self.update_best(epoch, val.as_ref());
+            if let Some(persist) = &self.persist {
+                persist.dir.append_metrics(&metrics)?;
+            }
             self.checkpoint()?;
+            self.history.push(metrics.clone());
             observer.epoch_done(&metrics, &mut *self.model)?;
+            if let Some(outcome) = early {
+                return Ok(outcome);
+            }
             if observer.should_stop() && self.epochs_done < epochs {
                 return Ok(TrainOutcome::Stopped { epoch, batch: batches });
             }
         }
         Ok(TrainOutcome::Completed { epochs: self.epochs_done })
     }
+
+    /// Track the best validation loss; the early-stopping outcome when patience runs out.
+    fn update_best(&mut self, epoch: u64, val: Option<&BTreeMap<String, f64>>) -> Option<TrainOutcome> {
+        let loss = val?.get("loss").copied()?;
+        match self.best {
+            Some(b) if b.val_loss <= loss => {}
+            _ => self.best = Some(Best { epoch, val_loss: loss }),
+        }
+        let best = self.best?;
+        let patience = self.options.early_stop?;
+        (epoch - best.epoch >= patience && epoch < self.options.epochs).then_some(TrainOutcome::EarlyStopped {
+            epochs: epoch,
+            best_epoch: best.epoch,
+            best_val_loss: best.val_loss,
+        })
+    }
 }
 
-/// The model's objective on every example of `data`, in eval mode and without a graph, per
-/// example. Inputs are corrupted as in training (a denoising model's test loss is its training
-/// objective); the draws come from `seed`, so the figure is reproducible.
+/// The model's objective on every example of `data` in eval mode, per example, with the
+/// objective's random draws (a VAE's `z`) seeded by `seed`.
 ///
 /// # Errors
 /// If a batch does not fit the model.
@@ -383,7 +653,7 @@ pub fn evaluate(
     data: &Dataset,
     batches: &BatchConfig,
     seed: u64,
-) -> Result<std::collections::BTreeMap<String, f64>> {
+) -> Result<BTreeMap<String, f64>> {
     let _guard = no_grad();
     let cfg = (*batches).shuffle(false).seed(seed);
     let mut ctx = Ctx::eval();

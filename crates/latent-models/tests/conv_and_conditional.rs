@@ -5,8 +5,8 @@
 mod common;
 
 use latent_data::{Mnist, Scale};
-use latent_models::ModelError;
 use latent_models::run_dir::RunDir;
+use latent_models::{ModelError, reconstruct};
 use latent_tensor::{Tensor, TensorRng};
 
 /// The bundled sample with its test set cut to the first 500 digits: the convolutional models
@@ -45,10 +45,10 @@ fn conv_checkpoints_round_trip_under_pytorch_names() {
         let path = dir.path().join(model);
         let (mut trainer, _) = common::train(&path, common::config(model, None, 1, 3), &data);
         let (x, _) = first_test(&data, 8);
-        let before = trainer.model_mut().reconstruct(&x).unwrap().to_vec();
+        let before = reconstruct(trainer.model_mut(), &x, None).unwrap().to_vec();
         let (mut loaded, run) = RunDir::open(&path).unwrap().load_model().unwrap();
         assert_eq!(run.model, trainer.config().model);
-        assert_eq!(loaded.reconstruct(&x).unwrap().to_vec(), before, "{model}");
+        assert_eq!(reconstruct(&mut *loaded, &x, None).unwrap().to_vec(), before, "{model}");
         let mut names = Vec::new();
         loaded.visit_params("", &mut |n, _| names.push(n.to_string()));
         assert_eq!(names.first().map(String::as_str), Some("encoder.0.weight"), "{model}: {names:?}");
@@ -62,9 +62,9 @@ fn a_cvae_draws_the_digit_asked_for_reproducibly() {
     let dir = tempfile::tempdir().unwrap();
     let (mut trainer, _) = common::train(dir.path(), common::config("cvae", None, 1, 5), &data);
     let model = trainer.model_mut();
-    assert!(model.is_conditional() && model.is_generative());
+    assert!(model.classes() == Some(10) && model.generator().is_some());
     let draw = |m: &mut dyn latent_models::Model, label, seed| {
-        m.sample_labeled(12, Some(label), &mut TensorRng::seed_from_u64(seed)).unwrap()
+        m.generator().unwrap().sample(12, Some(&[label; 12]), &mut TensorRng::seed_from_u64(seed)).unwrap()
     };
     let seven = draw(&mut *model, 7, 3);
     assert_eq!(seven.shape(), &[12, 784]);
@@ -77,9 +77,10 @@ fn a_cvae_draws_the_digit_asked_for_reproducibly() {
     assert_eq!(draw(&mut *loaded, 7, 3).to_vec(), seven.to_vec());
     // Reconstructions take the labels; the label-free calls say what is missing.
     let (x, labels) = first_test(&data, 4);
-    assert_eq!(loaded.reconstruct_labeled(&x, &labels).unwrap().shape(), &[4, 784]);
-    let err = loaded.reconstruct(&x).unwrap_err();
-    assert!(matches!(err, ModelError::Unsupported { .. }) && err.to_string().contains("labels"), "{err}");
+    assert_eq!(reconstruct(&mut *loaded, &x, Some(&labels)).unwrap().shape(), &[4, 784]);
+    let err = reconstruct(&mut *loaded, &x, None).unwrap_err();
+    assert!(matches!(err, ModelError::Input { .. }) && err.to_string().contains("labels"), "{err}");
     // Without a label, the samples cycle through the digits.
-    assert_eq!(loaded.sample(20, &mut TensorRng::seed_from_u64(0)).unwrap().shape(), &[20, 784]);
+    let samples = loaded.generator().unwrap().sample(20, None, &mut TensorRng::seed_from_u64(0)).unwrap();
+    assert_eq!(samples.shape(), &[20, 784]);
 }

@@ -28,7 +28,7 @@ fn config(model: &str, epochs: u64, limit: usize, batch_size: usize) -> RunConfi
 
 /// RMS distance between the mean of 500 samples and the mean test image, in [0, 1] units.
 fn mean_image_distance(model: &mut dyn Model, data: &Mnist) -> f64 {
-    let samples = model.sample(500, &mut TensorRng::seed_from_u64(7)).unwrap().to_array();
+    let samples = model.generator().unwrap().sample(500, None, &mut TensorRng::seed_from_u64(7)).unwrap().to_array();
     let real = data.test.to_flat(Scale::ZeroOne);
     let (n_fake, n_real) = (samples.shape()[0] as f64, real.nrows() as f64);
     let mut sq = 0.0;
@@ -79,11 +79,18 @@ fn a_gan_checkpoint_round_trips() {
     let data = common::sample(Some(100));
     let dir = tempfile::tempdir().unwrap();
     let (mut trainer, _) = common::train(dir.path(), config("cgan", 1, 3, 16), &data);
-    let before = trainer.model_mut().sample_labeled(8, Some(7), &mut TensorRng::seed_from_u64(3)).unwrap().to_vec();
+    let sevens = Some(&[7u8; 8][..]);
+    let before =
+        trainer.model_mut().generator().unwrap().sample(8, sevens, &mut TensorRng::seed_from_u64(3)).unwrap().to_vec();
     let (mut loaded, run) = RunDir::open(dir.path()).unwrap().load_model().unwrap();
     assert_eq!(run.model, trainer.config().model);
-    assert_eq!(loaded.sample_labeled(8, Some(7), &mut TensorRng::seed_from_u64(3)).unwrap().to_vec(), before);
-    assert!(loaded.reconstruct(&latent_tensor::Tensor::zeros(&[1, 784])).is_err(), "a GAN has no encoder");
+    assert_eq!(
+        loaded.generator().unwrap().sample(8, sevens, &mut TensorRng::seed_from_u64(3)).unwrap().to_vec(),
+        before
+    );
+    assert!(loaded.encoder().is_none(), "a GAN has no encoder");
+    let zeros = latent_tensor::Tensor::zeros(&[1, 784]);
+    assert!(latent_models::reconstruct(&mut *loaded, &zeros, Some(&[0])).is_err());
 }
 
 /// Every parameter and buffer, as bits.
@@ -110,8 +117,10 @@ fn an_interrupted_gan_resumes_exactly() {
     let dir = tempfile::tempdir().unwrap();
     for (model, batch) in [("gan", 16), ("dcgan", 8)] {
         let mut cfg = config(model, 2, 5, batch);
-        if let latent_models::ModelConfig::Dcgan(c) = &mut cfg.model {
+        if model == "dcgan" {
+            let mut c: latent_models::DcganConfig = cfg.model.typed().unwrap();
             c.training.d_steps = 2;
+            cfg.model = latent_models::ModelConfig::new(&c);
         }
         let (mut straight, full_metrics) =
             common::train(&dir.path().join(format!("{model}-straight")), cfg.clone(), &data);
@@ -119,12 +128,12 @@ fn an_interrupted_gan_resumes_exactly() {
         let split = dir.path().join(format!("{model}-split"));
         let mut first = Trainer::new(RunDir::create(&split, false).unwrap(), cfg).unwrap();
         assert_eq!(
-            first.fit(&data, &mut common::StopAt { at: 3, seen: 0 }).unwrap(),
+            first.fit(&data.train, &data.test, &mut common::StopAt { at: 3, seen: 0 }).unwrap(),
             TrainOutcome::Stopped { epoch: 1, batch: 3 }
         );
         drop(first);
         let mut resumed = Trainer::resume(RunDir::open(&split).unwrap(), None).unwrap();
-        assert_eq!(resumed.fit(&data, &mut Silent).unwrap(), TrainOutcome::Completed { epochs: 2 });
+        assert_eq!(resumed.fit(&data.train, &data.test, &mut Silent).unwrap(), TrainOutcome::Completed { epochs: 2 });
 
         assert!(bits(resumed.model_mut()) == bits(straight.model_mut()), "{model}: resumed weights differ");
         let resumed_metrics = resumed.run_dir().read_metrics().unwrap();

@@ -8,7 +8,7 @@ mod common;
 use latent_data::BatchConfig;
 use latent_models::presets::all;
 use latent_models::train::evaluate;
-use latent_models::{Model, build_model};
+use latent_models::{Model, build_model, reconstruct};
 use latent_tensor::{Tensor, TensorRng, recorded_ops};
 use ndarray::Array2;
 
@@ -19,24 +19,23 @@ fn ops_recorded_by(f: impl FnOnce()) -> u64 {
     recorded_ops() - before
 }
 
-/// Calls every inference method the model supports on a few test digits.
+/// Calls every capability the model has on a few test digits (with their labels for a
+/// conditional model).
 fn infer(model: &mut dyn Model, images: &Tensor, labels: &[u8], rng: &mut TensorRng) {
     let n = labels.len();
-    if model.is_conditional() {
-        let z = model.sample_labeled(n, Some(labels[0]), rng).expect("sample_labeled");
+    let labels = model.classes().map(|_| labels);
+    if let Some(g) = model.generator() {
+        let z = g.sample(n, labels, rng).expect("sample");
         assert_eq!(z.shape()[0], n);
-        if let Ok(code) = model.encode_labeled(images, labels) {
-            model.decode_labeled(&code, labels).expect("decode_labeled");
-            model.reconstruct_labeled(images, labels).expect("reconstruct_labeled");
-        }
-    } else if model.is_generative() {
-        model.sample(n, rng).expect("sample");
     }
-    if !model.is_conditional() {
-        if let Ok(code) = model.encode(images) {
-            model.decode(&code).expect("decode");
-            model.reconstruct(images).expect("reconstruct");
-        }
+    if let Some(e) = model.encoder() {
+        let code = e.encode(images, labels).expect("encode");
+        model.decoder().expect("an encoder comes with a decoder").decode(&code, labels).expect("decode");
+        reconstruct(model, images, labels).expect("reconstruct");
+    }
+    if let Some(l) = model.likelihood() {
+        let x: Array2<f32> = images.to_array().into_dimensionality().expect("rows");
+        l.log_likelihood(&x, labels, 3, 2, rng).expect("log-likelihood");
     }
 }
 
@@ -51,7 +50,7 @@ fn evaluation_and_inference_record_no_graph_for_every_preset() {
         let name = format!("{}/{}", preset.model, preset.name);
         let mut rng = TensorRng::seed_from_u64(7);
         let mut model = build_model(&preset.config, &mut rng).unwrap_or_else(|e| panic!("{name}: {e}"));
-        let batches = BatchConfig::new(32).scale(preset.config.data_scale());
+        let batches = BatchConfig::new(32).scale(preset.config.describe().unwrap().scale);
         let mut eval_result = None;
         let during_eval = ops_recorded_by(|| eval_result = Some(evaluate(&mut *model, &data.test, &batches, 3)));
         eval_result.expect("evaluate ran").unwrap_or_else(|e| panic!("{name}: evaluate: {e}"));

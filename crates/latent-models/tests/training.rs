@@ -47,10 +47,10 @@ fn a_checkpoint_round_trips() {
     let dir = tempfile::tempdir().unwrap();
     let (mut trainer, _) = common::train(dir.path(), common::config("vae", None, 1, 10), &data);
     let x = first_test_images(&data, 8);
-    let before = trainer.model_mut().reconstruct(&x).unwrap().to_vec();
+    let before = latent_models::reconstruct(trainer.model_mut(), &x, None).unwrap().to_vec();
     let (mut loaded, run) = RunDir::open(dir.path()).unwrap().load_model().unwrap();
     assert_eq!(run.model, trainer.config().model);
-    assert_eq!(loaded.reconstruct(&x).unwrap().to_vec(), before);
+    assert_eq!(latent_models::reconstruct(&mut *loaded, &x, None).unwrap().to_vec(), before);
 }
 
 #[test]
@@ -64,16 +64,16 @@ fn an_interrupted_run_resumes_exactly() {
         let split = dir.path().join(format!("{model}-split"));
         let mut first =
             Trainer::new(RunDir::create(&split, false).unwrap(), common::config(model, None, 2, 12)).unwrap();
-        let outcome = first.fit(&data, &mut common::StopAt { at: 7, seen: 0 }).unwrap();
+        let outcome = first.fit(&data.train, &data.test, &mut common::StopAt { at: 7, seen: 0 }).unwrap();
         assert_eq!(outcome, TrainOutcome::Stopped { epoch: 1, batch: 7 });
         drop(first);
         let mut resumed = Trainer::resume(RunDir::open(&split).unwrap(), None).unwrap();
-        assert_eq!(resumed.fit(&data, &mut Silent).unwrap(), TrainOutcome::Completed { epochs: 2 });
+        assert_eq!(resumed.fit(&data.train, &data.test, &mut Silent).unwrap(), TrainOutcome::Completed { epochs: 2 });
 
         let x = first_test_images(&data, 16);
         assert_eq!(
-            resumed.model_mut().reconstruct(&x).unwrap().to_vec(),
-            uninterrupted.model_mut().reconstruct(&x).unwrap().to_vec(),
+            latent_models::reconstruct(resumed.model_mut(), &x, None).unwrap().to_vec(),
+            latent_models::reconstruct(uninterrupted.model_mut(), &x, None).unwrap().to_vec(),
             "{model}: resumed weights differ"
         );
         let resumed_metrics = resumed.run_dir().read_metrics().unwrap();
@@ -90,7 +90,7 @@ fn a_diverging_run_stops_with_a_clear_error_and_writes_no_weights() {
     let mut cfg = common::config("ae", Some("shallow"), 3, 10);
     cfg.train.learning_rate = 1e30;
     let mut trainer = Trainer::new(RunDir::create(dir.path(), false).unwrap(), cfg).unwrap();
-    let err = trainer.fit(&data, &mut Silent).unwrap_err();
+    let err = trainer.fit(&data.train, &data.test, &mut Silent).unwrap_err();
     assert!(matches!(err, ModelError::NonFinite { .. }), "{err}");
     assert!(err.to_string().contains("lower learning rate"), "{err}");
     let ModelError::NonFinite { epoch, last_good, .. } = err else { unreachable!() };

@@ -203,7 +203,7 @@ pub fn classify(args: &ClassifyArgs) -> anyhow::Result<ClassifyReport> {
     } else {
         None
     };
-    let config = classifier.config();
+    let config = classifier.file();
     Ok(ClassifyReport {
         samples: args.samples.display().to_string(),
         range,

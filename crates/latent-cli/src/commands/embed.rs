@@ -24,10 +24,20 @@ pub fn run(args: EmbedArgs) -> anyhow::Result<()> {
     let data = load_data_for_run(&args.data, &config)?;
     let images = data.test.to_flat(Scale::ZeroOne);
     let mut codes = Vec::new();
-    // A conditional model (cvae) encodes each digit with its label; the others ignore it.
+    // A conditional model (cvae) encodes each digit with its label.
+    let conditional = model.classes().is_some();
+    let Some(encoder) = model.encoder() else {
+        bail!(
+            "{} is a {} ({}), which has no encoder: there is nothing to embed",
+            args.run.display(),
+            config.model.kind(),
+            config.preset
+        );
+    };
     let labels = data.test.labels().chunks(1000);
     for (chunk, labels) in images.axis_chunks_iter(ndarray::Axis(0), 1000).zip(labels) {
-        codes.push(to_matrix(&model.encode_labeled(&Tensor::new(chunk.to_owned()), labels)?));
+        let labels = conditional.then_some(labels);
+        codes.push(to_matrix(&encoder.encode(&Tensor::new(chunk.to_owned()), labels)?));
     }
     let codes = crate::pictures::stack_rows(&codes);
     write_npy(&args.out, &codes)?;

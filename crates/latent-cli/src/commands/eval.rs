@@ -2,16 +2,16 @@
 //!
 //! `test_loss` is the training objective per test image (for the VAE: BCE summed over pixels
 //! plus KL with one sample of z, exactly pytorch/examples' "Test set loss"); the other fields
-//! are its parts. For a VAE, `--iw-samples K` adds the importance-weighted estimate of
-//! `log p(x)` (`iwae_log_likelihood`, nats per image; higher is better).
+//! are its parts. For a model with a likelihood estimate (every VAE: MLP, convolutional,
+//! conditional), `--iw-samples K` adds the importance-weighted estimate of `log p(x)`
+//! (`iwae_log_likelihood`, nats per image; higher is better).
 
 use std::collections::BTreeMap;
 
 use anyhow::{Context, bail};
 use latent_data::BatchConfig;
-use latent_models::config::ModelConfig;
+use latent_models::RunDir;
 use latent_models::train::evaluate;
-use latent_models::{RunDir, Vae};
 use latent_tensor::TensorRng;
 use serde::Serialize;
 
@@ -46,25 +46,22 @@ pub fn run(args: EvalArgs) -> anyhow::Result<()> {
         }
         data.test = data.test.take(n.min(data.test.len()));
     }
-    let noise = match &config.model {
-        ModelConfig::Autoencoder(c) => c.noise,
-        ModelConfig::Vae(_) => latent_data::NoiseSpec::None,
-        ModelConfig::ConvAutoencoder(c) => c.noise,
-        ModelConfig::ConvVae(_) | ModelConfig::Cvae(_) => latent_data::NoiseSpec::None,
-        ModelConfig::Gan(_) | ModelConfig::Cgan(_) | ModelConfig::Dcgan(_) => latent_data::NoiseSpec::None,
-    };
-    let batches = BatchConfig::new(config.train.batch_size).noise(noise).scale(config.model.data_scale());
+    let description = config.model.describe()?;
+    let batches = BatchConfig::new(config.train.batch_size).noise(description.noise).scale(description.scale);
     let mut parts = evaluate(&mut *model, &data.test, &batches, config.train.seed)?;
     let test_loss = parts.remove("loss").unwrap_or(f64::NAN);
     let (iwae, iw_samples) = if args.iw_samples > 0 {
-        let ModelConfig::Vae(vae_config) = &config.model else {
-            bail!("--iw-samples estimates log p(x) of a VAE; {} is a {}", args.run.display(), config.model.kind());
+        let labels = model.classes().map(|_| data.test.labels().to_vec());
+        let Some(estimate) = model.likelihood() else {
+            bail!(
+                "--iw-samples estimates log p(x) of a VAE; {} is a {} model, which has no likelihood",
+                args.run.display(),
+                config.model.kind()
+            );
         };
-        let mut vae = Vae::new(vae_config.clone(), &mut TensorRng::seed_from_u64(0))?;
-        latent_nn::load_checkpoint(dir.file(latent_models::run_dir::MODEL_FILE), &mut vae)?;
-        let images = data.test.to_flat(latent_data::Scale::ZeroOne);
+        let images = data.test.to_flat(description.scale);
         let mut rng = TensorRng::seed_from_u64(config.train.seed);
-        let ll = vae.importance_weighted_log_likelihood(&images, args.iw_samples, 1000, &mut rng)?;
+        let ll = estimate.log_likelihood(&images, labels.as_deref(), args.iw_samples, 1000, &mut rng)?;
         (Some(ll.iter().sum::<f64>() / ll.len() as f64), Some(args.iw_samples))
     } else {
         (None, None)

@@ -20,7 +20,15 @@ pub fn run(args: InterpolateArgs) -> anyhow::Result<()> {
     }
     let (mut model, config) =
         RunDir::open(&args.run)?.load_model().with_context(|| format!("latent interpolate {}", args.run.display()))?;
-    if model.is_conditional() {
+    if model.encoder().is_none() {
+        bail!(
+            "{} is a {} ({}), which has no encoder: there are no codes of test digits to interpolate between",
+            args.run.display(),
+            config.model.kind(),
+            config.preset
+        );
+    }
+    if model.classes().is_some() {
         bail!(
             "{} is a {} ({}): its codes hold the style of a digit given its label, so a line between two digits' codes has no single label to decode with; interpolate an unconditional model (vae, ae, ...)",
             args.run.display(),
@@ -37,13 +45,14 @@ pub fn run(args: InterpolateArgs) -> anyhow::Result<()> {
     }
     let images = test_images(&data, args.from.max(args.to) + 1);
     let ends = ndarray::stack![ndarray::Axis(0), images.row(args.from), images.row(args.to)];
-    let codes = to_matrix(&model.encode(&Tensor::new(ends))?);
+    let codes = to_matrix(&model.encoder().expect("checked above").encode(&Tensor::new(ends), None)?);
     let dim = codes.ncols();
     let line = Array2::from_shape_fn((args.steps, dim), |(s, j)| {
         let t = s as f32 / (args.steps - 1) as f32;
         (1.0 - t) * codes[[0, j]] + t * codes[[1, j]]
     });
-    let decoded = to_matrix(&model.decode(&Tensor::new(line))?);
+    let decoder = model.decoder().context("this model has an encoder but no decoder")?;
+    let decoded = to_matrix(&decoder.decode(&Tensor::new(line), None)?);
     write_images(&args.out, &decoded, args.steps)?;
     eprintln!("wrote {} points from test digit {} to {} into {}", args.steps, args.from, args.to, args.out.display());
     Ok(())

@@ -34,9 +34,10 @@ pub fn run(args: ReconstructArgs) -> anyhow::Result<()> {
     let clean = test_images(&data, args.n);
     let input =
         noise.corrupt(&clean, latent_data::Scale::ZeroOne, &mut rand_chacha::ChaCha8Rng::seed_from_u64(args.seed));
-    // A conditional model (cvae) is told each digit's label; the others ignore it.
+    // A conditional model (cvae) is told each digit's label.
     let labels = &data.test.labels()[..clean.nrows()];
-    let recon = to_matrix(&model.reconstruct_labeled(&Tensor::new(input.clone()), labels)?);
+    let given = model.classes().map(|_| labels);
+    let recon = to_matrix(&latent_models::reconstruct(&mut *model, &Tensor::new(input.clone()), given)?);
     match kind {
         OutKind::Png => RunPictures::reconstructions(&mut *model, &input, labels, 16.min(args.n), &args.out)?,
         OutKind::Npy => write_npy(&args.out, &recon)?,

@@ -20,16 +20,18 @@ pub fn run(args: SampleArgs) -> anyhow::Result<()> {
     }
     let (mut model, config) =
         RunDir::open(&args.run)?.load_model().with_context(|| format!("latent sample {}", args.run.display()))?;
-    if !model.is_generative() {
+    let conditional = model.classes().is_some();
+    let kind = config.model.kind().to_string();
+    let Some(generator) = model.generator() else {
         bail!(
             "{} is a {} ({}), which has no prior to sample from; train a vae",
             args.run.display(),
-            config.model.kind(),
+            kind,
             config.preset
         );
-    }
+    };
     if let Some(k) = args.label
-        && !model.is_conditional()
+        && !conditional
     {
         bail!(
             "--label {k}: {} is a {} ({}), which is not conditioned on labels; train a cvae or cgan to draw chosen digits",
@@ -38,7 +40,8 @@ pub fn run(args: SampleArgs) -> anyhow::Result<()> {
             config.preset
         );
     }
-    let samples = to_matrix(&model.sample_labeled(args.n, args.label, &mut TensorRng::seed_from_u64(args.seed))?);
+    let labels = args.label.map(|k| vec![k; args.n]);
+    let samples = to_matrix(&generator.sample(args.n, labels.as_deref(), &mut TensorRng::seed_from_u64(args.seed))?);
     write_images(&args.out, &samples, (args.n as f64).sqrt().ceil() as usize)?;
     match args.label {
         Some(k) => eprintln!("wrote {} samples of digit {k} to {}", args.n, args.out.display()),

@@ -48,7 +48,7 @@ pub fn config(model: &str, preset_name: Option<&str>, epochs: u64, limit: usize)
 pub fn train(dir: &Path, config: RunConfig, data: &Mnist) -> (Trainer, Vec<EpochMetrics>) {
     let mut trainer = Trainer::new(RunDir::create(dir, false).unwrap(), config).unwrap();
     let epochs = trainer.config().train.epochs;
-    assert_eq!(trainer.fit(data, &mut Silent).unwrap(), TrainOutcome::Completed { epochs });
+    assert_eq!(trainer.fit(&data.train, &data.test, &mut Silent).unwrap(), TrainOutcome::Completed { epochs });
     let metrics = trainer.run_dir().read_metrics().unwrap();
     (trainer, metrics)
 }

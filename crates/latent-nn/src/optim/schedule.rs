@@ -33,6 +33,12 @@ pub enum LrSchedule {
         /// The minimum rate.
         eta_min: f64,
     },
+    /// A linear warm-up: `base · (epoch + 1) / epochs` for the first `epochs` epochs, then the
+    /// base rate (the warm-up of Goyal et al. 2017, per epoch).
+    Warmup {
+        /// Epochs of warm-up.
+        epochs: u64,
+    },
 }
 
 impl LrSchedule {
@@ -46,6 +52,13 @@ impl LrSchedule {
                 let phase = std::f64::consts::PI * epoch as f64 / t_max.max(1) as f64;
                 eta_min + (base_lr - eta_min) * (1.0 + phase.cos()) / 2.0
             }
+            LrSchedule::Warmup { epochs } => {
+                if epoch < epochs {
+                    base_lr * (epoch + 1) as f64 / epochs as f64
+                } else {
+                    base_lr
+                }
+            }
         }
     }
 
@@ -58,6 +71,14 @@ impl LrSchedule {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn warmup_rises_linearly_then_holds() {
+        let w = LrSchedule::Warmup { epochs: 4 };
+        let got: Vec<f64> = (0..6).map(|e| w.lr(1.0, e)).collect();
+        assert_eq!(got, vec![0.25, 0.5, 0.75, 1.0, 1.0, 1.0]);
+        assert_eq!(LrSchedule::Warmup { epochs: 0 }.lr(0.1, 0), 0.1);
+    }
 
     #[test]
     fn closed_forms() {

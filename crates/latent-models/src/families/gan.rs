@@ -9,8 +9,8 @@
 //!   builds the MLP GAN (and, with `classes > 0`, the conditional GAN, whose `G` reads
 //!   `[z, onehot(y)]` and whose `D` reads `[x, onehot(y)]`), [`DcganConfig`] the DCGAN.
 //!   Parameter names are `generator.*` and `discriminator.*`, PyTorch's `nn.Sequential` names.
-//! - Training data are scaled to [-1, 1] ([`ModelConfig::data_scale`]). What the model shows
-//!   ([`Model::decode`], [`Model::sample`]) is `(G(z) + 1) / 2`, in [0, 1] like every other
+//! - Training data are scaled to [-1, 1] ([`Description::scale`]). What the model shows
+//!   ([`Decoder::decode`], [`Generator::sample`]) is `(G(z) + 1) / 2`, in [0, 1] like every other
 //!   model's pictures and `.npy` files.
 //! - Two networks, two optimisers: [`Model::optimizer_groups`] asks for an Adam per network
 //!   (`"generator"`, `"discriminator"`, the run's learning rate, [`GanTraining::betas`]), and
@@ -34,27 +34,30 @@
 //!   `train_loss`). On calls without a G step, `g_loss` is the generator loss on the D step's
 //!   fake logits. [`Model::objective`] (what `latent eval` and the trainer's test pass report)
 //!   computes the same parts on test images against as many fresh fakes, without steps.
-//! - A GAN has no encoder: [`Model::encode`] and so [`Model::reconstruct`] return
-//!   [`ModelError::Unsupported`]. The conditional GAN follows the conditional VAE's interface:
-//!   the labelled methods ([`Model::decode_labeled`], [`Model::sample_labeled`]), a plain
-//!   `decode` that refuses to guess labels, and a plain `sample` whose row `i` is digit
-//!   `i mod classes`.
+//! - A GAN has no encoder ([`Model::encoder`] is `None`); its decoder is the generator. The
+//!   conditional GAN takes labels like the conditional VAE: `decode` needs them, `sample`
+//!   without them gives row `i` the label `i mod classes`.
+//! - Kinds: `gan` (MLP), `cgan` (MLP with `classes > 0`) here, `dcgan` in [`super::dcgan`].
 
 use latent_data::Batch;
 pub use latent_losses::GanLoss;
 use latent_nn::layers::Sequential;
-use latent_nn::optim::{AdamConfig, clip_grad_norm};
+use latent_nn::optim::clip_grad_norm;
 use latent_nn::{Ctx, Module};
 use latent_tensor::{Tensor, TensorRng, no_grad};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-use crate::config::{Activation, ModelConfig};
-use crate::cvae::one_hot;
-pub use crate::dcgan::DcganConfig;
+use latent_data::Scale;
+
+use crate::blocks::labels::with_labels;
+use crate::blocks::mlp::{mlp, widths};
+use crate::config::{Activation, check_classes, positive};
 use crate::error::{ModelError, Result};
-use crate::mlp::{mlp, widths};
-use crate::model::{Model, Objective, Parts, data_tensor};
-use crate::optimizers::{OptimizerGroup, Optimizers, StepContext, take_grads_under};
+pub use crate::families::dcgan::DcganConfig;
+use crate::family::{Description, FamilyConfig, ModelConfig, ModelFlags, Preset};
+use crate::model::{Decoder, Generator, Model, Objective, Parts, check_labels, data_tensor, sample_labels};
+use crate::optimizers::{OptimizerGroup, OptimizerSpec, Optimizers, StepContext, take_grads_under};
+use crate::train::TrainOptions;
 
 /// The optimiser name of the generator's parameters.
 pub const GENERATOR: &str = "generator";
@@ -139,38 +142,140 @@ pub struct GanConfig {
     pub training: GanTraining,
 }
 
-fn positive(field: &str, v: usize) -> Result<()> {
-    if v == 0 { Err(ModelError::config(field, "must be at least 1")) } else { Ok(()) }
-}
-
 impl GanConfig {
-    /// Check every field; `conditional` says whether it configures a conditional GAN (which
-    /// needs 1 to 256 classes) or a plain one (no classes).
+    /// Check every field (`classes` 0 or 1 to 256).
     ///
     /// # Errors
     /// On the first invalid field.
-    pub fn validate(&self, conditional: bool) -> Result<()> {
+    pub fn validate(&self) -> Result<()> {
         positive("latent_dim", self.latent_dim)?;
         positive("output_dim", self.output_dim)?;
         self.generator_hidden.iter().try_for_each(|&h| positive("generator_hidden", h))?;
         self.discriminator_hidden.iter().try_for_each(|&h| positive("discriminator_hidden", h))?;
-        match (conditional, self.classes) {
-            (true, c) if !(1..=256).contains(&c) => {
-                return Err(ModelError::config("classes", format!("must be 1 to 256 (labels are bytes), found {c}")));
-            }
-            (false, c) if c != 0 => {
-                return Err(ModelError::config(
-                    "classes",
-                    format!("an unconditional GAN has none, found {c}; use cgan"),
-                ));
-            }
-            _ => {}
+        if self.classes > 0 {
+            check_classes(self.classes)?;
         }
         self.training.validate()
     }
 }
 
-/// Which architecture a [`Gan`] has.
+/// `t` changed by `--gan-loss`, `--d-steps` and `--clip-weights`. The Wasserstein loss brings
+/// WGAN's defaults (clip 0.01, 5 D steps per G step) unless the flags set them.
+///
+/// # Errors
+/// If a flag does not parse.
+pub(crate) fn apply_gan_flags(t: &mut GanTraining, flags: &ModelFlags) -> Result<()> {
+    if let Some(loss) = flags.get::<GanLoss>("gan-loss")? {
+        t.loss = loss;
+        if loss == GanLoss::Wasserstein {
+            t.clip_weights = Some(0.01);
+            t.d_steps = 5;
+        }
+    }
+    if let Some(d) = flags.get("d-steps")? {
+        t.d_steps = d;
+    }
+    if let Some(c) = flags.get("clip-weights")? {
+        t.clip_weights = Some(c);
+    }
+    Ok(())
+}
+
+/// The flags every GAN takes.
+pub(crate) const GAN_FLAGS: &[&str] = &["latent-dim", "gan-loss", "d-steps", "clip-weights"];
+
+/// The training options of the GANs' reference scripts: Adam 2e-4 with betas (0.5, 0.999)
+/// for both networks (the betas are [`GanTraining::betas`]).
+pub(crate) fn gan_train(epochs: u64, batch_size: usize) -> TrainOptions {
+    TrainOptions { epochs, batch_size, learning_rate: 2e-4, ..TrainOptions::default() }
+}
+
+impl FamilyConfig for GanConfig {
+    const KINDS: &'static [&'static str] = &["gan", "cgan"];
+
+    fn flags(_model: &str) -> &'static [&'static str] {
+        GAN_FLAGS
+    }
+
+    fn kind(&self) -> &'static str {
+        if self.classes > 0 { "cgan" } else { "gan" }
+    }
+
+    fn from_fields(kind: &str, fields: serde_json::Value) -> Result<Self> {
+        let c: GanConfig = serde_json::from_value(fields).map_err(|e| ModelError::config(kind, e.to_string()))?;
+        match (kind, c.classes) {
+            ("cgan", 0) => Err(ModelError::config("classes", "a conditional GAN needs at least 1 class")),
+            ("gan", n) if n > 0 => {
+                Err(ModelError::config("classes", format!("an unconditional GAN has none, found {n}; use cgan")))
+            }
+            _ => Ok(c),
+        }
+    }
+
+    fn validate(&self) -> Result<()> {
+        GanConfig::validate(self)
+    }
+
+    fn describe(&self) -> Description {
+        Description {
+            kind: self.kind().to_string(),
+            input_dim: self.output_dim,
+            latent_dim: self.latent_dim,
+            scale: Scale::MinusOneOne,
+            noise: latent_data::NoiseSpec::None,
+            classes: (self.classes > 0).then_some(self.classes),
+        }
+    }
+
+    fn apply_flags(&mut self, flags: &ModelFlags) -> Result<()> {
+        if let Some(shape) = flags.data_shape {
+            self.output_dim = shape.iter().product();
+        }
+        if let Some(c) = flags.classes
+            && self.classes > 0
+        {
+            self.classes = c;
+        }
+        if let Some(v) = flags.get("latent-dim")? {
+            self.latent_dim = v;
+        }
+        apply_gan_flags(&mut self.training, flags)
+    }
+
+    /// The MLP GANs of the reference `torch_gan.py`: batch 64 for 30 epochs (the issue's
+    /// evaluation point).
+    fn presets() -> Vec<Preset> {
+        let mlp = |classes| GanConfig {
+            latent_dim: 100,
+            output_dim: 784,
+            generator_hidden: vec![256, 512, 1024],
+            discriminator_hidden: vec![512, 256],
+            classes,
+            training: GanTraining::default(),
+        };
+        vec![
+            Preset {
+                model: "gan",
+                name: "mlp",
+                summary: "G 100-256-512-1024-784, D 784-512-256-1, LeakyReLU(0.2), tanh out (the reference torch_gan.py)",
+                config: ModelConfig::new(&mlp(0)),
+                train: gan_train(30, 64),
+            },
+            Preset {
+                model: "cgan",
+                name: "mlp",
+                summary: "the MLP GAN with the digit label one-hot beside G's noise and D's image",
+                config: ModelConfig::new(&mlp(10)),
+                train: gan_train(30, 64),
+            },
+        ]
+    }
+
+    fn build(&self, rng: &mut TensorRng) -> Result<Box<dyn Model>> {
+        Ok(Box::new(Gan::mlp(self.clone(), rng)?))
+    }
+}
+
 #[derive(Clone, Debug, PartialEq)]
 enum Arch {
     Mlp(GanConfig),
@@ -191,7 +296,7 @@ impl Gan {
     /// # Errors
     /// If the configuration is invalid.
     pub fn mlp(config: GanConfig, rng: &mut TensorRng) -> Result<Self> {
-        config.validate(config.classes > 0)?;
+        config.validate()?;
         let leaky = Activation::LeakyRelu;
         let g_dims = widths(config.latent_dim + config.classes, &config.generator_hidden, config.output_dim);
         let generator = Sequential::from_specs(&mlp(&g_dims, leaky, Some(Activation::Tanh)), rng)?;
@@ -231,7 +336,7 @@ impl Gan {
     }
 
     /// The number of labels it is conditioned on (0: none).
-    pub fn classes(&self) -> usize {
+    pub fn class_count(&self) -> usize {
         match &self.arch {
             Arch::Mlp(c) => c.classes,
             Arch::Conv(_) => 0,
@@ -239,18 +344,9 @@ impl Gan {
     }
 
     /// `t` with the labels' one-hot rows appended, for a conditional GAN; `t` otherwise.
-    fn with_labels(&self, t: &Tensor, labels: &[u8]) -> Result<Tensor> {
-        let classes = self.classes();
-        if classes == 0 {
-            return Ok(t.clone());
-        }
-        if labels.len() != t.shape()[0] {
-            return Err(ModelError::input(
-                "labels",
-                format!("{} labels for {} rows; a conditional GAN needs one per row", labels.len(), t.shape()[0]),
-            ));
-        }
-        Ok(Tensor::concat(&[t.clone(), one_hot(labels, classes)?], 1)?)
+    fn labels<'a>(&self, rows: usize, labels: Option<&'a [u8]>, what: &str) -> Result<Option<&'a [u8]>> {
+        let classes = self.class_count();
+        check_labels((classes > 0).then_some(classes), labels, rows, what)
     }
 
     /// The generator's images `G(z | labels)` in [-1, 1], `[N, pixels]`, in the mode of `ctx`
@@ -258,8 +354,8 @@ impl Gan {
     ///
     /// # Errors
     /// If `z` or the labels do not fit the model.
-    pub fn generate(&mut self, z: &Tensor, labels: &[u8], ctx: &mut Ctx) -> Result<Tensor> {
-        let input = self.with_labels(z, labels)?;
+    pub fn generate(&mut self, z: &Tensor, labels: Option<&[u8]>, ctx: &mut Ctx) -> Result<Tensor> {
+        let input = with_labels(z, labels, self.class_count())?;
         Ok(self.generator.forward(&input, ctx)?)
     }
 
@@ -267,17 +363,12 @@ impl Gan {
     ///
     /// # Errors
     /// If `x` or the labels do not fit the model.
-    pub fn discriminate(&mut self, x: &Tensor, labels: &[u8], ctx: &mut Ctx) -> Result<Tensor> {
-        let input = self.with_labels(x, labels)?;
+    pub fn discriminate(&mut self, x: &Tensor, labels: Option<&[u8]>, ctx: &mut Ctx) -> Result<Tensor> {
+        let input = with_labels(x, labels, self.class_count())?;
         Ok(self.discriminator.forward(&input, ctx)?)
     }
 
-    fn unsupported(&self, what: &'static str) -> ModelError {
-        ModelError::Unsupported { model: self.config().kind(), what }
-    }
-
-    /// `(G(z) + 1) / 2` in eval mode and without a graph.
-    fn show(&mut self, z: &Tensor, labels: &[u8]) -> Result<Tensor> {
+    fn show(&mut self, z: &Tensor, labels: Option<&[u8]>) -> Result<Tensor> {
         let _guard = no_grad();
         let images = self.generate(z, labels, &mut Ctx::eval())?;
         Ok(images.add_scalar(1.0).mul_scalar(0.5))
@@ -324,9 +415,8 @@ impl Module for Gan {
 impl Model for Gan {
     fn config(&self) -> ModelConfig {
         match &self.arch {
-            Arch::Mlp(c) if c.classes > 0 => ModelConfig::Cgan(c.clone()),
-            Arch::Mlp(c) => ModelConfig::Gan(c.clone()),
-            Arch::Conv(c) => ModelConfig::Dcgan(c.clone()),
+            Arch::Mlp(c) => ModelConfig::new(c),
+            Arch::Conv(c) => ModelConfig::new(c),
         }
     }
 
@@ -337,9 +427,10 @@ impl Model for Gan {
         let n = batch.len();
         let real = data_tensor(&batch.images);
         let z = ctx.rng().randn(&[n, self.latent_dim()]);
-        let fake = self.generate(&z, &batch.labels, ctx)?;
-        let real_logits = self.discriminate(&real, &batch.labels, ctx)?;
-        let fake_logits = self.discriminate(&fake, &batch.labels, ctx)?;
+        let labels = self.labels(n, (self.class_count() > 0).then_some(batch.labels.as_slice()), "train")?;
+        let fake = self.generate(&z, labels, ctx)?;
+        let real_logits = self.discriminate(&real, labels, ctx)?;
+        let fake_logits = self.discriminate(&fake, labels, ctx)?;
         let loss_fn = self.training().loss;
         let d_loss = loss_fn.discriminator_loss(&real_logits, &fake_logits)?;
         let g_loss = f64::from(loss_fn.generator_loss(&fake_logits.detach())?.item()?);
@@ -347,66 +438,27 @@ impl Model for Gan {
         Ok(Objective { loss: d_loss.mul_scalar(n as f32), parts })
     }
 
-    /// Refused: a GAN has no encoder.
-    fn encode(&mut self, _x: &Tensor) -> Result<Tensor> {
-        Err(self.unsupported("encode or reconstruct (a GAN has no encoder)"))
+    fn classes(&self) -> Option<usize> {
+        let c = self.class_count();
+        (c > 0).then_some(c)
     }
 
-    /// `(G(z) + 1) / 2`: images in [0, 1]. A conditional GAN refuses (use
-    /// [`Model::decode_labeled`]).
-    fn decode(&mut self, z: &Tensor) -> Result<Tensor> {
-        if self.classes() > 0 {
-            return Err(self.unsupported("decode without the digit labels (use decode_labeled)"));
-        }
-        self.show(z, &[])
+    fn decoder(&mut self) -> Option<&mut dyn Decoder> {
+        Some(self)
     }
 
-    /// `n` images from `z ~ N(0, I)`, in [0, 1]; for a conditional GAN, row `i` is digit
-    /// `i mod classes`.
-    fn sample(&mut self, n: usize, rng: &mut TensorRng) -> Result<Tensor> {
-        let classes = self.classes();
-        let labels: Vec<u8> = if classes > 0 { (0..n).map(|i| (i % classes) as u8).collect() } else { Vec::new() };
-        let z = rng.randn(&[n, self.latent_dim()]);
-        self.show(&z, &labels)
+    fn generator(&mut self) -> Option<&mut dyn Generator> {
+        Some(self)
     }
 
-    fn is_generative(&self) -> bool {
-        true
-    }
-
-    fn is_conditional(&self) -> bool {
-        self.classes() > 0
-    }
-
-    /// `(G(z | labels) + 1) / 2`; an unconditional GAN ignores the labels.
-    fn decode_labeled(&mut self, z: &Tensor, labels: &[u8]) -> Result<Tensor> {
-        self.show(z, labels)
-    }
-
-    /// `n` images of digit `label` (conditional GAN only); without a label, [`Model::sample`].
-    fn sample_labeled(&mut self, n: usize, label: Option<u8>, rng: &mut TensorRng) -> Result<Tensor> {
-        match label {
-            None => self.sample(n, rng),
-            Some(_) if self.classes() == 0 => {
-                Err(self.unsupported("sample a chosen digit (they are not conditioned on labels; train a cgan)"))
-            }
-            Some(l) => {
-                // Checked before drawing, so a bad label draws nothing.
-                one_hot(&[l], self.classes())?;
-                let z = rng.randn(&[n, self.latent_dim()]);
-                self.show(&z, &vec![l; n])
-            }
-        }
-    }
-
-    /// Two Adams with [`GanTraining::betas`] and the run's learning rate: `"generator"` over
-    /// `generator.*`, `"discriminator"` over `discriminator.*`.
-    fn optimizer_groups(&self, learning_rate: f64) -> Vec<OptimizerGroup> {
+    /// Two optimisers of the run's spec (with [`GanTraining::betas`] for Adam): `"generator"`
+    /// over `generator.*`, `"discriminator"` over `discriminator.*`.
+    fn optimizer_groups(&self, spec: &OptimizerSpec) -> Vec<OptimizerGroup> {
         let (b1, b2) = self.training().betas;
-        let adam = AdamConfig::adam(learning_rate).betas(b1, b2);
+        let spec = spec.clone().with_betas(b1, b2);
         vec![
-            OptimizerGroup::prefixed(GENERATOR, GENERATOR, adam),
-            OptimizerGroup::prefixed(DISCRIMINATOR, DISCRIMINATOR, adam),
+            OptimizerGroup::prefixed(GENERATOR, GENERATOR, spec.clone()),
+            OptimizerGroup::prefixed(DISCRIMINATOR, DISCRIMINATOR, spec),
         ]
     }
 
@@ -416,7 +468,7 @@ impl Model for Gan {
         let training = self.training().clone();
         let g_turn = (step.step + 1) % training.d_steps as u64 == 0;
         let real = data_tensor(&batch.images);
-        let labels = &batch.labels;
+        let labels = self.labels(n, (self.class_count() > 0).then_some(batch.labels.as_slice()), "train")?;
         let z = step.ctx.rng().randn(&[n, self.latent_dim()]);
         let fake = if g_turn {
             self.generate(&z, labels, step.ctx)?
@@ -465,6 +517,31 @@ impl Model for Gan {
     }
 }
 
+impl Decoder for Gan {
+    fn latent_dim(&self) -> usize {
+        Gan::latent_dim(self)
+    }
+
+    /// `(G(z | labels) + 1) / 2`: images in [0, 1].
+    fn decode(&mut self, z: &Tensor, labels: Option<&[u8]>) -> Result<Tensor> {
+        let labels = self.labels(z.shape().first().copied().unwrap_or(0), labels, "decode")?;
+        self.show(z, labels)
+    }
+}
+
+impl Generator for Gan {
+    /// `n` images from `z ~ N(0, I)`, in [0, 1]; for a conditional GAN, `labels[i]` for row `i`
+    /// (or `i mod classes` without labels).
+    fn sample(&mut self, n: usize, labels: Option<&[u8]>, rng: &mut TensorRng) -> Result<Tensor> {
+        let classes = self.class_count();
+        let labels = sample_labels((classes > 0).then_some(classes), labels, n);
+        // Checked before drawing, so a bad label draws nothing.
+        self.labels(n, labels.as_deref(), "sample")?;
+        let z = rng.randn(&[n, self.latent_dim()]);
+        self.show(&z, labels.as_deref())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -500,31 +577,31 @@ mod tests {
         );
         assert_eq!(gan.config().kind(), "gan");
         let x = Tensor::zeros(&[2, 6]);
-        assert!(matches!(gan.reconstruct(&x), Err(ModelError::Unsupported { .. })));
-        let s = gan.sample(5, &mut TensorRng::seed_from_u64(1)).unwrap();
+        assert!(matches!(crate::model::reconstruct(&mut gan, &x, None), Err(ModelError::Unsupported { .. })));
+        assert!(Model::encoder(&mut gan).is_none());
+        let s = gan.sample(5, None, &mut TensorRng::seed_from_u64(1)).unwrap();
         assert_eq!(s.shape(), [5, 6]);
         assert!(s.to_vec().iter().all(|v| (0.0..=1.0).contains(v)));
-        assert!(gan.sample_labeled(2, Some(3), &mut TensorRng::seed_from_u64(1)).is_err());
+        assert!(gan.sample(2, Some(&[3, 3]), &mut TensorRng::seed_from_u64(1)).is_err());
 
         let mut cgan = small(3);
         assert_eq!(cgan.config().kind(), "cgan");
-        assert!(cgan.is_conditional());
+        assert_eq!(Model::classes(&cgan), Some(3));
         assert_eq!(cgan.generator.parameter_count(), (4 + 3) * 8 + 8 + 8 * 6 + 6);
-        assert!(cgan.decode(&Tensor::zeros(&[1, 4])).is_err());
-        let err = cgan.sample_labeled(2, Some(3), &mut TensorRng::seed_from_u64(1)).unwrap_err().to_string();
+        assert!(cgan.decode(&Tensor::zeros(&[1, 4]), None).is_err());
+        let err = cgan.sample(2, Some(&[3, 3]), &mut TensorRng::seed_from_u64(1)).unwrap_err().to_string();
         assert!(err.contains("label 3 is out of range"), "{err}");
-        let a = cgan.sample_labeled(2, Some(0), &mut TensorRng::seed_from_u64(1)).unwrap().to_vec();
-        let b = cgan.sample_labeled(2, Some(2), &mut TensorRng::seed_from_u64(1)).unwrap().to_vec();
+        let a = cgan.sample(2, Some(&[0, 0]), &mut TensorRng::seed_from_u64(1)).unwrap().to_vec();
+        let b = cgan.sample(2, Some(&[2, 2]), &mut TensorRng::seed_from_u64(1)).unwrap().to_vec();
         assert_ne!(a, b, "the label must change the images");
     }
 
     #[test]
     fn the_config_round_trips_through_json_with_the_loss_by_name() {
-        let mut c = small(0).config();
-        if let ModelConfig::Gan(g) = &mut c {
-            g.training.loss = GanLoss::Wasserstein;
-            g.training.clip_weights = Some(0.01);
-        }
+        let mut g: GanConfig = small(0).config().typed().unwrap();
+        g.training.loss = GanLoss::Wasserstein;
+        g.training.clip_weights = Some(0.01);
+        let c = ModelConfig::new(&g);
         let json = serde_json::to_string(&c).unwrap();
         assert!(json.contains(r#""kind":"gan""#) && json.contains(r#""loss":"wasserstein""#), "{json}");
         assert_eq!(serde_json::from_str::<ModelConfig>(&json).unwrap(), c);

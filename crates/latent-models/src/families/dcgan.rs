@@ -1,6 +1,6 @@
 //! [`DcganConfig`]: the DCGAN of Radford et al. for small one-channel images, as the PyTorch
-//! DCGAN example builds it, scaled to 28×28. The model is a [`crate::Gan`] (built by
-//! [`crate::Gan::dcgan`]), which owns the adversarial training step.
+//! DCGAN example builds it, scaled to 28×28 (`dcgan` on the command line). The model is a
+//! [`crate::Gan`] (built by [`crate::Gan::dcgan`]), which owns the adversarial training step.
 //!
 //! With the defaults of the `dcgan` preset (`generator_channels = [128, 64]`,
 //! `discriminator_channels = [64, 128]`, `latent_dim = 100`):
@@ -26,8 +26,14 @@
 use latent_nn::layers::{BatchNormConfig, Conv2dConfig, ConvTranspose2dConfig, LayerSpec};
 use serde::{Deserialize, Serialize};
 
+use latent_data::Scale;
+use latent_tensor::TensorRng;
+
 use crate::error::{ModelError, Result};
-use crate::gan::GanTraining;
+use crate::families::autoencoder::square_side;
+use crate::families::gan::{GAN_FLAGS, Gan, GanTraining, apply_gan_flags, gan_train};
+use crate::family::{Description, FamilyConfig, ModelConfig, ModelFlags, Preset};
+use crate::model::Model;
 
 /// LeakyReLU's slope in the discriminator.
 const LEAKY_SLOPE: f32 = 0.2;
@@ -122,6 +128,60 @@ impl DcganConfig {
 }
 
 /// A transposed convolution that doubles the side: kernel 4, stride 2, padding 1, no bias.
+impl FamilyConfig for DcganConfig {
+    const KINDS: &'static [&'static str] = &["dcgan"];
+
+    fn flags(_model: &str) -> &'static [&'static str] {
+        GAN_FLAGS
+    }
+
+    fn validate(&self) -> Result<()> {
+        DcganConfig::validate(self)
+    }
+
+    fn describe(&self) -> Description {
+        Description {
+            kind: "dcgan".to_string(),
+            input_dim: self.image_size * self.image_size,
+            latent_dim: self.latent_dim,
+            scale: Scale::MinusOneOne,
+            noise: latent_data::NoiseSpec::None,
+            classes: None,
+        }
+    }
+
+    fn apply_flags(&mut self, flags: &ModelFlags) -> Result<()> {
+        if let Some(shape) = flags.data_shape {
+            self.image_size = square_side(shape)?;
+        }
+        if let Some(v) = flags.get("latent-dim")? {
+            self.latent_dim = v;
+        }
+        apply_gan_flags(&mut self.training, flags)
+    }
+
+    /// The DCGAN of `reference/torch_dcgan.py`: batch 128 for 10 epochs.
+    fn presets() -> Vec<Preset> {
+        vec![Preset {
+            model: "dcgan",
+            name: "28",
+            summary: "DCGAN for 28x28: G ConvT 100-128-64-1 (7, 14, 28) BN+ReLU, tanh; D Conv 1-64-128 LeakyReLU, BN after the first, 7x7 conv to a logit",
+            config: ModelConfig::new(&DcganConfig {
+                image_size: 28,
+                latent_dim: 100,
+                generator_channels: vec![128, 64],
+                discriminator_channels: vec![64, 128],
+                training: GanTraining::default(),
+            }),
+            train: gan_train(10, 128),
+        }]
+    }
+
+    fn build(&self, rng: &mut TensorRng) -> Result<Box<dyn Model>> {
+        Ok(Box::new(Gan::dcgan(self.clone(), rng)?))
+    }
+}
+
 fn up(in_channels: usize, out_channels: usize) -> ConvTranspose2dConfig {
     ConvTranspose2dConfig::new(in_channels, out_channels, 4).stride(2).padding(1).bias(false)
 }
@@ -135,7 +195,7 @@ fn start_side(image_size: usize, layers: usize) -> Option<usize> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::gan::Gan;
+    use crate::families::gan::Gan;
     use crate::model::Model;
     use latent_nn::{Ctx, Module};
     use latent_tensor::TensorRng;
@@ -154,9 +214,9 @@ mod tests {
     fn shapes_parameters_and_initialisation_follow_the_example() {
         let mut gan = Gan::dcgan(config(), &mut TensorRng::seed_from_u64(0)).unwrap();
         let z = TensorRng::seed_from_u64(1).randn(&[3, 100]);
-        let images = gan.generate(&z, &[], &mut Ctx::eval()).unwrap();
+        let images = gan.generate(&z, None, &mut Ctx::eval()).unwrap();
         assert_eq!(images.shape(), [3, 784]);
-        let logits = gan.discriminate(&images, &[], &mut Ctx::eval()).unwrap();
+        let logits = gan.discriminate(&images, None, &mut Ctx::eval()).unwrap();
         assert_eq!(logits.shape(), [3, 1]);
         // As torch counts: G 100·128·49 + 2·128 + 128·64·16 + 2·64 + 64·16; D 64·16 + 64·128·16
         // + 2·128 + 128·49.

@@ -1,0 +1,410 @@
+//! The variational autoencoder family in one type: a Gaussian encoder on an MLP or a
+//! convolutional [`Trunk`], optionally conditioned on labels (`vae`, `conv-vae`, `cvae` on the
+//! command line; β-VAEs by `beta`).
+//!
+//! # Design
+//! - `q(z|x) = N(μ(x), diag σ²(x))` from the trunk's body and two linear heads (`fc_mu`,
+//!   `fc_logvar`); the prior is `N(0, I)`; the decoder mirrors the trunk and gives Bernoulli
+//!   logits. The objective per example is `BCE(x̂, x) + β·KL(q(z|x) ‖ p(z))` with one
+//!   reparameterised `z` (for `β = 1` the negative ELBO), as pytorch/examples' VAE.
+//!   [`LikelihoodEstimate`] gives the importance-weighted `log p(x)` (Burda et al.), the
+//!   literature's test metric, for every member.
+//! - Conditioning (Sohn et al. 2015, `classes` set): the label's one-hot goes beside the
+//!   encoder's input (MLP trunk; beside the convolutional body's features for a conv trunk)
+//!   and beside `z` at the decoder's input; the prior stays `N(0, I)`. Every capability takes
+//!   the labels; sampling without labels cycles through them (row `i` is label
+//!   `i mod classes`), so any `n` gives a balanced, reproducible mix.
+//! - Names: `encoder.*` (the trunk's body, as `nn.Sequential`), `fc_mu.*`, `fc_logvar.*`,
+//!   `decoder.*` — those of the former `Vae`, `ConvVae` and `Cvae` types, whose configurations
+//!   (kinds `vae`, `conv_vae`, `cvae`) read as this family's.
+
+use latent_data::{Batch, Scale};
+use latent_losses::reparameterize;
+use latent_nn::layers::{Linear, Sequential};
+use latent_nn::{Ctx, Module};
+use latent_tensor::{Tensor, TensorRng, no_grad};
+use ndarray::Array2;
+use serde::{Deserialize, Serialize};
+
+use crate::blocks::gaussian::{gaussian_elbo, importance_weighted_log_likelihood};
+use crate::blocks::labels::with_labels;
+use crate::blocks::trunk::Trunk;
+use crate::config::{Activation, check_classes, finite_non_negative, positive};
+use crate::error::{ModelError, Result};
+use crate::families::autoencoder::square_side;
+use crate::family::{Description, FamilyConfig, ModelConfig, ModelFlags, Preset};
+use crate::model::{
+    Decoder, Encoder, Generator, LikelihoodEstimate, Model, Objective, check_labels, data_tensor, sample_labels,
+};
+use crate::train::TrainOptions;
+
+/// A Gaussian VAE (see the module docs).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct VaeConfig {
+    /// Input size (784 for MNIST), without the label.
+    pub input_dim: usize,
+    /// The encoder's body; the decoder mirrors it.
+    #[serde(flatten)]
+    pub trunk: Trunk,
+    /// The size of `z`.
+    pub latent_dim: usize,
+    /// The weight of the KL term (1: the VAE; other values: a β-VAE).
+    pub beta: f32,
+    /// The number of labels it is conditioned on (a conditional VAE), if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub classes: Option<usize>,
+}
+
+impl FamilyConfig for VaeConfig {
+    const KINDS: &'static [&'static str] = &["vae", "conv_vae", "cvae"];
+
+    fn flags(model: &str) -> &'static [&'static str] {
+        if model == "conv-vae" {
+            &["latent-dim", "hidden", "beta"]
+        } else {
+            &["latent-dim", "hidden", "activation", "beta"]
+        }
+    }
+
+    fn from_fields(kind: &str, mut fields: serde_json::Value) -> Result<Self> {
+        let map = fields.as_object_mut().ok_or_else(|| ModelError::config(kind, "expected a JSON object"))?;
+        if kind == "conv_vae" {
+            let side = map.get("image_size").and_then(serde_json::Value::as_u64).unwrap_or(0);
+            map.insert("trunk".into(), "conv".into());
+            map.entry("input_dim").or_insert_with(|| (side * side).into());
+        } else {
+            map.entry("trunk").or_insert_with(|| "mlp".into());
+        }
+        serde_json::from_value(fields).map_err(|e| ModelError::config(kind, e.to_string()))
+    }
+
+    fn validate(&self) -> Result<()> {
+        positive("input_dim", self.input_dim)?;
+        positive("latent_dim", self.latent_dim)?;
+        self.trunk.validate(self.input_dim)?;
+        if let Some(c) = self.classes {
+            check_classes(c)?;
+        }
+        finite_non_negative("beta", self.beta)
+    }
+
+    fn describe(&self) -> Description {
+        Description {
+            kind: self.kind().to_string(),
+            input_dim: self.input_dim,
+            latent_dim: self.latent_dim,
+            scale: Scale::ZeroOne,
+            noise: latent_data::NoiseSpec::None,
+            classes: self.classes,
+        }
+    }
+
+    fn apply_flags(&mut self, flags: &ModelFlags) -> Result<()> {
+        if let Some(shape) = flags.data_shape {
+            self.input_dim = shape.iter().product();
+            if let Trunk::Conv { image_size, .. } = &mut self.trunk {
+                *image_size = square_side(shape)?;
+            }
+        }
+        if let Some(v) = flags.get("latent-dim")? {
+            self.latent_dim = v;
+        }
+        if let (Some(c), Some(classes)) = (flags.classes, &mut self.classes) {
+            *classes = c;
+        }
+        if let Some(widths) = flags.get_widths("hidden")? {
+            match &mut self.trunk {
+                Trunk::Mlp { hidden, .. } => *hidden = widths,
+                Trunk::Conv { channels, .. } => *channels = widths,
+            }
+        }
+        if let (Some(a), Trunk::Mlp { activation, .. }) = (flags.get::<Activation>("activation")?, &mut self.trunk) {
+            *activation = a;
+        }
+        if let Some(b) = flags.get("beta")? {
+            self.beta = b;
+        }
+        Ok(())
+    }
+
+    fn presets() -> Vec<Preset> {
+        let p = |model, name, summary, config: VaeConfig| Preset {
+            model,
+            name,
+            summary,
+            config: ModelConfig::new(&config),
+            train: TrainOptions::default(),
+        };
+        let mlp = |hidden: &[usize], latent, beta, classes| VaeConfig {
+            input_dim: 784,
+            trunk: Trunk::Mlp { hidden: hidden.to_vec(), activation: Activation::Relu },
+            latent_dim: latent,
+            beta,
+            classes,
+        };
+        let conv = |latent| VaeConfig {
+            input_dim: 784,
+            trunk: Trunk::Conv { image_size: 28, channels: vec![32, 64] },
+            latent_dim: latent,
+            beta: 1.0,
+            classes: None,
+        };
+        vec![
+            p("vae", "pytorch-examples", "784-400-20 VAE of pytorch/examples, beta=1", mlp(&[400], 20, 1.0, None)),
+            p("vae", "2d", "784-400-2 VAE, a 2-D latent to plot", mlp(&[400], 2, 1.0, None)),
+            p("vae", "beta4", "784-400-20 beta-VAE with beta=4", mlp(&[400], 20, 4.0, None)),
+            p(
+                "conv-vae",
+                "standard",
+                "conv 1-32-64 (kernel 4, stride 2) to a 20-d Gaussian latent, transposed convs back, beta=1",
+                conv(20),
+            ),
+            p("conv-vae", "2d", "the same convolutions to a 2-D latent to plot", conv(2)),
+            p(
+                "cvae",
+                "2d",
+                "784+10-400-2 conditional VAE, the label one-hot into both halves: z holds the style, the label the digit",
+                mlp(&[400], 2, 1.0, Some(10)),
+            ),
+            p(
+                "cvae",
+                "20d",
+                "784+10-400-20: better reconstructions, but z also carries the digit, so samples follow the label less",
+                mlp(&[400], 20, 1.0, Some(10)),
+            ),
+        ]
+    }
+
+    fn build(&self, rng: &mut TensorRng) -> Result<Box<dyn Model>> {
+        Ok(Box::new(Vae::new(self.clone(), rng)?))
+    }
+}
+
+/// A Gaussian VAE of the family (see the module docs).
+pub struct Vae {
+    config: VaeConfig,
+    encoder: Sequential,
+    fc_mu: Linear,
+    fc_logvar: Linear,
+    decoder: Sequential,
+}
+
+impl Vae {
+    /// Build the VAE `config` describes, with fresh weights drawn from `rng`.
+    ///
+    /// # Errors
+    /// If the configuration is invalid.
+    pub fn new(config: VaeConfig, rng: &mut TensorRng) -> Result<Self> {
+        config.validate()?;
+        let classes = config.classes.unwrap_or(0);
+        let (input_extra, head_extra) = if config.trunk.is_conv() { (0, classes) } else { (classes, 0) };
+        let (body, features) = config.trunk.body(config.input_dim, input_extra);
+        let encoder = Sequential::from_specs(&body, rng)?;
+        let fc_mu = Linear::new(features + head_extra, config.latent_dim, rng)?;
+        let fc_logvar = Linear::new(features + head_extra, config.latent_dim, rng)?;
+        let decoder =
+            Sequential::from_specs(&config.trunk.decoder(config.latent_dim + classes, config.input_dim), rng)?;
+        Ok(Vae { config, encoder, fc_mu, fc_logvar, decoder })
+    }
+
+    /// `(μ, log σ²)` of `q(z|x, labels)`.
+    fn posterior(&mut self, x: &Tensor, labels: Option<&[u8]>, ctx: &mut Ctx) -> Result<(Tensor, Tensor)> {
+        let classes = self.config.classes.unwrap_or(0);
+        let h = if self.config.trunk.is_conv() {
+            let h = self.encoder.forward(&self.config.trunk.to_input(x)?, ctx)?;
+            with_labels(&h, labels, classes)?
+        } else {
+            self.encoder.forward(&with_labels(x, labels, classes)?, ctx)?
+        };
+        Ok((self.fc_mu.forward(&h, ctx)?, self.fc_logvar.forward(&h, ctx)?))
+    }
+
+    /// Bernoulli logits of `p(x|z, labels)` as flat rows.
+    fn logits(&mut self, z: &Tensor, labels: Option<&[u8]>, ctx: &mut Ctx) -> Result<Tensor> {
+        let input = with_labels(z, labels, self.config.classes.unwrap_or(0))?;
+        self.config.trunk.to_rows(&self.decoder.forward(&input, ctx)?)
+    }
+
+    fn rows_labels<'a>(&self, rows: usize, labels: Option<&'a [u8]>, what: &str) -> Result<Option<&'a [u8]>> {
+        check_labels(self.config.classes, labels, rows, what)
+    }
+}
+
+impl Module for Vae {
+    fn forward(&mut self, x: &Tensor, ctx: &mut Ctx) -> latent_nn::Result<Tensor> {
+        // The unconditional reconstruction path (a conditional VAE is used through its
+        // capabilities, which take the labels).
+        let n = x.shape().first().copied().unwrap_or(0);
+        let input = match &self.config.trunk {
+            Trunk::Conv { image_size: s, .. } => x.reshape(&[n, 1, *s, *s])?,
+            Trunk::Mlp { .. } => x.clone(),
+        };
+        let h = self.encoder.forward(&input, ctx)?;
+        let mu = self.fc_mu.forward(&h, ctx)?;
+        let z = if ctx.is_training() {
+            let logvar = self.fc_logvar.forward(&h, ctx)?;
+            reparameterize(&mu, &logvar, ctx.rng()).map_err(latent_tensor::TensorError::from)?
+        } else {
+            mu
+        };
+        let out = self.decoder.forward(&z, ctx)?;
+        Ok(out.reshape(&[n, out.len() / n.max(1)])?)
+    }
+
+    latent_nn::delegate_visitors!(encoder, fc_mu, fc_logvar, decoder);
+}
+
+impl Model for Vae {
+    fn config(&self) -> ModelConfig {
+        ModelConfig::new(&self.config)
+    }
+
+    fn objective(&mut self, batch: &Batch, ctx: &mut Ctx) -> Result<Objective> {
+        let input = data_tensor(batch.input());
+        let target = data_tensor(&batch.images);
+        let labels = self.config.classes.map(|_| batch.labels.as_slice());
+        let labels = self.rows_labels(batch.len(), labels, "train")?;
+        let (mu, logvar) = self.posterior(&input, labels, ctx)?;
+        let (decoder, trunk, classes) = (&mut self.decoder, &self.config.trunk, self.config.classes.unwrap_or(0));
+        gaussian_elbo(&mu, &logvar, &target, self.config.beta, ctx, |z, ctx| {
+            trunk.to_rows(&decoder.forward(&with_labels(z, labels, classes)?, ctx)?)
+        })
+    }
+
+    fn classes(&self) -> Option<usize> {
+        self.config.classes
+    }
+
+    fn encoder(&mut self) -> Option<&mut dyn Encoder> {
+        Some(self)
+    }
+
+    fn decoder(&mut self) -> Option<&mut dyn Decoder> {
+        Some(self)
+    }
+
+    fn generator(&mut self) -> Option<&mut dyn Generator> {
+        Some(self)
+    }
+
+    fn likelihood(&mut self) -> Option<&mut dyn LikelihoodEstimate> {
+        Some(self)
+    }
+}
+
+impl Encoder for Vae {
+    /// The posterior mean `μ(x)`.
+    fn encode(&mut self, x: &Tensor, labels: Option<&[u8]>) -> Result<Tensor> {
+        let labels = self.rows_labels(x.shape().first().copied().unwrap_or(0), labels, "encode")?;
+        let _guard = no_grad();
+        Ok(self.posterior(x, labels, &mut Ctx::eval())?.0)
+    }
+}
+
+impl Decoder for Vae {
+    fn latent_dim(&self) -> usize {
+        self.config.latent_dim
+    }
+
+    /// Pixel probabilities `σ(logits)`.
+    fn decode(&mut self, z: &Tensor, labels: Option<&[u8]>) -> Result<Tensor> {
+        let labels = self.rows_labels(z.shape().first().copied().unwrap_or(0), labels, "decode")?;
+        let _guard = no_grad();
+        Ok(self.logits(z, labels, &mut Ctx::eval())?.sigmoid())
+    }
+}
+
+impl Generator for Vae {
+    fn sample(&mut self, n: usize, labels: Option<&[u8]>, rng: &mut TensorRng) -> Result<Tensor> {
+        let labels = sample_labels(self.config.classes, labels, n);
+        // Checked before drawing, so a bad label draws nothing.
+        self.rows_labels(n, labels.as_deref(), "sample")?;
+        let z = rng.randn(&[n, self.config.latent_dim]);
+        self.decode(&z, labels.as_deref())
+    }
+}
+
+impl LikelihoodEstimate for Vae {
+    fn log_likelihood(
+        &mut self,
+        x: &Array2<f32>,
+        labels: Option<&[u8]>,
+        k: usize,
+        chunk: usize,
+        rng: &mut TensorRng,
+    ) -> Result<Vec<f64>> {
+        let labels = self.rows_labels(x.nrows(), labels, "estimate log p(x)")?;
+        if k == 0 || chunk == 0 {
+            return Err(ModelError::config("iw-samples", "the number of importance samples must be at least 1"));
+        }
+        let _guard = no_grad();
+        let mut ctx = Ctx::eval();
+        let (mu, logvar) = self.posterior(&data_tensor(x), labels, &mut ctx)?;
+        let to2 = |t: Tensor| t.to_array().into_dimensionality::<ndarray::Ix2>().expect("2-D posterior");
+        let (mu, logvar) = (to2(mu), to2(logvar));
+        importance_weighted_log_likelihood(x, &mu, &logvar, k, chunk, rng, |z, i| {
+            let row_labels = labels.map(|l| vec![l[i]; z.shape()[0]]);
+            self.logits(z, row_labels.as_deref(), &mut ctx)
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn names(m: &dyn Module) -> Vec<String> {
+        let mut out = Vec::new();
+        m.visit_params("", &mut |name, _| out.push(name.to_string()));
+        out
+    }
+
+    #[test]
+    fn every_trunk_and_conditioning_shares_the_names_and_capabilities() {
+        for (config, conditional) in [
+            (r#"{"kind":"vae","input_dim":784,"hidden":[32],"latent_dim":4,"activation":"relu","beta":1.0}"#, false),
+            (r#"{"kind":"conv_vae","image_size":28,"channels":[8,16],"latent_dim":4,"beta":1.0}"#, false),
+            (
+                r#"{"kind":"cvae","input_dim":784,"classes":10,"hidden":[32],"latent_dim":4,"activation":"relu","beta":1.0}"#,
+                true,
+            ),
+        ] {
+            let config: ModelConfig = serde_json::from_str(config).unwrap();
+            let mut model = crate::build_model(&config, &mut TensorRng::seed_from_u64(0)).unwrap();
+            let got = names(&*model);
+            assert!(
+                got.contains(&"fc_mu.weight".to_string()) && got.contains(&"fc_logvar.bias".to_string()),
+                "{got:?}"
+            );
+            assert_eq!(model.classes().is_some(), conditional);
+            let mut rng = TensorRng::seed_from_u64(2);
+            let s = model.generator().unwrap().sample(5, None, &mut rng).unwrap();
+            assert_eq!(s.shape(), &[5, 784]);
+            let x = Array2::from_shape_fn((2, 784), |(r, c)| ((r + c) % 2) as f32);
+            let labels: Option<&[u8]> = if conditional { Some(&[3, 7]) } else { None };
+            let ll = model.likelihood().unwrap().log_likelihood(&x, labels, 4, 2, &mut rng).unwrap();
+            assert!(ll.iter().all(|v| v.is_finite() && *v < 0.0), "{ll:?}");
+            let z = model.encoder().unwrap().encode(&Tensor::new(x.clone()), labels).unwrap();
+            assert_eq!(z.shape(), &[2, 4]);
+            if conditional {
+                assert!(model.encoder().unwrap().encode(&Tensor::new(x), None).is_err(), "needs labels");
+                let err = model.generator().unwrap().sample(1, Some(&[10]), &mut rng).unwrap_err().to_string();
+                assert!(err.contains("out of range"), "{err}");
+            }
+        }
+    }
+
+    #[test]
+    fn a_conv_trunk_can_be_conditioned_too() {
+        let config = VaeConfig {
+            input_dim: 784,
+            trunk: Trunk::Conv { image_size: 28, channels: vec![4, 8] },
+            latent_dim: 3,
+            beta: 1.0,
+            classes: Some(10),
+        };
+        let mut model = Vae::new(config, &mut TensorRng::seed_from_u64(0)).unwrap();
+        let s = model.sample(4, Some(&[0, 1, 2, 3]), &mut TensorRng::seed_from_u64(1)).unwrap();
+        assert_eq!(s.shape(), &[4, 784]);
+    }
+}
