@@ -265,3 +265,28 @@ fn the_identity_network_prints_distinct_codes() {
     let table = ok(&["train", "identity"]);
     assert!(table.contains("distinct 3-bit codes: true"), "{table}");
 }
+
+/// The optimiser, schedule, validation split and early stopping are chosen on the command line;
+/// the metrics carry the validation loss and the scheduled rate; bad choices name the flag.
+#[test]
+fn training_options_reach_the_trainer() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("sgd");
+    #[rustfmt::skip]
+    ok(&["train", "ae", "--preset", "shallow", "--dataset", "mnist-sample", "--epochs", "2", "--limit-batches", "3",
+         "--optimizer", "sgd", "--momentum", "0.9", "--lr", "0.01", "--lr-schedule", "step:1:0.5",
+         "--val-fraction", "0.1", "--early-stop", "5", "--out", s(&out), "--quiet"]);
+    let metrics = std::fs::read_to_string(out.join("metrics.jsonl")).unwrap();
+    let lines: Vec<serde_json::Value> = metrics.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(lines.len(), 2);
+    assert!(lines.iter().all(|m| m["val"]["loss"].as_f64().is_some_and(f64::is_finite)), "{metrics}");
+    assert_eq!(lines[1]["learning_rate"].as_f64(), Some(0.005));
+    let config = std::fs::read_to_string(out.join("config.json")).unwrap();
+    assert!(config.contains(r#""optimizer": "sgd""#), "{config}");
+    let bad = tmp.path().join("bad");
+    let base = ["train", "ae", "--dataset", "mnist-sample", "--epochs", "1", "--out", s(&bad)];
+    fails(&[&base[..], &["--optimizer", "nadam"]].concat(), "unknown optimizer `nadam`");
+    fails(&[&base[..], &["--lr-schedule", "linear"]].concat(), "--lr-schedule");
+    fails(&[&base[..], &["--early-stop", "3"]].concat(), "--val-fraction");
+    fails(&[&base[..], &["--val-fraction", "1.5"]].concat(), "--val-fraction");
+}

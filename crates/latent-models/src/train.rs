@@ -549,6 +549,17 @@ impl Trainer {
         };
         let bcfg = self.batch_config();
         let epochs = self.options.epochs;
+        // A run that stopped early (and is resumed) has no patience left: it stays stopped.
+        if let (Some(best), Some(patience)) = (self.best, self.options.early_stop)
+            && self.epochs_done >= best.epoch + patience
+            && self.epochs_done < epochs
+        {
+            return Ok(TrainOutcome::EarlyStopped {
+                epochs: self.epochs_done,
+                best_epoch: best.epoch,
+                best_val_loss: best.val_loss,
+            });
+        }
         while self.epochs_done < epochs {
             let epoch = self.epochs_done + 1;
             self.optimizers.start_epoch(epoch);
