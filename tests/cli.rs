@@ -290,3 +290,20 @@ fn training_options_reach_the_trainer() {
     fails(&[&base[..], &["--early-stop", "3"]].concat(), "--val-fraction");
     fails(&[&base[..], &["--val-fraction", "1.5"]].concat(), "--val-fraction");
 }
+
+/// On --resume the run's settings apply: flags that would change them are refused by name; a
+/// run already at its epochs says nothing was trained; a run asked for 0 epochs is resumable.
+#[test]
+fn resume_refuses_conflicting_flags_and_says_when_nothing_is_done() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("run");
+    let run = s(&out);
+    #[rustfmt::skip]
+    ok(&["train", "ae", "--preset", "shallow", "--dataset", "mnist-sample", "--epochs", "0", "--out", run, "--quiet"]);
+    assert!(out.join("model.safetensors").is_file(), "the initial checkpoint is written");
+    fails(&["train", "ae", "--out", run, "--resume", "--lr", "0.1", "--seed", "3"], "--lr, --seed cannot change a run");
+    let said = ok(&["train", "ae", "--out", run, "--resume", "--epochs", "1", "--quiet"]);
+    assert!(said.contains("done: 1 epochs"), "{said}");
+    let said = ok(&["train", "ae", "--out", run, "--resume", "--quiet"]);
+    assert!(said.contains("nothing to train") && said.contains("1 of its 1 epochs"), "{said}");
+}

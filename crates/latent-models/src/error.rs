@@ -35,7 +35,19 @@ pub enum ModelError {
         batch: usize,
         /// The value seen.
         value: f64,
-        /// The last epoch whose checkpoint was written (0: none).
+        /// The last epoch whose checkpoint was written (0: the initial weights).
+        last_good: u64,
+    },
+    /// Training produced weights that are not finite numbers; nothing of that epoch was saved.
+    #[error(
+        "the weights stopped being finite numbers during epoch {epoch} (first at `{parameter}`); nothing of that epoch was saved and the last checkpoint (end of epoch {last_good}) is intact. Try a lower learning rate or gradient clipping"
+    )]
+    NonFiniteWeights {
+        /// The epoch (1-based).
+        epoch: u64,
+        /// The first parameter with a non-finite value.
+        parameter: String,
+        /// The last epoch whose checkpoint was written (0: the initial weights).
         last_good: u64,
     },
     /// A run directory is missing, incomplete or inconsistent.

@@ -102,6 +102,9 @@ impl TrainOptions {
         if self.batch_size == 0 {
             return Err(ModelError::config("--batch-size", "must be at least 1"));
         }
+        if self.epochs > MAX_EPOCHS {
+            return Err(ModelError::config("--epochs", format!("must be at most {MAX_EPOCHS}, found {}", self.epochs)));
+        }
         if !(self.learning_rate.is_finite() && self.learning_rate > 0.0) {
             return Err(ModelError::config("--lr", format!("must be a positive number, found {}", self.learning_rate)));
         }
@@ -345,6 +348,9 @@ pub struct Trainer {
     history: Vec<EpochMetrics>,
 }
 
+/// More epochs than any run can have done (a training state claiming more is corrupt).
+const MAX_EPOCHS: u64 = 1 << 40;
+
 /// The dropout/noise generator's seed: its own stream of the run's seed.
 fn ctx_seed(seed: u64) -> u64 {
     seed ^ 0x9E37_79B9_7F4A_7C15
@@ -363,6 +369,9 @@ impl Trainer {
         let mut trainer = Trainer::assemble(model, description, config.train.clone())?;
         run.write_config(&config)?;
         trainer.persist = Some(Persist { dir: run, config });
+        // The initial weights are a checkpoint too (epoch 0): a run that fails or is killed in
+        // its first epoch, or asked for 0 epochs, can still be resumed or evaluated.
+        trainer.checkpoint()?;
         Ok(trainer)
     }
 
@@ -434,6 +443,18 @@ impl Trainer {
             serde_json::from_value(state.extra.clone())
                 .map_err(|source| ModelError::Json { path: run.file(crate::run_dir::STATE_FILE), source })?
         };
+        if state.epoch > MAX_EPOCHS {
+            return Err(ModelError::Run {
+                path: run.file(crate::run_dir::STATE_FILE),
+                message: format!("claims {} epochs done, which no run of latent reaches", state.epoch),
+            });
+        }
+        if let Some(parameter) = first_non_finite(&*trainer.model) {
+            return Err(ModelError::Run {
+                path: run.file(crate::run_dir::MODEL_FILE),
+                message: format!("`{parameter}` holds a NaN or an infinity; these weights cannot be trained further"),
+            });
+        }
         run.truncate_metrics(state.epoch)?;
         trainer.ctx = Ctx::train(TensorRng::from_state(rng));
         trainer.epochs_done = state.epoch;
@@ -566,6 +587,14 @@ impl Trainer {
             let all = train.batches(&bcfg, epoch)?;
             let batches = self.options.limit_batches.map_or(all.len(), |l| l.min(all.len()));
             let skip = self.partial.batches_done;
+            if skip >= batches {
+                return Err(ModelError::config(
+                    "training state",
+                    format!(
+                        "says {skip} batches of epoch {epoch} are done, but the epoch has {batches}; the state does not belong to this run or data"
+                    ),
+                ));
+            }
             let mut sums = Parts(std::mem::take(&mut self.partial.sums));
             let (mut examples, seconds_before) = (self.partial.examples, self.partial.seconds);
             let start = Instant::now();
@@ -618,6 +647,18 @@ impl Trainer {
                 learning_rate: self.optimizers.learning_rate(),
                 global_step: self.global_step,
             };
+            if !metrics.test.get("loss").is_none_or(|v| v.is_finite()) || !metrics.train.values().all(|v| v.is_finite())
+            {
+                return Err(ModelError::NonFinite {
+                    epoch,
+                    batch: batches,
+                    value: metrics.test.get("loss").copied().unwrap_or(f64::NAN),
+                    last_good: self.epochs_done,
+                });
+            }
+            if let Some(parameter) = first_non_finite(&*self.model) {
+                return Err(ModelError::NonFiniteWeights { epoch, parameter, last_good: self.epochs_done });
+            }
             self.epochs_done = epoch;
             self.partial = PartialEpoch::default();
             let early = self.update_best(epoch, val.as_ref());
@@ -652,6 +693,25 @@ impl Trainer {
             best_val_loss: best.val_loss,
         })
     }
+}
+
+/// The name of the first parameter or buffer of `model` holding a NaN or an infinity.
+pub fn first_non_finite(model: &dyn Model) -> Option<String> {
+    let mut found = None;
+    model.visit_params("", &mut |name, t| {
+        if found.is_none() && t.to_vec().iter().any(|v| !v.is_finite()) {
+            found = Some(name.to_string());
+        }
+    });
+    model.visit_buffers("", &mut |name, b| {
+        if found.is_none()
+            && let latent_nn::Buffer::F32(a) = b
+            && a.iter().any(|v| !v.is_finite())
+        {
+            found = Some(name.to_string());
+        }
+    });
+    found
 }
 
 /// The model's objective on every example of `data` in eval mode, per example, with the

@@ -83,22 +83,31 @@ fn an_interrupted_run_resumes_exactly() {
     }
 }
 
+/// A diverging run stops with an error naming the epoch and batch; what it leaves is the
+/// initial checkpoint (epoch 0), written before training, so the message's "last checkpoint is
+/// intact" is true and the run can be resumed (with other settings in a new run) or inspected.
 #[test]
-fn a_diverging_run_stops_with_a_clear_error_and_writes_no_weights() {
+fn a_diverging_run_stops_with_a_clear_error_and_keeps_the_initial_checkpoint() {
     let data = common::sample(None);
     let dir = tempfile::tempdir().unwrap();
     let mut cfg = common::config("ae", Some("shallow"), 3, 10);
     cfg.train.learning_rate = 1e30;
     let mut trainer = Trainer::new(RunDir::create(dir.path(), false).unwrap(), cfg).unwrap();
+    let initial = trainer.model_mut().named_parameters().into_iter().map(|(n, p)| (n, p.to_vec())).collect::<Vec<_>>();
     let err = trainer.fit(&data.train, &data.test, &mut Silent).unwrap_err();
     assert!(matches!(err, ModelError::NonFinite { .. }), "{err}");
     assert!(err.to_string().contains("lower learning rate"), "{err}");
     let ModelError::NonFinite { epoch, last_good, .. } = err else { unreachable!() };
     assert_eq!((epoch, last_good), (1, 0));
-    // Nothing was saved, and nothing half-written was left behind.
-    let files: Vec<String> =
+    // The initial checkpoint, and nothing half-written.
+    let mut files: Vec<String> =
         std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
-    assert_eq!(files, vec!["config.json".to_string()], "{files:?}");
+    files.sort();
+    assert_eq!(files, ["config.json", "model.safetensors", "training_state.safetensors"], "{files:?}");
+    let (loaded, _) = RunDir::open(dir.path()).unwrap().load_model().unwrap();
+    let saved = loaded.named_parameters().into_iter().map(|(n, p)| (n, p.to_vec())).collect::<Vec<_>>();
+    assert_eq!(saved, initial, "the checkpoint holds the initial weights");
+    assert_eq!(Trainer::resume(RunDir::open(dir.path()).unwrap(), None).unwrap().epochs_done(), 0);
 }
 
 #[test]
@@ -110,4 +119,24 @@ fn a_run_directory_is_not_overwritten_by_accident() {
     assert!(err.contains("--resume"), "{err}");
     let err = RunDir::open(dir.path().join("nope")).err().unwrap().to_string();
     assert!(err.contains("no such directory"), "{err}");
+}
+
+/// Weights that are not finite are never trained further: a run whose checkpoint holds a NaN
+/// (written here by hand) is refused on resume, naming the parameter.
+#[test]
+fn a_checkpoint_with_non_finite_weights_is_not_resumed() {
+    let data = common::sample(Some(100));
+    let dir = tempfile::tempdir().unwrap();
+    common::train(dir.path(), common::config("ae", Some("shallow"), 1, 2), &data);
+    let run = RunDir::open(dir.path()).unwrap();
+    let (mut model, config) = run.load_model().unwrap();
+    let state = run.load_state().unwrap();
+    model.visit_params_mut("", &mut |name, p| {
+        if name == "decoder.0.bias" {
+            p.value_mut()[[0]] = f32::NAN;
+        }
+    });
+    run.save_checkpoint(&*model, &config, &state).unwrap();
+    let err = Trainer::resume(RunDir::open(dir.path()).unwrap(), Some(2)).err().expect("refused").to_string();
+    assert!(err.contains("decoder.0.bias") && err.contains("NaN"), "{err}");
 }

@@ -24,6 +24,7 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
         return identity(&args);
     }
     let (mut trainer, data) = if args.resume {
+        refuse_on_resume(&args)?;
         let out = args.out.clone().expect("clap requires --out with --resume");
         let run = RunDir::open(&out).with_context(|| format!("--resume: cannot open {}", out.display()))?;
         let trainer = Trainer::resume(run, args.epochs)
@@ -41,6 +42,15 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
         (Trainer::new(run, config)?, data)
     };
     let cfg = trainer.config().clone();
+    if trainer.epochs_done() >= cfg.train.epochs {
+        eprintln!(
+            "nothing to train: {} has done {} of its {} epochs (continue to more with --resume --epochs N)",
+            trainer.run_dir().path().display(),
+            trainer.epochs_done(),
+            cfg.train.epochs
+        );
+        return Ok(());
+    }
     if !args.quiet {
         eprintln!(
             "training {} ({} parameters) on {} ({} train / {} test images) into {}",
@@ -85,6 +95,46 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
                 "early stop after {epochs} epochs: the validation loss last improved at epoch {best_epoch} ({best_val_loss:.2} per example). Run directory: {run}"
             );
         }
+    }
+    Ok(())
+}
+
+/// On `--resume` the run's own configuration applies: every flag that would change the model
+/// or its training is refused by name rather than silently ignored (`--epochs` may change).
+fn refuse_on_resume(args: &TrainArgs) -> anyhow::Result<()> {
+    let given: Vec<&str> = [
+        ("--preset", args.preset.is_some()),
+        ("--batch-size", args.batch_size.is_some()),
+        ("--lr", args.lr.is_some()),
+        ("--optimizer", args.optimizer.is_some()),
+        ("--momentum", args.momentum.is_some()),
+        ("--lr-schedule", args.lr_schedule.is_some()),
+        ("--val-fraction", args.val_fraction.is_some()),
+        ("--early-stop", args.early_stop.is_some()),
+        ("--latent-dim", args.latent_dim.is_some()),
+        ("--hidden", args.hidden.is_some()),
+        ("--activation", args.activation.is_some()),
+        ("--beta", args.beta.is_some()),
+        ("--noise", args.noise.is_some()),
+        ("--sparsity", args.sparsity.is_some()),
+        ("--rho", args.rho.is_some()),
+        ("--contractive", args.contractive.is_some()),
+        ("--loss", args.loss.is_some()),
+        ("--clip-grad-norm", args.clip_grad_norm.is_some()),
+        ("--gan-loss", args.gan_loss.is_some()),
+        ("--d-steps", args.d_steps.is_some()),
+        ("--clip-weights", args.clip_weights.is_some()),
+        ("--limit-batches", args.limit_batches.is_some()),
+        ("--seed", args.seed.is_some()),
+    ]
+    .into_iter()
+    .filter_map(|(flag, set)| set.then_some(flag))
+    .collect();
+    if !given.is_empty() {
+        bail!(
+            "{} cannot change a run on --resume: it continues with its own settings (see its config.json); only --epochs may change. Start a new run to train differently",
+            given.join(", ")
+        );
     }
     Ok(())
 }
