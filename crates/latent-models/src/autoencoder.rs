@@ -15,7 +15,7 @@ use latent_losses::{
     Reduction, binary_cross_entropy_with_logits, contractive_sigmoid, kl_sparsity, l1_activity, mse_loss,
 };
 use latent_nn::layers::Sequential;
-use latent_nn::{Ctx, Module};
+use latent_nn::{Ctx, Layer, Module};
 use latent_tensor::{Tensor, TensorRng, no_grad};
 
 use crate::config::{AutoencoderConfig, Likelihood, ModelConfig, Regularizer};
@@ -24,7 +24,9 @@ use crate::mlp::{mlp, widths};
 use crate::model::{Model, Objective, Parts, data_tensor};
 
 /// An MLP autoencoder (see the module docs).
+#[derive(Module)]
 pub struct Autoencoder {
+    #[module(skip)]
     config: AutoencoderConfig,
     encoder: Sequential,
     decoder: Sequential,
@@ -69,16 +71,6 @@ impl Autoencoder {
             Likelihood::Gaussian => out,
         }
     }
-}
-
-impl Module for Autoencoder {
-    /// The decoder's raw output (logits for a Bernoulli output) for input `x`.
-    fn forward(&mut self, x: &Tensor, ctx: &mut Ctx) -> latent_nn::Result<Tensor> {
-        let code = self.encoder.forward(x, ctx)?;
-        self.decoder.forward(&code, ctx)
-    }
-
-    latent_nn::delegate_visitors!(encoder, decoder);
 }
 
 impl Model for Autoencoder {

@@ -35,7 +35,7 @@ use latent_data::{BatchConfig, Dataset, Mnist, Scale};
 use latent_losses::{Reduction, cross_entropy};
 use latent_nn::layers::{Conv2dConfig, LayerSpec, LinearConfig, Sequential};
 use latent_nn::optim::{Adam, AdamConfig, Optimizer};
-use latent_nn::{Ctx, Module, load_checkpoint, read_config, save_checkpoint};
+use latent_nn::{Ctx, Layer, Module, load_checkpoint, read_config, save_checkpoint};
 use latent_tensor::{Tensor, TensorRng, no_grad};
 use ndarray::{Array2, Axis, s};
 use serde::{Deserialize, Serialize};

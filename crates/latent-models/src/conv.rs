@@ -21,9 +21,9 @@
 //! `fc_mu.*`, `fc_logvar.*` (the VAE's heads), `decoder.0.*`, `decoder.3.*`, `decoder.5.*`.
 
 use latent_data::Batch;
-use latent_losses::{Reduction, binary_cross_entropy_with_logits, reparameterize};
+use latent_losses::{Reduction, binary_cross_entropy_with_logits};
 use latent_nn::layers::{Conv2dConfig, ConvTranspose2dConfig, LayerSpec, Linear, LinearConfig, Sequential};
-use latent_nn::{Ctx, Module};
+use latent_nn::{Ctx, Layer, Module};
 use latent_tensor::{Tensor, TensorRng, no_grad};
 
 use crate::config::{ConvAutoencoderConfig, ConvVaeConfig, ModelConfig};
@@ -82,7 +82,9 @@ fn to_rows(x: &Tensor) -> Result<Tensor> {
 }
 
 /// A convolutional autoencoder (see the module docs).
+#[derive(Module)]
 pub struct ConvAutoencoder {
+    #[module(skip)]
     config: ConvAutoencoderConfig,
     encoder: Sequential,
     decoder: Sequential,
@@ -109,18 +111,6 @@ impl ConvAutoencoder {
     fn logits(&mut self, z: &Tensor, ctx: &mut Ctx) -> Result<Tensor> {
         to_rows(&self.decoder.forward(z, ctx)?)
     }
-}
-
-impl Module for ConvAutoencoder {
-    /// The decoder's logits `[N, s²]` for flat inputs `[N, s²]`.
-    fn forward(&mut self, x: &Tensor, ctx: &mut Ctx) -> latent_nn::Result<Tensor> {
-        let n = x.shape().first().copied().unwrap_or(0);
-        let s = self.config.image_size;
-        let code = self.encoder.forward(&x.reshape(&[n, 1, s, s])?, ctx)?;
-        Ok(self.decoder.forward(&code, ctx)?.reshape(&[n, s * s])?)
-    }
-
-    latent_nn::delegate_visitors!(encoder, decoder);
 }
 
 impl Model for ConvAutoencoder {
@@ -154,7 +144,9 @@ impl Model for ConvAutoencoder {
 }
 
 /// A convolutional VAE (see the module docs).
+#[derive(Module)]
 pub struct ConvVae {
+    #[module(skip)]
     config: ConvVaeConfig,
     encoder: Sequential,
     fc_mu: Linear,
@@ -182,26 +174,6 @@ impl ConvVae {
         let h = self.encoder.forward(&to_images(x, self.config.image_size)?, ctx)?;
         Ok((self.fc_mu.forward(&h, ctx)?, self.fc_logvar.forward(&h, ctx)?))
     }
-}
-
-impl Module for ConvVae {
-    /// The decoder's logits `[N, s²]` for flat inputs: `z` sampled in train mode, `z = μ` in
-    /// eval mode.
-    fn forward(&mut self, x: &Tensor, ctx: &mut Ctx) -> latent_nn::Result<Tensor> {
-        let n = x.shape().first().copied().unwrap_or(0);
-        let s = self.config.image_size;
-        let h = self.encoder.forward(&x.reshape(&[n, 1, s, s])?, ctx)?;
-        let mu = self.fc_mu.forward(&h, ctx)?;
-        let z = if ctx.is_training() {
-            let logvar = self.fc_logvar.forward(&h, ctx)?;
-            reparameterize(&mu, &logvar, ctx.rng()).map_err(latent_tensor::TensorError::from)?
-        } else {
-            mu
-        };
-        Ok(self.decoder.forward(&z, ctx)?.reshape(&[n, s * s])?)
-    }
-
-    latent_nn::delegate_visitors!(encoder, fc_mu, fc_logvar, decoder);
 }
 
 impl Model for ConvVae {

@@ -20,7 +20,7 @@
 
 use latent_data::Batch;
 use latent_nn::layers::{Linear, Sequential};
-use latent_nn::{Ctx, Module};
+use latent_nn::{Ctx, Layer, Module};
 use latent_tensor::{Tensor, TensorRng, no_grad};
 
 use crate::config::{CvaeConfig, ModelConfig};
@@ -49,7 +49,9 @@ pub fn one_hot(labels: &[u8], classes: usize) -> Result<Tensor> {
 }
 
 /// A conditional VAE (see the module docs).
+#[derive(Module)]
 pub struct Cvae {
+    #[module(skip)]
     config: CvaeConfig,
     encoder: Sequential,
     fc_mu: Linear,
@@ -100,26 +102,6 @@ impl Cvae {
     fn unsupported(&self, what: &'static str) -> ModelError {
         ModelError::Unsupported { model: self.config().kind(), what }
     }
-}
-
-impl Module for Cvae {
-    /// The decoder's logits for rows `[x, onehot(y)]` (`x` followed by `classes` one-hot
-    /// columns): `z` sampled in train mode, `z = μ` in eval mode.
-    fn forward(&mut self, xy: &Tensor, ctx: &mut Ctx) -> latent_nn::Result<Tensor> {
-        let width = xy.shape().get(1).copied().unwrap_or(0);
-        let y = xy.slice(1, width.saturating_sub(self.config.classes), width)?;
-        let h = self.encoder.forward(xy, ctx)?;
-        let mu = self.fc_mu.forward(&h, ctx)?;
-        let z = if ctx.is_training() {
-            let logvar = self.fc_logvar.forward(&h, ctx)?;
-            latent_losses::reparameterize(&mu, &logvar, ctx.rng()).map_err(latent_tensor::TensorError::from)?
-        } else {
-            mu
-        };
-        self.decoder.forward(&Tensor::concat(&[z, y], 1)?, ctx)
-    }
-
-    latent_nn::delegate_visitors!(encoder, fc_mu, fc_logvar, decoder);
 }
 
 impl Model for Cvae {

@@ -13,7 +13,7 @@
 use latent_data::toy::identity_838;
 use latent_nn::layers::Linear;
 use latent_nn::optim::{NamedGrads, Optimizer, Sgd, SgdConfig};
-use latent_nn::{Ctx, Module};
+use latent_nn::{Ctx, Layer, Module};
 use latent_tensor::{Tensor, TensorRng, no_grad};
 use ndarray::Array2;
 use serde::Serialize;
@@ -46,6 +46,7 @@ pub struct IdentityReport {
     pub distinct_codes: bool,
 }
 
+#[derive(Module)]
 struct Network {
     hidden: Linear,
     output: Linear,
@@ -59,23 +60,6 @@ impl Network {
             Ok(Linear::from_tensors(w, Some(b))?)
         };
         Ok(Network { hidden: layer(3, 8)?, output: layer(8, 3)? })
-    }
-}
-
-impl Module for Network {
-    fn forward(&mut self, x: &Tensor, ctx: &mut Ctx) -> latent_nn::Result<Tensor> {
-        let h = self.hidden.forward(x, ctx)?.sigmoid();
-        self.output.forward(&h, ctx)
-    }
-
-    fn visit_params(&self, prefix: &str, f: &mut dyn FnMut(&str, &Tensor)) {
-        self.hidden.visit_params(&latent_nn::join(prefix, "hidden"), f);
-        self.output.visit_params(&latent_nn::join(prefix, "output"), f);
-    }
-
-    fn visit_params_mut(&mut self, prefix: &str, f: &mut dyn FnMut(&str, &mut Tensor)) {
-        self.hidden.visit_params_mut(&latent_nn::join(prefix, "hidden"), f);
-        self.output.visit_params_mut(&latent_nn::join(prefix, "output"), f);
     }
 }
 

@@ -11,7 +11,7 @@
 use latent_data::Batch;
 use latent_losses::{Reduction, binary_cross_entropy_with_logits, gaussian_kl_standard_normal, reparameterize};
 use latent_nn::layers::{Linear, Sequential};
-use latent_nn::{Ctx, Module};
+use latent_nn::{Ctx, Layer, Module};
 use latent_tensor::{Tensor, TensorRng, no_grad};
 use ndarray::{Array2, ArrayView1, Axis};
 
@@ -24,7 +24,9 @@ use crate::model::{Model, Objective, Parts, data_tensor};
 const LN_2PI: f64 = 1.837_877_066_409_345_5;
 
 /// A variational autoencoder (see the module docs).
+#[derive(Module)]
 pub struct Vae {
+    #[module(skip)]
     config: VaeConfig,
     encoder: Sequential,
     fc_mu: Linear,
@@ -160,23 +162,6 @@ fn log_mean_exp(w: &[f64]) -> f64 {
         return m;
     }
     m + (w.iter().map(|&x| (x - m).exp()).sum::<f64>() / w.len() as f64).ln()
-}
-
-impl Module for Vae {
-    /// The decoder's logits for `x`: `z` sampled in train mode, `z = μ` in eval mode.
-    fn forward(&mut self, x: &Tensor, ctx: &mut Ctx) -> latent_nn::Result<Tensor> {
-        let h = self.encoder.forward(x, ctx)?;
-        let mu = self.fc_mu.forward(&h, ctx)?;
-        let z = if ctx.is_training() {
-            let logvar = self.fc_logvar.forward(&h, ctx)?;
-            reparameterize(&mu, &logvar, ctx.rng()).map_err(latent_tensor::TensorError::from)?
-        } else {
-            mu
-        };
-        self.decoder.forward(&z, ctx)
-    }
-
-    latent_nn::delegate_visitors!(encoder, fc_mu, fc_logvar, decoder);
 }
 
 impl Model for Vae {
