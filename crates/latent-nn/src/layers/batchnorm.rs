@@ -152,6 +152,12 @@ impl<const D: usize> BatchNorm<D> {
         self.num_batches_tracked
     }
 
+    /// The learnable `weight` and `bias`, for initialisers (which keep their shapes); `None`
+    /// without `affine`.
+    pub(crate) fn affine_mut(&mut self) -> Option<(&mut Tensor, &mut Tensor)> {
+        self.weight.as_mut().zip(self.bias.as_mut())
+    }
+
     fn update_running_stats(&mut self, mean: &[f32], var: &[f32], count: usize) {
         self.num_batches_tracked += 1;
         let m = self.config.momentum.unwrap_or(1.0 / self.num_batches_tracked as f32);

@@ -234,6 +234,11 @@ impl Conv2d {
         &self.weight
     }
 
+    /// The weight, for initialisers (which keep its shape).
+    pub(crate) fn weight_mut(&mut self) -> &mut Tensor {
+        &mut self.weight
+    }
+
     /// The bias `[out]`, if any.
     pub fn bias(&self) -> Option<&Tensor> {
         self.bias.as_ref()
@@ -303,6 +308,11 @@ impl ConvTranspose2d {
     /// The weight `[in, out, kh, kw]`.
     pub fn weight(&self) -> &Tensor {
         &self.weight
+    }
+
+    /// The weight, for initialisers (which keep its shape).
+    pub(crate) fn weight_mut(&mut self) -> &mut Tensor {
+        &mut self.weight
     }
 
     /// The bias `[out]`, if any.
