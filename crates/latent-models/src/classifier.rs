@@ -152,19 +152,6 @@ impl<F: FnMut(EpochReport)> TrainObserver for Reporter<F> {
     }
 }
 
-/// Copy every parameter of `from` into the parameter of the same name of `to`.
-fn copy_parameters(from: &dyn Module, to: &mut dyn Module) {
-    let mut values = std::collections::BTreeMap::new();
-    from.visit_params("", &mut |name, t| {
-        values.insert(name.to_string(), t.to_array());
-    });
-    to.visit_params_mut("", &mut |name, t| {
-        if let Some(v) = values.remove(name) {
-            t.value_mut().assign(&v);
-        }
-    });
-}
-
 impl DigitClassifier {
     /// An untrained classifier of architecture `arch` with weights drawn from `rng`.
     ///
@@ -207,10 +194,20 @@ impl DigitClassifier {
         let mut reporter = Reporter(&mut observer);
         trainer.fit(&data.train, &data.test, &mut reporter)?;
         let test_accuracy = trainer.history().last().and_then(|m| m.test.get("accuracy").copied()).unwrap_or(0.0);
-        // The trained weights move into the classifier (the trainer holds the model as a trait
-        // object; its parameters are copied by name).
+        // The trained network moves into the classifier (the trainer holds it as a trait object;
+        // the typed walk hands it back).
         let mut classifier = DigitClassifier::new(options.arch, &mut TensorRng::seed_from_u64(0))?;
-        copy_parameters(&*trainer.into_model(), &mut classifier.model);
+        let mut trained = trainer.into_model();
+        let mut moved = false;
+        trained.visit_modules_mut("", &mut |_, module| {
+            if !moved && let Some(c) = module.downcast_mut::<Classifier>() {
+                std::mem::swap(&mut classifier.model, c);
+                moved = true;
+            }
+        });
+        if !moved {
+            return Err(ModelError::input("classifier", "the trained model is not a classifier"));
+        }
         let name = match data.dir.origin {
             latent_data::Origin::Full => "mnist".to_string(),
             latent_data::Origin::Sample => "mnist-sample".to_string(),

@@ -14,7 +14,7 @@
 use latent_data::toy::identity_838;
 use latent_data::{Batch, Dataset, NoiseSpec, Scale};
 use latent_nn::layers::Linear;
-use latent_nn::{Ctx, Module};
+use latent_nn::{Ctx, Layer, Module};
 use latent_tensor::{Tensor, TensorRng, no_grad};
 use ndarray::Array2;
 use serde::Serialize;
@@ -52,6 +52,7 @@ pub struct IdentityReport {
 }
 
 /// The 8-3-8 network: `hidden` (8→3, sigmoid) and `output` (3→8, logits).
+#[derive(Module)]
 struct Network {
     hidden: Linear,
     output: Linear,
@@ -99,15 +100,6 @@ impl Network {
     }
 }
 
-impl Module for Network {
-    fn forward(&mut self, x: &Tensor, ctx: &mut Ctx) -> latent_nn::Result<Tensor> {
-        let h = self.hidden.forward(x, ctx)?.sigmoid();
-        self.output.forward(&h, ctx)
-    }
-
-    latent_nn::delegate_visitors!(hidden, output);
-}
-
 impl Model for Network {
     fn config(&self) -> ModelConfig {
         serde_json::from_value(serde_json::json!({"kind": "identity_838"})).expect("a kind alone is a config")
@@ -144,20 +136,19 @@ struct Goal {
 
 impl TrainObserver for Goal {
     fn epoch_done(&mut self, m: &EpochMetrics, model: &mut dyn Model) -> Result<()> {
-        // The trainer's model is this module's network; the report reads its parameters by name.
-        let mut net = Network::new(&mut TensorRng::seed_from_u64(0))?;
-        let mut values = std::collections::BTreeMap::new();
-        model.visit_params("", &mut |name, t| {
-            values.insert(name.to_string(), t.to_array());
-        });
-        net.visit_params_mut("", &mut |name, t| {
-            if let Some(v) = values.get(name) {
-                t.value_mut().assign(v);
+        // The trainer's model is this module's network: the typed walk hands it back.
+        let mut outcome = None;
+        model.visit_modules_mut("", &mut |_, module| {
+            if outcome.is_none()
+                && let Some(net) = module.downcast_mut::<Network>()
+            {
+                outcome = Some(net.report(&self.x, m.epoch as usize));
             }
         });
-        match net.report(&self.x, m.epoch as usize) {
-            Ok(r) => self.report = Some(r),
-            Err(e) => self.error = Some(e),
+        match outcome {
+            Some(Ok(r)) => self.report = Some(r),
+            Some(Err(e)) => self.error = Some(e),
+            None => self.error = Some(ModelError::input("model", "the trainer's model is not the 8-3-8 network")),
         }
         Ok(())
     }

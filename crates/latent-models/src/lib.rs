@@ -47,7 +47,7 @@
 //! use latent_models::train::{Silent, TrainOptions, Trainer};
 //! use latent_models::{Description, FamilyConfig, FamilyOf, Model, ModelConfig, ModelFlags, Objective, Parts, Preset, Registry};
 //! use latent_nn::layers::Linear;
-//! use latent_nn::{Ctx, Module};
+//! use latent_nn::{Ctx, Layer, Module};
 //! use latent_tensor::{Tensor, TensorRng};
 //! use serde::{Deserialize, Serialize};
 //!
@@ -55,21 +55,20 @@
 //! #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 //! struct LinearAeConfig { input_dim: usize, latent_dim: usize }
 //!
-//! struct LinearAe { config: LinearAeConfig, encoder: Linear, decoder: Linear }
-//!
-//! impl Module for LinearAe {
-//!     fn forward(&mut self, x: &Tensor, ctx: &mut Ctx) -> latent_nn::Result<Tensor> {
-//!         let z = self.encoder.forward(x, ctx)?;
-//!         self.decoder.forward(&z, ctx)
-//!     }
-//!     latent_nn::delegate_visitors!(encoder, decoder);
+//! #[derive(Module)]
+//! struct LinearAe {
+//!     #[module(skip)]
+//!     config: LinearAeConfig,
+//!     encoder: Linear,
+//!     decoder: Linear,
 //! }
 //!
 //! impl Model for LinearAe {
 //!     fn config(&self) -> ModelConfig { ModelConfig::new(&self.config) }
 //!     fn objective(&mut self, batch: &Batch, ctx: &mut Ctx) -> latent_models::Result<Objective> {
 //!         let x = Tensor::new(batch.input().clone());
-//!         let loss = mse_loss(&self.forward(&x, ctx)?, &Tensor::new(batch.images.clone()), Reduction::Sum)?;
+//!         let z = self.encoder.forward(&x, ctx)?;
+//!         let loss = mse_loss(&self.decoder.forward(&z, ctx)?, &Tensor::new(batch.images.clone()), Reduction::Sum)?;
 //!         let mut parts = Parts::default();
 //!         parts.set("loss", f64::from(loss.item()?));
 //!         Ok(Objective { loss, parts })

@@ -323,30 +323,21 @@ pub fn take_grads_under<M: Module + ?Sized>(model: &M, prefix: &str, grads: &mut
 #[cfg(test)]
 mod tests {
     use super::*;
-    use latent_nn::join;
+    use latent_nn::Layer;
     use latent_nn::layers::{Linear, Sequential};
     use latent_tensor::{Tensor, TensorRng};
 
     /// Two linear layers named `a` and `ab` (a prefix of each other's names, as text).
+    #[derive(Module)]
     struct Pair {
         a: Sequential,
         ab: Sequential,
     }
 
-    impl Module for Pair {
+    impl Pair {
         fn forward(&mut self, x: &Tensor, ctx: &mut Ctx) -> latent_nn::Result<Tensor> {
             let h = self.a.forward(x, ctx)?;
             self.ab.forward(&h, ctx)
-        }
-
-        fn visit_params(&self, prefix: &str, f: &mut dyn FnMut(&str, &Tensor)) {
-            self.a.visit_params(&join(prefix, "a"), f);
-            self.ab.visit_params(&join(prefix, "ab"), f);
-        }
-
-        fn visit_params_mut(&mut self, prefix: &str, f: &mut dyn FnMut(&str, &mut Tensor)) {
-            self.a.visit_params_mut(&join(prefix, "a"), f);
-            self.ab.visit_params_mut(&join(prefix, "ab"), f);
         }
     }
 

@@ -16,7 +16,7 @@ use crate::layers::{
     BatchNorm1d, BatchNorm2d, BatchNormConfig, Conv2d, ConvTranspose2d, Dropout, Elu, Flatten, LeakyRelu, Linear, Relu,
     Sequential, Sigmoid, Softplus, Tanh, Unflatten,
 };
-use crate::module::{BufferMut, Ctx, Module};
+use crate::module::{BufferMut, Ctx, Layer, Module};
 
 /// Every gradient check of this crate, named `nn::<Layer>` (plus a variant suffix).
 pub fn gradcheck_registry() -> Vec<OpCheck> {
@@ -172,7 +172,7 @@ fn lift_layer<M>(r: crate::Result<M>) -> latent_tensor::Result<M> {
 }
 
 /// Build the layer and apply it to `x` in training or evaluation mode.
-fn run<M: Module>(layer: crate::Result<M>, x: &Tensor, training: bool) -> latent_tensor::Result<Tensor> {
+fn run<M: Layer>(layer: crate::Result<M>, x: &Tensor, training: bool) -> latent_tensor::Result<Tensor> {
     let mut ctx = if training { Ctx::train(TensorRng::seed_from_u64(0)) } else { Ctx::eval() };
     lift(layer.and_then(|mut l| l.forward(x, &mut ctx)))
 }

@@ -12,12 +12,15 @@
 //! starts from the same distribution as the same model in PyTorch (not the same numbers: the
 //! generators differ).
 
-use latent_tensor::TensorRng;
+use std::any::Any;
+
+use latent_tensor::{Tensor, TensorRng};
 use ndarray::{ArrayD, IxDyn};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{NnError, Result};
-use crate::module::{Buffer, Module};
+use crate::layers::{BatchNorm1d, BatchNorm2d, Conv2d, ConvTranspose2d};
+use crate::module::Module;
 
 /// Which fan Kaiming initialisation preserves the variance of.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -225,38 +228,50 @@ pub fn reinitialise(
     result
 }
 
-/// DCGAN's initialisation (Radford et al., and the PyTorch DCGAN example): convolution weights
-/// (4-D) from `N(0, 0.02²)`; BatchNorm weights from `N(1, 0.02²)` and BatchNorm biases zero.
-/// Other parameters (Linear layers, convolution biases) keep their values. A BatchNorm is
-/// recognised by its `running_mean` buffer.
+/// DCGAN's initialisation (Radford et al., and the PyTorch DCGAN example): the weights of every
+/// [`Conv2d`] and [`ConvTranspose2d`] from `N(0, 0.02²)`; the weights of every
+/// [`BatchNorm1d`]/[`BatchNorm2d`] from `N(1, 0.02²)` and their biases zero. Other parameters
+/// (Linear layers, convolution biases) keep their values. Layers are found by type with the
+/// typed walk ([`Module::visit_modules_mut`]) and drawn in its order.
 ///
 /// # Errors
 /// As [`reinitialise`].
 pub fn dcgan(model: &mut dyn Module, rng: &mut TensorRng) -> Result<()> {
-    let mut norm_layers = Vec::new();
-    model.visit_buffers("", &mut |name, b| {
-        if let (Some(layer), Buffer::F32(_)) = (name.strip_suffix(".running_mean"), b) {
-            norm_layers.push(layer.to_string());
-        } else if name == "running_mean" {
-            norm_layers.push(String::new());
+    let mut result = Ok(());
+    model.visit_modules_mut("", &mut |_, m| {
+        if result.is_ok() {
+            result = dcgan_layer(m, rng);
         }
     });
-    let in_norm = |name: &str, leaf: &str| {
-        norm_layers.iter().any(|l| {
-            if l.is_empty() { name == leaf } else { name.strip_prefix(l.as_str()) == Some(&format!(".{leaf}")) }
-        })
+    result
+}
+
+/// [`dcgan`] for one module (nothing for a module of another type).
+fn dcgan_layer(m: &mut dyn Any, rng: &mut TensorRng) -> Result<()> {
+    let redraw = |p: &mut Tensor, init: Init, rng: &mut TensorRng| -> Result<()> {
+        let value = init.array(p.shape(), rng)?;
+        Ok(p.set_value(value)?)
     };
-    reinitialise(model, rng, &mut |name, shape| {
-        if in_norm(name, "weight") {
-            Some(Init::Normal { mean: 1.0, std: 0.02 })
-        } else if in_norm(name, "bias") {
-            Some(Init::Zeros)
-        } else if shape.len() == 4 && name.ends_with("weight") {
-            Some(Init::DCGAN)
-        } else {
-            None
+    let norm = |affine: Option<(&mut Tensor, &mut Tensor)>, rng: &mut TensorRng| -> Result<()> {
+        match affine {
+            Some((weight, bias)) => {
+                redraw(weight, Init::Normal { mean: 1.0, std: 0.02 }, rng)?;
+                redraw(bias, Init::Zeros, rng)
+            }
+            None => Ok(()),
         }
-    })
+    };
+    if let Some(conv) = m.downcast_mut::<Conv2d>() {
+        redraw(conv.weight_mut(), Init::DCGAN, rng)
+    } else if let Some(conv) = m.downcast_mut::<ConvTranspose2d>() {
+        redraw(conv.weight_mut(), Init::DCGAN, rng)
+    } else if let Some(bn) = m.downcast_mut::<BatchNorm1d>() {
+        norm(bn.affine_mut(), rng)
+    } else if let Some(bn) = m.downcast_mut::<BatchNorm2d>() {
+        norm(bn.affine_mut(), rng)
+    } else {
+        Ok(())
+    }
 }
 
 #[cfg(test)]
@@ -344,6 +359,33 @@ mod tests {
         for unchanged in ["0.bias", "3.weight", "3.bias"] {
             assert_eq!(after[unchanged].iter().copied().collect::<Vec<_>>(), before[unchanged], "{unchanged}");
         }
+    }
+
+    /// A module that merely looks like a convolution and a BatchNorm by its names and shapes.
+    #[derive(crate::Module)]
+    struct LookAlike {
+        weight: latent_tensor::Tensor,
+        #[module(buffer)]
+        running_mean: ArrayD<f32>,
+        #[module(rename = "norm")]
+        inner: Option<crate::layers::BatchNorm1d>,
+    }
+
+    #[test]
+    fn dcgan_matches_layer_types_not_names() {
+        let mut rng = TensorRng::seed_from_u64(5);
+        let mut model = LookAlike {
+            weight: latent_tensor::Tensor::parameter(ArrayD::from_elem(IxDyn(&[2, 2, 2, 2]), 0.5)),
+            running_mean: ArrayD::zeros(IxDyn(&[2])),
+            inner: Some(crate::layers::BatchNorm1d::new(64).unwrap()),
+        };
+        dcgan(&mut model, &mut rng).unwrap();
+        assert!(model.weight.to_vec().iter().all(|&w| w == 0.5));
+        let params: std::collections::HashMap<String, ArrayD<f32>> =
+            model.named_parameters().into_iter().map(|(n, p)| (n, p.to_array())).collect();
+        assert!(params["norm.weight"].iter().any(|&w| w != 1.0));
+        assert!((std(&params["norm.weight"]) - 0.02).abs() < 0.01);
+        assert!(params["norm.bias"].iter().all(|&b| b == 0.0));
     }
 
     #[test]

@@ -3,9 +3,11 @@
 //! alike, train alike and exchange weights.
 //!
 //! # The design in one paragraph
-//! A [`Module`] maps a tensor to a tensor ([`Module::forward`]) and shows its parameters and
-//! buffers to a visitor under PyTorch `state_dict` names ([`Module::visit_params`]; a Linear
-//! at `encoder.0` owns `encoder.0.weight` and `encoder.0.bias`). Parameters are
+//! A [`Layer`] maps a tensor to a tensor ([`Layer::forward`]); every layer and model is a
+//! [`Module`], which shows its parameters, buffers and sub-modules to a visitor under PyTorch
+//! `state_dict` names ([`Module::visit_params`]; a Linear at `encoder.0` owns
+//! `encoder.0.weight` and `encoder.0.bias`) and is derived from the struct's fields with
+//! `#[derive(Module)]` ([`module`] has the field rules). Parameters are
 //! [`Tensor::parameter`](latent_tensor::Tensor::parameter) leaves held by the layers, outside
 //! any graph: a training step runs `forward`, which builds a fresh graph on the leaves, calls
 //! `backward` on the loss, drops the graph, and lets an [`Optimizer`](optim::Optimizer) edit the
@@ -15,7 +17,8 @@
 //! ([`checkpoint`]), and the optimiser moments, generator states and epoch ([`train_state`]).
 //!
 //! # Who owns what
-//! - [`module`]: the [`Module`] trait, buffers, [`Ctx`], and name building ([`join`]).
+//! - [`module`]: the [`Module`] trait and its derive, the [`Layer`] trait, buffers, [`Ctx`],
+//!   and name building ([`join`]).
 //! - [`layers`]: one family per file: [`Linear`](layers::Linear), [`Conv2d`](layers::Conv2d) and
 //!   [`ConvTranspose2d`](layers::ConvTranspose2d), [`BatchNorm1d`](layers::BatchNorm1d) and
 //!   [`BatchNorm2d`](layers::BatchNorm2d), [`Dropout`](layers::Dropout), the activations,
@@ -35,7 +38,7 @@
 //! ```
 //! use latent_nn::layers::{Linear, Relu, Sequential};
 //! use latent_nn::optim::{Adam, AdamConfig, Optimizer};
-//! use latent_nn::{Ctx, Module};
+//! use latent_nn::{Ctx, Layer, Module};
 //! use latent_tensor::{Tensor, TensorRng};
 //!
 //! # fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -64,6 +67,9 @@
 //! model.load_state_dict(load_file("model.safetensors"), strict=True)
 //! ```
 
+// The derive's generated code names this crate `::latent_nn`, here as everywhere else.
+extern crate self as latent_nn;
+
 pub mod checkpoint;
 pub mod error;
 pub mod gradcheck;
@@ -77,5 +83,5 @@ pub mod train_state;
 pub use checkpoint::{load_checkpoint, read_config, save_checkpoint};
 pub use error::{NnError, Result};
 pub use gradcheck::gradcheck_registry;
-pub use module::{Buffer, BufferMut, Ctx, Module, join};
+pub use module::{Buffer, BufferField, BufferMut, Ctx, Layer, Module, join};
 pub use train_state::TrainingState;

@@ -7,7 +7,7 @@ use std::path::Path;
 
 use common::{temp_dir, write_f32};
 use latent_nn::layers::{BatchNorm1d, Linear, Relu, Sequential};
-use latent_nn::{Buffer, Ctx, Module, NnError, load_checkpoint, read_config, save_checkpoint};
+use latent_nn::{Buffer, Ctx, Layer, Module, NnError, load_checkpoint, read_config, save_checkpoint};
 use latent_tensor::TensorRng;
 
 /// `Linear(3, 4) → BatchNorm1d(4) → ReLU → Linear(4, out)`, plus `extra` more Linear(out, out).

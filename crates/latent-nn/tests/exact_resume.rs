@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use common::temp_dir;
 use latent_nn::layers::{BatchNormConfig, LayerSpec, LinearConfig, Sequential};
 use latent_nn::optim::{Adam, AdamConfig, LrSchedule, NamedGrads, Optimizer, clip_grad_norm};
-use latent_nn::{Buffer, Ctx, Module, NnError, TrainingState, load_checkpoint, save_checkpoint};
+use latent_nn::{Buffer, Ctx, Layer, Module, NnError, TrainingState, load_checkpoint, save_checkpoint};
 use latent_tensor::{Tensor, TensorRng};
 
 const BASE_LR: f64 = 0.01;

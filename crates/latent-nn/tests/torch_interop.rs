@@ -10,7 +10,7 @@ mod common;
 
 use common::{fixture, read_f32, rel_err, write_f32};
 use latent_nn::layers::{BatchNormConfig, Conv2dConfig, ConvTranspose2dConfig, LayerSpec, LinearConfig, Sequential};
-use latent_nn::{Ctx, Module, load_checkpoint, read_config, save_checkpoint};
+use latent_nn::{Ctx, Layer, load_checkpoint, read_config, save_checkpoint};
 use latent_tensor::{Tensor, TensorRng};
 
 /// The interop model; `make_fixtures.py` builds the same `torch.nn.Sequential`.

@@ -11,7 +11,7 @@ use latent_nn::layers::{
     BatchNorm1d, BatchNorm2d, BatchNormConfig, Conv2d, ConvTranspose2d, Elu, LeakyRelu, Linear, Relu, Sigmoid,
     Softplus, Tanh,
 };
-use latent_nn::{BufferMut, Ctx, Module};
+use latent_nn::{BufferMut, Ctx, Layer, Module};
 use latent_tensor::{Conv2dOptions, Tensor, TensorRng};
 use ndarray::ArrayD;
 
@@ -35,7 +35,7 @@ fn close(what: &str, ours: &ArrayD<f32>, torch: &ArrayD<f32>) -> f64 {
 
 /// Run `layer` on the fixture input, compare the output and the gradients of the input and of
 /// `params` (fixture names) with PyTorch's; the worst relative error.
-fn compare(fx: &Fixtures, tag: &str, layer: &mut dyn Module, params: &[(&str, &Tensor)], training: bool) -> f64 {
+fn compare(fx: &Fixtures, tag: &str, layer: &mut dyn Layer, params: &[(&str, &Tensor)], training: bool) -> f64 {
     let x = Tensor::parameter(fx[&format!("{tag}.input")].clone());
     let mut ctx = if training { Ctx::train(TensorRng::seed_from_u64(0)) } else { Ctx::eval() };
     let y = layer.forward(&x, &mut ctx).unwrap();
@@ -77,7 +77,7 @@ fn conv_transpose2d_matches_torch() {
 }
 
 /// Put the fixture's initial running statistics into a BatchNorm layer.
-fn set_running_stats(fx: &Fixtures, tag: &str, layer: &mut dyn Module) {
+fn set_running_stats(fx: &Fixtures, tag: &str, layer: &mut dyn Layer) {
     layer.visit_buffers_mut("", &mut |name, b| {
         if let BufferMut::F32(a) = b {
             a.assign(&fx[&format!("{tag}.{name}")]);
@@ -89,7 +89,7 @@ fn batch_norm(tag: &str, momentum: f32, two_d: bool, training: bool) {
     let fx = load();
     let (w, b) = (param(&fx, tag, "weight"), param(&fx, tag, "bias"));
     let config = BatchNormConfig { momentum: Some(momentum), ..BatchNormConfig::new(w.len()) };
-    let mut layer: Box<dyn Module> = if two_d {
+    let mut layer: Box<dyn Layer> = if two_d {
         Box::new(BatchNorm2d::from_tensors(&config, w.clone(), b.clone()).unwrap())
     } else {
         Box::new(BatchNorm1d::from_tensors(&config, w.clone(), b.clone()).unwrap())
@@ -130,7 +130,7 @@ fn batch_norm_2d_evaluation_matches_torch() {
 fn activations_match_torch() {
     let fx = load();
     let x = Tensor::new(fx["activation.input"].clone());
-    let layers: Vec<(&str, Box<dyn Module>)> = vec![
+    let layers: Vec<(&str, Box<dyn Layer>)> = vec![
         ("relu", Box::new(Relu)),
         ("leaky_relu", Box::new(LeakyRelu::new(0.2).unwrap())),
         ("elu", Box::new(Elu::new(0.7).unwrap())),

@@ -18,7 +18,7 @@ use latent_losses::{
     Reduction, binary_cross_entropy_with_logits, contractive_sigmoid, kl_sparsity, l1_activity, mse_loss,
 };
 use latent_nn::layers::Sequential;
-use latent_nn::{Ctx, Module};
+use latent_nn::{Ctx, Layer, Module};
 use latent_tensor::{Tensor, TensorRng, no_grad};
 use serde::{Deserialize, Serialize};
 
@@ -326,7 +326,9 @@ pub(crate) fn square_side(shape: [usize; 3]) -> Result<usize> {
 }
 
 /// An autoencoder of the family (see the module docs).
+#[derive(Module)]
 pub struct Autoencoder {
+    #[module(skip)]
     config: AutoencoderConfig,
     encoder: Sequential,
     decoder: Sequential,
@@ -374,20 +376,6 @@ impl Autoencoder {
             Likelihood::Gaussian => out,
         }
     }
-}
-
-impl Module for Autoencoder {
-    fn forward(&mut self, x: &Tensor, ctx: &mut Ctx) -> latent_nn::Result<Tensor> {
-        let n = x.shape().first().copied().unwrap_or(0);
-        let input = match &self.config.trunk {
-            Trunk::Conv { image_size: s, .. } => x.reshape(&[n, 1, *s, *s])?,
-            Trunk::Mlp { .. } => x.clone(),
-        };
-        let out = self.decoder.forward(&self.encoder.forward(&input, ctx)?, ctx)?;
-        Ok(out.reshape(&[n, out.len() / n.max(1)])?)
-    }
-
-    latent_nn::delegate_visitors!(encoder, decoder);
 }
 
 impl Model for Autoencoder {

@@ -12,7 +12,7 @@
 use latent_data::{Batch, Scale};
 use latent_losses::{Reduction, cross_entropy};
 use latent_nn::layers::{Conv2dConfig, LayerSpec, LinearConfig, Sequential};
-use latent_nn::{Ctx, Module};
+use latent_nn::{Ctx, Layer, Module};
 use latent_tensor::{Tensor, TensorRng, no_grad};
 use ndarray::{Array2, s};
 use serde::{Deserialize, Serialize};
@@ -153,7 +153,9 @@ impl FamilyConfig for ClassifierConfig {
 }
 
 /// A classifier of the family (see the module docs).
+#[derive(Module)]
 pub struct Classifier {
+    #[module(skip)]
     config: ClassifierConfig,
     net: Sequential,
 }
@@ -218,14 +220,6 @@ impl Classifier {
 
 fn shape_text([c, h, w]: [usize; 3]) -> String {
     if c == 1 && h == 1 { format!("{w} features") } else { format!("{c}×{h}×{w}") }
-}
-
-impl Module for Classifier {
-    fn forward(&mut self, x: &Tensor, ctx: &mut Ctx) -> latent_nn::Result<Tensor> {
-        self.net.forward(x, ctx)
-    }
-
-    latent_nn::delegate_visitors!(net);
 }
 
 impl Model for Classifier {

@@ -43,7 +43,7 @@ use latent_data::Batch;
 pub use latent_losses::GanLoss;
 use latent_nn::layers::Sequential;
 use latent_nn::optim::clip_grad_norm;
-use latent_nn::{Ctx, Module};
+use latent_nn::{Ctx, Layer, Module};
 use latent_tensor::{Tensor, TensorRng, no_grad};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
@@ -283,7 +283,9 @@ enum Arch {
 }
 
 /// A GAN of the family (see the module docs).
+#[derive(Module)]
 pub struct Gan {
+    #[module(skip)]
     arch: Arch,
     generator: Sequential,
     discriminator: Sequential,
@@ -400,16 +402,6 @@ fn gan_parts(n: usize, d_loss: f64, g_loss: f64, real_logits: &Tensor, fake_logi
     parts.set("d_real", sigmoid_sum(real_logits));
     parts.set("d_fake", sigmoid_sum(fake_logits));
     parts
-}
-
-impl Module for Gan {
-    /// The generator: noise rows (with the label's one-hot appended, for a conditional GAN) to
-    /// images in [-1, 1].
-    fn forward(&mut self, z: &Tensor, ctx: &mut Ctx) -> latent_nn::Result<Tensor> {
-        self.generator.forward(z, ctx)
-    }
-
-    latent_nn::delegate_visitors!(generator, discriminator);
 }
 
 impl Model for Gan {

@@ -19,9 +19,8 @@
 //!   (kinds `vae`, `conv_vae`, `cvae`) read as this family's.
 
 use latent_data::{Batch, Scale};
-use latent_losses::reparameterize;
 use latent_nn::layers::{Linear, Sequential};
-use latent_nn::{Ctx, Module};
+use latent_nn::{Ctx, Layer, Module};
 use latent_tensor::{Tensor, TensorRng, no_grad};
 use ndarray::Array2;
 use serde::{Deserialize, Serialize};
@@ -181,7 +180,9 @@ impl FamilyConfig for VaeConfig {
 }
 
 /// A Gaussian VAE of the family (see the module docs).
+#[derive(Module)]
 pub struct Vae {
+    #[module(skip)]
     config: VaeConfig,
     encoder: Sequential,
     fc_mu: Linear,
@@ -228,30 +229,6 @@ impl Vae {
     fn rows_labels<'a>(&self, rows: usize, labels: Option<&'a [u8]>, what: &str) -> Result<Option<&'a [u8]>> {
         check_labels(self.config.classes, labels, rows, what)
     }
-}
-
-impl Module for Vae {
-    fn forward(&mut self, x: &Tensor, ctx: &mut Ctx) -> latent_nn::Result<Tensor> {
-        // The unconditional reconstruction path (a conditional VAE is used through its
-        // capabilities, which take the labels).
-        let n = x.shape().first().copied().unwrap_or(0);
-        let input = match &self.config.trunk {
-            Trunk::Conv { image_size: s, .. } => x.reshape(&[n, 1, *s, *s])?,
-            Trunk::Mlp { .. } => x.clone(),
-        };
-        let h = self.encoder.forward(&input, ctx)?;
-        let mu = self.fc_mu.forward(&h, ctx)?;
-        let z = if ctx.is_training() {
-            let logvar = self.fc_logvar.forward(&h, ctx)?;
-            reparameterize(&mu, &logvar, ctx.rng()).map_err(latent_tensor::TensorError::from)?
-        } else {
-            mu
-        };
-        let out = self.decoder.forward(&z, ctx)?;
-        Ok(out.reshape(&[n, out.len() / n.max(1)])?)
-    }
-
-    latent_nn::delegate_visitors!(encoder, fc_mu, fc_logvar, decoder);
 }
 
 impl Model for Vae {

@@ -4,52 +4,52 @@
 use latent_tensor::Tensor;
 
 use crate::error::{NnError, Result};
-use crate::module::{Ctx, Module};
+use crate::module::{Ctx, Layer, Module};
 
-macro_rules! stateless_module {
+/// `impl Layer` for a layer whose output depends on its input and options only.
+macro_rules! stateless_layer {
     ($name:ident, |$s:ident, $x:ident| $body:expr) => {
-        impl Module for $name {
+        impl Layer for $name {
             fn forward(&mut self, $x: &Tensor, _ctx: &mut Ctx) -> Result<Tensor> {
                 let $s = &*self;
                 Ok($body)
             }
-
-            fn visit_params(&self, _prefix: &str, _f: &mut dyn FnMut(&str, &Tensor)) {}
-
-            fn visit_params_mut(&mut self, _prefix: &str, _f: &mut dyn FnMut(&str, &mut Tensor)) {}
         }
     };
 }
-pub(crate) use stateless_module;
+pub(crate) use stateless_layer;
 
 /// `max(x, 0)`.
-#[derive(Clone, Copy, Debug, Default, PartialEq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Module)]
 pub struct Relu;
 
 /// `x` for `x > 0`, else `negative_slope · x` (PyTorch's default slope is 0.01).
-#[derive(Clone, Copy, Debug, PartialEq)]
+#[derive(Clone, Copy, Debug, PartialEq, Module)]
 pub struct LeakyRelu {
+    #[module(skip)]
     negative_slope: f32,
 }
 
 /// `x` for `x > 0`, else `alpha · (eᵡ - 1)` (PyTorch's default alpha is 1).
-#[derive(Clone, Copy, Debug, PartialEq)]
+#[derive(Clone, Copy, Debug, PartialEq, Module)]
 pub struct Elu {
+    #[module(skip)]
     alpha: f32,
 }
 
 /// The logistic function `1 / (1 + e⁻ˣ)`.
-#[derive(Clone, Copy, Debug, Default, PartialEq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Module)]
 pub struct Sigmoid;
 
 /// The hyperbolic tangent.
-#[derive(Clone, Copy, Debug, Default, PartialEq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Module)]
 pub struct Tanh;
 
 /// `ln(1 + e^(β·x)) / β`, computed stably (PyTorch's default β is 1; PyTorch switches to the
 /// identity above `β·x > 20`, where the two differ by less than 3e-9).
-#[derive(Clone, Copy, Debug, PartialEq)]
+#[derive(Clone, Copy, Debug, PartialEq, Module)]
 pub struct Softplus {
+    #[module(skip)]
     beta: f32,
 }
 
@@ -123,12 +123,12 @@ impl Default for Softplus {
     }
 }
 
-stateless_module!(Relu, |_s, x| x.relu());
-stateless_module!(LeakyRelu, |s, x| x.leaky_relu(s.negative_slope));
-stateless_module!(Elu, |s, x| x.elu(s.alpha));
-stateless_module!(Sigmoid, |_s, x| x.sigmoid());
-stateless_module!(Tanh, |_s, x| x.tanh());
-stateless_module!(Softplus, |s, x| if s.beta == 1.0 {
+stateless_layer!(Relu, |_s, x| x.relu());
+stateless_layer!(LeakyRelu, |s, x| x.leaky_relu(s.negative_slope));
+stateless_layer!(Elu, |s, x| x.elu(s.alpha));
+stateless_layer!(Sigmoid, |_s, x| x.sigmoid());
+stateless_layer!(Tanh, |_s, x| x.tanh());
+stateless_layer!(Softplus, |s, x| if s.beta == 1.0 {
     x.softplus()
 } else {
     x.mul_scalar(s.beta).softplus().mul_scalar(1.0 / s.beta)
@@ -138,7 +138,7 @@ stateless_module!(Softplus, |s, x| if s.beta == 1.0 {
 mod tests {
     use super::*;
 
-    fn apply(m: &mut dyn Module, v: f32) -> f32 {
+    fn apply(m: &mut dyn Layer, v: f32) -> f32 {
         m.forward(&Tensor::full(&[1], v), &mut Ctx::eval()).unwrap().to_vec()[0]
     }
 

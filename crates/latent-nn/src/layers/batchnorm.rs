@@ -18,7 +18,7 @@ use ndarray::{ArrayD, IxDyn};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{NnError, Result};
-use crate::module::{Buffer, BufferMut, Ctx, Module, join};
+use crate::module::{Ctx, Layer, Module};
 
 /// The options of a batch-normalisation layer (PyTorch's defaults via [`BatchNormConfig::new`]).
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
@@ -40,19 +40,53 @@ impl BatchNormConfig {
     }
 }
 
-/// The state and arithmetic shared by both layers.
-#[derive(Clone, Debug)]
-struct BatchNorm {
+/// Batch normalisation with per-channel statistics: [`BatchNorm1d`] (`D = 1`, input `[n, c]` or
+/// `[n, c, l]`) and [`BatchNorm2d`] (`D = 2`, input `[n, c, h, w]`), the two layers this type is
+/// (other values of `D` do not build).
+#[derive(Clone, Debug, Module)]
+pub struct BatchNorm<const D: usize> {
+    #[module(skip)]
     config: BatchNormConfig,
     weight: Option<Tensor>,
     bias: Option<Tensor>,
+    #[module(buffer)]
     running_mean: ArrayD<f32>,
+    #[module(buffer)]
     running_var: ArrayD<f32>,
+    #[module(buffer)]
     num_batches_tracked: i64,
 }
 
-impl BatchNorm {
-    fn new(layer: &'static str, config: BatchNormConfig) -> Result<Self> {
+/// Batch normalisation over `[n, c]` or `[n, c, l]` (statistics per channel `c`).
+pub type BatchNorm1d = BatchNorm<1>;
+
+/// Batch normalisation over `[n, c, h, w]` (statistics per channel `c`).
+pub type BatchNorm2d = BatchNorm<2>;
+
+impl<const D: usize> BatchNorm<D> {
+    /// The layer's name in messages, and the input ranks and shape it takes.
+    const LAYER: (&'static str, &'static [usize], &'static str) = match D {
+        1 => ("BatchNorm1d", &[2, 3], "[n, c] or [n, c, l]"),
+        2 => ("BatchNorm2d", &[4], "[n, c, h, w]"),
+        _ => panic!("BatchNorm<D> exists for D = 1 (BatchNorm1d) and D = 2 (BatchNorm2d) only"),
+    };
+
+    /// `num_features` channels with PyTorch's defaults: weight 1, bias 0, running mean 0,
+    /// running variance 1, `eps = 1e-5`, `momentum = 0.1`.
+    ///
+    /// # Errors
+    /// If `num_features` is zero.
+    pub fn new(num_features: usize) -> Result<Self> {
+        Self::from_config(&BatchNormConfig::new(num_features))
+    }
+
+    /// A layer with the given options, initialised as PyTorch does.
+    ///
+    /// # Errors
+    /// If `num_features` is zero, `eps` is not positive or `momentum` is outside `[0, 1]`.
+    pub fn from_config(config: &BatchNormConfig) -> Result<Self> {
+        let layer = Self::LAYER.0;
+        let config = *config;
         let c = config.num_features;
         if c == 0 {
             return Err(NnError::config(layer, "num_features must be positive"));
@@ -80,22 +114,73 @@ impl BatchNorm {
         })
     }
 
-    fn with_affine(layer: &'static str, config: BatchNormConfig, weight: Tensor, bias: Tensor) -> Result<Self> {
+    /// An affine layer using the given tensors (`[c]` each) as `weight` and `bias`, as they are.
+    ///
+    /// # Errors
+    /// As [`Self::from_config`], or if the shapes are not `[num_features]`.
+    pub fn from_tensors(config: &BatchNormConfig, weight: Tensor, bias: Tensor) -> Result<Self> {
         let c = config.num_features;
         if weight.shape() != [c] || bias.shape() != [c] {
             return Err(NnError::config(
-                layer,
+                Self::LAYER.0,
                 format!("weight and bias must be [{c}], found {:?} and {:?}", weight.shape(), bias.shape()),
             ));
         }
-        let mut bn = BatchNorm::new(layer, BatchNormConfig { affine: true, ..config })?;
+        let mut bn = Self::from_config(&BatchNormConfig { affine: true, ..*config })?;
         bn.weight = Some(weight);
         bn.bias = Some(bias);
         Ok(bn)
     }
 
-    fn forward(&mut self, layer: &'static str, x: &Tensor, ctx: &Ctx) -> Result<Tensor> {
+    /// The layer's options.
+    pub fn config(&self) -> BatchNormConfig {
+        self.config
+    }
+
+    /// The running mean `[c]`.
+    pub fn running_mean(&self) -> &ArrayD<f32> {
+        &self.running_mean
+    }
+
+    /// The running variance `[c]`.
+    pub fn running_var(&self) -> &ArrayD<f32> {
+        &self.running_var
+    }
+
+    /// How many training batches have updated the running statistics.
+    pub fn num_batches_tracked(&self) -> i64 {
+        self.num_batches_tracked
+    }
+
+    /// The learnable `weight` and `bias`, for initialisers (which keep their shapes); `None`
+    /// without `affine`.
+    pub(crate) fn affine_mut(&mut self) -> Option<(&mut Tensor, &mut Tensor)> {
+        self.weight.as_mut().zip(self.bias.as_mut())
+    }
+
+    fn update_running_stats(&mut self, mean: &[f32], var: &[f32], count: usize) {
+        self.num_batches_tracked += 1;
+        let m = self.config.momentum.unwrap_or(1.0 / self.num_batches_tracked as f32);
+        let unbias = count as f32 / (count - 1) as f32;
+        for (r, &b) in self.running_mean.iter_mut().zip(mean) {
+            *r = m * b + (1.0 - m) * *r;
+        }
+        for (r, &b) in self.running_var.iter_mut().zip(var) {
+            *r = m * (b * unbias) + (1.0 - m) * *r;
+        }
+    }
+}
+
+impl<const D: usize> Layer for BatchNorm<D> {
+    fn forward(&mut self, x: &Tensor, ctx: &mut Ctx) -> Result<Tensor> {
+        let (layer, ranks, shape_doc) = Self::LAYER;
         let c = self.config.num_features;
+        if !ranks.contains(&x.ndim()) || x.shape()[1] != c {
+            return Err(NnError::input(
+                layer,
+                format!("expected input {shape_doc} with c = {c}, found {:?}", x.shape()),
+            ));
+        }
         // The per-channel vectors broadcast as [1, c, 1, ...].
         let mut channel_shape = vec![1; x.ndim()];
         channel_shape[1] = c;
@@ -127,147 +212,12 @@ impl BatchNorm {
         };
         Ok(x.mul(&scale.reshape(&channel_shape)?)?.add(&shift.reshape(&channel_shape)?)?)
     }
-
-    fn update_running_stats(&mut self, mean: &[f32], var: &[f32], count: usize) {
-        self.num_batches_tracked += 1;
-        let m = self.config.momentum.unwrap_or(1.0 / self.num_batches_tracked as f32);
-        let unbias = count as f32 / (count - 1) as f32;
-        for (r, &b) in self.running_mean.iter_mut().zip(mean) {
-            *r = m * b + (1.0 - m) * *r;
-        }
-        for (r, &b) in self.running_var.iter_mut().zip(var) {
-            *r = m * (b * unbias) + (1.0 - m) * *r;
-        }
-    }
-
-    fn visit_params(&self, prefix: &str, f: &mut dyn FnMut(&str, &Tensor)) {
-        if let (Some(w), Some(b)) = (&self.weight, &self.bias) {
-            f(&join(prefix, "weight"), w);
-            f(&join(prefix, "bias"), b);
-        }
-    }
-
-    fn visit_params_mut(&mut self, prefix: &str, f: &mut dyn FnMut(&str, &mut Tensor)) {
-        if let (Some(w), Some(b)) = (&mut self.weight, &mut self.bias) {
-            f(&join(prefix, "weight"), w);
-            f(&join(prefix, "bias"), b);
-        }
-    }
-
-    fn visit_buffers(&self, prefix: &str, f: &mut dyn FnMut(&str, Buffer<'_>)) {
-        f(&join(prefix, "running_mean"), Buffer::F32(&self.running_mean));
-        f(&join(prefix, "running_var"), Buffer::F32(&self.running_var));
-        f(&join(prefix, "num_batches_tracked"), Buffer::I64(self.num_batches_tracked));
-    }
-
-    fn visit_buffers_mut(&mut self, prefix: &str, f: &mut dyn FnMut(&str, BufferMut<'_>)) {
-        f(&join(prefix, "running_mean"), BufferMut::F32(&mut self.running_mean));
-        f(&join(prefix, "running_var"), BufferMut::F32(&mut self.running_var));
-        f(&join(prefix, "num_batches_tracked"), BufferMut::I64(&mut self.num_batches_tracked));
-    }
 }
-
-macro_rules! batch_norm_layer {
-    ($(#[$doc:meta])* $name:ident, $ranks:expr, $shape_doc:literal) => {
-        $(#[$doc])*
-        #[derive(Clone, Debug)]
-        pub struct $name(BatchNorm);
-
-        impl $name {
-            /// `num_features` channels with PyTorch's defaults: weight 1, bias 0, running mean 0,
-            /// running variance 1, `eps = 1e-5`, `momentum = 0.1`.
-            ///
-            /// # Errors
-            /// If `num_features` is zero.
-            pub fn new(num_features: usize) -> Result<Self> {
-                Self::from_config(&BatchNormConfig::new(num_features))
-            }
-
-            /// A layer with the given options, initialised as PyTorch does.
-            ///
-            /// # Errors
-            /// If `num_features` is zero, `eps` is not positive or `momentum` is outside `[0, 1]`.
-            pub fn from_config(config: &BatchNormConfig) -> Result<Self> {
-                BatchNorm::new(stringify!($name), *config).map($name)
-            }
-
-            /// An affine layer using the given tensors (`[c]` each) as `weight` and `bias`, as
-            /// they are.
-            ///
-            /// # Errors
-            /// As [`Self::from_config`], or if the shapes are not `[num_features]`.
-            pub fn from_tensors(config: &BatchNormConfig, weight: Tensor, bias: Tensor) -> Result<Self> {
-                BatchNorm::with_affine(stringify!($name), *config, weight, bias).map($name)
-            }
-
-            /// The layer's options.
-            pub fn config(&self) -> BatchNormConfig {
-                self.0.config
-            }
-
-            /// The running mean `[c]`.
-            pub fn running_mean(&self) -> &ArrayD<f32> {
-                &self.0.running_mean
-            }
-
-            /// The running variance `[c]`.
-            pub fn running_var(&self) -> &ArrayD<f32> {
-                &self.0.running_var
-            }
-
-            /// How many training batches have updated the running statistics.
-            pub fn num_batches_tracked(&self) -> i64 {
-                self.0.num_batches_tracked
-            }
-        }
-
-        impl Module for $name {
-            fn forward(&mut self, x: &Tensor, ctx: &mut Ctx) -> Result<Tensor> {
-                let c = self.0.config.num_features;
-                if !$ranks.contains(&x.ndim()) || x.shape()[1] != c {
-                    return Err(NnError::input(
-                        stringify!($name),
-                        format!(concat!("expected input ", $shape_doc, " with c = {}, found {:?}"), c, x.shape()),
-                    ));
-                }
-                self.0.forward(stringify!($name), x, ctx)
-            }
-
-            fn visit_params(&self, prefix: &str, f: &mut dyn FnMut(&str, &Tensor)) {
-                self.0.visit_params(prefix, f);
-            }
-
-            fn visit_params_mut(&mut self, prefix: &str, f: &mut dyn FnMut(&str, &mut Tensor)) {
-                self.0.visit_params_mut(prefix, f);
-            }
-
-            fn visit_buffers(&self, prefix: &str, f: &mut dyn FnMut(&str, Buffer<'_>)) {
-                self.0.visit_buffers(prefix, f);
-            }
-
-            fn visit_buffers_mut(&mut self, prefix: &str, f: &mut dyn FnMut(&str, BufferMut<'_>)) {
-                self.0.visit_buffers_mut(prefix, f);
-            }
-        }
-    };
-}
-
-batch_norm_layer!(
-    /// Batch normalisation over `[n, c]` or `[n, c, l]` (statistics per channel `c`).
-    BatchNorm1d,
-    [2usize, 3],
-    "[n, c] or [n, c, l]"
-);
-batch_norm_layer!(
-    /// Batch normalisation over `[n, c, h, w]` (statistics per channel `c`).
-    BatchNorm2d,
-    [4usize],
-    "[n, c, h, w]"
-);
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::module::BufferMut;
     use latent_tensor::TensorRng;
 
     #[test]

@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{NnError, Result};
 use crate::init::{fans, torch_default_bias, torch_default_weight};
-use crate::module::{Ctx, Module, join};
+use crate::module::{Ctx, Layer, Module};
 
 /// The shape and options of a [`Conv2d`] (PyTorch's `nn.Conv2d` without groups or dilation).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -178,10 +178,11 @@ fn add_channel_bias(y: Tensor, bias: Option<&Tensor>) -> Result<Tensor> {
 }
 
 /// A 2-D convolution (cross-correlation, as PyTorch): `[n, in, h, w] → [n, out, h', w']`.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Module)]
 pub struct Conv2d {
     weight: Tensor,
     bias: Option<Tensor>,
+    #[module(skip)]
     options: Conv2dOptions,
 }
 
@@ -233,39 +234,31 @@ impl Conv2d {
         &self.weight
     }
 
+    /// The weight, for initialisers (which keep its shape).
+    pub(crate) fn weight_mut(&mut self) -> &mut Tensor {
+        &mut self.weight
+    }
+
     /// The bias `[out]`, if any.
     pub fn bias(&self) -> Option<&Tensor> {
         self.bias.as_ref()
     }
 }
 
-impl Module for Conv2d {
+impl Layer for Conv2d {
     fn forward(&mut self, x: &Tensor, _ctx: &mut Ctx) -> Result<Tensor> {
         check_input("Conv2d", x, self.weight.shape()[1])?;
         add_channel_bias(x.conv2d(&self.weight, self.options)?, self.bias.as_ref())
-    }
-
-    fn visit_params(&self, prefix: &str, f: &mut dyn FnMut(&str, &Tensor)) {
-        f(&join(prefix, "weight"), &self.weight);
-        if let Some(b) = &self.bias {
-            f(&join(prefix, "bias"), b);
-        }
-    }
-
-    fn visit_params_mut(&mut self, prefix: &str, f: &mut dyn FnMut(&str, &mut Tensor)) {
-        f(&join(prefix, "weight"), &mut self.weight);
-        if let Some(b) = &mut self.bias {
-            f(&join(prefix, "bias"), b);
-        }
     }
 }
 
 /// A 2-D transposed convolution (the adjoint of [`Conv2d`]): `[n, in, h, w] → [n, out, h', w']`
 /// with `h' = (h - 1)·s - 2p + kh + output_padding`.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Module)]
 pub struct ConvTranspose2d {
     weight: Tensor,
     bias: Option<Tensor>,
+    #[module(skip)]
     options: Conv2dOptions,
 }
 
@@ -317,6 +310,11 @@ impl ConvTranspose2d {
         &self.weight
     }
 
+    /// The weight, for initialisers (which keep its shape).
+    pub(crate) fn weight_mut(&mut self) -> &mut Tensor {
+        &mut self.weight
+    }
+
     /// The bias `[out]`, if any.
     pub fn bias(&self) -> Option<&Tensor> {
         self.bias.as_ref()
@@ -333,24 +331,10 @@ fn check_output_padding(output_padding: (usize, usize), stride: (usize, usize)) 
     Ok(())
 }
 
-impl Module for ConvTranspose2d {
+impl Layer for ConvTranspose2d {
     fn forward(&mut self, x: &Tensor, _ctx: &mut Ctx) -> Result<Tensor> {
         check_input("ConvTranspose2d", x, self.weight.shape()[0])?;
         add_channel_bias(x.conv_transpose2d(&self.weight, self.options)?, self.bias.as_ref())
-    }
-
-    fn visit_params(&self, prefix: &str, f: &mut dyn FnMut(&str, &Tensor)) {
-        f(&join(prefix, "weight"), &self.weight);
-        if let Some(b) = &self.bias {
-            f(&join(prefix, "bias"), b);
-        }
-    }
-
-    fn visit_params_mut(&mut self, prefix: &str, f: &mut dyn FnMut(&str, &mut Tensor)) {
-        f(&join(prefix, "weight"), &mut self.weight);
-        if let Some(b) = &mut self.bias {
-            f(&join(prefix, "bias"), b);
-        }
     }
 }
 

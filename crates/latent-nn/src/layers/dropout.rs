@@ -3,13 +3,14 @@
 use latent_tensor::Tensor;
 
 use crate::error::{NnError, Result};
-use crate::module::{Ctx, Module};
+use crate::module::{Ctx, Layer, Module};
 
 /// In training, zero each element with probability `p` and scale the rest by `1 / (1 - p)`
 /// (so evaluation needs no rescaling); in evaluation, the identity. The masks come from
 /// [`Ctx::rng`], so a run is fixed by its seed and resumes exactly from a saved generator state.
-#[derive(Clone, Copy, Debug, PartialEq)]
+#[derive(Clone, Copy, Debug, PartialEq, Module)]
 pub struct Dropout {
+    #[module(skip)]
     p: f32,
 }
 
@@ -31,14 +32,10 @@ impl Dropout {
     }
 }
 
-impl Module for Dropout {
+impl Layer for Dropout {
     fn forward(&mut self, x: &Tensor, ctx: &mut Ctx) -> Result<Tensor> {
         if ctx.is_training() { Ok(x.dropout(self.p, ctx.rng())?) } else { Ok(x.clone()) }
     }
-
-    fn visit_params(&self, _prefix: &str, _f: &mut dyn FnMut(&str, &Tensor)) {}
-
-    fn visit_params_mut(&mut self, _prefix: &str, _f: &mut dyn FnMut(&str, &mut Tensor)) {}
 }
 
 #[cfg(test)]

@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{NnError, Result};
 use crate::init::{torch_default_bias, torch_default_weight};
-use crate::module::{Ctx, Module, join};
+use crate::module::{Ctx, Layer, Module};
 
 /// The shape of a [`Linear`] layer (PyTorch's `nn.Linear(in_features, out_features, bias)`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -32,7 +32,7 @@ impl LinearConfig {
 }
 
 /// A fully connected layer on the last axis: `[..., in] → [..., out]`.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Module)]
 pub struct Linear {
     weight: Tensor,
     bias: Option<Tensor>,
@@ -106,7 +106,7 @@ impl Linear {
     }
 }
 
-impl Module for Linear {
+impl Layer for Linear {
     fn forward(&mut self, x: &Tensor, _ctx: &mut Ctx) -> Result<Tensor> {
         let in_features = self.weight.shape()[1];
         if x.shape().last() != Some(&in_features) {
@@ -116,20 +116,6 @@ impl Module for Linear {
             ));
         }
         Ok(x.linear(&self.weight, self.bias.as_ref())?)
-    }
-
-    fn visit_params(&self, prefix: &str, f: &mut dyn FnMut(&str, &Tensor)) {
-        f(&join(prefix, "weight"), &self.weight);
-        if let Some(b) = &self.bias {
-            f(&join(prefix, "bias"), b);
-        }
-    }
-
-    fn visit_params_mut(&mut self, prefix: &str, f: &mut dyn FnMut(&str, &mut Tensor)) {
-        f(&join(prefix, "weight"), &mut self.weight);
-        if let Some(b) = &mut self.bias {
-            f(&join(prefix, "bias"), b);
-        }
     }
 }
 

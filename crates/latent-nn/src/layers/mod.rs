@@ -10,7 +10,7 @@ pub mod sequential;
 pub mod spec;
 
 pub use activation::{Elu, LeakyRelu, Relu, Sigmoid, Softplus, Tanh};
-pub use batchnorm::{BatchNorm1d, BatchNorm2d, BatchNormConfig};
+pub use batchnorm::{BatchNorm, BatchNorm1d, BatchNorm2d, BatchNormConfig};
 pub use conv::{Conv2d, Conv2dConfig, ConvTranspose2d, ConvTranspose2dConfig};
 pub use dropout::Dropout;
 pub use linear::{Linear, LinearConfig};

@@ -2,14 +2,15 @@
 
 use latent_tensor::Tensor;
 
-use super::activation::stateless_module;
+use super::activation::stateless_layer;
 use crate::error::{NnError, Result};
-use crate::module::{Ctx, Module};
+use crate::module::{Ctx, Layer, Module};
 
 /// Merge the axes from `start_dim` to the last into one: `[n, c, h, w] → [n, c·h·w]` with the
 /// default `start_dim = 1`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Module)]
 pub struct Flatten {
+    #[module(skip)]
     start_dim: usize,
 }
 
@@ -48,9 +49,11 @@ impl Default for Flatten {
 
 /// Split axis `dim` into `sizes`: `Unflatten::new(1, vec![c, h, w])` maps `[n, c·h·w]` to
 /// `[n, c, h, w]`.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Module)]
 pub struct Unflatten {
+    #[module(skip)]
     dim: usize,
+    #[module(skip)]
     sizes: Vec<usize>,
 }
 
@@ -91,8 +94,8 @@ impl Unflatten {
     }
 }
 
-stateless_module!(Flatten, |s, x| s.apply(x)?);
-stateless_module!(Unflatten, |s, x| s.apply(x)?);
+stateless_layer!(Flatten, |s, x| s.apply(x)?);
+stateless_layer!(Unflatten, |s, x| s.apply(x)?);
 
 #[cfg(test)]
 mod tests {

@@ -6,13 +6,14 @@ use latent_tensor::{Tensor, TensorRng};
 
 use super::spec::LayerSpec;
 use crate::error::{NnError, Result};
-use crate::module::{Buffer, BufferMut, Ctx, Module, join};
+use crate::module::{Ctx, Layer, Module};
 
 /// A chain of layers. The layer at position `i` owns the names under `i.` (so layers without
 /// parameters still take up an index, as in PyTorch, and state-dict names agree).
-#[derive(Default)]
+#[derive(Default, Module)]
 pub struct Sequential {
-    layers: Vec<Box<dyn Module>>,
+    #[module(flatten)]
+    layers: Vec<Box<dyn Layer>>,
 }
 
 impl Sequential {
@@ -23,18 +24,18 @@ impl Sequential {
 
     /// The chain with `layer` appended (builder style).
     #[must_use]
-    pub fn with(mut self, layer: impl Module + 'static) -> Self {
+    pub fn with(mut self, layer: impl Layer) -> Self {
         self.layers.push(Box::new(layer));
         self
     }
 
     /// Append `layer`.
-    pub fn push(&mut self, layer: impl Module + 'static) {
+    pub fn push(&mut self, layer: impl Layer) {
         self.layers.push(Box::new(layer));
     }
 
     /// Append a boxed layer.
-    pub fn push_boxed(&mut self, layer: Box<dyn Module>) {
+    pub fn push_boxed(&mut self, layer: Box<dyn Layer>) {
         self.layers.push(layer);
     }
 
@@ -58,12 +59,12 @@ impl Sequential {
     }
 
     /// The layer at `index`.
-    pub fn layer(&self, index: usize) -> Option<&dyn Module> {
+    pub fn layer(&self, index: usize) -> Option<&dyn Layer> {
         self.layers.get(index).map(|l| &**l)
     }
 
     /// The layer at `index`, mutably.
-    pub fn layer_mut(&mut self, index: usize) -> Option<&mut (dyn Module + 'static)> {
+    pub fn layer_mut(&mut self, index: usize) -> Option<&mut (dyn Layer + 'static)> {
         self.layers.get_mut(index).map(|l| &mut **l)
     }
 }
@@ -74,37 +75,13 @@ impl fmt::Debug for Sequential {
     }
 }
 
-impl Module for Sequential {
+impl Layer for Sequential {
     fn forward(&mut self, x: &Tensor, ctx: &mut Ctx) -> Result<Tensor> {
         let mut y = x.clone();
         for (index, layer) in self.layers.iter_mut().enumerate() {
             y = layer.forward(&y, ctx).map_err(|e| NnError::Layer { index, source: Box::new(e) })?;
         }
         Ok(y)
-    }
-
-    fn visit_params(&self, prefix: &str, f: &mut dyn FnMut(&str, &Tensor)) {
-        for (i, layer) in self.layers.iter().enumerate() {
-            layer.visit_params(&join(prefix, &i.to_string()), f);
-        }
-    }
-
-    fn visit_params_mut(&mut self, prefix: &str, f: &mut dyn FnMut(&str, &mut Tensor)) {
-        for (i, layer) in self.layers.iter_mut().enumerate() {
-            layer.visit_params_mut(&join(prefix, &i.to_string()), f);
-        }
-    }
-
-    fn visit_buffers(&self, prefix: &str, f: &mut dyn FnMut(&str, Buffer<'_>)) {
-        for (i, layer) in self.layers.iter().enumerate() {
-            layer.visit_buffers(&join(prefix, &i.to_string()), f);
-        }
-    }
-
-    fn visit_buffers_mut(&mut self, prefix: &str, f: &mut dyn FnMut(&str, BufferMut<'_>)) {
-        for (i, layer) in self.layers.iter_mut().enumerate() {
-            layer.visit_buffers_mut(&join(prefix, &i.to_string()), f);
-        }
     }
 }
 

@@ -10,7 +10,7 @@ use super::{
     Elu, Flatten, LeakyRelu, Linear, LinearConfig, Relu, Sequential, Sigmoid, Softplus, Tanh, Unflatten,
 };
 use crate::error::Result;
-use crate::module::Module;
+use crate::module::Layer;
 
 /// One layer's kind and options, as JSON `{"type": "linear", "in_features": 784, ...}`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -76,7 +76,7 @@ impl LayerSpec {
     ///
     /// # Errors
     /// If the options are invalid.
-    pub fn build(&self, rng: &mut TensorRng) -> Result<Box<dyn Module>> {
+    pub fn build(&self, rng: &mut TensorRng) -> Result<Box<dyn Layer>> {
         Ok(match self {
             LayerSpec::Linear(c) => Box::new(Linear::from_config(c, rng)?),
             LayerSpec::Conv2d(c) => Box::new(Conv2d::new(c, rng)?),
@@ -100,6 +100,7 @@ impl LayerSpec {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::module::Module;
 
     #[test]
     fn specs_round_trip_through_json_and_build() {
