@@ -12,7 +12,6 @@ use std::path::Path;
 use noto_sans_mono_bitmap::{FontWeight, RasterHeight, get_raster, get_raster_width};
 
 use crate::error::OutputError;
-use crate::fsio::write_bytes;
 
 /// An 8-bit RGB colour.
 pub type Rgb = [u8; 3];
@@ -185,11 +184,12 @@ impl Canvas {
     /// Writes the canvas to `path` as a PNG, atomically.
     ///
     /// # Errors
-    /// [`OutputError::Png`] if encoding fails, [`OutputError::Io`] if the file cannot be written.
+    /// [`OutputError::Png`] if encoding fails, [`OutputError::Write`] if the file cannot be written.
     pub fn write_png(&self, path: impl AsRef<Path>) -> Result<(), OutputError> {
         let path = path.as_ref();
         let bytes = self.encode_png().map_err(|source| OutputError::Png { path: path.to_path_buf(), source })?;
-        write_bytes(path, &bytes)
+        latent_fsio::write_bytes(path, &bytes)?;
+        Ok(())
     }
 
     /// Stacks `parts` top to bottom, `gap` pixels apart, each centred horizontally on a

@@ -10,8 +10,10 @@ use std::path::PathBuf;
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum OutputError {
-    /// A file-system operation failed; `action` names the step ("write", "rename the temporary
-    /// file onto", ...), `path` the file it concerned.
+    /// Writing a file failed (atomically: the previous file, if any, is intact).
+    #[error(transparent)]
+    Write(#[from] latent_fsio::WriteError),
+    /// Reading a file failed; `action` names the step ("read"), `path` the file.
     #[error("cannot {action} {}: {source}", .path.display())]
     Io {
         /// The step that failed, phrased to follow "cannot".

@@ -295,7 +295,6 @@ pub fn stack_vertical(grids: &[Canvas], gap: u32) -> Result<Canvas, OutputError>
 mod tests {
     use super::*;
     use crate::canvas::tests::decode;
-    use crate::fsio::tests::scratch_dir;
     use ndarray::{Array, Array2, Array4};
 
     fn digits(n: usize) -> Array2<f32> {
@@ -304,7 +303,8 @@ mod tests {
 
     #[test]
     fn grid_size_and_grayscale_png() {
-        let dir = scratch_dir("grid_png");
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path();
         let p = dir.join("recon.png");
         ImageGrid::new().cols(8).write_png(&p, &digits(16)).unwrap();
         let (w, h, ct, px) = decode(&std::fs::read(&p).unwrap());

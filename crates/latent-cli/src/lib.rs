@@ -2,9 +2,9 @@
 //!
 //! [`main`] parses the command line ([`cli`]) and runs one subcommand ([`commands`]: one file
 //! each); [`pictures`] says what a run draws each epoch. The rest is the command's output
-//! toolkit, everything it writes for a person or another tool:
+//! toolkit, everything it writes for a person or another tool (every file atomically, through
+//! [`latent_fsio`]):
 //!
-//! - [`fsio`]: atomic file writes, used by everything else here.
 //! - [`npy`]: NumPy `.npy` arrays (samples, latent codes) and reading them back.
 //! - [`mod@image`]: grids of images as PNG (originals above reconstructions, samples).
 //! - [`plot`]: training curves as a line chart PNG.
@@ -19,7 +19,6 @@ pub mod canvas;
 pub mod cli;
 pub mod commands;
 pub mod error;
-pub mod fsio;
 pub mod image;
 pub mod interrupt;
 pub mod npy;
@@ -30,7 +29,6 @@ pub mod scatter;
 
 pub use canvas::Canvas;
 pub use error::OutputError;
-pub use fsio::{write_atomic, write_bytes, write_json};
 pub use image::{ImageGrid, ValueRange};
 pub use interrupt::StopFlag;
 pub use npy::{read_npy, read_npy_f32, write_npy};

@@ -18,7 +18,6 @@ use std::path::Path;
 use ndarray::{ArrayBase, ArrayD, Data, Dimension, IxDyn, ShapeBuilder};
 
 use crate::error::OutputError;
-use crate::fsio::write_atomic;
 
 const MAGIC: &[u8; 6] = b"\x93NUMPY";
 /// NumPy aligns the start of the data to this many bytes.
@@ -84,7 +83,7 @@ npy_element!(i64, "<i8", 8, "i8");
 /// row-major order.
 ///
 /// # Errors
-/// [`OutputError::Io`] naming `path` if the file cannot be written; [`OutputError::InvalidInput`]
+/// [`OutputError::Write`] naming `path` if the file cannot be written; [`OutputError::InvalidInput`]
 /// if the array has so many axes that the header does not fit version 1.0 (over 6000 or so).
 pub fn write_npy<A, S, D>(path: impl AsRef<Path>, array: &ArrayBase<S, D>) -> Result<(), OutputError>
 where
@@ -93,10 +92,11 @@ where
     D: Dimension,
 {
     let header = header_v1::<A>(array.shape())?;
-    write_atomic(path, |w| {
+    latent_fsio::write_atomic(path, |w| {
         w.write_all(&header)?;
         write_elements(w, array)
-    })
+    })?;
+    Ok(())
 }
 
 /// Encodes `array` as the bytes of a `.npy` file (version 1.0, C order).
@@ -352,7 +352,6 @@ impl Parser<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::fsio::tests::scratch_dir;
     use ndarray::{Array, Array2, ArrayD, arr0, arr1};
 
     #[test]
@@ -369,7 +368,8 @@ mod tests {
 
     #[test]
     fn f32_round_trips_for_several_ranks() {
-        let dir = scratch_dir("npy_f32");
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path();
         let cases: Vec<ArrayD<f32>> = vec![
             arr0(1.5f32).into_dyn(),
             arr1(&[1.0f32, -2.0, f32::NAN, f32::INFINITY, 0.25]).into_dyn(),
@@ -444,7 +444,8 @@ mod tests {
 
     #[test]
     fn read_errors_name_the_path() {
-        let dir = scratch_dir("npy_bad");
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path();
         let p = dir.join("codes.npy");
         std::fs::write(&p, b"not numpy").unwrap();
         let e = read_npy_f32(&p).unwrap_err().to_string();

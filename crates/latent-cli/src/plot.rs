@@ -326,7 +326,6 @@ impl Legend {
 mod tests {
     use super::*;
     use crate::canvas::tests::decode;
-    use crate::fsio::tests::scratch_dir;
 
     fn has_colour(c: &Canvas, colour: Rgb) -> bool {
         c.as_rgb().chunks_exact(3).any(|p| p == colour)
@@ -338,7 +337,8 @@ mod tests {
 
     #[test]
     fn renders_several_series_and_writes_a_png() {
-        let dir = scratch_dir("plot_png");
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path();
         let p = dir.join("loss.png");
         LineChart::new("loss")
             .x_label("epoch")

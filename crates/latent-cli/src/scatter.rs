@@ -209,7 +209,6 @@ impl ScatterPlot {
 mod tests {
     use super::*;
     use crate::canvas::tests::decode;
-    use crate::fsio::tests::scratch_dir;
     use ndarray::{Array2, arr2};
 
     fn blobs(n: usize) -> (Array2<f32>, Vec<u8>) {
@@ -225,7 +224,8 @@ mod tests {
 
     #[test]
     fn thousands_of_labelled_points_write_a_png() {
-        let dir = scratch_dir("scatter_png");
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path();
         let p = dir.join("latent.png");
         let (codes, labels) = blobs(5000);
         ScatterPlot::new("latent").write_png(&p, &codes, Some(&labels)).unwrap();

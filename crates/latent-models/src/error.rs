@@ -54,6 +54,9 @@ pub enum ModelError {
         /// What was asked.
         what: &'static str,
     },
+    /// Writing a file atomically failed (the previous file, if any, is intact).
+    #[error(transparent)]
+    Write(#[from] latent_fsio::WriteError),
     /// Reading or writing a file failed.
     #[error("{path}: {source}")]
     Io {

@@ -1,6 +1,6 @@
 //! Named arrays in safetensors files, shared by [`checkpoint`](crate::checkpoint) and
 //! [`train_state`](crate::train_state): encoding, a content checksum in the metadata, atomic
-//! writes (temporary file, fsync, rename), and parsing that treats the file as untrusted input.
+//! writes (through [`latent_fsio`]), and parsing that treats the file as untrusted input.
 //!
 //! The checksum (`latent.sha256` in the metadata) covers the other metadata entries and every
 //! tensor's name, dtype, shape and bytes, in name order, so it does not depend on how the file
@@ -11,10 +11,8 @@
 
 use std::borrow::Cow;
 use std::collections::{BTreeSet, HashMap};
-use std::fs::{self, File, OpenOptions};
-use std::io::Write;
-use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::fs;
+use std::path::Path;
 
 use ndarray::{ArrayD, IxDyn};
 use safetensors::tensor::TensorView;
@@ -115,45 +113,7 @@ pub(crate) fn write(
     metadata.insert(CHECKSUM_KEY.to_string(), sum);
     let bytes = safetensors::serialize(entries.iter().map(|(n, e)| (n.as_str(), e)), Some(metadata))
         .map_err(|e| NnError::corrupt(path, format!("could not encode: {e}")))?;
-    atomic_write(path, &bytes)
-}
-
-/// Write `bytes` to `path` so that `path` holds either its old contents or all of `bytes`, never
-/// a mix: write a temporary file in the same directory, fsync it, rename it over `path`, and
-/// fsync the directory.
-///
-/// # Errors
-/// If any step fails; the temporary file is removed.
-pub fn atomic_write(path: &Path, bytes: &[u8]) -> Result<()> {
-    static COUNTER: AtomicU64 = AtomicU64::new(0);
-    fn io(action: &'static str, path: &Path, source: std::io::Error) -> NnError {
-        NnError::Io { action, path: path.to_path_buf(), source }
-    }
-    let file_name = path.file_name().ok_or_else(|| {
-        io("writing", path, std::io::Error::new(std::io::ErrorKind::InvalidInput, "the path has no file name"))
-    })?;
-    let dir = match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
-    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-    let tmp = dir.join(format!(".{}.tmp-{}-{n}", file_name.to_string_lossy(), std::process::id()));
-    let written = OpenOptions::new().write(true).create_new(true).open(&tmp).and_then(|mut f| {
-        f.write_all(bytes)?;
-        f.sync_all()
-    });
-    if let Err(e) = written {
-        let _ = fs::remove_file(&tmp);
-        return Err(io("writing", &tmp, e));
-    }
-    if let Err(e) = fs::rename(&tmp, path) {
-        let _ = fs::remove_file(&tmp);
-        return Err(io("renaming into", path, e));
-    }
-    // Make the rename itself durable; not every platform can open a directory, so best effort.
-    if let Ok(d) = File::open(&dir) {
-        let _ = d.sync_all();
-    }
+    latent_fsio::write_bytes(path, &bytes)?;
     Ok(())
 }
 
@@ -282,6 +242,8 @@ pub(crate) fn decode_i64_scalar(view: &TensorView<'_>) -> i64 {
 mod tests {
     use super::*;
 
+    use std::path::PathBuf;
+
     fn temp(name: &str) -> PathBuf {
         let dir = std::env::temp_dir().join(format!("latent-nn-store-{}", std::process::id()));
         fs::create_dir_all(&dir).unwrap();
@@ -305,7 +267,7 @@ mod tests {
         assert!(matches!(parsed.expect("y", Dtype::F32, &[4]), Err(NnError::MissingTensor { .. })));
         let leftovers = fs::read_dir(path.parent().unwrap())
             .unwrap()
-            .filter(|e| e.as_ref().unwrap().file_name().to_string_lossy().contains(".tmp-"));
+            .filter(|e| e.as_ref().unwrap().file_name().to_string_lossy().ends_with(latent_fsio::TEMP_SUFFIX));
         assert_eq!(leftovers.count(), 0);
         let dup = vec![("x".to_string(), Encoded::i64_scalar(1)), ("x".to_string(), Encoded::i64_scalar(2))];
         assert!(matches!(write(&path, dup, HashMap::new()), Err(NnError::DuplicateName { .. })));
