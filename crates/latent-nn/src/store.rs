@@ -1,6 +1,7 @@
 //! Named arrays in safetensors files, shared by [`checkpoint`](crate::checkpoint) and
-//! [`train_state`](crate::train_state): encoding, a content checksum in the metadata, atomic
-//! writes (through [`latent_fsio`]), and parsing that treats the file as untrusted input.
+//! [`train_state`](crate::train_state): encoding (deterministic: the same contents give the same
+//! bytes), a content checksum in the metadata, atomic writes (through [`latent_fsio`]), and
+//! parsing that treats the file as untrusted input.
 //!
 //! The checksum (`latent.sha256` in the metadata) covers the other metadata entries and every
 //! tensor's name, dtype, shape and bytes, in name order, so it does not depend on how the file
@@ -9,14 +10,15 @@
 //! safetensors format's own checks alone; a file with other `latent.*` metadata entries but no
 //! checksum is refused (its checksum entry was damaged).
 
-use std::borrow::Cow;
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fs;
 use std::path::Path;
 
 use ndarray::{ArrayD, IxDyn};
-use safetensors::tensor::TensorView;
-use safetensors::{Dtype, SafeTensors, View};
+use safetensors::tensor::{TensorInfo, TensorView};
+use safetensors::{Dtype, SafeTensors};
+use serde::Serialize;
+use serde::ser::SerializeMap;
 use sha2::{Digest, Sha256};
 
 use crate::error::{NnError, Result};
@@ -47,7 +49,9 @@ impl Encoded {
     }
 }
 
-impl View for &Encoded {
+/// For comparing [`serialize`] with the `safetensors` crate's serialiser in the tests.
+#[cfg(test)]
+impl safetensors::View for &Encoded {
     fn dtype(&self) -> Dtype {
         self.dtype
     }
@@ -56,8 +60,8 @@ impl View for &Encoded {
         &self.shape
     }
 
-    fn data(&self) -> Cow<'_, [u8]> {
-        Cow::Borrowed(&self.bytes)
+    fn data(&self) -> std::borrow::Cow<'_, [u8]> {
+        std::borrow::Cow::Borrowed(&self.bytes)
     }
 
     fn data_len(&self) -> usize {
@@ -97,24 +101,70 @@ fn checksum<'a>(
 
 /// Write `entries` and `metadata` (plus the checksum) to `path` atomically.
 ///
+/// The bytes depend only on the entries and the metadata (see [`serialize`]), so saving the same
+/// model twice gives the same file.
+///
 /// # Errors
 /// If two entries share a name, or the file cannot be written.
-pub(crate) fn write(
-    path: &Path,
-    mut entries: Vec<(String, Encoded)>,
-    mut metadata: HashMap<String, String>,
-) -> Result<()> {
+pub(crate) fn write(path: &Path, mut entries: Vec<(String, Encoded)>, metadata: HashMap<String, String>) -> Result<()> {
     entries.sort_by(|a, b| a.0.cmp(&b.0));
     if let Some(w) = entries.windows(2).find(|w| w[0].0 == w[1].0) {
         return Err(NnError::DuplicateName { name: w[0].0.clone() });
     }
     let sum =
         checksum(&metadata, entries.iter().map(|(n, e)| (n.as_str(), e.dtype, e.shape.as_slice(), e.bytes.as_slice())));
+    let mut metadata: BTreeMap<String, String> = metadata.into_iter().collect();
     metadata.insert(CHECKSUM_KEY.to_string(), sum);
-    let bytes = safetensors::serialize(entries.iter().map(|(n, e)| (n.as_str(), e)), Some(metadata))
-        .map_err(|e| NnError::corrupt(path, format!("could not encode: {e}")))?;
+    let bytes = serialize(&entries, &metadata).map_err(|e| NnError::corrupt(path, format!("could not encode: {e}")))?;
     latent_fsio::write_bytes(path, &bytes)?;
     Ok(())
+}
+
+/// The bytes of a safetensors file holding `entries` (sorted by name, names unique) and
+/// `metadata`, the same for the same input.
+///
+/// The `safetensors` crate's own serialiser takes the metadata as a `HashMap` and writes it in
+/// that map's (randomly seeded) iteration order, so two saves of one model differed in the
+/// order of the metadata keys. This writes the header itself: the metadata in key order, then
+/// the tensors in the order the crate lays them out (decreasing alignment, then name), each
+/// with its data offsets, padded with spaces to a multiple of 8 bytes as the crate does.
+/// Readers (this crate, `safetensors.torch.load_file`) see the same file as before.
+fn serialize(entries: &[(String, Encoded)], metadata: &BTreeMap<String, String>) -> serde_json::Result<Vec<u8>> {
+    struct Header<'a> {
+        metadata: &'a BTreeMap<String, String>,
+        tensors: Vec<(&'a str, TensorInfo)>,
+    }
+    impl Serialize for Header<'_> {
+        fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+            let mut map = s.serialize_map(Some(self.tensors.len() + 1))?;
+            map.serialize_entry("__metadata__", self.metadata)?;
+            for (name, info) in &self.tensors {
+                map.serialize_entry(name, info)?;
+            }
+            map.end()
+        }
+    }
+    let mut order: Vec<&(String, Encoded)> = entries.iter().collect();
+    order.sort_by(|(ln, l), (rn, r)| r.dtype.cmp(&l.dtype).then(ln.cmp(rn)));
+    let mut offset = 0;
+    let tensors = order
+        .iter()
+        .map(|(name, e)| {
+            let info =
+                TensorInfo { dtype: e.dtype, shape: e.shape.clone(), data_offsets: (offset, offset + e.bytes.len()) };
+            offset += e.bytes.len();
+            (name.as_str(), info)
+        })
+        .collect();
+    let mut header = serde_json::to_vec(&Header { metadata, tensors })?;
+    header.resize(header.len().next_multiple_of(8), b' ');
+    let mut out = Vec::with_capacity(8 + header.len() + offset);
+    out.extend_from_slice(&(header.len() as u64).to_le_bytes());
+    out.extend_from_slice(&header);
+    for (_, e) in order {
+        out.extend_from_slice(&e.bytes);
+    }
+    Ok(out)
 }
 
 /// The whole file.
@@ -271,6 +321,25 @@ mod tests {
         assert_eq!(leftovers.count(), 0);
         let dup = vec![("x".to_string(), Encoded::i64_scalar(1)), ("x".to_string(), Encoded::i64_scalar(2))];
         assert!(matches!(write(&path, dup, HashMap::new()), Err(NnError::DuplicateName { .. })));
+    }
+
+    /// With one metadata entry (no order to get wrong) the header written here is byte for byte
+    /// the one the `safetensors` crate writes, tensor layout included.
+    #[test]
+    fn serialize_matches_the_safetensors_crate() {
+        let a = ndarray::arr2(&[[1.0f32, 2.0, 3.0], [4.0, 5.0, 6.0]]).into_dyn();
+        let entries = vec![
+            ("a.weight".to_string(), Encoded::f32(&a.view())),
+            ("b.num_batches_tracked".to_string(), Encoded::i64_scalar(3)),
+            ("b.running_mean".to_string(), Encoded::f32(&a.t())),
+        ];
+        let metadata = BTreeMap::from([("format".to_string(), "pt".to_string())]);
+        let ours = serialize(&entries, &metadata).unwrap();
+        let theirs =
+            safetensors::serialize(entries.iter().map(|(n, e)| (n.as_str(), e)), Some(metadata.into_iter().collect()))
+                .unwrap();
+        assert_eq!(String::from_utf8_lossy(&ours), String::from_utf8_lossy(&theirs));
+        assert_eq!(ours, theirs);
     }
 
     #[test]
