@@ -3,7 +3,6 @@
 //! Every variant says what went wrong and where: file errors name the path and the step that
 //! failed, input errors say what was expected and what was found.
 
-use std::io;
 use std::path::PathBuf;
 
 /// Why writing (or reading back) one of the command's output files failed.
@@ -13,17 +12,6 @@ pub enum OutputError {
     /// Writing a file failed (atomically: the previous file, if any, is intact).
     #[error(transparent)]
     Write(#[from] latent_fsio::WriteError),
-    /// Reading a file failed; `action` names the step ("read"), `path` the file.
-    #[error("cannot {action} {}: {source}", .path.display())]
-    Io {
-        /// The step that failed, phrased to follow "cannot".
-        action: &'static str,
-        /// The file (or directory) concerned.
-        path: PathBuf,
-        /// The operating system's reason.
-        #[source]
-        source: io::Error,
-    },
     /// Encoding a PNG image failed.
     #[error("cannot encode the PNG image for {}: {source}", .path.display())]
     Png {
@@ -32,14 +20,6 @@ pub enum OutputError {
         /// The encoder's reason.
         #[source]
         source: png::EncodingError,
-    },
-    /// A file that was read back is not in the expected format.
-    #[error("{}: {reason}", .path.display())]
-    Format {
-        /// The file that was read.
-        path: PathBuf,
-        /// What was expected and what was found.
-        reason: String,
     },
     /// Input data has the wrong shape or size.
     #[error("{what}: expected {expected}, found {found}")]
@@ -65,11 +45,6 @@ pub enum OutputError {
 }
 
 impl OutputError {
-    /// Builds an [`OutputError::Io`] for `path`.
-    pub(crate) fn io(action: &'static str, path: impl Into<PathBuf>, source: io::Error) -> Self {
-        OutputError::Io { action, path: path.into(), source }
-    }
-
     /// Builds an [`OutputError::InvalidInput`].
     pub(crate) fn invalid(what: &'static str, reason: impl Into<String>) -> Self {
         OutputError::InvalidInput { what, reason: reason.into() }

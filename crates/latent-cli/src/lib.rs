@@ -5,7 +5,6 @@
 //! toolkit, everything it writes for a person or another tool (every file atomically, through
 //! [`latent_fsio`]):
 //!
-//! - [`npy`]: NumPy `.npy` arrays (samples, latent codes) and reading them back.
 //! - [`mod@image`]: grids of images as PNG (originals above reconstructions, samples).
 //! - [`plot`]: training curves as a line chart PNG.
 //! - [`scatter`]: 2-D latent codes coloured by digit as a scatter PNG.
@@ -21,7 +20,6 @@ pub mod commands;
 pub mod error;
 pub mod image;
 pub mod interrupt;
-pub mod npy;
 pub mod pictures;
 pub mod plot;
 pub mod progress;
@@ -31,7 +29,6 @@ pub use canvas::Canvas;
 pub use error::OutputError;
 pub use image::{ImageGrid, ValueRange};
 pub use interrupt::StopFlag;
-pub use npy::{read_npy, read_npy_f32, write_npy};
 pub use plot::LineChart;
 pub use progress::{Progress, ProgressMode};
 pub use scatter::ScatterPlot;

@@ -8,8 +8,8 @@ use latent_tensor::Tensor;
 
 use crate::cli::EmbedArgs;
 use crate::commands::{OutKind, load_data_for_run, out_kind, to_matrix};
-use crate::npy::write_npy;
 use crate::scatter::ScatterPlot;
+use latent_data::npy::write_npy;
 
 /// Run `latent embed`.
 ///

@@ -21,7 +21,7 @@ use ndarray::Array2;
 
 use crate::cli::{Cli, Command, DataArgs, DatasetName};
 use crate::image::ImageGrid;
-use crate::npy::write_npy;
+use latent_data::npy::write_npy;
 
 /// Run the parsed command line.
 ///

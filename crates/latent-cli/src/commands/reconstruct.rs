@@ -10,8 +10,8 @@ use rand::SeedableRng;
 
 use crate::cli::ReconstructArgs;
 use crate::commands::{OutKind, load_data_for_run, out_kind, test_images, to_matrix};
-use crate::npy::write_npy;
 use crate::pictures::RunPictures;
+use latent_data::npy::write_npy;
 
 /// Mean squared difference per pixel.
 fn mse(a: &Array2<f32>, b: &Array2<f32>) -> f64 {
