@@ -22,13 +22,10 @@ use anyhow::Context;
 use latent_data::{Mnist, Scale};
 use latent_models::{EpochMetrics, Model, RunDir};
 use latent_tensor::{Tensor, TensorRng};
+use latent_viz::{Canvas, ImageGrid, LineChart, ScatterPlot, stack_vertical};
 use ndarray::{Array2, Axis, concatenate};
 
-use crate::canvas::Canvas;
 use crate::commands::{test_images, to_matrix};
-use crate::image::{ImageGrid, stack_vertical};
-use crate::plot::LineChart;
-use crate::scatter::ScatterPlot;
 
 /// Digits per row of the reconstruction picture.
 const RECON_COLS: usize = 16;
