@@ -14,11 +14,15 @@ pub use latent_nn as nn;
 /// classification losses, checked against PyTorch.
 pub use latent_losses as losses;
 
-/// MNIST-format (IDX) loading, batching, transforms, and the bundled sample.
+/// MNIST-format (IDX) loading, batching, transforms, the bundled sample, and NumPy `.npy`/`.npz`
+/// arrays.
 pub use latent_data as data;
 
 /// The models (autoencoder family, VAE, the 8-3-8 network), presets, and the training loop.
 pub use latent_models as models;
 
-/// The `latent` command's library: subcommands, pictures, charts, `.npy`, progress, Ctrl-C.
+/// Pictures from arrays as PNG: image grids, line charts, scatter plots.
+pub use latent_viz as viz;
+
+/// The `latent` command's library: subcommands, what a run draws, progress, Ctrl-C.
 pub use latent_cli as cli;

@@ -1,12 +1,11 @@
 //! `cargo xtask fetch-mnist`: download the four MNIST files, verified, into `datasets/mnist/`.
 //!
 //! Each file is taken from the first mirror that serves it intact ([`mirror`]), written
-//! atomically ([`atomic`]) and checked by the SHA-256 of its decompressed content before it is
+//! atomically ([`latent_fsio::AtomicFile`]) and checked by the SHA-256 of its decompressed content before it is
 //! put in place ([`download`]); files already present and valid are skipped. `--verify` only
 //! checks what is there. On failure the command exits non-zero, saying which file failed on which
 //! mirror and why, and how to fetch the files by hand.
 
-pub mod atomic;
 pub mod download;
 pub mod mirror;
 pub mod progress;

@@ -17,8 +17,6 @@ use latent_data::manifest::{MANIFEST_FILE, Manifest, ManifestEntry};
 use latent_data::mnist::{self, DataDir, Origin, Part, Split, Verification};
 use sha2::{Digest, Sha256};
 
-use crate::fetch_mnist::atomic::AtomicFile;
-
 /// Options of `cargo xtask make-sample`.
 #[derive(clap::Args, Debug)]
 pub struct Args {
@@ -80,7 +78,7 @@ pub fn make_sample(
         for (part, array) in [(Part::Images, images), (Part::Labels, labels)] {
             let name = mnist::file_name(split, part);
             let gz = array.to_gzip();
-            AtomicFile::write(out, name, &gz).with_context(|| format!("cannot write {}", out.join(name).display()))?;
+            latent_fsio::write_bytes(out.join(name), &gz)?;
             manifest.entries.push(ManifestEntry {
                 file: name.to_string(),
                 items: keep,
@@ -89,8 +87,7 @@ pub fn make_sample(
             });
         }
     }
-    AtomicFile::write(out, MANIFEST_FILE, manifest.to_text().as_bytes())
-        .with_context(|| format!("cannot write {}", out.join(MANIFEST_FILE).display()))?;
+    latent_fsio::write_bytes(out.join(MANIFEST_FILE), manifest.to_text().as_bytes())?;
     // Load it back the way the library loads the sample.
     let back = mnist::load_from(DataDir { path: out.to_path_buf(), origin: Origin::Sample })
         .context("the sample just written does not load")?;

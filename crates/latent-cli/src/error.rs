@@ -1,75 +1,11 @@
-//! The one error type of this crate's output toolkit: [`OutputError`].
-//!
-//! Every variant says what went wrong and where: file errors name the path and the step that
-//! failed, input errors say what was expected and what was found.
+//! The command's own error type, [`CliError`]: what can fail in the glue around the commands
+//! (the commands themselves report with `anyhow`, adding the file or flag concerned).
 
-use std::io;
-use std::path::PathBuf;
-
-/// Why writing (or reading back) one of the command's output files failed.
+/// Why the command's setup failed.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
-pub enum OutputError {
-    /// A file-system operation failed; `action` names the step ("write", "rename the temporary
-    /// file onto", ...), `path` the file it concerned.
-    #[error("cannot {action} {}: {source}", .path.display())]
-    Io {
-        /// The step that failed, phrased to follow "cannot".
-        action: &'static str,
-        /// The file (or directory) concerned.
-        path: PathBuf,
-        /// The operating system's reason.
-        #[source]
-        source: io::Error,
-    },
-    /// Encoding a PNG image failed.
-    #[error("cannot encode the PNG image for {}: {source}", .path.display())]
-    Png {
-        /// The file the image was meant for.
-        path: PathBuf,
-        /// The encoder's reason.
-        #[source]
-        source: png::EncodingError,
-    },
-    /// A file that was read back is not in the expected format.
-    #[error("{}: {reason}", .path.display())]
-    Format {
-        /// The file that was read.
-        path: PathBuf,
-        /// What was expected and what was found.
-        reason: String,
-    },
-    /// Input data has the wrong shape or size.
-    #[error("{what}: expected {expected}, found {found}")]
-    Shape {
-        /// The input concerned, e.g. "image batch".
-        what: &'static str,
-        /// The shape that would have been accepted.
-        expected: String,
-        /// The shape that was given.
-        found: String,
-    },
-    /// Input data or an option is invalid for another reason than its shape.
-    #[error("{what}: {reason}")]
-    InvalidInput {
-        /// The input or option concerned, e.g. "labels".
-        what: &'static str,
-        /// What is wrong with it.
-        reason: String,
-    },
+pub enum CliError {
     /// The Ctrl-C handler could not be installed.
     #[error("cannot install the Ctrl-C handler: {0}")]
     Signal(#[source] ctrlc::Error),
-}
-
-impl OutputError {
-    /// Builds an [`OutputError::Io`] for `path`.
-    pub(crate) fn io(action: &'static str, path: impl Into<PathBuf>, source: io::Error) -> Self {
-        OutputError::Io { action, path: path.into(), source }
-    }
-
-    /// Builds an [`OutputError::InvalidInput`].
-    pub(crate) fn invalid(what: &'static str, reason: impl Into<String>) -> Self {
-        OutputError::InvalidInput { what, reason: reason.into() }
-    }
 }

@@ -11,7 +11,7 @@
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
-use crate::error::OutputError;
+use crate::error::CliError;
 
 /// The exit status after a second Ctrl-C: 128 + SIGINT.
 pub const EXIT_INTERRUPTED: i32 = 130;
@@ -49,9 +49,9 @@ static INSTALLED: Mutex<Option<StopFlag>> = Mutex::new(None);
 /// same flag.
 ///
 /// # Errors
-/// [`OutputError::Signal`] if the handler cannot be installed, e.g. because other code in the
+/// [`CliError::Signal`] if the handler cannot be installed, e.g. because other code in the
 /// process already installed a `ctrlc` handler.
-pub fn install() -> Result<StopFlag, OutputError> {
+pub fn install() -> Result<StopFlag, CliError> {
     let mut installed = INSTALLED.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
     if let Some(flag) = installed.as_ref() {
         return Ok(flag.clone());
@@ -69,7 +69,7 @@ pub fn install() -> Result<StopFlag, OutputError> {
             std::process::exit(EXIT_INTERRUPTED);
         }
     })
-    .map_err(OutputError::Signal)?;
+    .map_err(CliError::Signal)?;
     *installed = Some(flag.clone());
     Ok(flag)
 }

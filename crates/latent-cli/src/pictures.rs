@@ -4,7 +4,8 @@
 //! Digits and noise are fixed for the whole run, so the pictures of successive epochs show the
 //! same things getting better. Each epoch writes `reconstructions-epoch-NNN.png` (and
 //! `samples-epoch-NNN.png`), and refreshes `reconstructions.png`, `samples.png`, `loss.png` and
-//! `latent.png` as the latest views.
+//! `latent.png` as the latest views; every file is written atomically (a reader sees the
+//! previous picture or the new one whole).
 //!
 //! A conditional model (cvae) is shown its digits' labels: reconstructions and codes use the
 //! test labels, and its samples are a 10 × 10 grid with one row per digit 0-9 and one column per
@@ -14,17 +15,17 @@
 //! only its samples from the fixed noise (a cgan's one row per digit, as above) and the curves
 //! of its D and G losses and mean D outputs.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
 
 use latent_data::{Mnist, Scale};
 use latent_models::{EpochMetrics, Model, RunDir};
 use latent_tensor::{Tensor, TensorRng};
+use latent_viz::{Canvas, ImageGrid, LineChart, ScatterPlot, stack_vertical};
 use ndarray::{Array2, Axis, concatenate};
 
 use crate::commands::{test_images, to_matrix};
-use crate::image::{ImageGrid, stack_vertical};
-use crate::plot::LineChart;
-use crate::scatter::ScatterPlot;
 
 /// Digits per row of the reconstruction picture.
 const RECON_COLS: usize = 16;
@@ -60,8 +61,9 @@ impl RunPictures {
         }
     }
 
-    /// Originals above their reconstructions, `RECON_ROWS` pairs of rows; `labels` (one per
-    /// original) are what a conditional model is told (other models are told nothing).
+    /// Originals above their reconstructions, `RECON_ROWS` pairs of rows, written to `path`;
+    /// `labels` (one per original) are what a conditional model is told (other models are told
+    /// nothing).
     ///
     /// # Errors
     /// If the model fails or the file cannot be written.
@@ -72,6 +74,17 @@ impl RunPictures {
         cols: usize,
         path: &Path,
     ) -> anyhow::Result<()> {
+        Self::reconstruction_canvas(model, originals, labels, cols)?.write_png(path)?;
+        Ok(())
+    }
+
+    /// The picture of [`RunPictures::reconstructions`].
+    fn reconstruction_canvas(
+        model: &mut dyn Model,
+        originals: &Array2<f32>,
+        labels: &[u8],
+        cols: usize,
+    ) -> anyhow::Result<Canvas> {
         let labels = model.classes().map(|_| labels);
         let recon = to_matrix(&latent_models::reconstruct(model, &Tensor::new(originals.clone()), labels)?);
         let grid = ImageGrid::new().cols(cols);
@@ -81,8 +94,7 @@ impl RunPictures {
             canvases.push(grid.render(&originals.slice(ndarray::s![start..end, ..]))?);
             canvases.push(grid.render(&recon.slice(ndarray::s![start..end, ..]))?);
         }
-        stack_vertical(&canvases, 6)?.write_png(path)?;
-        Ok(())
+        Ok(stack_vertical(&canvases, 6)?)
     }
 
     /// Write this epoch's pictures into the run directory.
@@ -95,18 +107,17 @@ impl RunPictures {
         // A GAN has no encoder: nothing to reconstruct or to scatter.
         let has_encoder = model.encoder().is_some();
         if has_encoder {
-            let recon = run.file(&format!("reconstructions-epoch-{epoch:03}.png"));
-            Self::reconstructions(model, &self.digits, &self.digit_labels, RECON_COLS, &recon)?;
-            std::fs::copy(&recon, run.file("reconstructions.png"))?;
+            let canvas = Self::reconstruction_canvas(model, &self.digits, &self.digit_labels, RECON_COLS)?;
+            let epoch_file = run.file(&format!("reconstructions-epoch-{epoch:03}.png"));
+            write_png_to(&canvas, &[epoch_file, run.file("reconstructions.png")])?;
         }
         if model.generator().is_some() {
             let (samples, cols) = match model.classes() {
                 Some(classes) => (self.conditional_samples(model, classes)?, classes.min(CLASSES)),
                 None => (to_matrix(&model.decoder().expect("a generator decodes").decode(&self.noise, None)?), 8),
             };
-            let path = run.file(&format!("samples-epoch-{epoch:03}.png"));
-            ImageGrid::new().cols(cols).write_png(&path, &samples)?;
-            std::fs::copy(&path, run.file("samples.png"))?;
+            let canvas = ImageGrid::new().cols(cols).render(&samples)?;
+            write_png_to(&canvas, &[run.file(&format!("samples-epoch-{epoch:03}.png")), run.file("samples.png")])?;
         }
         loss_chart(metrics).write_png(run.file("loss.png"))?;
         if let Some(encoder) = model.encoder()
@@ -138,6 +149,17 @@ impl RunPictures {
     }
 }
 
+/// Encodes `canvas` once and writes it to each of `paths`, each atomically: this epoch's picture
+/// and the latest view are the same bytes, and the latest view is replaced whole (never copied
+/// over in place, where a reader could see it half-written).
+fn write_png_to(canvas: &Canvas, paths: &[PathBuf]) -> anyhow::Result<()> {
+    let png = canvas.encode_png().context("encoding a PNG picture")?;
+    for path in paths {
+        latent_fsio::write_bytes(path, &png)?;
+    }
+    Ok(())
+}
+
 /// The loss curves of a run: train and test objective per example, and the parts.
 pub fn loss_chart(metrics: &[EpochMetrics]) -> LineChart {
     let mut chart = LineChart::new("loss per example").x_label("epoch").y_label("nats");
@@ -163,4 +185,83 @@ pub fn loss_chart(metrics: &[EpochMetrics]) -> LineChart {
 pub fn stack_rows(parts: &[Array2<f32>]) -> Array2<f32> {
     let views: Vec<_> = parts.iter().map(|p| p.view()).collect();
     concatenate(Axis(0), &views).expect("same width")
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+    use std::io::{Read, Seek, SeekFrom};
+
+    use latent_data::mnist::{self, DataDir, Origin};
+    use latent_models::{build_model, presets};
+
+    use super::*;
+
+    fn metrics(epoch: u64) -> EpochMetrics {
+        let loss = BTreeMap::from([("loss".to_string(), 200.0 / epoch as f64)]);
+        EpochMetrics {
+            epoch,
+            train: loss.clone(),
+            test: loss,
+            val: None,
+            samples_per_s: 1.0,
+            train_seconds: 1.0,
+            test_seconds: 1.0,
+            learning_rate: 1e-3,
+            global_step: epoch,
+        }
+    }
+
+    /// Every "latest" picture is replaced by a rename of a complete new file, never rewritten in
+    /// place: a reader that opened last epoch's picture keeps reading that whole picture while
+    /// the new one is written. (`reconstructions.png` and `samples.png` used to be refreshed
+    /// with `fs::copy`, which truncates the file and writes it anew, so such a reader saw the
+    /// new bytes, and one arriving mid-copy a torn file.) This checks the replacement, not what
+    /// a crash leaves behind; that is `latent_fsio`'s part.
+    #[cfg(unix)]
+    #[test]
+    fn latest_pictures_are_replaced_whole_not_rewritten_in_place() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../datasets/mnist-sample");
+        let data = mnist::load_from(DataDir { path: root, origin: Origin::Sample }).unwrap();
+        let config = presets::preset("vae", Some("2d")).unwrap().config;
+        let dir = tempfile::tempdir().unwrap();
+        let run = RunDir::create(dir.path().join("run"), false).unwrap();
+        let pictures = RunPictures::new(&data, config.describe().unwrap().latent_dim, 1);
+
+        let mut model = build_model(&config, &mut TensorRng::seed_from_u64(0)).unwrap();
+        pictures.write_epoch(&run, &mut *model, &[metrics(1)]).unwrap();
+        let latest = ["reconstructions.png", "samples.png", "loss.png", "latent.png"];
+        let mut held: Vec<(&str, std::fs::File, Vec<u8>)> = latest
+            .iter()
+            .map(|&name| {
+                let mut f = std::fs::File::open(run.file(name)).unwrap();
+                let mut bytes = Vec::new();
+                f.read_to_end(&mut bytes).unwrap();
+                (name, f, bytes)
+            })
+            .collect();
+
+        // Other weights: every picture of epoch 2 differs from epoch 1's.
+        let mut model = build_model(&config, &mut TensorRng::seed_from_u64(1)).unwrap();
+        pictures.write_epoch(&run, &mut *model, &[metrics(1), metrics(2)]).unwrap();
+        for (name, file, old) in &mut held {
+            let mut seen = Vec::new();
+            file.seek(SeekFrom::Start(0)).unwrap();
+            file.read_to_end(&mut seen).unwrap();
+            assert!(seen == *old, "{name}: the open epoch-1 file was rewritten in place");
+            let now = std::fs::read(run.file(name)).unwrap();
+            assert!(now != *old, "{name}: not refreshed for epoch 2");
+        }
+        for (latest, epoch) in
+            [("reconstructions.png", "reconstructions-epoch-002.png"), ("samples.png", "samples-epoch-002.png")]
+        {
+            assert!(std::fs::read(run.file(latest)).unwrap() == std::fs::read(run.file(epoch)).unwrap(), "{latest}");
+        }
+        let temporaries: Vec<_> = std::fs::read_dir(run.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .filter(|n| n.ends_with(".tmp"))
+            .collect();
+        assert!(temporaries.is_empty(), "{temporaries:?}");
+    }
 }

@@ -199,6 +199,47 @@ pub enum DataError {
         found: String,
     },
 
+    /// A `.npy` file, or an array in an `.npz` archive, is malformed or holds another element
+    /// type than the one asked for.
+    #[error("{}{}: {problem}", path.display(), member.as_ref().map(|m| format!(", member {m}")).unwrap_or_default())]
+    Npy {
+        /// The `.npy` file or `.npz` archive.
+        path: PathBuf,
+        /// The archive member (`None` for a `.npy` file).
+        member: Option<String>,
+        /// What is wrong, with what was expected and what was found (part of the message, so
+        /// not also reported as the error's source).
+        problem: crate::npy::NpyError,
+    },
+
+    /// An `.npz` archive holds no array of the name asked for.
+    #[error(
+        "{}: no array '{key}': the archive holds {}",
+        path.display(),
+        if present.is_empty() { "none".to_string() } else { present.join(", ") }
+    )]
+    NpzMissingKey {
+        /// The archive.
+        path: PathBuf,
+        /// The name asked for.
+        key: String,
+        /// The names of the arrays it holds, in archive order.
+        present: Vec<String>,
+    },
+
+    /// An `.npz` archive cannot be read or written as a zip archive.
+    #[error("{}: {reason}", path.display())]
+    Npz {
+        /// The archive.
+        path: PathBuf,
+        /// What went wrong.
+        reason: String,
+    },
+
+    /// Writing a file failed (atomically: the previous file, if any, is intact).
+    #[error(transparent)]
+    Write(#[from] latent_fsio::WriteError),
+
     /// A parameter passed to this crate is out of range (a batch size of zero, say).
     #[error("invalid {what}: expected {expected}, found {found}")]
     InvalidParameter {

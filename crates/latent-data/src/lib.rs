@@ -11,6 +11,7 @@
 //! - [`batch`]: the seeded, shuffled batch iterator.
 //! - [`transform`]: binarisation and the corruptions of denoising autoencoders.
 //! - [`toy`]: the one-hot vectors of the 8-3-8 identity network.
+//! - [`npy`]: NumPy `.npy` files and `.npz` archives, read and written, hardened like [`idx`].
 //! - [`error`]: [`DataError`], the one error type.
 //!
 //! ```no_run
@@ -33,6 +34,7 @@ pub mod error;
 pub mod idx;
 pub mod manifest;
 pub mod mnist;
+pub mod npy;
 pub mod toy;
 pub mod transform;
 

@@ -79,6 +79,9 @@ pub enum ModelError {
         /// What it takes instead.
         takes: String,
     },
+    /// Writing a file atomically failed (the previous file, if any, is intact).
+    #[error(transparent)]
+    Write(#[from] latent_fsio::WriteError),
     /// Reading or writing a file failed.
     #[error("{path}: {source}")]
     Io {

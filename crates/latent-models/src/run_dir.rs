@@ -12,7 +12,6 @@
 //! steps differ (a crash between the two writes), so a resumed run is always exact.
 
 use std::fs;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use latent_nn::TrainingState;
@@ -137,7 +136,7 @@ impl RunDir {
         let mut text =
             serde_json::to_string_pretty(config).map_err(|source| ModelError::Json { path: path.clone(), source })?;
         text.push('\n');
-        latent_nn::store::atomic_write(&path, text.as_bytes())?;
+        latent_fsio::write_bytes(&path, text.as_bytes())?;
         Ok(())
     }
 
@@ -198,17 +197,26 @@ impl RunDir {
 
     /// Append one epoch's metrics to `metrics.jsonl`.
     ///
+    /// The file is rewritten whole, atomically (it holds one short line per epoch), so a crash
+    /// mid-write leaves the previous lines intact rather than a torn last line.
+    ///
     /// # Errors
-    /// If the file cannot be written.
+    /// If the file cannot be read or written.
     pub fn append_metrics(&self, m: &EpochMetrics) -> Result<()> {
         let path = self.file(METRICS_FILE);
         let line = serde_json::to_string(m).map_err(|source| ModelError::Json { path: path.clone(), source })?;
-        let mut f = fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&path)
-            .map_err(|source| ModelError::Io { path: path.clone(), source })?;
-        writeln!(f, "{line}").and_then(|()| f.sync_data()).map_err(|source| ModelError::Io { path, source })
+        let mut text = match fs::read(&path) {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
+            Err(source) => return Err(ModelError::Io { path, source }),
+        };
+        if text.last().is_some_and(|&b| b != b'\n') {
+            text.push(b'\n');
+        }
+        text.extend_from_slice(line.as_bytes());
+        text.push(b'\n');
+        latent_fsio::write_bytes(&path, &text)?;
+        Ok(())
     }
 
     /// Every epoch's metrics so far (none if the file does not exist yet).
@@ -241,7 +249,7 @@ impl RunDir {
             text.push_str(&serde_json::to_string(m).map_err(|source| ModelError::Json { path: path.clone(), source })?);
             text.push('\n');
         }
-        latent_nn::store::atomic_write(&path, text.as_bytes())?;
+        latent_fsio::write_bytes(&path, text.as_bytes())?;
         Ok(())
     }
 }

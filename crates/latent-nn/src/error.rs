@@ -42,16 +42,20 @@ pub enum NnError {
         message: String,
     },
 
-    /// Reading or writing a file failed.
+    /// Reading a file failed.
     #[error("{action} {path}: {source}")]
     Io {
-        /// What was being done ("reading", "writing", "renaming into").
+        /// What was being done ("reading").
         action: &'static str,
         /// The file.
         path: PathBuf,
         /// The operating system's error.
         source: std::io::Error,
     },
+
+    /// Writing a file atomically failed (the previous file, if any, is intact).
+    #[error(transparent)]
+    Write(#[from] latent_fsio::WriteError),
 
     /// A file is not a valid safetensors file, or its contents fail their checksum.
     #[error("{path}: corrupt or not a safetensors file: {reason}")]

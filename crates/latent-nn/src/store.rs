@@ -1,6 +1,7 @@
 //! Named arrays in safetensors files, shared by [`checkpoint`](crate::checkpoint) and
-//! [`train_state`](crate::train_state): encoding, a content checksum in the metadata, atomic
-//! writes (temporary file, fsync, rename), and parsing that treats the file as untrusted input.
+//! [`train_state`](crate::train_state): encoding (deterministic: the same contents give the same
+//! bytes), a content checksum in the metadata, atomic writes (through [`latent_fsio`]), and
+//! parsing that treats the file as untrusted input.
 //!
 //! The checksum (`latent.sha256` in the metadata) covers the other metadata entries and every
 //! tensor's name, dtype, shape and bytes, in name order, so it does not depend on how the file
@@ -9,16 +10,15 @@
 //! safetensors format's own checks alone; a file with other `latent.*` metadata entries but no
 //! checksum is refused (its checksum entry was damaged).
 
-use std::borrow::Cow;
-use std::collections::{BTreeSet, HashMap};
-use std::fs::{self, File, OpenOptions};
-use std::io::Write;
-use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::fs;
+use std::path::Path;
 
 use ndarray::{ArrayD, IxDyn};
-use safetensors::tensor::TensorView;
-use safetensors::{Dtype, SafeTensors, View};
+use safetensors::tensor::{TensorInfo, TensorView};
+use safetensors::{Dtype, SafeTensors};
+use serde::Serialize;
+use serde::ser::SerializeMap;
 use sha2::{Digest, Sha256};
 
 use crate::error::{NnError, Result};
@@ -49,7 +49,9 @@ impl Encoded {
     }
 }
 
-impl View for &Encoded {
+/// For comparing [`serialize`] with the `safetensors` crate's serialiser in the tests.
+#[cfg(test)]
+impl safetensors::View for &Encoded {
     fn dtype(&self) -> Dtype {
         self.dtype
     }
@@ -58,8 +60,8 @@ impl View for &Encoded {
         &self.shape
     }
 
-    fn data(&self) -> Cow<'_, [u8]> {
-        Cow::Borrowed(&self.bytes)
+    fn data(&self) -> std::borrow::Cow<'_, [u8]> {
+        std::borrow::Cow::Borrowed(&self.bytes)
     }
 
     fn data_len(&self) -> usize {
@@ -99,62 +101,70 @@ fn checksum<'a>(
 
 /// Write `entries` and `metadata` (plus the checksum) to `path` atomically.
 ///
+/// The bytes depend only on the entries and the metadata (see [`serialize`]), so saving the same
+/// model twice gives the same file.
+///
 /// # Errors
 /// If two entries share a name, or the file cannot be written.
-pub(crate) fn write(
-    path: &Path,
-    mut entries: Vec<(String, Encoded)>,
-    mut metadata: HashMap<String, String>,
-) -> Result<()> {
+pub(crate) fn write(path: &Path, mut entries: Vec<(String, Encoded)>, metadata: HashMap<String, String>) -> Result<()> {
     entries.sort_by(|a, b| a.0.cmp(&b.0));
     if let Some(w) = entries.windows(2).find(|w| w[0].0 == w[1].0) {
         return Err(NnError::DuplicateName { name: w[0].0.clone() });
     }
     let sum =
         checksum(&metadata, entries.iter().map(|(n, e)| (n.as_str(), e.dtype, e.shape.as_slice(), e.bytes.as_slice())));
+    let mut metadata: BTreeMap<String, String> = metadata.into_iter().collect();
     metadata.insert(CHECKSUM_KEY.to_string(), sum);
-    let bytes = safetensors::serialize(entries.iter().map(|(n, e)| (n.as_str(), e)), Some(metadata))
-        .map_err(|e| NnError::corrupt(path, format!("could not encode: {e}")))?;
-    atomic_write(path, &bytes)
+    let bytes = serialize(&entries, &metadata).map_err(|e| NnError::corrupt(path, format!("could not encode: {e}")))?;
+    latent_fsio::write_bytes(path, &bytes)?;
+    Ok(())
 }
 
-/// Write `bytes` to `path` so that `path` holds either its old contents or all of `bytes`, never
-/// a mix: write a temporary file in the same directory, fsync it, rename it over `path`, and
-/// fsync the directory.
+/// The bytes of a safetensors file holding `entries` (sorted by name, names unique) and
+/// `metadata`, the same for the same input.
 ///
-/// # Errors
-/// If any step fails; the temporary file is removed.
-pub fn atomic_write(path: &Path, bytes: &[u8]) -> Result<()> {
-    static COUNTER: AtomicU64 = AtomicU64::new(0);
-    fn io(action: &'static str, path: &Path, source: std::io::Error) -> NnError {
-        NnError::Io { action, path: path.to_path_buf(), source }
+/// The `safetensors` crate's own serialiser takes the metadata as a `HashMap` and writes it in
+/// that map's (randomly seeded) iteration order, so two saves of one model differed in the
+/// order of the metadata keys. This writes the header itself: the metadata in key order, then
+/// the tensors in the order the crate lays them out (decreasing alignment, then name), each
+/// with its data offsets, padded with spaces to a multiple of 8 bytes as the crate does.
+/// Readers (this crate, `safetensors.torch.load_file`) see the same file as before.
+fn serialize(entries: &[(String, Encoded)], metadata: &BTreeMap<String, String>) -> serde_json::Result<Vec<u8>> {
+    struct Header<'a> {
+        metadata: &'a BTreeMap<String, String>,
+        tensors: Vec<(&'a str, TensorInfo)>,
     }
-    let file_name = path.file_name().ok_or_else(|| {
-        io("writing", path, std::io::Error::new(std::io::ErrorKind::InvalidInput, "the path has no file name"))
-    })?;
-    let dir = match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
-    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-    let tmp = dir.join(format!(".{}.tmp-{}-{n}", file_name.to_string_lossy(), std::process::id()));
-    let written = OpenOptions::new().write(true).create_new(true).open(&tmp).and_then(|mut f| {
-        f.write_all(bytes)?;
-        f.sync_all()
-    });
-    if let Err(e) = written {
-        let _ = fs::remove_file(&tmp);
-        return Err(io("writing", &tmp, e));
+    impl Serialize for Header<'_> {
+        fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+            let mut map = s.serialize_map(Some(self.tensors.len() + 1))?;
+            map.serialize_entry("__metadata__", self.metadata)?;
+            for (name, info) in &self.tensors {
+                map.serialize_entry(name, info)?;
+            }
+            map.end()
+        }
     }
-    if let Err(e) = fs::rename(&tmp, path) {
-        let _ = fs::remove_file(&tmp);
-        return Err(io("renaming into", path, e));
+    let mut order: Vec<&(String, Encoded)> = entries.iter().collect();
+    order.sort_by(|(ln, l), (rn, r)| r.dtype.cmp(&l.dtype).then(ln.cmp(rn)));
+    let mut offset = 0;
+    let tensors = order
+        .iter()
+        .map(|(name, e)| {
+            let info =
+                TensorInfo { dtype: e.dtype, shape: e.shape.clone(), data_offsets: (offset, offset + e.bytes.len()) };
+            offset += e.bytes.len();
+            (name.as_str(), info)
+        })
+        .collect();
+    let mut header = serde_json::to_vec(&Header { metadata, tensors })?;
+    header.resize(header.len().next_multiple_of(8), b' ');
+    let mut out = Vec::with_capacity(8 + header.len() + offset);
+    out.extend_from_slice(&(header.len() as u64).to_le_bytes());
+    out.extend_from_slice(&header);
+    for (_, e) in order {
+        out.extend_from_slice(&e.bytes);
     }
-    // Make the rename itself durable; not every platform can open a directory, so best effort.
-    if let Ok(d) = File::open(&dir) {
-        let _ = d.sync_all();
-    }
-    Ok(())
+    Ok(out)
 }
 
 /// The whole file.
@@ -282,6 +292,8 @@ pub(crate) fn decode_i64_scalar(view: &TensorView<'_>) -> i64 {
 mod tests {
     use super::*;
 
+    use std::path::PathBuf;
+
     fn temp(name: &str) -> PathBuf {
         let dir = std::env::temp_dir().join(format!("latent-nn-store-{}", std::process::id()));
         fs::create_dir_all(&dir).unwrap();
@@ -305,10 +317,29 @@ mod tests {
         assert!(matches!(parsed.expect("y", Dtype::F32, &[4]), Err(NnError::MissingTensor { .. })));
         let leftovers = fs::read_dir(path.parent().unwrap())
             .unwrap()
-            .filter(|e| e.as_ref().unwrap().file_name().to_string_lossy().contains(".tmp-"));
+            .filter(|e| e.as_ref().unwrap().file_name().to_string_lossy().ends_with(latent_fsio::TEMP_SUFFIX));
         assert_eq!(leftovers.count(), 0);
         let dup = vec![("x".to_string(), Encoded::i64_scalar(1)), ("x".to_string(), Encoded::i64_scalar(2))];
         assert!(matches!(write(&path, dup, HashMap::new()), Err(NnError::DuplicateName { .. })));
+    }
+
+    /// With one metadata entry (no order to get wrong) the header written here is byte for byte
+    /// the one the `safetensors` crate writes, tensor layout included.
+    #[test]
+    fn serialize_matches_the_safetensors_crate() {
+        let a = ndarray::arr2(&[[1.0f32, 2.0, 3.0], [4.0, 5.0, 6.0]]).into_dyn();
+        let entries = vec![
+            ("a.weight".to_string(), Encoded::f32(&a.view())),
+            ("b.num_batches_tracked".to_string(), Encoded::i64_scalar(3)),
+            ("b.running_mean".to_string(), Encoded::f32(&a.t())),
+        ];
+        let metadata = BTreeMap::from([("format".to_string(), "pt".to_string())]);
+        let ours = serialize(&entries, &metadata).unwrap();
+        let theirs =
+            safetensors::serialize(entries.iter().map(|(n, e)| (n.as_str(), e)), Some(metadata.into_iter().collect()))
+                .unwrap();
+        assert_eq!(String::from_utf8_lossy(&ours), String::from_utf8_lossy(&theirs));
+        assert_eq!(ours, theirs);
     }
 
     #[test]

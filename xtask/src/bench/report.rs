@@ -16,7 +16,6 @@ use super::child;
 use super::e2e::CaseReport;
 use super::micro::MicroReport;
 use super::stats::Spread;
-use crate::fetch_mnist::atomic::AtomicFile;
 
 /// Version of the JSON layout.
 pub const SCHEMA: u32 = 1;
@@ -131,11 +130,10 @@ impl<S: Serialize> Document<S> {
             Some(d) if !d.as_os_str().is_empty() => d,
             _ => Path::new("."),
         };
-        let name = path.file_name().and_then(|n| n.to_str()).context("the JSON path has no file name")?;
         std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
         let mut text = serde_json::to_string_pretty(self)?;
         text.push('\n');
-        AtomicFile::write(dir, name, text.as_bytes()).with_context(|| format!("cannot write {}", path.display()))
+        Ok(latent_fsio::write_bytes(path, text.as_bytes())?)
     }
 }
 

@@ -16,9 +16,9 @@ use std::time::Duration;
 
 use latent_data::DataError;
 
-use super::atomic::AtomicFile;
 use super::mirror::Mirror;
 use super::progress::{Progress, ProgressMode};
+use latent_fsio::AtomicFile;
 
 /// A file to fetch: its served name and the SHA-256 of its decompressed content.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -204,24 +204,20 @@ impl Fetcher {
                 if k > 1 {
                     std::thread::sleep(self.config.retry_delay * (k - 1));
                 }
-                let mut out = match AtomicFile::create(dest, &spec.name) {
+                let mut out = match AtomicFile::create(&final_path) {
                     Ok(f) => f,
-                    Err(e) => {
-                        return Err(fail(attempts, Some(format!("cannot write in {}: {e}", dest.display()))));
-                    }
+                    Err(e) => return Err(fail(attempts, Some(e.to_string()))),
                 };
                 let label = format!("{} from {mirror}", spec.name);
                 let result = self
                     .transfer(mirror, &spec.name, &mut out, &label)
-                    .and_then(|_| out.sync().map_err(|e| AttemptError::permanent(format!("cannot write: {e}"))))
-                    .and_then(|()| verify(out.path(), &spec.sha256));
+                    .and_then(|_| out.sync().map_err(|e| AttemptError::permanent(e.to_string())))
+                    .and_then(|()| verify(out.temp_path(), &spec.sha256));
                 match result {
                     Ok(()) => {
-                        return match out.commit(&final_path) {
+                        return match out.commit() {
                             Ok(()) => Ok(Fetched::Fetched { mirror: mirror.clone(), replaced }),
-                            Err(e) => {
-                                Err(fail(attempts, Some(format!("cannot rename into {}: {e}", final_path.display()))))
-                            }
+                            Err(e) => Err(fail(attempts, Some(e.to_string()))),
                         };
                     }
                     Err(e) => {

@@ -23,6 +23,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
 use latent_data::mnist;
+use latent_data::npy::{read_npy, read_npy_info};
 use latent_data::{Mnist, Origin, Scale};
 use latent_models::classifier::{
     ClassifierOptions, DigitClassifier, DistanceSummary, Judgement, PIXELS, TrainingRecord, nearest_train_distance,
@@ -32,7 +33,6 @@ use serde::Serialize;
 
 use crate::cli::{ClassifyArgs, SampleRange};
 use crate::commands::load_data;
-use crate::npy::read_npy;
 
 /// The file name of the cached classifier in `datasets/`.
 pub const CLASSIFIER_FILE: &str = "classifier.safetensors";
@@ -277,16 +277,19 @@ pub fn read_samples(path: &Path, range: SampleRange) -> anyhow::Result<(Array2<f
 /// digit.
 pub fn read_labels(path: &Path, n: usize) -> anyhow::Result<Vec<u8>> {
     let shown = path.display();
-    let (shape, values): (Vec<usize>, Vec<f64>) = match read_npy::<u8>(path) {
-        Ok(a) => (a.shape().to_vec(), a.iter().map(|&v| f64::from(v)).collect()),
-        Err(first) => match (read_npy::<i64>(path), read_npy::<f32>(path)) {
-            (Ok(a), _) => (a.shape().to_vec(), a.iter().map(|&v| v as f64).collect()),
-            (_, Ok(a)) => (a.shape().to_vec(), a.iter().map(|&v| f64::from(v)).collect()),
-            _ => {
-                return Err(anyhow::Error::new(first)
-                    .context(format!("--labels {shown}: expected a .npy of digit labels (uint8, int64 or float32)")));
-            }
-        },
+    let expected = format!("--labels {shown}: expected a .npy of digit labels (uint8, int64 or float32)");
+    let info = read_npy_info(path).context(expected.clone())?;
+    let (shape, values): (Vec<usize>, Vec<f64>) = if info.is::<u8>() {
+        let a = read_npy::<u8>(path).context(expected)?;
+        (a.shape().to_vec(), a.iter().map(|&v| f64::from(v)).collect())
+    } else if info.is::<i64>() {
+        let a = read_npy::<i64>(path).context(expected)?;
+        (a.shape().to_vec(), a.iter().map(|&v| v as f64).collect())
+    } else if info.is::<f32>() {
+        let a = read_npy::<f32>(path).context(expected)?;
+        (a.shape().to_vec(), a.iter().map(|&v| f64::from(v)).collect())
+    } else {
+        bail!("{expected}, found element type {}", info.descr);
     };
     if !matches!(shape.as_slice(), [_] | [_, 1]) || shape[0] != n {
         bail!("--labels {shown}: expected {n} labels (shape [{n}] or [{n}, 1]), one per sample, found shape {shape:?}");
@@ -397,8 +400,8 @@ pub fn render(r: &ClassifyReport) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::npy::write_npy;
     use latent_data::DataDir;
+    use latent_data::npy::write_npy;
 
     /// A fresh directory under the system's temporary directory, removed on drop (this crate
     /// has no temporary-file dependency).
@@ -463,7 +466,7 @@ mod tests {
         let ints = dir.path().join("ints.npy");
         write_npy(&ints, &Array2::<u8>::zeros((3, 784))).unwrap();
         let e = err(&args(ints));
-        assert!(e.contains("element type '<f4' expected"), "{e}");
+        assert!(e.contains("element type '<f4' (float32) expected, found '|u1'"), "{e}");
 
         let ok = dir.path().join("ok.npy");
         write_npy(&ok, &Array2::<f32>::zeros((4, 784))).unwrap();

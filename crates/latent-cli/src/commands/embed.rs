@@ -3,13 +3,13 @@
 
 use anyhow::{Context, bail};
 use latent_data::Scale;
+use latent_data::npy::write_npy;
 use latent_models::RunDir;
 use latent_tensor::Tensor;
+use latent_viz::ScatterPlot;
 
 use crate::cli::EmbedArgs;
 use crate::commands::{OutKind, load_data_for_run, out_kind, to_matrix};
-use crate::npy::write_npy;
-use crate::scatter::ScatterPlot;
 
 /// Run `latent embed`.
 ///

@@ -14,14 +14,14 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
 use latent_data::mnist::{self, DataDir, Origin};
+use latent_data::npy::write_npy;
 use latent_data::{Mnist, Scale};
 use latent_models::run_dir::{DataInfo, RunConfig};
 use latent_tensor::Tensor;
+use latent_viz::ImageGrid;
 use ndarray::Array2;
 
 use crate::cli::{Cli, Command, DataArgs, DatasetName};
-use crate::image::ImageGrid;
-use crate::npy::write_npy;
 
 /// Run the parsed command line.
 ///

@@ -3,6 +3,7 @@
 
 use anyhow::{Context, bail};
 use latent_data::NoiseSpec;
+use latent_data::npy::write_npy;
 use latent_models::RunDir;
 use latent_tensor::Tensor;
 use ndarray::Array2;
@@ -10,7 +11,6 @@ use rand::SeedableRng;
 
 use crate::cli::ReconstructArgs;
 use crate::commands::{OutKind, load_data_for_run, out_kind, test_images, to_matrix};
-use crate::npy::write_npy;
 use crate::pictures::RunPictures;
 
 /// Mean squared difference per pixel.

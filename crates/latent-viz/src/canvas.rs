@@ -11,8 +11,7 @@ use std::path::Path;
 
 use noto_sans_mono_bitmap::{FontWeight, RasterHeight, get_raster, get_raster_width};
 
-use crate::error::OutputError;
-use crate::fsio::write_bytes;
+use crate::error::VizError;
 
 /// An 8-bit RGB colour.
 pub type Rgb = [u8; 3];
@@ -114,12 +113,12 @@ impl Canvas {
     /// A `width` × `height` canvas filled with `background`.
     ///
     /// # Errors
-    /// [`OutputError::InvalidInput`] if either side is zero or the canvas would have more than
+    /// [`VizError::InvalidInput`] if either side is zero or the canvas would have more than
     /// [`Canvas::MAX_PIXELS`] pixels.
-    pub fn new(width: u32, height: u32, background: Rgb) -> Result<Self, OutputError> {
+    pub fn new(width: u32, height: u32, background: Rgb) -> Result<Self, VizError> {
         let pixels = u64::from(width) * u64::from(height);
         if pixels == 0 || pixels > Self::MAX_PIXELS {
-            return Err(OutputError::invalid(
+            return Err(VizError::invalid(
                 "image size",
                 format!(
                     "{width} x {height} pixels; at least 1 x 1 and at most {} pixels are allowed",
@@ -185,21 +184,22 @@ impl Canvas {
     /// Writes the canvas to `path` as a PNG, atomically.
     ///
     /// # Errors
-    /// [`OutputError::Png`] if encoding fails, [`OutputError::Io`] if the file cannot be written.
-    pub fn write_png(&self, path: impl AsRef<Path>) -> Result<(), OutputError> {
+    /// [`VizError::Png`] if encoding fails, [`VizError::Write`] if the file cannot be written.
+    pub fn write_png(&self, path: impl AsRef<Path>) -> Result<(), VizError> {
         let path = path.as_ref();
-        let bytes = self.encode_png().map_err(|source| OutputError::Png { path: path.to_path_buf(), source })?;
-        write_bytes(path, &bytes)
+        let bytes = self.encode_png().map_err(|source| VizError::Png { path: path.to_path_buf(), source })?;
+        latent_fsio::write_bytes(path, &bytes)?;
+        Ok(())
     }
 
     /// Stacks `parts` top to bottom, `gap` pixels apart, each centred horizontally on a
     /// `background` as wide as the widest part.
     ///
     /// # Errors
-    /// [`OutputError::InvalidInput`] if `parts` is empty or the result would be too large.
-    pub fn stack_vertical(parts: &[Canvas], gap: u32, background: Rgb) -> Result<Canvas, OutputError> {
+    /// [`VizError::InvalidInput`] if `parts` is empty or the result would be too large.
+    pub fn stack_vertical(parts: &[Canvas], gap: u32, background: Rgb) -> Result<Canvas, VizError> {
         if parts.is_empty() {
-            return Err(OutputError::invalid("stack of images", "at least one image is needed"));
+            return Err(VizError::invalid("stack of images", "at least one image is needed"));
         }
         let width = parts.iter().map(|p| p.width).max().unwrap_or(1);
         let height = parts.iter().map(|p| u64::from(p.height)).sum::<u64>() + u64::from(gap) * (parts.len() as u64 - 1);

@@ -15,7 +15,7 @@ use std::path::Path;
 use ndarray::{ArrayBase, Data, Dimension};
 
 use crate::canvas::{Canvas, Font, INK, Rect, Rgb, WHITE};
-use crate::error::OutputError;
+use crate::error::VizError;
 
 /// The colour of NaN pixels.
 pub const NAN_COLOUR: Rgb = [255, 0, 0];
@@ -38,12 +38,12 @@ impl ValueRange {
     /// The range `lo..=hi`.
     ///
     /// # Errors
-    /// [`OutputError::InvalidInput`] unless both are finite and `lo < hi`.
-    pub fn new(lo: f32, hi: f32) -> Result<Self, OutputError> {
+    /// [`VizError::InvalidInput`] unless both are finite and `lo < hi`.
+    pub fn new(lo: f32, hi: f32) -> Result<Self, VizError> {
         if lo.is_finite() && hi.is_finite() && lo < hi {
             Ok(ValueRange { lo, hi })
         } else {
-            Err(OutputError::invalid("value range", format!("finite lo < hi expected, found {lo} ..= {hi}")))
+            Err(VizError::invalid("value range", format!("finite lo < hi expected, found {lo} ..= {hi}")))
         }
     }
 
@@ -76,7 +76,7 @@ impl Default for ValueRange {
 /// How to lay out a batch of images; [`ImageGrid::render`] draws it.
 ///
 /// ```
-/// use latent_cli::image::{ImageGrid, ValueRange};
+/// use latent_viz::image::{ImageGrid, ValueRange};
 /// let batch = ndarray::Array2::<f32>::zeros((16, 784));
 /// let grid = ImageGrid::new().cols(8).title("samples").render(&batch).unwrap();
 /// assert_eq!(grid.width(), 8 * (56 + 2) + 2);
@@ -148,31 +148,31 @@ impl ImageGrid {
     /// Draws `batch` as a grid.
     ///
     /// # Errors
-    /// [`OutputError::Shape`] for a batch of an unsupported shape (or a flat batch that is not
-    /// square without [`ImageGrid::image_size`]), [`OutputError::InvalidInput`] for an empty
+    /// [`VizError::Shape`] for a batch of an unsupported shape (or a flat batch that is not
+    /// square without [`ImageGrid::image_size`]), [`VizError::InvalidInput`] for an empty
     /// batch, zero columns, a scale or separator beyond the limits, or a grid too large.
-    pub fn render<S, D>(&self, batch: &ArrayBase<S, D>) -> Result<Canvas, OutputError>
+    pub fn render<S, D>(&self, batch: &ArrayBase<S, D>) -> Result<Canvas, VizError>
     where
         S: Data<Elem = f32>,
         D: Dimension,
     {
         let (n, channels, h, w) = self.layout_of(batch.shape())?;
         if n == 0 || h == 0 || w == 0 {
-            return Err(OutputError::invalid("image batch", format!("no pixels to draw in shape {:?}", batch.shape())));
+            return Err(VizError::invalid("image batch", format!("no pixels to draw in shape {:?}", batch.shape())));
         }
         let cols = self.cols.unwrap_or_else(|| n.isqrt() + usize::from(n.isqrt() * n.isqrt() < n));
         if cols == 0 {
-            return Err(OutputError::invalid("grid columns", "at least 1 column is needed"));
+            return Err(VizError::invalid("grid columns", "at least 1 column is needed"));
         }
         let cols = cols.min(n);
         let rows = n.div_ceil(cols);
         let scale = self.scale.unwrap_or_else(|| (64 / h.max(w)).clamp(1, 8) as u32);
         if scale == 0 || scale > Self::MAX_SCALE {
-            return Err(OutputError::invalid("scale", format!("1 ..= {} expected, found {scale}", Self::MAX_SCALE)));
+            return Err(VizError::invalid("scale", format!("1 ..= {} expected, found {scale}", Self::MAX_SCALE)));
         }
         if self.separator > Self::MAX_SEPARATOR {
             let max = Self::MAX_SEPARATOR;
-            return Err(OutputError::invalid(
+            return Err(VizError::invalid(
                 "separator",
                 format!("0 ..= {max} pixels expected, found {}", self.separator),
             ));
@@ -186,7 +186,7 @@ impl ImageGrid {
         let title_h = if title.is_some() { Font::Text.height() as u64 + 8 } else { 0 };
         let title_w = title.map_or(0, |t| Font::Text.width(t) as u64 + 8);
         let (width, height) = (grid_w.max(title_w), grid_h + title_h);
-        let too_big = || OutputError::invalid("image grid", format!("{width} x {height} pixels is too large"));
+        let too_big = || VizError::invalid("image grid", format!("{width} x {height} pixels is too large"));
         let mut canvas = Canvas::new(
             u32::try_from(width).map_err(|_| too_big())?,
             u32::try_from(height).map_err(|_| too_big())?,
@@ -202,7 +202,7 @@ impl ImageGrid {
 
         let pixels = batch.as_standard_layout();
         let Some(values) = pixels.as_slice() else {
-            return Err(OutputError::invalid("image batch", "cannot read the batch in row-major order"));
+            return Err(VizError::invalid("image batch", "cannot read the batch in row-major order"));
         };
         let per_image = channels * h * w;
         let (scale, sep) = (scale as i64, sep as i64);
@@ -223,7 +223,7 @@ impl ImageGrid {
     ///
     /// # Errors
     /// As [`ImageGrid::render`] and [`Canvas::write_png`].
-    pub fn write_png<S, D>(&self, path: impl AsRef<Path>, batch: &ArrayBase<S, D>) -> Result<(), OutputError>
+    pub fn write_png<S, D>(&self, path: impl AsRef<Path>, batch: &ArrayBase<S, D>) -> Result<(), VizError>
     where
         S: Data<Elem = f32>,
         D: Dimension,
@@ -232,14 +232,14 @@ impl ImageGrid {
     }
 
     /// (N, channels, H, W) of a batch shape.
-    fn layout_of(&self, shape: &[usize]) -> Result<(usize, usize, usize, usize), OutputError> {
+    fn layout_of(&self, shape: &[usize]) -> Result<(usize, usize, usize, usize), VizError> {
         let found = || format!("{shape:?}");
         match *shape {
             [n, p] => {
                 let (h, w) = match self.image_size {
                     Some((h, w)) if h.checked_mul(w) == Some(p) => (h, w),
                     Some((h, w)) => {
-                        return Err(OutputError::Shape {
+                        return Err(VizError::Shape {
                             what: "image batch",
                             expected: format!("[N, {h} * {w} = {}]", h.saturating_mul(w)),
                             found: found(),
@@ -247,7 +247,7 @@ impl ImageGrid {
                     }
                     None if p.isqrt() * p.isqrt() == p => (p.isqrt(), p.isqrt()),
                     None => {
-                        return Err(OutputError::Shape {
+                        return Err(VizError::Shape {
                             what: "image batch",
                             expected: "[N, H*W] with square images (or give the image size)".into(),
                             found: found(),
@@ -258,7 +258,7 @@ impl ImageGrid {
             }
             [n, h, w] => Ok((n, 1, h, w)),
             [n, c @ (1 | 3), h, w] => Ok((n, c, h, w)),
-            _ => Err(OutputError::Shape {
+            _ => Err(VizError::Shape {
                 what: "image batch",
                 expected: "[N, H*W], [N, H, W], [N, 1, H, W] or [N, 3, H, W]".into(),
                 found: found(),
@@ -286,8 +286,8 @@ impl ImageGrid {
 /// originals above reconstructions).
 ///
 /// # Errors
-/// [`OutputError::InvalidInput`] if `grids` is empty or the result would be too large.
-pub fn stack_vertical(grids: &[Canvas], gap: u32) -> Result<Canvas, OutputError> {
+/// [`VizError::InvalidInput`] if `grids` is empty or the result would be too large.
+pub fn stack_vertical(grids: &[Canvas], gap: u32) -> Result<Canvas, VizError> {
     Canvas::stack_vertical(grids, gap, WHITE)
 }
 
@@ -295,7 +295,6 @@ pub fn stack_vertical(grids: &[Canvas], gap: u32) -> Result<Canvas, OutputError>
 mod tests {
     use super::*;
     use crate::canvas::tests::decode;
-    use crate::fsio::tests::scratch_dir;
     use ndarray::{Array, Array2, Array4};
 
     fn digits(n: usize) -> Array2<f32> {
@@ -304,7 +303,8 @@ mod tests {
 
     #[test]
     fn grid_size_and_grayscale_png() {
-        let dir = scratch_dir("grid_png");
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path();
         let p = dir.join("recon.png");
         ImageGrid::new().cols(8).write_png(&p, &digits(16)).unwrap();
         let (w, h, ct, px) = decode(&std::fs::read(&p).unwrap());
@@ -358,10 +358,10 @@ mod tests {
     #[test]
     fn non_square_flat_batches_need_a_size() {
         let batch = Array2::<f32>::zeros((2, 6));
-        assert!(matches!(ImageGrid::new().render(&batch), Err(OutputError::Shape { .. })));
+        assert!(matches!(ImageGrid::new().render(&batch), Err(VizError::Shape { .. })));
         let c = ImageGrid::new().image_size(2, 3).scale(1).separator(0).render(&batch).unwrap();
         assert_eq!((c.width(), c.height()), (6, 2));
-        assert!(matches!(ImageGrid::new().image_size(4, 4).render(&batch), Err(OutputError::Shape { .. })));
+        assert!(matches!(ImageGrid::new().image_size(4, 4).render(&batch), Err(VizError::Shape { .. })));
     }
 
     #[test]

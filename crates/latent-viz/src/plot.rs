@@ -14,13 +14,13 @@ use std::path::Path;
 
 use crate::axes::{self, Axis};
 use crate::canvas::{Canvas, Font, INK, PALETTE, Rect, Rgb, WHITE};
-use crate::error::OutputError;
+use crate::error::VizError;
 
 /// A line chart of one or more named series; render with [`LineChart::render`] or write with
 /// [`LineChart::write_png`].
 ///
 /// ```
-/// use latent_cli::plot::LineChart;
+/// use latent_viz::plot::LineChart;
 /// let chart = LineChart::new("VAE on MNIST")
 ///     .x_label("epoch")
 ///     .y_label("loss")
@@ -107,11 +107,11 @@ impl LineChart {
     /// Renders the chart.
     ///
     /// # Errors
-    /// [`OutputError::InvalidInput`] if the size is below [`LineChart::MIN_SIZE`].
-    pub fn render(&self) -> Result<Canvas, OutputError> {
+    /// [`VizError::InvalidInput`] if the size is below [`LineChart::MIN_SIZE`].
+    pub fn render(&self) -> Result<Canvas, VizError> {
         let (min_w, min_h) = Self::MIN_SIZE;
         if self.width < min_w || self.height < min_h {
-            return Err(OutputError::invalid(
+            return Err(VizError::invalid(
                 "chart size",
                 format!("{} x {} is below the minimum {min_w} x {min_h}", self.width, self.height),
             ));
@@ -186,7 +186,7 @@ impl LineChart {
     ///
     /// # Errors
     /// As [`LineChart::render`] and [`Canvas::write_png`].
-    pub fn write_png(&self, path: impl AsRef<Path>) -> Result<(), OutputError> {
+    pub fn write_png(&self, path: impl AsRef<Path>) -> Result<(), VizError> {
         self.render()?.write_png(path)
     }
 
@@ -198,7 +198,7 @@ impl LineChart {
         pixels: &[Vec<Vec<(f64, f64)>>],
         has_data: bool,
         legend: Option<(&Legend, Rect)>,
-    ) -> Result<Canvas, OutputError> {
+    ) -> Result<Canvas, VizError> {
         let mut c = Canvas::new(self.width, self.height, WHITE)?;
         axes::draw_grid(&mut c, plot, x_axis, y_axis);
         for (i, runs) in pixels.iter().enumerate() {
@@ -326,7 +326,6 @@ impl Legend {
 mod tests {
     use super::*;
     use crate::canvas::tests::decode;
-    use crate::fsio::tests::scratch_dir;
 
     fn has_colour(c: &Canvas, colour: Rgb) -> bool {
         c.as_rgb().chunks_exact(3).any(|p| p == colour)
@@ -338,7 +337,8 @@ mod tests {
 
     #[test]
     fn renders_several_series_and_writes_a_png() {
-        let dir = scratch_dir("plot_png");
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path();
         let p = dir.join("loss.png");
         LineChart::new("loss")
             .x_label("epoch")
@@ -439,6 +439,6 @@ mod tests {
 
     #[test]
     fn too_small_is_an_error() {
-        assert!(matches!(LineChart::new("x").size(10, 10).render(), Err(OutputError::InvalidInput { .. })));
+        assert!(matches!(LineChart::new("x").size(10, 10).render(), Err(VizError::InvalidInput { .. })));
     }
 }

@@ -12,12 +12,12 @@ use ndarray::{ArrayBase, Data, Dimension};
 
 use crate::axes::{self, Axis};
 use crate::canvas::{Canvas, Font, INK, PALETTE, Rect, WHITE};
-use crate::error::OutputError;
+use crate::error::VizError;
 
 /// A scatter plot of `[N, 2]` codes, optionally coloured by labels 0–9.
 ///
 /// ```
-/// use latent_cli::scatter::ScatterPlot;
+/// use latent_viz::scatter::ScatterPlot;
 /// let codes = ndarray::arr2(&[[0.0f32, 1.0], [1.0, -0.5], [-2.0, 0.3]]);
 /// let image = ScatterPlot::new("latent space").render(&codes, Some(&[3, 1, 4])).unwrap();
 /// assert_eq!((image.width(), image.height()), (600, 520));
@@ -79,17 +79,17 @@ impl ScatterPlot {
     /// Draws `codes` (`[N, 2]`), coloured by `labels` (one per code, each 0–9) if given.
     ///
     /// # Errors
-    /// [`OutputError::Shape`] if `codes` is not `[N, 2]` or `labels` has not `N` entries;
-    /// [`OutputError::InvalidInput`] for a label above 9, a size below
+    /// [`VizError::Shape`] if `codes` is not `[N, 2]` or `labels` has not `N` entries;
+    /// [`VizError::InvalidInput`] for a label above 9, a size below
     /// [`ScatterPlot::MIN_SIZE`] or a radius that is not in `0.5 ..= 20`.
-    pub fn render<S, D>(&self, codes: &ArrayBase<S, D>, labels: Option<&[u8]>) -> Result<Canvas, OutputError>
+    pub fn render<S, D>(&self, codes: &ArrayBase<S, D>, labels: Option<&[u8]>) -> Result<Canvas, VizError>
     where
         S: Data<Elem = f32>,
         D: Dimension,
     {
         let shape = codes.shape();
         let &[n, 2] = shape else {
-            return Err(OutputError::Shape {
+            return Err(VizError::Shape {
                 what: "latent codes",
                 expected: "[N, 2]".into(),
                 found: format!("{shape:?}"),
@@ -97,14 +97,14 @@ impl ScatterPlot {
         };
         if let Some(labels) = labels {
             if labels.len() != n {
-                return Err(OutputError::Shape {
+                return Err(VizError::Shape {
                     what: "labels",
                     expected: format!("{n} labels, one per code"),
                     found: format!("{}", labels.len()),
                 });
             }
             if let Some((i, &l)) = labels.iter().enumerate().find(|&(_, &l)| usize::from(l) >= CLASSES) {
-                return Err(OutputError::invalid(
+                return Err(VizError::invalid(
                     "labels",
                     format!("label {l} at index {i} is outside 0..={}", CLASSES - 1),
                 ));
@@ -112,7 +112,7 @@ impl ScatterPlot {
         }
         let (min_w, min_h) = Self::MIN_SIZE;
         if self.width < min_w || self.height < min_h {
-            return Err(OutputError::invalid(
+            return Err(VizError::invalid(
                 "scatter plot size",
                 format!("{} x {} is below the minimum {min_w} x {min_h}", self.width, self.height),
             ));
@@ -123,7 +123,7 @@ impl ScatterPlot {
             _ => 1.5,
         });
         if !(0.5..=20.0).contains(&radius) {
-            return Err(OutputError::invalid("point radius", format!("0.5 ..= 20 pixels expected, found {radius}")));
+            return Err(VizError::invalid("point radius", format!("0.5 ..= 20 pixels expected, found {radius}")));
         }
         let alpha = if n <= 1000 { 0.9 } else { 0.6 };
 
@@ -196,7 +196,7 @@ impl ScatterPlot {
         path: impl AsRef<Path>,
         codes: &ArrayBase<S, D>,
         labels: Option<&[u8]>,
-    ) -> Result<(), OutputError>
+    ) -> Result<(), VizError>
     where
         S: Data<Elem = f32>,
         D: Dimension,
@@ -209,7 +209,6 @@ impl ScatterPlot {
 mod tests {
     use super::*;
     use crate::canvas::tests::decode;
-    use crate::fsio::tests::scratch_dir;
     use ndarray::{Array2, arr2};
 
     fn blobs(n: usize) -> (Array2<f32>, Vec<u8>) {
@@ -225,7 +224,8 @@ mod tests {
 
     #[test]
     fn thousands_of_labelled_points_write_a_png() {
-        let dir = scratch_dir("scatter_png");
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path();
         let p = dir.join("latent.png");
         let (codes, labels) = blobs(5000);
         ScatterPlot::new("latent").write_png(&p, &codes, Some(&labels)).unwrap();
@@ -237,16 +237,16 @@ mod tests {
     fn labels_out_of_range_are_an_error() {
         let codes = arr2(&[[0.0f32, 0.0], [1.0, 1.0]]);
         let err = ScatterPlot::new("").render(&codes, Some(&[3, 10])).unwrap_err();
-        assert!(matches!(err, OutputError::InvalidInput { .. }));
+        assert!(matches!(err, VizError::InvalidInput { .. }));
         assert!(err.to_string().contains("label 10 at index 1"), "{err}");
     }
 
     #[test]
     fn shapes_are_checked() {
         let p = ScatterPlot::new("");
-        assert!(matches!(p.render(&Array2::<f32>::zeros((4, 3)), None), Err(OutputError::Shape { .. })));
-        assert!(matches!(p.render(&Array2::<f32>::zeros((4, 2)), Some(&[1, 2])), Err(OutputError::Shape { .. })));
-        assert!(matches!(p.render(&ndarray::Array1::<f32>::zeros(4), None), Err(OutputError::Shape { .. })));
+        assert!(matches!(p.render(&Array2::<f32>::zeros((4, 3)), None), Err(VizError::Shape { .. })));
+        assert!(matches!(p.render(&Array2::<f32>::zeros((4, 2)), Some(&[1, 2])), Err(VizError::Shape { .. })));
+        assert!(matches!(p.render(&ndarray::Array1::<f32>::zeros(4), None), Err(VizError::Shape { .. })));
         assert!(p.clone().size(10, 10).render(&Array2::<f32>::zeros((4, 2)), None).is_err());
         assert!(p.clone().point_radius(f64::NAN).render(&Array2::<f32>::zeros((4, 2)), None).is_err());
     }
