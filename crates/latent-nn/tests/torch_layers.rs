@@ -42,9 +42,10 @@ fn compare(fx: &Fixtures, tag: &str, layer: &mut dyn Module, params: &[(&str, &T
     let r = Tensor::new(fx[&format!("{tag}.r")].clone());
     let grads = y.mul(&r).unwrap().sum_all().backward().unwrap();
     let mut worst = close(&format!("{tag} output"), &y.to_array(), &fx[&format!("{tag}.out")]);
-    worst = worst.max(close(&format!("{tag} grad input"), grads.get(&x).unwrap(), &fx[&format!("{tag}.grad.input")]));
+    worst =
+        worst.max(close(&format!("{tag} grad input"), grads.get_array(&x).unwrap(), &fx[&format!("{tag}.grad.input")]));
     for (name, p) in params {
-        let err = close(&format!("{tag} grad {name}"), grads.get(p).unwrap(), &fx[&format!("{tag}.grad.{name}")]);
+        let err = close(&format!("{tag} grad {name}"), grads.get_array(p).unwrap(), &fx[&format!("{tag}.grad.{name}")]);
         worst = worst.max(err);
     }
     println!("{tag:<18} max relative error {worst:.2e}");

@@ -27,8 +27,24 @@ pub struct Gradients {
 }
 
 impl Gradients {
-    /// The gradient of `t`, if `t` is a leaf that the output depends on.
-    pub fn get(&self, t: &Tensor) -> Option<&ArrayD<f32>> {
+    /// The gradient of `t` as a constant tensor (a copy), if `t` is a leaf that the output
+    /// depends on.
+    ///
+    /// ```
+    /// use latent_tensor::Tensor;
+    ///
+    /// let w = Tensor::from_vec(&[2], vec![1.0, -3.0])?.to_leaf();
+    /// let loss = (&w * &w).sum_all(); // d/dw Σ w² = 2w
+    /// let grads = loss.backward()?;
+    /// assert_eq!(grads.get(&w).map(|g| g.to_vec()), Some(vec![2.0, -6.0]));
+    /// # Ok::<(), latent_tensor::TensorError>(())
+    /// ```
+    pub fn get(&self, t: &Tensor) -> Option<Tensor> {
+        self.grads.get(&t.id()).map(|g| Tensor::new(g.clone()))
+    }
+
+    /// The gradient of `t` as the stored array, without a copy (what optimisers read).
+    pub fn get_array(&self, t: &Tensor) -> Option<&ArrayD<f32>> {
         self.grads.get(&t.id())
     }
 

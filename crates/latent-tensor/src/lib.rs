@@ -14,6 +14,7 @@
 //! - [`ops`]: the differentiable operations, one file per family (element-wise binary and unary,
 //!   reductions, shape, matmul, convolution and pooling, masks, and fused element-wise ops whose
 //!   value and local derivatives the caller computes in one pass).
+//!   [`ops::operators`] adds `+ - * /` and unary `-` on tensors and `f32` scalars.
 //! - [`backprop`]: `backward()` and [`Gradients`], with every backward rule in one place.
 //! - [`kernels`]: plain `ndarray` compute (strided parallel GEMM, im2col convolution, pooling),
 //!   shared by forward values and backward rules.
@@ -32,9 +33,12 @@
 //! - An op records itself only when one of its inputs requires a gradient and no [`no_grad`]
 //!   guard is alive on the thread; otherwise the result is a plain constant, costing nothing.
 //! - Fallible ops (shapes that must agree) return [`Result`]; ops that cannot fail return the
-//!   tensor directly.
+//!   tensor directly. The operators (`&a + &b`) call the same methods and panic with the error's
+//!   message instead.
+//! - A tensor prints (`{}`) as its values, NumPy-style and elided when large, then its shape.
 
 pub mod backprop;
+mod display;
 pub mod error;
 pub mod gradcheck;
 pub mod kernels;

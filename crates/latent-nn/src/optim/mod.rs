@@ -50,7 +50,7 @@ pub trait GradSource {
 
 impl GradSource for Gradients {
     fn grad(&self, _name: &str, param: &Tensor) -> Option<ArrayViewD<'_, f32>> {
-        self.get(param).map(|g| g.view())
+        self.get_array(param).map(|g| g.view())
     }
 }
 

@@ -92,7 +92,7 @@ pub fn check_point(
     let mut xs: Vec<ArrayD<f32>> = inputs.to_vec();
     for (i, leaf) in leaves.iter().enumerate() {
         let zeros = ArrayD::zeros(leaf.shape());
-        let analytic = grads.get(leaf).unwrap_or(&zeros).as_standard_layout().into_owned();
+        let analytic = grads.get_array(leaf).unwrap_or(&zeros).as_standard_layout().into_owned();
         for (j, &a) in analytic.iter().enumerate() {
             let orig = *xs[i].as_slice_mut().expect("standard layout").get(j).expect("in range");
             xs[i].as_slice_mut().expect("standard layout")[j] = orig + tol.step;
