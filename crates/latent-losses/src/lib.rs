@@ -18,7 +18,9 @@
 //! - [`reduction`]: [`Reduction`] (`None`, `Sum`, `Mean` with PyTorch's meaning, and `BatchMean`,
 //!   the sum per example averaged over the batch) and [`sum_per_example`].
 //! - [`error`]: [`LossError`], which names the loss and what it expected.
-//! - [`gradcheck_registry`]: one gradient check per loss, run by `cargo xtask gradcheck`.
+//! - `gradcheck_registry` (with the `gradcheck` feature, on in CI and tests): one gradient
+//!   check per loss, run by `cargo xtask gradcheck` and, each as its own test, by
+//!   `tests/gradcheck.rs`.
 //!
 //! # Semantics
 //! - **PyTorch is the reference.** Where `torch.nn.functional` has the loss, the function has
@@ -52,6 +54,7 @@ pub mod divergence;
 pub mod error;
 pub mod reconstruction;
 pub mod reduction;
+#[cfg(feature = "gradcheck")]
 mod registry;
 pub mod sparsity;
 
@@ -68,5 +71,6 @@ pub use reconstruction::{
     GaussianNllOptions, binary_cross_entropy, binary_cross_entropy_with_logits, gaussian_nll_loss, mse_loss,
 };
 pub use reduction::{Reduction, sum_per_example};
+#[cfg(feature = "gradcheck")]
 pub use registry::gradcheck_registry;
 pub use sparsity::{kl_sparsity, l1_activity};

@@ -29,7 +29,8 @@
 //! - [`train_state`]: the training-state file that makes resuming exact.
 //! - [`store`]: safetensors encoding, checksums and atomic writes shared by both files.
 //! - [`error`]: [`NnError`], which names the layer, file or tensor and what was expected.
-//! - [`gradcheck`]: this crate's entries for `cargo xtask gradcheck`.
+//! - `gradcheck` (with the `gradcheck` feature, on in CI and tests): this crate's entries for
+//!   `cargo xtask gradcheck`, each also a test in `tests/gradcheck.rs`.
 //!
 //! # A training step
 //! ```
@@ -66,6 +67,7 @@
 
 pub mod checkpoint;
 pub mod error;
+#[cfg(feature = "gradcheck")]
 pub mod gradcheck;
 pub mod init;
 pub mod layers;
@@ -76,6 +78,7 @@ pub mod train_state;
 
 pub use checkpoint::{load_checkpoint, read_config, save_checkpoint};
 pub use error::{NnError, Result};
+#[cfg(feature = "gradcheck")]
 pub use gradcheck::gradcheck_registry;
 pub use module::{Buffer, BufferMut, Ctx, Module, join};
 pub use train_state::TrainingState;

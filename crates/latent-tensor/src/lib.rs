@@ -20,11 +20,13 @@
 //!   shared by forward values and backward rules.
 //! - [`random`]: seeded random construction (uniform, normal, Bernoulli).
 //! - [`threads`]: the size of the rayon pool.
-//! - [`gradcheck`]: central finite differences against the analytic gradient, the registry of op
-//!   checks, and the proptest runner that walks it (`cargo xtask gradcheck` prints its table).
+//! - `gradcheck` (with the `gradcheck` feature, which CI and the tests turn on): central finite
+//!   differences against the analytic gradient, the registry of op checks, and the proptest
+//!   runner that walks it (`cargo xtask gradcheck` prints its table; `cargo test NAME` runs one
+//!   entry's test).
 //!
 //! # Semantics worth knowing
-//! - Values are `f32` only. Gradient checks run in f32 with tolerances documented in [`gradcheck`].
+//! - Values are `f32` only. Gradient checks run in f32 with tolerances documented in `gradcheck`.
 //! - Broadcasting follows NumPy: shapes align on the right; a size-1 or missing axis stretches.
 //!   The backward rule of a broadcasting op sums the gradient back to the input's shape.
 //! - A tensor used several times in one graph receives the sum of the gradients of its uses.
@@ -40,6 +42,7 @@
 pub mod backprop;
 mod display;
 pub mod error;
+#[cfg(feature = "gradcheck")]
 pub mod gradcheck;
 pub mod kernels;
 pub mod op;

@@ -3,7 +3,8 @@
 //! Adding an op means: a variant here, its kind in the `op_kinds!` list (the compiler insists,
 //! through `Op::kind`), its forward function in [`crate::ops`], its backward rule in
 //! [`crate::backprop`] (the compiler insists again), and a gradient check in
-//! [`crate::gradcheck::registry`] (a test insists: every kind must be exercised by some check).
+//! `gradcheck::registry` plus its line in `tests/gradcheck.rs` (tests insist: every kind must be
+//! exercised by some check, and every check has its test).
 
 use std::fmt;
 
