@@ -15,7 +15,7 @@ use crate::custom_grad::clamp_value_only;
 use crate::error::{LossError, Result, same_shape, values_within};
 use crate::reduction::Reduction;
 use latent_tensor::LocalGrad;
-use latent_tensor::kernels::{elementwise, vmath};
+use latent_tensor::{elementwise, vmath};
 
 /// PyTorch's floor for the logs of [`binary_cross_entropy`]: `log(0) = -∞` becomes `-100`.
 pub const BCE_LOG_FLOOR: f32 = -100.0;

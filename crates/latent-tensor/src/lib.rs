@@ -16,8 +16,11 @@
 //!   value and local derivatives the caller computes in one pass).
 //!   [`ops::operators`] adds `+ - * /` and unary `-` on tensors and `f32` scalars.
 //! - [`backprop`]: `backward()` and [`Gradients`], with every backward rule in one place.
-//! - [`kernels`]: plain `ndarray` compute (strided parallel GEMM, im2col convolution, pooling),
-//!   shared by forward values and backward rules.
+//! - `kernels` (public only with the `bench` feature, for the benchmarks): plain `ndarray`
+//!   compute (strided parallel GEMM, im2col convolution, pooling, batch norm), shared by forward
+//!   values and backward rules. Two of its modules are public API, for writing fused ops:
+//!   [`elementwise`] (vectorised, parallel maps over arrays) and [`vmath`] (branch-free `exp`,
+//!   `sigmoid`, `softplus`, `tanh` that vectorise inside those maps).
 //! - [`random`]: seeded random construction (uniform, normal, Bernoulli).
 //! - [`threads`]: the size of the rayon pool.
 //! - `gradcheck` (with the `gradcheck` feature, which CI and the tests turn on): central finite
@@ -44,7 +47,10 @@ mod display;
 pub mod error;
 #[cfg(feature = "gradcheck")]
 pub mod gradcheck;
+#[cfg(feature = "bench")]
 pub mod kernels;
+#[cfg(not(feature = "bench"))]
+mod kernels;
 pub mod op;
 pub mod ops;
 pub mod random;
@@ -53,6 +59,7 @@ pub mod threads;
 
 pub use backprop::Gradients;
 pub use error::{Result, TensorError};
+pub use kernels::{elementwise, vmath};
 pub use op::OpKind;
 pub use ops::conv::{Conv2dOptions, Pool2dOptions};
 pub use ops::fused::LocalGrad;

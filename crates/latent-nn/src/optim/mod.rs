@@ -29,7 +29,7 @@ pub mod sgd;
 
 use std::collections::{BTreeMap, HashMap};
 
-use latent_tensor::kernels::elementwise::{self, worth_parallel};
+use latent_tensor::elementwise::{self, worth_parallel};
 use latent_tensor::{Gradients, Tensor};
 use ndarray::{ArrayD, ArrayViewD, ArrayViewMutD, IxDyn, Zip};
 use rayon::prelude::*;

@@ -81,6 +81,7 @@ pub struct Conv2dSpec {
 
 impl Conv2dSpec {
     /// A spec with the given stride and padding.
+    #[cfg(any(test, feature = "bench"))]
     pub fn new(stride: (usize, usize), padding: (usize, usize)) -> Self {
         Conv2dSpec { stride, padding }
     }
@@ -218,6 +219,7 @@ fn conv2d_in_chunks(x: ArrayView4<f32>, w: ArrayView4<f32>, geo: &Geometry, chun
 ///
 /// # Panics
 /// If the shapes are inconsistent (see [`conv2d_backward_input`], [`conv2d_backward_weight`]).
+#[cfg(any(test, feature = "bench"))]
 pub fn conv2d_backward(
     x: ArrayView4<f32>,
     w: ArrayView4<f32>,
@@ -425,6 +427,7 @@ pub fn conv_transpose2d(
 ///
 /// # Panics
 /// If the shapes are inconsistent with a transposed convolution of `x` by `w`.
+#[cfg(any(test, feature = "bench"))]
 pub fn conv_transpose2d_backward(
     x: ArrayView4<f32>,
     w: ArrayView4<f32>,

@@ -1,8 +1,8 @@
 //! Convolution and pooling on `[batch, channels, height, width]` tensors, with PyTorch's
 //! semantics and weight layouts: [`Tensor::conv2d`] (weight `[out, in, kh, kw]`),
 //! [`Tensor::conv_transpose2d`] (weight `[in, out, kh, kw]`), [`Tensor::max_pool2d`] and
-//! [`Tensor::avg_pool2d`]. The arithmetic lives in [`crate::kernels::conv`] and
-//! [`crate::kernels::pool`]; this module checks shapes and records the ops.
+//! [`Tensor::avg_pool2d`]. The arithmetic lives in `kernels::conv` and
+//! `kernels::pool`; this module checks shapes and records the ops.
 
 use crate::error::{Result, TensorError};
 use crate::kernels::{conv as kconv, pool as kpool};
