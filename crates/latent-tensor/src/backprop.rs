@@ -349,7 +349,7 @@ fn input_grads<'a>(op: &'a Op, y: &ArrayViewD<f32>, g: &ArrayViewD<f32>) -> Vec<
         }),
         Op::Conv2d { x, w, options } => {
             let (x4, w4, g4) = (tensor4(x), tensor4(w), as4(g));
-            let (spec, kernel) = (options.spec(), (w.shape()[2], w.shape()[3]));
+            let (spec, kernel) = (*options, (w.shape()[2], w.shape()[3]));
             push(x, &|| {
                 conv_kernels::conv2d_backward_input(w4.view(), g4.view(), (x.shape()[2], x.shape()[3]), spec).into_dyn()
             });
@@ -359,7 +359,7 @@ fn input_grads<'a>(op: &'a Op, y: &ArrayViewD<f32>, g: &ArrayViewD<f32>) -> Vec<
             // The transposed convolution is conv2d's input-gradient map, so its adjoint is conv2d
             // (output padding only adds rows that conv2d's floor division drops again).
             let (x4, w4, g4) = (tensor4(x), tensor4(w), as4(g));
-            let (spec, kernel) = (options.spec(), (w.shape()[2], w.shape()[3]));
+            let (spec, kernel) = (*options, (w.shape()[2], w.shape()[3]));
             push(x, &|| conv_kernels::conv2d(g4.view(), w4.view(), spec).into_dyn());
             push(w, &|| conv_kernels::conv2d_backward_weight(g4.view(), x4.view(), kernel, spec).into_dyn());
         }

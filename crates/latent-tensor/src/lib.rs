@@ -61,7 +61,7 @@ pub use backprop::Gradients;
 pub use error::{Result, TensorError};
 pub use kernels::{elementwise, vmath};
 pub use op::OpKind;
-pub use ops::conv::{Conv2dOptions, Pool2dOptions};
+pub use ops::conv::{ConvOptions, Pool2dOptions};
 pub use ops::fused::LocalGrad;
 pub use random::TensorRng;
 pub use tensor::{NoGradGuard, Tensor, TensorId, no_grad, recorded_ops};

@@ -8,7 +8,7 @@
 
 use std::fmt;
 
-use crate::ops::conv::{Conv2dOptions, Pool2dOptions};
+use crate::ops::conv::{ConvOptions, Pool2dOptions};
 use crate::tensor::{Tensor, Value};
 
 macro_rules! op_kinds {
@@ -140,12 +140,12 @@ pub(crate) enum Op {
     Conv2d {
         x: Tensor,
         w: Tensor,
-        options: Conv2dOptions,
+        options: ConvOptions,
     },
     ConvTranspose2d {
         x: Tensor,
         w: Tensor,
-        options: Conv2dOptions,
+        options: ConvOptions,
     },
     /// `argmax` holds, per output element, the flat index of the winner in its input plane.
     MaxPool2d {

@@ -2,7 +2,7 @@
 //! detach, no-grad, numerical stability at extreme inputs, and typed errors on bad shapes.
 
 use approx::assert_abs_diff_eq;
-use latent_tensor::{Conv2dOptions, Pool2dOptions, Tensor, TensorError, no_grad};
+use latent_tensor::{ConvOptions, Pool2dOptions, Tensor, TensorError, no_grad};
 use ndarray::{ArrayD, IxDyn, array};
 
 fn param(v: &[f32]) -> Tensor {
@@ -129,7 +129,7 @@ fn shape_errors_are_typed_and_say_what_was_expected() {
     let e = m.linear(&Tensor::ones(&[4, 2]), None).unwrap_err();
     assert!(e.to_string().contains("weight [out, in]"), "{e}");
     let x = Tensor::ones(&[1, 1, 2, 2]);
-    let e = x.conv2d(&Tensor::ones(&[1, 1, 3, 3]), Conv2dOptions::new(1, 0)).unwrap_err();
+    let e = x.conv2d(&Tensor::ones(&[1, 1, 3, 3]), ConvOptions::new(1, 0)).unwrap_err();
     assert!(e.to_string().contains("does not fit"), "{e}");
     let e = x.max_pool2d(Pool2dOptions::new(3, 1)).unwrap_err();
     assert!(e.to_string().contains("does not fit"), "{e}");

@@ -10,7 +10,7 @@ use proptest::prelude::*;
 use super::strategies::{array, array_away_from, broadcast_arrays, broadcast_pair, distinct_array, shape};
 use super::{Case, OpCheck, Tolerance};
 use crate::ops::broadcast_shape;
-use crate::ops::conv::{Conv2dOptions, Pool2dOptions};
+use crate::ops::conv::{ConvOptions, Pool2dOptions};
 use crate::ops::fused::LocalGrad;
 use crate::random::TensorRng;
 use crate::tensor::Tensor;
@@ -143,8 +143,8 @@ fn conv_case(transposed: bool) -> BoxedStrategy<Case> {
         .boxed()
 }
 
-fn conv_options(c: &Case) -> Conv2dOptions {
-    Conv2dOptions {
+fn conv_options(c: &Case) -> ConvOptions {
+    ConvOptions {
         stride: (c.ints[0], c.ints[0]),
         padding: (c.ints[1], c.ints[1]),
         output_padding: (c.ints[2], c.ints[2]),
