@@ -14,6 +14,18 @@
 //! - [`interrupt`]: Ctrl-C: stop after this batch and save, or quit at once on the second press.
 //! - [`error`]: [`OutputError`], the error of the above.
 
+//!
+//! # Example
+//! What `latent train vae --epochs 1 --out runs/vae` does, from a program:
+//! ```no_run
+//! use clap::Parser;
+//! use latent_cli::{cli::Cli, commands};
+//!
+//! let cli = Cli::try_parse_from(["latent", "train", "vae", "--epochs", "1", "--out", "runs/vae"])?;
+//! commands::run(cli)?; // writes runs/vae: config, weights, metrics.jsonl, pictures
+//! # Ok::<(), anyhow::Error>(())
+//! ```
+
 mod axes;
 pub mod canvas;
 pub mod cli;

@@ -22,6 +22,25 @@
 //!   check per loss, run by `cargo xtask gradcheck` and, each as its own test, by
 //!   `tests/gradcheck.rs`.
 //!
+//! # Example
+//! A VAE's loss on a batch of two: Bernoulli reconstruction on logits plus the KL divergence of
+//! the posterior from the prior, each summed, and the gradient reaching the encoder's outputs.
+//! ```
+//! use latent_losses::{Reduction, binary_cross_entropy_with_logits, gaussian_kl_standard_normal};
+//! use latent_tensor::Tensor;
+//!
+//! let target = Tensor::from_vec(&[2, 3], vec![0.0, 1.0, 1.0, 0.0, 0.0, 1.0])?;
+//! let logits = Tensor::from_vec(&[2, 3], vec![-2.0, 1.5, 0.5, -1.0, 0.0, 3.0])?.to_leaf();
+//! let (mu, logvar) = (Tensor::zeros(&[2, 2]).to_leaf(), Tensor::zeros(&[2, 2]).to_leaf());
+//! let recon = binary_cross_entropy_with_logits(&logits, &target, Reduction::Sum)?;
+//! let kl = gaussian_kl_standard_normal(&mu, &logvar, Reduction::Sum)?;
+//! assert_eq!(kl.item()?, 0.0); // the posterior is the prior
+//! let loss = &recon + &kl;
+//! let grads = loss.backward()?;
+//! assert_eq!(grads.get(&logits).map(|g| g.shape().to_vec()), Some(vec![2, 3]));
+//! # Ok::<(), latent_losses::LossError>(())
+//! ```
+//!
 //! # Semantics
 //! - **PyTorch is the reference.** Where `torch.nn.functional` has the loss, the function has
 //!   its name, its formula, its reduction semantics and its treatment of edge cases (the -100

@@ -54,6 +54,9 @@
 //! # }
 //! ```
 //!
+//! Parameters held in plain variables rather than a module train the same way through
+//! [`Optimizer::step_tensors`](optim::Optimizer::step_tensors) (its docs fit a line with Adam).
+//!
 //! # Interoperability with PyTorch
 //! A checkpoint written by [`checkpoint::save_checkpoint`] loads into the equivalent `torch.nn`
 //! module with `strict=True` (the fixture script `tests/fixtures/make_fixtures.py` does exactly

@@ -8,6 +8,21 @@
 //! ([`backprop`]). Nothing else is global: when the last handle to a graph is dropped, the graph is
 //! gone, so a training step builds a fresh graph from its parameters and drops it.
 //!
+//! # Example
+//! A tiny model `y = σ(x·w)`, its loss and the gradient of the loss with respect to `w`:
+//! ```
+//! use latent_tensor::Tensor;
+//!
+//! let x = Tensor::from_vec(&[2, 3], vec![1.0, 2.0, 3.0, 4.0, 5.0, 6.0])?;
+//! let w = Tensor::from_vec(&[3, 1], vec![0.1, -0.2, 0.3])?.to_leaf(); // a parameter
+//! let y = x.matmul(&w)?.sigmoid();
+//! let loss = (1.0 - &y).square().mean_all()?; // operators panic on a shape error; methods return it
+//! let grads = loss.backward()?;
+//! let dw = grads.get(&w).expect("the loss depends on w");
+//! assert_eq!(format!("{dw:.3}"), "tensor([[-0.246],\n        [-0.368],\n        [-0.490]], shape=[3, 1])");
+//! # Ok::<(), latent_tensor::TensorError>(())
+//! ```
+//!
 //! # Who owns what
 //! - [`tensor`]: the `Tensor` handle, leaves, constants, `detach`, and the no-grad switch.
 //! - [`op`]: the `Op` enum (what a node remembers) and [`OpKind`], the list of every op kind.
