@@ -3,7 +3,8 @@
 //! This root crate re-exports the workspace's layers, lowest first, so a user can depend on one
 //! crate and still see the design:
 
-/// n-d `f32` tensors, reverse-mode autodiff, parallel SIMD kernels, and the gradient checker.
+/// n-d `f32` tensors, reverse-mode autodiff and parallel SIMD kernels (and, with its `gradcheck`
+/// feature, the gradient checker).
 pub use latent_tensor as tensor;
 
 /// Layers (PyTorch layouts and names), initialisers, optimisers (SGD, Adam/AdamW, RMSprop),

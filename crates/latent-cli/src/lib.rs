@@ -11,6 +11,18 @@
 //! [`latent_fsio`]: pictures from [`latent_viz`], `.npy`/`.npz` arrays from
 //! [`latent_data::npy`], run directories and checkpoints from `latent-models` and `latent-nn`.
 
+//!
+//! # Example
+//! What `latent train vae --epochs 1 --out runs/vae` does, from a program:
+//! ```no_run
+//! use clap::Parser;
+//! use latent_cli::{cli::Cli, commands};
+//!
+//! let cli = Cli::try_parse_from(["latent", "train", "vae", "--epochs", "1", "--out", "runs/vae"])?;
+//! commands::run(cli)?; // writes runs/vae: config, weights, metrics.jsonl, pictures
+//! # Ok::<(), anyhow::Error>(())
+//! ```
+
 pub mod cli;
 pub mod commands;
 pub mod error;

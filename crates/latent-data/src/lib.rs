@@ -14,6 +14,27 @@
 //! - [`npy`]: NumPy `.npy` files and `.npz` archives, read and written, hardened like [`idx`].
 //! - [`error`]: [`DataError`], the one error type.
 //!
+//! # Examples
+//! Batches of an in-memory data set (any `u8` images with labels, as an IDX file holds them),
+//! shuffled by seed, with a masking noise for a denoising autoencoder:
+//! ```
+//! use latent_data::{BatchConfig, Dataset, NoiseSpec};
+//!
+//! let pixels: Vec<u8> = (0..4 * 9).map(|i| (i * 7) as u8).collect(); // four 3x3 images
+//! let data = Dataset::new(pixels, vec![0, 1, 2, 3], 3, 3)?;
+//! let cfg = BatchConfig::new(3).seed(7).noise("mask:0.5".parse::<NoiseSpec>()?);
+//! let batches: Vec<_> = data.batches(&cfg, 0)?.collect();
+//! assert_eq!(batches.iter().map(|b| b.len()).collect::<Vec<_>>(), [3, 1]); // last batch kept
+//! let first = &batches[0];
+//! assert_eq!(first.images.shape(), [3, 9]); // flat, on [0, 1]
+//! assert!(first.images.iter().all(|v| (0.0..=1.0).contains(v)));
+//! assert_eq!(first.input().shape(), [3, 9]); // the masked copies, what the model encodes
+//! // The same seed and epoch give the same batches.
+//! assert_eq!(data.batches(&cfg, 0)?.next().map(|b| b.labels), Some(first.labels.clone()));
+//! # Ok::<(), latent_data::DataError>(())
+//! ```
+//!
+//! Training batches of MNIST, wherever it is found:
 //! ```no_run
 //! use latent_data::{BatchConfig, NoiseSpec, mnist};
 //!

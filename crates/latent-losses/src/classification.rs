@@ -85,7 +85,7 @@ mod tests {
         assert!((l[0] - std::f32::consts::LN_2).abs() < 1e-6);
         assert!((l[1] - (1.0 + (-2.0f32).exp()).ln()).abs() < 1e-6);
         let g = cross_entropy(&logits, &[1, 0], Reduction::Sum).unwrap().backward().unwrap();
-        let g = g.get(&logits).unwrap();
+        let g = g.get_array(&logits).unwrap();
         assert!((g[[0, 0]] - 0.5).abs() < 1e-6 && (g[[0, 1]] + 0.5).abs() < 1e-6, "{g}");
         assert!((g[[1, 0]] + g[[1, 1]]).abs() < 1e-6 && g[[1, 0]] < 0.0, "{g}");
     }
@@ -97,7 +97,7 @@ mod tests {
         let v = l.to_vec();
         assert!((v[0] - 200.0).abs() < 1e-4 && (v[1] - (200.0 + 2f32.ln())).abs() < 1e-4, "{v:?}");
         let g = l.sum_all().backward().unwrap();
-        assert!(g.get(&logits).unwrap().iter().all(|v| v.is_finite()));
+        assert!(g.get_array(&logits).unwrap().iter().all(|v| v.is_finite()));
     }
 
     #[test]

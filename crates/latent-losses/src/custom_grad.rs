@@ -29,7 +29,7 @@ mod tests {
         let y = clamp_value_only(&x, 0.1, 1.0).unwrap();
         assert_eq!(y.to_vec(), vec![0.1, 0.5, 1.0]);
         let grads = y.sum_all().backward().unwrap();
-        assert_eq!(grads.get(&x).unwrap().as_slice().unwrap(), &[1.0, 1.0, 1.0]);
+        assert_eq!(grads.get_array(&x).unwrap().as_slice().unwrap(), &[1.0, 1.0, 1.0]);
     }
 
     #[test]

@@ -78,7 +78,7 @@ mod tests {
         let mu = Tensor::parameter(ndarray::ArrayD::zeros(ndarray::IxDyn(&[2, 3])));
         let lv = Tensor::parameter(ndarray::ArrayD::zeros(ndarray::IxDyn(&[2, 3])));
         let g = gaussian_kl_standard_normal(&mu, &lv, Reduction::Sum).unwrap().backward().unwrap();
-        assert!(g.get(&mu).unwrap().iter().chain(g.get(&lv).unwrap().iter()).all(|&v| v == 0.0));
+        assert!(g.get_array(&mu).unwrap().iter().chain(g.get_array(&lv).unwrap().iter()).all(|&v| v == 0.0));
     }
 
     #[test]
@@ -101,8 +101,8 @@ mod tests {
         let z = reparameterize_with_noise(&mu, &lv, &eps).unwrap();
         assert_eq!(z.to_vec(), vec![2.0, -1.0 - 0.5 * 1f32.exp()]);
         let g = z.sum_all().backward().unwrap();
-        assert_eq!(g.get(&mu).unwrap().as_slice().unwrap(), &[1.0, 1.0]);
-        let glv = g.get(&lv).unwrap();
+        assert_eq!(g.get_array(&mu).unwrap().as_slice().unwrap(), &[1.0, 1.0]);
+        let glv = g.get_array(&lv).unwrap();
         assert!((glv[[0, 0]] - 0.75).abs() < 1e-6 && (glv[[0, 1]] + 0.25 * 1f32.exp()).abs() < 1e-6, "{glv}");
         assert!(reparameterize_with_noise(&mu, &lv, &Tensor::zeros(&[2, 1])).is_err());
     }

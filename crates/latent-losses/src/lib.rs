@@ -18,7 +18,28 @@
 //! - [`reduction`]: [`Reduction`] (`None`, `Sum`, `Mean` with PyTorch's meaning, and `BatchMean`,
 //!   the sum per example averaged over the batch) and [`sum_per_example`].
 //! - [`error`]: [`LossError`], which names the loss and what it expected.
-//! - [`gradcheck_registry`]: one gradient check per loss, run by `cargo xtask gradcheck`.
+//! - `gradcheck_registry` (with the `gradcheck` feature, on in CI and tests): one gradient
+//!   check per loss, run by `cargo xtask gradcheck` and, each as its own test, by
+//!   `tests/gradcheck.rs`.
+//!
+//! # Example
+//! A VAE's loss on a batch of two: Bernoulli reconstruction on logits plus the KL divergence of
+//! the posterior from the prior, each summed, and the gradient reaching the encoder's outputs.
+//! ```
+//! use latent_losses::{Reduction, binary_cross_entropy_with_logits, gaussian_kl_standard_normal};
+//! use latent_tensor::Tensor;
+//!
+//! let target = Tensor::from_vec(&[2, 3], vec![0.0, 1.0, 1.0, 0.0, 0.0, 1.0])?;
+//! let logits = Tensor::from_vec(&[2, 3], vec![-2.0, 1.5, 0.5, -1.0, 0.0, 3.0])?.to_leaf();
+//! let (mu, logvar) = (Tensor::zeros(&[2, 2]).to_leaf(), Tensor::zeros(&[2, 2]).to_leaf());
+//! let recon = binary_cross_entropy_with_logits(&logits, &target, Reduction::Sum)?;
+//! let kl = gaussian_kl_standard_normal(&mu, &logvar, Reduction::Sum)?;
+//! assert_eq!(kl.item()?, 0.0); // the posterior is the prior
+//! let loss = &recon + &kl;
+//! let grads = loss.backward()?;
+//! assert_eq!(grads.get(&logits).map(|g| g.shape().to_vec()), Some(vec![2, 3]));
+//! # Ok::<(), latent_losses::LossError>(())
+//! ```
 //!
 //! # Semantics
 //! - **PyTorch is the reference.** Where `torch.nn.functional` has the loss, the function has
@@ -52,6 +73,7 @@ pub mod divergence;
 pub mod error;
 pub mod reconstruction;
 pub mod reduction;
+#[cfg(feature = "gradcheck")]
 mod registry;
 pub mod sparsity;
 
@@ -68,5 +90,6 @@ pub use reconstruction::{
     GaussianNllOptions, binary_cross_entropy, binary_cross_entropy_with_logits, gaussian_nll_loss, mse_loss,
 };
 pub use reduction::{Reduction, sum_per_example};
+#[cfg(feature = "gradcheck")]
 pub use registry::gradcheck_registry;
 pub use sparsity::{kl_sparsity, l1_activity};

@@ -15,7 +15,7 @@ use crate::custom_grad::clamp_value_only;
 use crate::error::{LossError, Result, same_shape, values_within};
 use crate::reduction::Reduction;
 use latent_tensor::LocalGrad;
-use latent_tensor::kernels::{elementwise, vmath};
+use latent_tensor::{elementwise, vmath};
 
 /// PyTorch's floor for the logs of [`binary_cross_entropy`]: `log(0) = -∞` becomes `-100`.
 pub const BCE_LOG_FLOOR: f32 = -100.0;
@@ -237,7 +237,7 @@ mod tests {
         assert_eq!(&v[..4], &[0.0, 100.0, 100.0, 0.0]);
         assert!((v[4] - std::f32::consts::LN_2).abs() < 1e-6);
         let g = l.sum_all().backward().unwrap();
-        let g = g.get(&p).unwrap();
+        let g = g.get_array(&p).unwrap();
         assert_eq!(g.as_slice().unwrap()[..4], [0.0, -1e12, 1e12, 0.0]);
         assert!((g[[4]] - 1.2).abs() < 1e-6, "{g}");
     }
@@ -261,11 +261,11 @@ mod tests {
         assert_eq!(&v[1..3], &[100.0, 100.0]);
         assert!((v[4] - std::f32::consts::LN_2).abs() < 1e-7);
         let g = l.sum_all().backward().unwrap();
-        let gx = g.get(&x).unwrap();
+        let gx = g.get_array(&x).unwrap();
         for (a, b) in gx.iter().zip([0.0, -1.0, 1.0, 0.0, -0.5]) {
             assert!((a - b).abs() < 1e-30, "{gx}");
         }
-        assert_eq!(g.get(&y).unwrap().as_slice().unwrap(), &[-100.0, 100.0, -100.0, 100.0, -0.0]);
+        assert_eq!(g.get_array(&y).unwrap().as_slice().unwrap(), &[-100.0, 100.0, -100.0, 100.0, -0.0]);
     }
 
     #[test]
@@ -291,7 +291,7 @@ mod tests {
         assert!((v[1] - 0.5 * 4.0f32.ln()).abs() < 1e-6);
         // d/dvar at the clamped value 0.5: ½ (1/0.5 - 1/0.25) = -1, passed through the clamp.
         let g = l.sum_all().backward().unwrap();
-        assert!((g.get(&var).unwrap()[[0]] + 1.0).abs() < 1e-6);
+        assert!((g.get_array(&var).unwrap()[[0]] + 1.0).abs() < 1e-6);
         let full = gaussian_nll_loss(&mu, &target, &var, GaussianNllOptions { full: true, eps: 0.5 }, Reduction::None);
         assert!((full.unwrap().to_vec()[1] - v[1] - 0.918_938_5).abs() < 1e-6);
     }

@@ -96,7 +96,7 @@ mod tests {
         let l = kl_sparsity(&h, 0.05).unwrap();
         assert!(l.item().unwrap().is_finite());
         let g = l.backward().unwrap();
-        let g = g.get(&h).unwrap();
+        let g = g.get_array(&h).unwrap();
         assert!(g.iter().all(|v| v.is_finite()), "{g}");
         assert!(g[[0, 0]] < -1e3, "a dead unit is pushed up: {g}");
         assert!(g[[0, 1]] > 1e3, "a saturated unit is pushed down: {g}");

@@ -138,7 +138,7 @@ fn check_case(case: &Case) -> (f64, f64) {
         .grads
         .iter()
         .map(|(k, expected)| {
-            let ours = grads.get(&tensors[k]).unwrap_or_else(|| panic!("{}: no gradient for {k}", case.name));
+            let ours = grads.get_array(&tensors[k]).unwrap_or_else(|| panic!("{}: no gradient for {k}", case.name));
             worst_error(&format!("{} gradient of {k}", case.name), ours, expected)
         })
         .fold(0.0, f64::max);

@@ -23,6 +23,27 @@
 //!   Observers (the CLI's progress bar and pictures) hook in through [`TrainObserver`]; the loop
 //!   itself prints nothing.
 //!
+//! # Example
+//! Build a preset's model and compute its training objective on a batch (here eight synthetic
+//! 28x28 images; [`Trainer`] runs this for every batch of a data set, with optimiser steps,
+//! evaluation, metrics and checkpoints).
+//! ```
+//! use latent_data::{BatchConfig, Dataset};
+//! use latent_models::{Model, build_model, presets};
+//! use latent_nn::Ctx;
+//! use latent_tensor::TensorRng;
+//!
+//! let preset = presets::preset("vae", None)?; // pytorch/examples' VAE: 784-400-20
+//! let mut model = build_model(&preset.config, &mut TensorRng::seed_from_u64(1))?;
+//! let pixels: Vec<u8> = (0..8 * 784).map(|i| (i * 37 % 256) as u8).collect();
+//! let data = Dataset::new(pixels, vec![0; 8], 28, 28)?;
+//! let batch = data.batches(&BatchConfig::new(8), 0)?.next().expect("one batch");
+//! let objective = model.objective(&batch, &mut Ctx::train(TensorRng::seed_from_u64(2)))?;
+//! assert!(objective.loss.item()?.is_finite());
+//! assert!(!objective.loss.backward()?.is_empty()); // gradients for the parameters
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
 //! # Who owns what
 //! - [`family`]: [`FamilyConfig`], [`Family`], [`Registry`], [`ModelConfig`], [`ModelFlags`],
 //!   [`Preset`].

@@ -32,7 +32,8 @@
 //! - [`train_state`]: the training-state file that makes resuming exact.
 //! - [`store`]: safetensors encoding, checksums and atomic writes shared by both files.
 //! - [`error`]: [`NnError`], which names the layer, file or tensor and what was expected.
-//! - [`gradcheck`]: this crate's entries for `cargo xtask gradcheck`.
+//! - `gradcheck` (with the `gradcheck` feature, on in CI and tests): this crate's entries for
+//!   `cargo xtask gradcheck`, each also a test in `tests/gradcheck.rs`.
 //!
 //! # A training step
 //! ```
@@ -56,6 +57,9 @@
 //! # }
 //! ```
 //!
+//! Parameters held in plain variables rather than a module train the same way through
+//! [`Optimizer::step_tensors`](optim::Optimizer::step_tensors) (its docs fit a line with Adam).
+//!
 //! # Interoperability with PyTorch
 //! A checkpoint written by [`checkpoint::save_checkpoint`] loads into the equivalent `torch.nn`
 //! module with `strict=True` (the fixture script `tests/fixtures/make_fixtures.py` does exactly
@@ -72,6 +76,7 @@ extern crate self as latent_nn;
 
 pub mod checkpoint;
 pub mod error;
+#[cfg(feature = "gradcheck")]
 pub mod gradcheck;
 pub mod init;
 pub mod layers;
@@ -82,6 +87,7 @@ pub mod train_state;
 
 pub use checkpoint::{load_checkpoint, read_config, save_checkpoint};
 pub use error::{NnError, Result};
+#[cfg(feature = "gradcheck")]
 pub use gradcheck::gradcheck_registry;
 pub use module::{Buffer, BufferField, BufferMut, Ctx, Layer, Module, join};
 pub use train_state::TrainingState;

@@ -12,7 +12,7 @@ use latent_nn::layers::{
     Softplus, Tanh,
 };
 use latent_nn::{BufferMut, Ctx, Layer, Module};
-use latent_tensor::{Conv2dOptions, Tensor, TensorRng};
+use latent_tensor::{ConvOptions, Tensor, TensorRng};
 use ndarray::ArrayD;
 
 const TOLERANCE: f64 = 1e-5;
@@ -42,9 +42,10 @@ fn compare(fx: &Fixtures, tag: &str, layer: &mut dyn Layer, params: &[(&str, &Te
     let r = Tensor::new(fx[&format!("{tag}.r")].clone());
     let grads = y.mul(&r).unwrap().sum_all().backward().unwrap();
     let mut worst = close(&format!("{tag} output"), &y.to_array(), &fx[&format!("{tag}.out")]);
-    worst = worst.max(close(&format!("{tag} grad input"), grads.get(&x).unwrap(), &fx[&format!("{tag}.grad.input")]));
+    worst =
+        worst.max(close(&format!("{tag} grad input"), grads.get_array(&x).unwrap(), &fx[&format!("{tag}.grad.input")]));
     for (name, p) in params {
-        let err = close(&format!("{tag} grad {name}"), grads.get(p).unwrap(), &fx[&format!("{tag}.grad.{name}")]);
+        let err = close(&format!("{tag} grad {name}"), grads.get_array(p).unwrap(), &fx[&format!("{tag}.grad.{name}")]);
         worst = worst.max(err);
     }
     println!("{tag:<18} max relative error {worst:.2e}");
@@ -63,7 +64,7 @@ fn linear_matches_torch() {
 fn conv2d_matches_torch() {
     let fx = load();
     let (w, b) = (param(&fx, "conv2d", "weight"), param(&fx, "conv2d", "bias"));
-    let mut layer = Conv2d::from_tensors(w.clone(), Some(b.clone()), (2, 2), (1, 1)).unwrap();
+    let mut layer = Conv2d::from_tensors(w.clone(), Some(b.clone()), ConvOptions::new(2, 1)).unwrap();
     compare(&fx, "conv2d", &mut layer, &[("weight", &w), ("bias", &b)], false);
 }
 
@@ -71,7 +72,7 @@ fn conv2d_matches_torch() {
 fn conv_transpose2d_matches_torch() {
     let fx = load();
     let (w, b) = (param(&fx, "conv_transpose2d", "weight"), param(&fx, "conv_transpose2d", "bias"));
-    let options = Conv2dOptions { stride: (2, 2), padding: (1, 1), output_padding: (1, 1) };
+    let options = ConvOptions { stride: (2, 2), padding: (1, 1), output_padding: (1, 1) };
     let mut layer = ConvTranspose2d::from_tensors(w.clone(), Some(b.clone()), options).unwrap();
     compare(&fx, "conv_transpose2d", &mut layer, &[("weight", &w), ("bias", &b)], false);
 }

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use latent_tensor::kernels::conv::{
-    Conv2dSpec, conv_transpose2d, conv_transpose2d_backward, conv2d, conv2d_backward, conv2d_output_size,
+    ConvOptions, conv_transpose2d, conv_transpose2d_backward, conv2d, conv2d_backward, conv2d_output_size,
 };
 use ndarray::Array4;
 
@@ -59,7 +59,7 @@ fn bench_conv(c: &mut Criterion) {
     let mut group = c.benchmark_group("conv");
     group.sample_size(10).warm_up_time(Duration::from_millis(300)).measurement_time(Duration::from_secs(1));
     for &(name, transposed, n, c_in, c_out, h, k, s, p, op) in LAYERS {
-        let spec = Conv2dSpec::new((s, s), (p, p));
+        let spec = ConvOptions::new(s, p).output_padding(op);
         let x = filled((n, c_in, h, h), 1);
         let (w, out_hw) = if transposed {
             let oh = (h - 1) * s + k + op - 2 * p;
@@ -79,7 +79,7 @@ fn bench_conv(c: &mut Criterion) {
                 b.iter_custom(|iters| {
                     timed(&pool, iters, &|| {
                         let y = if transposed {
-                            conv_transpose2d(black_box(x.view()), w.view(), spec, (op, op))
+                            conv_transpose2d(black_box(x.view()), w.view(), spec)
                         } else {
                             conv2d(black_box(x.view()), w.view(), spec)
                         };
@@ -92,7 +92,7 @@ fn bench_conv(c: &mut Criterion) {
                 b.iter_custom(|iters| {
                     timed(&pool, iters, &|| {
                         let grads = if transposed {
-                            conv_transpose2d_backward(black_box(x.view()), w.view(), g.view(), spec, (op, op))
+                            conv_transpose2d_backward(black_box(x.view()), w.view(), g.view(), spec)
                         } else {
                             conv2d_backward(black_box(x.view()), w.view(), g.view(), spec)
                         };

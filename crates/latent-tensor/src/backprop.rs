@@ -27,8 +27,24 @@ pub struct Gradients {
 }
 
 impl Gradients {
-    /// The gradient of `t`, if `t` is a leaf that the output depends on.
-    pub fn get(&self, t: &Tensor) -> Option<&ArrayD<f32>> {
+    /// The gradient of `t` as a constant tensor (a copy), if `t` is a leaf that the output
+    /// depends on.
+    ///
+    /// ```
+    /// use latent_tensor::Tensor;
+    ///
+    /// let w = Tensor::from_vec(&[2], vec![1.0, -3.0])?.to_leaf();
+    /// let loss = (&w * &w).sum_all(); // d/dw Σ w² = 2w
+    /// let grads = loss.backward()?;
+    /// assert_eq!(grads.get(&w).map(|g| g.to_vec()), Some(vec![2.0, -6.0]));
+    /// # Ok::<(), latent_tensor::TensorError>(())
+    /// ```
+    pub fn get(&self, t: &Tensor) -> Option<Tensor> {
+        self.grads.get(&t.id()).map(|g| Tensor::new(g.clone()))
+    }
+
+    /// The gradient of `t` as the stored array, without a copy (what optimisers read).
+    pub fn get_array(&self, t: &Tensor) -> Option<&ArrayD<f32>> {
         self.grads.get(&t.id())
     }
 
@@ -333,7 +349,7 @@ fn input_grads<'a>(op: &'a Op, y: &ArrayViewD<f32>, g: &ArrayViewD<f32>) -> Vec<
         }),
         Op::Conv2d { x, w, options } => {
             let (x4, w4, g4) = (tensor4(x), tensor4(w), as4(g));
-            let (spec, kernel) = (options.spec(), (w.shape()[2], w.shape()[3]));
+            let (spec, kernel) = (*options, (w.shape()[2], w.shape()[3]));
             push(x, &|| {
                 conv_kernels::conv2d_backward_input(w4.view(), g4.view(), (x.shape()[2], x.shape()[3]), spec).into_dyn()
             });
@@ -343,7 +359,7 @@ fn input_grads<'a>(op: &'a Op, y: &ArrayViewD<f32>, g: &ArrayViewD<f32>) -> Vec<
             // The transposed convolution is conv2d's input-gradient map, so its adjoint is conv2d
             // (output padding only adds rows that conv2d's floor division drops again).
             let (x4, w4, g4) = (tensor4(x), tensor4(w), as4(g));
-            let (spec, kernel) = (options.spec(), (w.shape()[2], w.shape()[3]));
+            let (spec, kernel) = (*options, (w.shape()[2], w.shape()[3]));
             push(x, &|| conv_kernels::conv2d(g4.view(), w4.view(), spec).into_dyn());
             push(w, &|| conv_kernels::conv2d_backward_weight(g4.view(), x4.view(), kernel, spec).into_dyn());
         }

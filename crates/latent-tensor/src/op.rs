@@ -3,11 +3,12 @@
 //! Adding an op means: a variant here, its kind in the `op_kinds!` list (the compiler insists,
 //! through `Op::kind`), its forward function in [`crate::ops`], its backward rule in
 //! [`crate::backprop`] (the compiler insists again), and a gradient check in
-//! [`crate::gradcheck::registry`] (a test insists: every kind must be exercised by some check).
+//! `gradcheck::registry` plus its line in `tests/gradcheck.rs` (tests insist: every kind must be
+//! exercised by some check, and every check has its test).
 
 use std::fmt;
 
-use crate::ops::conv::{Conv2dOptions, Pool2dOptions};
+use crate::ops::conv::{ConvOptions, Pool2dOptions};
 use crate::tensor::{Tensor, Value};
 
 macro_rules! op_kinds {
@@ -139,12 +140,12 @@ pub(crate) enum Op {
     Conv2d {
         x: Tensor,
         w: Tensor,
-        options: Conv2dOptions,
+        options: ConvOptions,
     },
     ConvTranspose2d {
         x: Tensor,
         w: Tensor,
-        options: Conv2dOptions,
+        options: ConvOptions,
     },
     /// `argmax` holds, per output element, the flat index of the winner in its input plane.
     MaxPool2d {

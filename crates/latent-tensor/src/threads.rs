@@ -1,6 +1,6 @@
 //! The size of the rayon pool that runs the parallel kernels.
 //!
-//! Every parallel kernel ([`gemm`](crate::kernels::matmul::gemm), convolution, pooling) runs on
+//! Every parallel kernel (`kernels::matmul::gemm`, convolution, pooling) runs on
 //! whichever rayon pool it is called from: the global pool by default, or a pool of your own
 //! inside `rayon::ThreadPool::install`. The global pool's size is chosen once, at its first use:
 //! - by [`set_num_threads`], if it is called before any parallel computation, or

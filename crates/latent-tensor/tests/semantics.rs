@@ -2,7 +2,7 @@
 //! detach, no-grad, numerical stability at extreme inputs, and typed errors on bad shapes.
 
 use approx::assert_abs_diff_eq;
-use latent_tensor::{Conv2dOptions, Pool2dOptions, Tensor, TensorError, no_grad};
+use latent_tensor::{ConvOptions, Pool2dOptions, Tensor, TensorError, no_grad};
 use ndarray::{ArrayD, IxDyn, array};
 
 fn param(v: &[f32]) -> Tensor {
@@ -15,7 +15,7 @@ fn a_tensor_used_twice_gets_the_sum_of_both_gradients() {
     // y = Σ (x·x + 3x): dy/dx = 2x + 3.
     let y = x.mul(&x).unwrap().add(&x.mul_scalar(3.0)).unwrap().sum_all();
     let g = y.backward().unwrap();
-    assert_eq!(g.get(&x).unwrap().as_slice().unwrap(), &[5.0, 7.0, 9.0]);
+    assert_eq!(g.get(&x).unwrap().to_vec(), [5.0, 7.0, 9.0]);
 }
 
 #[test]
@@ -24,10 +24,10 @@ fn backward_twice_gives_the_same_fresh_gradients() {
     let y = x.exp().sum_all();
     let first = y.backward().unwrap();
     let second = y.backward().unwrap();
-    assert_eq!(first.get(&x), second.get(&x));
+    assert_eq!(first.get_array(&x), second.get_array(&x));
     let mut total = first.clone();
     total.accumulate(second);
-    assert_abs_diff_eq!(total.get(&x).unwrap()[0], 2.0 * 0.5f32.exp(), epsilon = 1e-6);
+    assert_abs_diff_eq!(total.get_array(&x).unwrap()[0], 2.0 * 0.5f32.exp(), epsilon = 1e-6);
 }
 
 #[test]
@@ -48,7 +48,7 @@ fn detach_stops_the_gradient_and_shares_the_value() {
     assert!(!d.requires_grad());
     assert_eq!(d.value().as_ptr(), x.value().as_ptr(), "detach must not copy");
     let y = x.mul(&d).unwrap().sum_all();
-    assert_eq!(y.backward().unwrap().get(&x).unwrap()[0], 2.0);
+    assert_eq!(y.backward().unwrap().get(&x).unwrap().to_vec(), [2.0]);
 }
 
 #[test]
@@ -91,7 +91,7 @@ fn stable_functions_do_not_overflow_at_plus_minus_100() {
     assert_abs_diff_eq!(sm.to_vec().iter().sum::<f32>(), 1.0, epsilon = 1e-6);
     for t in [s.sum_all(), sp.sum_all(), lse, ls.sum_all()] {
         let g = t.backward().unwrap();
-        let gx = g.get(&x).or_else(|| g.get(&row)).unwrap();
+        let gx = g.get_array(&x).or_else(|| g.get_array(&row)).unwrap();
         assert!(gx.iter().all(|v| v.is_finite()), "{gx:?}");
     }
 }
@@ -129,7 +129,7 @@ fn shape_errors_are_typed_and_say_what_was_expected() {
     let e = m.linear(&Tensor::ones(&[4, 2]), None).unwrap_err();
     assert!(e.to_string().contains("weight [out, in]"), "{e}");
     let x = Tensor::ones(&[1, 1, 2, 2]);
-    let e = x.conv2d(&Tensor::ones(&[1, 1, 3, 3]), Conv2dOptions::new(1, 0)).unwrap_err();
+    let e = x.conv2d(&Tensor::ones(&[1, 1, 3, 3]), ConvOptions::new(1, 0)).unwrap_err();
     assert!(e.to_string().contains("does not fit"), "{e}");
     let e = x.max_pool2d(Pool2dOptions::new(3, 1)).unwrap_err();
     assert!(e.to_string().contains("does not fit"), "{e}");
@@ -166,5 +166,5 @@ fn max_gradient_goes_to_the_first_maximum() {
     let m = x.max_axis(1, false).unwrap();
     assert_eq!(m.to_vec(), vec![3.0, 5.0]);
     let g = m.sum_all().backward().unwrap();
-    assert_eq!(g.get(&x).unwrap(), &array![[0.0f32, 1.0, 0.0], [1.0, 0.0, 0.0]].into_dyn());
+    assert_eq!(g.get_array(&x).unwrap(), &array![[0.0f32, 1.0, 0.0], [1.0, 0.0, 0.0]].into_dyn());
 }

@@ -16,7 +16,7 @@ use std::hint::black_box;
 use std::time::{Duration, Instant};
 
 use latent_tensor::kernels::conv::{
-    Conv2dSpec, conv_transpose2d, conv_transpose2d_backward, conv2d, conv2d_backward, conv2d_output_size,
+    ConvOptions, conv_transpose2d, conv_transpose2d_backward, conv2d, conv2d_backward, conv2d_output_size,
 };
 use latent_tensor::kernels::matmul::gemm;
 use ndarray::{Array2, Array4};
@@ -213,13 +213,13 @@ pub fn run_all(
         }
     }
     for l in CONVS {
-        let spec = Conv2dSpec::new((l.stride, l.stride), (l.padding, l.padding));
+        let spec = ConvOptions::new(l.stride, l.padding);
         let k = l.kernel;
         let x = filled4((CONV_BATCH, l.c_in, l.side, l.side), 3);
         // Weights are [c_out, c_in, k, k] for a convolution, [c_in, c_out, k, k] transposed.
         let w = if l.transposed { filled4((l.c_in, l.c_out, k, k), 4) } else { filled4((l.c_out, l.c_in, k, k), 4) };
         let out_dim = if l.transposed {
-            conv_transpose2d(x.view(), w.view(), spec, (0, 0)).dim()
+            conv_transpose2d(x.view(), w.view(), spec).dim()
         } else {
             conv2d(x.view(), w.view(), spec).dim()
         };
@@ -242,7 +242,7 @@ pub fn run_all(
         for (t, pool) in &pools {
             let secs = time_calls(pool, timing, &mut || {
                 if l.transposed {
-                    black_box(conv_transpose2d(x.view(), w.view(), spec, (0, 0)));
+                    black_box(conv_transpose2d(x.view(), w.view(), spec));
                 } else {
                     black_box(conv2d(x.view(), w.view(), spec));
                 }
@@ -252,7 +252,7 @@ pub fn run_all(
         for (t, pool) in &pools {
             let secs = time_calls(pool, timing, &mut || {
                 if l.transposed {
-                    black_box(conv_transpose2d_backward(x.view(), w.view(), g.view(), spec, (0, 0)));
+                    black_box(conv_transpose2d_backward(x.view(), w.view(), g.view(), spec));
                 } else {
                     black_box(conv2d_backward(x.view(), w.view(), g.view(), spec));
                 }
@@ -271,7 +271,7 @@ mod tests {
     fn conv_layers_chain_like_the_models() {
         // Each listed layer's output side is the next layer's input side within a network.
         let side_out = |l: &Conv| {
-            let spec = Conv2dSpec::new((l.stride, l.stride), (l.padding, l.padding));
+            let spec = ConvOptions::new(l.stride, l.padding);
             if l.transposed {
                 (l.side - 1) * l.stride + l.kernel - 2 * l.padding
             } else {

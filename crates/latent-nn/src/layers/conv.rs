@@ -1,7 +1,7 @@
 //! [`Conv2d`] (weight `[out, in, kh, kw]`) and [`ConvTranspose2d`] (weight `[in, out, kh, kw]`)
 //! with PyTorch's layouts, options and default initialisation. Both take `[n, c, h, w]`.
 
-use latent_tensor::{Conv2dOptions, Tensor, TensorRng};
+use latent_tensor::{ConvOptions, Tensor, TensorRng};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{NnError, Result};
@@ -9,7 +9,12 @@ use crate::init::{fans, torch_default_bias, torch_default_weight};
 use crate::module::{Ctx, Layer, Module};
 
 /// The shape and options of a [`Conv2d`] (PyTorch's `nn.Conv2d` without groups or dilation).
+///
+/// In JSON (layer specs, checkpoint metadata) the options are fields of their own, as they
+/// always were: `{"in_channels": 1, "out_channels": 4, "kernel_size": [3, 3], "stride": [2, 2],
+/// "padding": [1, 1], "bias": true}`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(from = "Conv2dJson", into = "Conv2dJson")]
 pub struct Conv2dConfig {
     /// Input channels.
     pub in_channels: usize,
@@ -17,10 +22,9 @@ pub struct Conv2dConfig {
     pub out_channels: usize,
     /// Kernel size `(kh, kw)`.
     pub kernel_size: (usize, usize),
-    /// Stride `(sh, sw)`.
-    pub stride: (usize, usize),
-    /// Zero padding on each side `(ph, pw)`.
-    pub padding: (usize, usize),
+    /// Stride and zero padding on each side; the output padding must stay zero (it belongs to a
+    /// transposed convolution).
+    pub options: ConvOptions,
     /// Whether the layer adds a per-channel bias.
     pub bias: bool,
 }
@@ -32,35 +36,72 @@ impl Conv2dConfig {
             in_channels,
             out_channels,
             kernel_size: (kernel, kernel),
-            stride: (1, 1),
-            padding: (0, 0),
+            options: ConvOptions::default(),
             bias: true,
         }
     }
 
     /// The same with stride `s` on both axes.
     pub fn stride(self, s: usize) -> Self {
-        Conv2dConfig { stride: (s, s), ..self }
+        Conv2dConfig { options: ConvOptions { stride: (s, s), ..self.options }, ..self }
     }
 
     /// The same with padding `p` on both axes.
     pub fn padding(self, p: usize) -> Self {
-        Conv2dConfig { padding: (p, p), ..self }
+        Conv2dConfig { options: ConvOptions { padding: (p, p), ..self.options }, ..self }
     }
 
     /// The same with or without a bias.
     pub fn bias(self, bias: bool) -> Self {
         Conv2dConfig { bias, ..self }
     }
+}
 
-    fn options(&self) -> Conv2dOptions {
-        Conv2dOptions { stride: self.stride, padding: self.padding, output_padding: (0, 0) }
+/// [`Conv2dConfig`] as JSON: the options as separate fields.
+#[derive(Clone, Copy, Serialize, Deserialize)]
+struct Conv2dJson {
+    in_channels: usize,
+    out_channels: usize,
+    kernel_size: (usize, usize),
+    stride: (usize, usize),
+    padding: (usize, usize),
+    bias: bool,
+}
+
+impl From<Conv2dJson> for Conv2dConfig {
+    fn from(j: Conv2dJson) -> Self {
+        let options = ConvOptions { stride: j.stride, padding: j.padding, output_padding: (0, 0) };
+        Conv2dConfig {
+            in_channels: j.in_channels,
+            out_channels: j.out_channels,
+            kernel_size: j.kernel_size,
+            options,
+            bias: j.bias,
+        }
+    }
+}
+
+impl From<Conv2dConfig> for Conv2dJson {
+    fn from(c: Conv2dConfig) -> Self {
+        let (stride, padding) = (c.options.stride, c.options.padding);
+        Conv2dJson {
+            in_channels: c.in_channels,
+            out_channels: c.out_channels,
+            kernel_size: c.kernel_size,
+            stride,
+            padding,
+            bias: c.bias,
+        }
     }
 }
 
 /// The shape and options of a [`ConvTranspose2d`] (PyTorch's `nn.ConvTranspose2d` without
 /// groups or dilation).
+///
+/// In JSON the options are fields of their own, as they always were (`"stride"`, `"padding"`,
+/// `"output_padding"`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(from = "ConvTranspose2dJson", into = "ConvTranspose2dJson")]
 pub struct ConvTranspose2dConfig {
     /// Input channels.
     pub in_channels: usize,
@@ -68,12 +109,9 @@ pub struct ConvTranspose2dConfig {
     pub out_channels: usize,
     /// Kernel size `(kh, kw)`.
     pub kernel_size: (usize, usize),
-    /// Stride `(sh, sw)`.
-    pub stride: (usize, usize),
-    /// Rows/columns removed from each side of the output `(ph, pw)`.
-    pub padding: (usize, usize),
-    /// Rows/columns added on one side of the output (smaller than the stride).
-    pub output_padding: (usize, usize),
+    /// Stride, rows/columns removed from each side of the output (padding), and rows/columns
+    /// added on one side (output padding, smaller than the stride).
+    pub options: ConvOptions,
     /// Whether the layer adds a per-channel bias.
     pub bias: bool,
 }
@@ -85,35 +123,69 @@ impl ConvTranspose2dConfig {
             in_channels,
             out_channels,
             kernel_size: (kernel, kernel),
-            stride: (1, 1),
-            padding: (0, 0),
-            output_padding: (0, 0),
+            options: ConvOptions::default(),
             bias: true,
         }
     }
 
     /// The same with stride `s` on both axes.
     pub fn stride(self, s: usize) -> Self {
-        ConvTranspose2dConfig { stride: (s, s), ..self }
+        ConvTranspose2dConfig { options: ConvOptions { stride: (s, s), ..self.options }, ..self }
     }
 
     /// The same with padding `p` on both axes.
     pub fn padding(self, p: usize) -> Self {
-        ConvTranspose2dConfig { padding: (p, p), ..self }
+        ConvTranspose2dConfig { options: ConvOptions { padding: (p, p), ..self.options }, ..self }
     }
 
     /// The same with output padding `p` on both axes.
     pub fn output_padding(self, p: usize) -> Self {
-        ConvTranspose2dConfig { output_padding: (p, p), ..self }
+        ConvTranspose2dConfig { options: self.options.output_padding(p), ..self }
     }
 
     /// The same with or without a bias.
     pub fn bias(self, bias: bool) -> Self {
         ConvTranspose2dConfig { bias, ..self }
     }
+}
 
-    fn options(&self) -> Conv2dOptions {
-        Conv2dOptions { stride: self.stride, padding: self.padding, output_padding: self.output_padding }
+/// [`ConvTranspose2dConfig`] as JSON: the options as separate fields.
+#[derive(Clone, Copy, Serialize, Deserialize)]
+struct ConvTranspose2dJson {
+    in_channels: usize,
+    out_channels: usize,
+    kernel_size: (usize, usize),
+    stride: (usize, usize),
+    padding: (usize, usize),
+    output_padding: (usize, usize),
+    bias: bool,
+}
+
+impl From<ConvTranspose2dJson> for ConvTranspose2dConfig {
+    fn from(j: ConvTranspose2dJson) -> Self {
+        let options = ConvOptions { stride: j.stride, padding: j.padding, output_padding: j.output_padding };
+        ConvTranspose2dConfig {
+            in_channels: j.in_channels,
+            out_channels: j.out_channels,
+            kernel_size: j.kernel_size,
+            options,
+            bias: j.bias,
+        }
+    }
+}
+
+impl From<ConvTranspose2dConfig> for ConvTranspose2dJson {
+    fn from(c: ConvTranspose2dConfig) -> Self {
+        let ConvOptions { stride, padding, output_padding } = c.options;
+        ConvTranspose2dJson {
+            in_channels: c.in_channels,
+            out_channels: c.out_channels,
+            kernel_size: c.kernel_size,
+            stride,
+            padding,
+            output_padding,
+            bias: c.bias,
+        }
     }
 }
 
@@ -183,7 +255,7 @@ pub struct Conv2d {
     weight: Tensor,
     bias: Option<Tensor>,
     #[module(skip)]
-    options: Conv2dOptions,
+    options: ConvOptions,
 }
 
 impl Conv2d {
@@ -191,29 +263,26 @@ impl Conv2d {
     /// `U(-1/√fan_in, 1/√fan_in)`, `fan_in = in·kh·kw`).
     ///
     /// # Errors
-    /// If a size or the stride is zero.
+    /// If a size or the stride is zero, or the output padding is not.
     pub fn new(config: &Conv2dConfig, rng: &mut TensorRng) -> Result<Self> {
         let c = config;
-        check_sizes("Conv2d", (c.in_channels, c.out_channels), c.kernel_size, c.stride)?;
+        check_sizes("Conv2d", (c.in_channels, c.out_channels), c.kernel_size, c.options.stride)?;
+        check_no_output_padding(c.options)?;
         let shape = [c.out_channels, c.in_channels, c.kernel_size.0, c.kernel_size.1];
         let (weight, bias) = torch_default_params(&shape, c.out_channels, c.bias, rng)?;
-        Ok(Conv2d { weight, bias, options: c.options() })
+        Ok(Conv2d { weight, bias, options: c.options })
     }
 
     /// A layer using the given tensors as they are: weight `[out, in, kh, kw]`, bias `[out]`.
     ///
     /// # Errors
-    /// If the shapes do not fit or the stride is zero.
-    pub fn from_tensors(
-        weight: Tensor,
-        bias: Option<Tensor>,
-        stride: (usize, usize),
-        padding: (usize, usize),
-    ) -> Result<Self> {
+    /// If the shapes do not fit, the stride is zero, or the output padding is not.
+    pub fn from_tensors(weight: Tensor, bias: Option<Tensor>, options: ConvOptions) -> Result<Self> {
         check_tensors("Conv2d", &weight, bias.as_ref(), 0)?;
         let s = weight.shape();
-        check_sizes("Conv2d", (s[1], s[0]), (s[2], s[3]), stride)?;
-        Ok(Conv2d { weight, bias, options: Conv2dOptions { stride, padding, output_padding: (0, 0) } })
+        check_sizes("Conv2d", (s[1], s[0]), (s[2], s[3]), options.stride)?;
+        check_no_output_padding(options)?;
+        Ok(Conv2d { weight, bias, options })
     }
 
     /// The layer's shape and options.
@@ -223,8 +292,7 @@ impl Conv2d {
             in_channels: s[1],
             out_channels: s[0],
             kernel_size: (s[2], s[3]),
-            stride: self.options.stride,
-            padding: self.options.padding,
+            options: self.options,
             bias: self.bias.is_some(),
         }
     }
@@ -259,7 +327,7 @@ pub struct ConvTranspose2d {
     weight: Tensor,
     bias: Option<Tensor>,
     #[module(skip)]
-    options: Conv2dOptions,
+    options: ConvOptions,
 }
 
 impl ConvTranspose2d {
@@ -271,11 +339,11 @@ impl ConvTranspose2d {
     /// If a size or the stride is zero, or the output padding is not smaller than the stride.
     pub fn new(config: &ConvTranspose2dConfig, rng: &mut TensorRng) -> Result<Self> {
         let c = config;
-        check_sizes("ConvTranspose2d", (c.in_channels, c.out_channels), c.kernel_size, c.stride)?;
-        check_output_padding(c.output_padding, c.stride)?;
+        check_sizes("ConvTranspose2d", (c.in_channels, c.out_channels), c.kernel_size, c.options.stride)?;
+        check_output_padding(c.options.output_padding, c.options.stride)?;
         let shape = [c.in_channels, c.out_channels, c.kernel_size.0, c.kernel_size.1];
         let (weight, bias) = torch_default_params(&shape, c.out_channels, c.bias, rng)?;
-        Ok(ConvTranspose2d { weight, bias, options: c.options() })
+        Ok(ConvTranspose2d { weight, bias, options: c.options })
     }
 
     /// A layer using the given tensors as they are: weight `[in, out, kh, kw]`, bias `[out]`.
@@ -283,7 +351,7 @@ impl ConvTranspose2d {
     /// # Errors
     /// If the shapes do not fit, the stride is zero, or the output padding is not smaller than
     /// the stride.
-    pub fn from_tensors(weight: Tensor, bias: Option<Tensor>, options: Conv2dOptions) -> Result<Self> {
+    pub fn from_tensors(weight: Tensor, bias: Option<Tensor>, options: ConvOptions) -> Result<Self> {
         check_tensors("ConvTranspose2d", &weight, bias.as_ref(), 1)?;
         let s = weight.shape();
         check_sizes("ConvTranspose2d", (s[0], s[1]), (s[2], s[3]), options.stride)?;
@@ -298,9 +366,7 @@ impl ConvTranspose2d {
             in_channels: s[0],
             out_channels: s[1],
             kernel_size: (s[2], s[3]),
-            stride: self.options.stride,
-            padding: self.options.padding,
-            output_padding: self.options.output_padding,
+            options: self.options,
             bias: self.bias.is_some(),
         }
     }
@@ -319,6 +385,21 @@ impl ConvTranspose2d {
     pub fn bias(&self) -> Option<&Tensor> {
         self.bias.as_ref()
     }
+}
+
+/// A convolution's options must not carry a transposed convolution's output padding (it would
+/// be ignored, and a config's JSON has no field for it).
+fn check_no_output_padding(options: ConvOptions) -> Result<()> {
+    if options.output_padding != (0, 0) {
+        return Err(NnError::config(
+            "Conv2d",
+            format!(
+                "output padding belongs to a transposed convolution, found {:?} (use ConvTranspose2d)",
+                options.output_padding
+            ),
+        ));
+    }
+    Ok(())
 }
 
 fn check_output_padding(output_padding: (usize, usize), stride: (usize, usize)) -> Result<()> {
@@ -381,8 +462,28 @@ mod tests {
         assert!(
             ConvTranspose2d::new(&ConvTranspose2dConfig::new(1, 2, 3).stride(2).output_padding(2), &mut rng).is_err()
         );
+        let output_padding = ConvOptions::new(2, 0).output_padding(1);
+        let err = Conv2d::from_tensors(Tensor::zeros(&[2, 1, 3, 3]), None, output_padding).unwrap_err();
+        assert!(err.to_string().contains("transposed"), "{err}");
+        let config = Conv2dConfig { options: output_padding, ..Conv2dConfig::new(1, 2, 3) };
+        assert!(Conv2d::new(&config, &mut rng).is_err());
         let mut conv = Conv2d::new(&Conv2dConfig::new(3, 2, 3), &mut rng).unwrap();
         let err = conv.forward(&Tensor::zeros(&[1, 2, 5, 5]), &mut Ctx::eval()).unwrap_err();
         assert!(err.to_string().contains("[n, 3, h, w]"), "{err}");
+    }
+
+    #[test]
+    fn config_json_has_the_fields_checkpoints_were_written_with() {
+        // As in the metadata of tests/fixtures/rust_model.safetensors, written before stride,
+        // padding and output padding became one options type.
+        let conv =
+            r#"{"in_channels":1,"out_channels":4,"kernel_size":[3,3],"stride":[2,2],"padding":[1,1],"bias":true}"#;
+        let c: Conv2dConfig = serde_json::from_str(conv).unwrap();
+        assert_eq!(c, Conv2dConfig::new(1, 4, 3).stride(2).padding(1));
+        assert_eq!(serde_json::to_string(&c).unwrap(), conv);
+        let up = r#"{"in_channels":4,"out_channels":2,"kernel_size":[4,4],"stride":[2,2],"padding":[1,1],"output_padding":[1,1],"bias":false}"#;
+        let t: ConvTranspose2dConfig = serde_json::from_str(up).unwrap();
+        assert_eq!(t, ConvTranspose2dConfig::new(4, 2, 4).stride(2).padding(1).output_padding(1).bias(false));
+        assert_eq!(serde_json::to_string(&t).unwrap(), up);
     }
 }

@@ -2,7 +2,8 @@
 //! ([`clip`]) and learning-rate schedules ([`schedule`]).
 //!
 //! # How a step works
-//! [`Optimizer::step`] visits the model's parameters by name and, for each one with a
+//! [`Optimizer::step`] visits the model's parameters by name ([`Optimizer::step_tensors`] takes
+//! loose named tensors instead of a model) and, for each one with a
 //! gradient in the [`GradSource`] (the [`Gradients`] from `backward`, or [`NamedGrads`] when
 //! gradients are clipped first), calls [`Optimizer::update`], which edits the parameter in
 //! place in one fused pass over parameter, gradient and moments (no temporaries). A parameter
@@ -28,7 +29,7 @@ pub mod sgd;
 
 use std::collections::{BTreeMap, HashMap};
 
-use latent_tensor::kernels::elementwise::{self, worth_parallel};
+use latent_tensor::elementwise::{self, worth_parallel};
 use latent_tensor::{Gradients, Tensor};
 use ndarray::{ArrayD, ArrayViewD, ArrayViewMutD, IxDyn, Zip};
 use rayon::prelude::*;
@@ -50,7 +51,7 @@ pub trait GradSource {
 
 impl GradSource for Gradients {
     fn grad(&self, _name: &str, param: &Tensor) -> Option<ArrayViewD<'_, f32>> {
-        self.get(param).map(|g| g.view())
+        self.get_array(param).map(|g| g.view())
     }
 }
 
@@ -164,6 +165,39 @@ pub trait Optimizer: Send {
             }
         });
         result
+    }
+
+    /// Update loose parameters, each named (the name keys its state, as a module's parameter
+    /// names do), from their gradients in `grads`; a parameter without a gradient is skipped.
+    ///
+    /// For code that holds its parameters in variables rather than in a [`Module`]: fit
+    /// `y = w·x + b` with Adam.
+    /// ```
+    /// use latent_nn::optim::{Adam, AdamConfig, Optimizer};
+    /// use latent_tensor::Tensor;
+    ///
+    /// let x = Tensor::from_vec(&[8], (0..8).map(|i| i as f32 / 4.0).collect())?;
+    /// let y = 3.0 * &x + 0.5; // the line to find
+    /// let (mut w, mut b) = (Tensor::scalar(0.0).to_leaf(), Tensor::scalar(0.0).to_leaf());
+    /// let mut adam = Adam::new(AdamConfig::adam(0.1))?;
+    /// for _ in 0..300 {
+    ///     // The loss (and its graph) is gone at the end of this line; the gradients stay.
+    ///     let grads = (&w * &x + &b - &y).square().mean_all()?.backward()?;
+    ///     adam.step_tensors(&mut [("w", &mut w), ("b", &mut b)], &grads)?;
+    /// }
+    /// assert!((w.item()? - 3.0).abs() < 1e-2 && (b.item()? - 0.5).abs() < 1e-2, "{w} {b}");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    /// If a gradient does not fit its parameter; parameters before it are updated.
+    fn step_tensors(&mut self, params: &mut [(&str, &mut Tensor)], grads: &dyn GradSource) -> Result<()> {
+        for (name, param) in params.iter_mut() {
+            if let Some(g) = grads.grad(name, param) {
+                self.update(name, param, g)?;
+            }
+        }
+        Ok(())
     }
 
     /// Check `state` against `model` (every slot belongs to a parameter of the model, with its
@@ -400,6 +434,7 @@ pub(crate) fn check_hyper(what: &'static str, name: &str, v: f64, range: std::op
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::Layer;
     use crate::layers::Linear;
     use latent_tensor::TensorRng;
 
@@ -414,6 +449,26 @@ mod tests {
         assert_eq!(named.get("weight").unwrap().shape(), [2, 3]);
         assert!(named.get("bias").is_none());
         assert!(grads.is_empty());
+    }
+
+    #[test]
+    fn loose_tensors_step_exactly_as_the_same_module_does() {
+        use crate::module::Ctx;
+        let mut model = Linear::new(3, 2, &mut TensorRng::seed_from_u64(0)).unwrap();
+        let mut w = Tensor::parameter(model.weight().to_array());
+        let mut b = Tensor::parameter(model.bias().unwrap().to_array());
+        let x = TensorRng::seed_from_u64(1).randn(&[4, 3]);
+        let (mut by_module, mut by_name) =
+            (adam::Adam::new(AdamConfig::adam(0.1)).unwrap(), adam::Adam::new(AdamConfig::adam(0.1)).unwrap());
+        for _ in 0..3 {
+            let grads = model.forward(&x, &mut Ctx::eval()).unwrap().square().sum_all().backward().unwrap();
+            by_module.step(&mut model, &grads).unwrap();
+            let grads = x.linear(&w, Some(&b)).unwrap().square().sum_all().backward().unwrap();
+            by_name.step_tensors(&mut [("weight", &mut w), ("bias", &mut b)], &grads).unwrap();
+        }
+        assert_eq!(model.weight().to_vec(), w.to_vec());
+        assert_eq!(model.bias().unwrap().to_vec(), b.to_vec());
+        assert_eq!(by_module.state(), by_name.state());
     }
 
     #[test]

@@ -21,6 +21,13 @@
 //! runner with a fixed seed, and records which [`OpKind`]s its graphs exercised; a test asserts
 //! that every kind in [`OpKind::ALL`] is exercised by some check. Crates above this one (layers,
 //! losses) publish their own `Vec<OpCheck>`, and `cargo xtask gradcheck` runs them all.
+//!
+//! # Tests
+//! Each crate's `tests/gradcheck.rs` turns every entry of its registry into a `#[test]` of the
+//! same name with [`gradcheck_tests!`](crate::gradcheck_tests) (so `cargo test matmul` runs
+//! the matmul checks), and that macro adds a test failing if the registry has an entry without
+//! a test. This module exists only with the crate's `gradcheck` feature: proptest is a test
+//! dependency, never part of a user's build.
 
 mod registry;
 pub mod strategies;
@@ -92,7 +99,7 @@ pub fn check_point(
     let mut xs: Vec<ArrayD<f32>> = inputs.to_vec();
     for (i, leaf) in leaves.iter().enumerate() {
         let zeros = ArrayD::zeros(leaf.shape());
-        let analytic = grads.get(leaf).unwrap_or(&zeros).as_standard_layout().into_owned();
+        let analytic = grads.get_array(leaf).unwrap_or(&zeros).as_standard_layout().into_owned();
         for (j, &a) in analytic.iter().enumerate() {
             let orig = *xs[i].as_slice_mut().expect("standard layout").get(j).expect("in range");
             xs[i].as_slice_mut().expect("standard layout")[j] = orig + tol.step;
@@ -210,6 +217,89 @@ pub fn run_check(check: &OpCheck, cases: u32, seed: u64) -> CheckReport {
         kinds: kinds.into_inner(),
         failure,
     }
+}
+
+/// Run the check named `name` of `registry` over `cases` cases from `seed`, and panic with its
+/// failure (the minimal failing case) if it fails. What the tests made by
+/// [`gradcheck_tests!`](crate::gradcheck_tests) call.
+///
+/// # Panics
+/// If the registry has no such check, the check fails, or fewer cases ran than asked for.
+pub fn assert_check_passes(registry: &[OpCheck], name: &str, cases: u32, seed: u64) {
+    let Some(check) = registry.iter().find(|c| c.name == name) else {
+        let names: Vec<&str> = registry.iter().map(|c| c.name).collect();
+        panic!("no gradient check named `{name}` in the registry; it has {names:?}");
+    };
+    let report = run_check(check, cases, seed);
+    if let Some(failure) = &report.failure {
+        panic!("gradient check `{name}` failed: {failure}");
+    }
+    assert_eq!(report.cases, cases, "gradient check `{name}` ran {} of {cases} cases", report.cases);
+}
+
+/// Panic unless `tested` names every check of `registry` exactly once, and nothing else.
+///
+/// # Panics
+/// If a check has no test, a test names no check, or two checks share a name.
+pub fn assert_every_check_tested(registry: &[OpCheck], tested: &[&str]) {
+    let names: BTreeSet<&str> = registry.iter().map(|c| c.name).collect();
+    assert_eq!(names.len(), registry.len(), "two gradient checks share a name");
+    let tested_set: BTreeSet<&str> = tested.iter().copied().collect();
+    assert_eq!(tested_set.len(), tested.len(), "a gradient check is listed twice in gradcheck_tests!");
+    let untested: Vec<&str> = names.difference(&tested_set).copied().collect();
+    assert!(untested.is_empty(), "registry entries without a test (add them to gradcheck_tests!): {untested:?}");
+    let unknown: Vec<&str> = tested_set.difference(&names).copied().collect();
+    assert!(unknown.is_empty(), "tests naming no registry entry: {unknown:?}");
+}
+
+/// One `#[test]` per gradient check of a registry, named after the check, plus
+/// `every_registry_entry_has_a_test`, which fails if the registry has an entry missing here.
+///
+/// ```ignore
+/// latent_tensor::gradcheck_tests! {
+///     registry: latent_tensor::gradcheck::registry, cases: 12, seed: 1;
+///     add, sub, matmul_batched,
+/// }
+/// // Checks named `nn::Linear`, `nn::Conv2d`: tests `nn::Linear`, `nn::Conv2d` in a module `nn`.
+/// latent_tensor::gradcheck_tests! {
+///     registry: latent_nn::gradcheck_registry, cases: 8, seed: 1;
+///     mod nn { Linear, Conv2d }
+/// }
+/// ```
+/// Each test runs [`assert_check_passes`] with the given cases and seed.
+#[macro_export]
+macro_rules! gradcheck_tests {
+    (registry: $registry:path, cases: $cases:expr, seed: $seed:expr; mod $prefix:ident { $($name:ident),+ $(,)? }) => {
+        #[allow(non_snake_case)]
+        mod $prefix {
+            $(
+                #[test]
+                fn $name() {
+                    let name = concat!(stringify!($prefix), "::", stringify!($name));
+                    $crate::gradcheck::assert_check_passes(&$registry(), name, $cases, $seed);
+                }
+            )+
+
+            #[test]
+            fn every_registry_entry_has_a_test() {
+                let tested = [$(concat!(stringify!($prefix), "::", stringify!($name))),+];
+                $crate::gradcheck::assert_every_check_tested(&$registry(), &tested);
+            }
+        }
+    };
+    (registry: $registry:path, cases: $cases:expr, seed: $seed:expr; $($name:ident),+ $(,)?) => {
+        $(
+            #[test]
+            fn $name() {
+                $crate::gradcheck::assert_check_passes(&$registry(), stringify!($name), $cases, $seed);
+            }
+        )+
+
+        #[test]
+        fn every_registry_entry_has_a_test() {
+            $crate::gradcheck::assert_every_check_tested(&$registry(), &[$(stringify!($name)),+]);
+        }
+    };
 }
 
 /// The op kinds of [`OpKind::ALL`] that no report exercised.

@@ -67,29 +67,54 @@ use rayon::prelude::*;
 
 use super::matmul::gemm;
 
-/// Stride and zero padding of a 2-D convolution, each as `(along height, along width)`.
+/// Stride and zero padding of a 2-D convolution or transposed convolution, and the output
+/// padding of a transposed one, each as `(along height, along width)`: the one options type of
+/// [`Tensor::conv2d`](crate::Tensor::conv2d), [`Tensor::conv_transpose2d`](crate::Tensor::conv_transpose2d),
+/// and of the kernels here.
 ///
-/// The same spec describes a transposed convolution: there `stride` and `padding` are those of
-/// the convolution it is the adjoint of (as in PyTorch).
+/// For a transposed convolution, `stride` and `padding` are those of the convolution it is the
+/// adjoint of (as in PyTorch): the padding is removed from each side of its output.
+///
+/// ```
+/// use latent_tensor::{ConvOptions, Tensor};
+///
+/// let x = Tensor::zeros(&[1, 1, 7, 7]);
+/// let down = x.conv2d(&Tensor::ones(&[4, 1, 3, 3]), ConvOptions::new(2, 1))?; // [1, 4, 4, 4]
+/// let up = down.conv_transpose2d(&Tensor::ones(&[4, 1, 3, 3]), ConvOptions::new(2, 1))?;
+/// assert_eq!(up.shape(), [1, 1, 7, 7]);
+/// let up = down.conv_transpose2d(&Tensor::ones(&[4, 1, 3, 3]), ConvOptions::new(2, 1).output_padding(1))?;
+/// assert_eq!(up.shape(), [1, 1, 8, 8]);
+/// # Ok::<(), latent_tensor::TensorError>(())
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub struct Conv2dSpec {
+pub struct ConvOptions {
     /// Step between neighbouring windows, `(sh, sw)`; each at least 1.
     pub stride: (usize, usize),
-    /// Zeros added on each side of the input, `(ph, pw)`.
+    /// Zeros added on each side of the input, `(ph, pw)` (for a transposed convolution: removed
+    /// from each side of the output).
     pub padding: (usize, usize),
+    /// Extra rows/columns added on one side of a transposed convolution's output, smaller than
+    /// the stride (it picks among the output sizes that a strided convolution maps to the same
+    /// size); ignored by a convolution.
+    pub output_padding: (usize, usize),
 }
 
-impl Conv2dSpec {
-    /// A spec with the given stride and padding.
-    pub fn new(stride: (usize, usize), padding: (usize, usize)) -> Self {
-        Conv2dSpec { stride, padding }
+impl ConvOptions {
+    /// The same stride and padding on both axes, no output padding.
+    pub fn new(stride: usize, padding: usize) -> Self {
+        ConvOptions { stride: (stride, stride), padding: (padding, padding), output_padding: (0, 0) }
+    }
+
+    /// The same with output padding `p` on both axes (for a transposed convolution).
+    pub fn output_padding(self, p: usize) -> Self {
+        ConvOptions { output_padding: (p, p), ..self }
     }
 }
 
-impl Default for Conv2dSpec {
-    /// Stride 1, no padding.
+impl Default for ConvOptions {
+    /// Stride 1, no padding, no output padding.
     fn default() -> Self {
-        Conv2dSpec { stride: (1, 1), padding: (0, 0) }
+        ConvOptions::new(1, 0)
     }
 }
 
@@ -99,7 +124,7 @@ impl Default for Conv2dSpec {
 ///
 /// Returns `None` for impossible geometry: a zero stride, an empty kernel or input, or a kernel
 /// larger than the padded input (`kh > h + 2·ph`).
-pub fn conv2d_output_size(input: (usize, usize), kernel: (usize, usize), spec: Conv2dSpec) -> Option<(usize, usize)> {
+pub fn conv2d_output_size(input: (usize, usize), kernel: (usize, usize), spec: ConvOptions) -> Option<(usize, usize)> {
     let one = |len: usize, k: usize, s: usize, p: usize| -> Option<usize> {
         if s == 0 || k == 0 || len == 0 {
             return None;
@@ -122,8 +147,7 @@ pub fn conv2d_output_size(input: (usize, usize), kernel: (usize, usize), spec: C
 pub fn conv_transpose2d_output_size(
     input: (usize, usize),
     kernel: (usize, usize),
-    spec: Conv2dSpec,
-    output_padding: (usize, usize),
+    spec: ConvOptions,
 ) -> Option<(usize, usize)> {
     let one = |len: usize, k: usize, s: usize, p: usize, op: usize| -> Option<usize> {
         if s == 0 || k == 0 || len == 0 || op >= s {
@@ -134,8 +158,8 @@ pub fn conv_transpose2d_output_size(
         (size >= 1).then_some(size)
     };
     Some((
-        one(input.0, kernel.0, spec.stride.0, spec.padding.0, output_padding.0)?,
-        one(input.1, kernel.1, spec.stride.1, spec.padding.1, output_padding.1)?,
+        one(input.0, kernel.0, spec.stride.0, spec.padding.0, spec.output_padding.0)?,
+        one(input.1, kernel.1, spec.stride.1, spec.padding.1, spec.output_padding.1)?,
     ))
 }
 
@@ -144,7 +168,7 @@ pub fn conv_transpose2d_output_size(
 ///
 /// # Panics
 /// If the channel counts differ or the geometry is impossible.
-pub fn conv2d(x: ArrayView4<f32>, w: ArrayView4<f32>, spec: Conv2dSpec) -> Array4<f32> {
+pub fn conv2d(x: ArrayView4<f32>, w: ArrayView4<f32>, spec: ConvOptions) -> Array4<f32> {
     let (n, c_in, h, wd) = x.dim();
     let (c_out, c_in_w, kh, kw) = w.dim();
     assert_eq!(c_in, c_in_w, "conv2d: input has {c_in} channels, weight expects {c_in_w}");
@@ -218,11 +242,12 @@ fn conv2d_in_chunks(x: ArrayView4<f32>, w: ArrayView4<f32>, geo: &Geometry, chun
 ///
 /// # Panics
 /// If the shapes are inconsistent (see [`conv2d_backward_input`], [`conv2d_backward_weight`]).
+#[cfg(any(test, feature = "bench"))]
 pub fn conv2d_backward(
     x: ArrayView4<f32>,
     w: ArrayView4<f32>,
     grad_out: ArrayView4<f32>,
-    spec: Conv2dSpec,
+    spec: ConvOptions,
 ) -> (Array4<f32>, Array4<f32>) {
     let (n, c_in, h, wd) = x.dim();
     let (c_out, c_in_w, kh, kw) = w.dim();
@@ -245,7 +270,7 @@ pub fn conv2d_backward_input(
     w: ArrayView4<f32>,
     grad_out: ArrayView4<f32>,
     input_hw: (usize, usize),
-    spec: Conv2dSpec,
+    spec: ConvOptions,
 ) -> Array4<f32> {
     let (c_out, c_in, kh, kw) = w.dim();
     let (n, c_out_g, oh, ow) = grad_out.dim();
@@ -307,7 +332,7 @@ pub fn conv2d_backward_weight(
     x: ArrayView4<f32>,
     grad_out: ArrayView4<f32>,
     kernel: (usize, usize),
-    spec: Conv2dSpec,
+    spec: ConvOptions,
 ) -> Array4<f32> {
     let (n, c_in, h, wd) = x.dim();
     let (n_g, c_out, oh, ow) = grad_out.dim();
@@ -399,25 +424,17 @@ fn backward_weight_in_chunks(
 ///
 /// # Panics
 /// If the channel counts differ or the geometry is impossible.
-pub fn conv_transpose2d(
-    x: ArrayView4<f32>,
-    w: ArrayView4<f32>,
-    spec: Conv2dSpec,
-    output_padding: (usize, usize),
-) -> Array4<f32> {
+pub fn conv_transpose2d(x: ArrayView4<f32>, w: ArrayView4<f32>, spec: ConvOptions) -> Array4<f32> {
     let (_, c_in, h, wd) = x.dim();
     let (c_in_w, _, kh, kw) = w.dim();
     assert_eq!(c_in, c_in_w, "conv_transpose2d: input has {c_in} channels, weight expects {c_in_w}");
-    let out_hw = conv_transpose2d_output_size((h, wd), (kh, kw), spec, output_padding).unwrap_or_else(|| {
-        panic!(
-            "conv_transpose2d: impossible geometry: input {h}x{wd}, kernel {kh}x{kw}, {spec:?}, output padding {output_padding:?}"
-        )
-    });
+    let out_hw = conv_transpose2d_output_size((h, wd), (kh, kw), spec)
+        .unwrap_or_else(|| panic!("conv_transpose2d: impossible geometry: input {h}x{wd}, kernel {kh}x{kw}, {spec:?}"));
     conv2d_backward_input(w, x, out_hw, spec)
 }
 
 /// Gradients of [`conv_transpose2d`]: given `x`, `w` and the gradient `grad_out` of a loss with
-/// respect to `conv_transpose2d(x, w, spec, output_padding)`, returns `(grad_x, grad_w)`, shaped
+/// respect to `conv_transpose2d(x, w, spec)`, returns `(grad_x, grad_w)`, shaped
 /// like `x` and `w`.
 ///
 /// `grad_x` is `conv2d(grad_out, w)` and `grad_w` is the [`conv2d`] weight gradient with input
@@ -425,20 +442,18 @@ pub fn conv_transpose2d(
 ///
 /// # Panics
 /// If the shapes are inconsistent with a transposed convolution of `x` by `w`.
+#[cfg(any(test, feature = "bench"))]
 pub fn conv_transpose2d_backward(
     x: ArrayView4<f32>,
     w: ArrayView4<f32>,
     grad_out: ArrayView4<f32>,
-    spec: Conv2dSpec,
-    output_padding: (usize, usize),
+    spec: ConvOptions,
 ) -> (Array4<f32>, Array4<f32>) {
     let (n, c_in, h, wd) = x.dim();
     let (c_in_w, c_out, kh, kw) = w.dim();
     assert_eq!(c_in, c_in_w, "conv_transpose2d_backward: input has {c_in} channels, weight expects {c_in_w}");
-    let (oh, ow) = conv_transpose2d_output_size((h, wd), (kh, kw), spec, output_padding).unwrap_or_else(|| {
-        panic!(
-            "conv_transpose2d_backward: impossible geometry: input {h}x{wd}, kernel {kh}x{kw}, {spec:?}, output padding {output_padding:?}"
-        )
+    let (oh, ow) = conv_transpose2d_output_size((h, wd), (kh, kw), spec).unwrap_or_else(|| {
+        panic!("conv_transpose2d_backward: impossible geometry: input {h}x{wd}, kernel {kh}x{kw}, {spec:?}")
     });
     assert_eq!(
         grad_out.dim(),
@@ -622,7 +637,7 @@ struct Geometry {
 
 impl Geometry {
     /// The geometry, or `None` if [`conv2d_output_size`] rejects it.
-    fn new(c_in: usize, input: (usize, usize), kernel: (usize, usize), spec: Conv2dSpec) -> Option<Self> {
+    fn new(c_in: usize, input: (usize, usize), kernel: (usize, usize), spec: ConvOptions) -> Option<Self> {
         let (oh, ow) = conv2d_output_size(input, kernel, spec)?;
         let ((h, w), (kh, kw), (sh, sw), (ph, pw)) = (input, kernel, spec.stride, spec.padding);
         let (hp, wp) = (h + 2 * ph, w + 2 * pw);
@@ -839,8 +854,18 @@ mod tests {
     use super::*;
     use crate::kernels::test_util::{Lcg, assert_close};
 
+    /// Options with per-axis stride and padding, no output padding.
+    fn options(stride: (usize, usize), padding: (usize, usize)) -> ConvOptions {
+        ConvOptions { stride, padding, output_padding: (0, 0) }
+    }
+
+    /// `spec` with output padding `op`.
+    fn with_op(spec: ConvOptions, op: (usize, usize)) -> ConvOptions {
+        ConvOptions { output_padding: op, ..spec }
+    }
+
     /// Direct 7-loop convolution in f64 (PyTorch's definition).
-    fn naive_conv(x: &Array4<f32>, w: &Array4<f32>, spec: Conv2dSpec) -> Array4<f64> {
+    fn naive_conv(x: &Array4<f32>, w: &Array4<f32>, spec: ConvOptions) -> Array4<f64> {
         let (n, c_in, h, wd) = x.dim();
         let (c_out, _, kh, kw) = w.dim();
         let (oh, ow) = conv2d_output_size((h, wd), (kh, kw), spec).unwrap();
@@ -872,10 +897,10 @@ mod tests {
     }
 
     /// Transposed convolution by direct scatter, in f64.
-    fn naive_conv_transpose(x: &Array4<f32>, w: &Array4<f32>, spec: Conv2dSpec, op: (usize, usize)) -> Array4<f64> {
+    fn naive_conv_transpose(x: &Array4<f32>, w: &Array4<f32>, spec: ConvOptions, op: (usize, usize)) -> Array4<f64> {
         let (n, c_in, h, wd) = x.dim();
         let (_, c_out, kh, kw) = w.dim();
-        let (oh, ow) = conv_transpose2d_output_size((h, wd), (kh, kw), spec, op).unwrap();
+        let (oh, ow) = conv_transpose2d_output_size((h, wd), (kh, kw), with_op(spec, op)).unwrap();
         let mut out = Array4::zeros((n, c_out, oh, ow));
         for b in 0..n {
             for i in 0..c_in {
@@ -930,27 +955,27 @@ mod tests {
 
     #[test]
     fn output_sizes_follow_pytorch_and_reject_impossible_geometry() {
-        let s = |st, p| Conv2dSpec::new(st, p);
+        let s = options;
         assert_eq!(conv2d_output_size((28, 28), (3, 3), s((2, 2), (1, 1))), Some((14, 14)));
         assert_eq!(conv2d_output_size((7, 6), (3, 2), s((2, 2), (1, 0))), Some((4, 3)));
         assert_eq!(conv2d_output_size((3, 3), (5, 5), s((1, 1), (1, 1))), Some((1, 1)));
         assert_eq!(conv2d_output_size((3, 3), (5, 5), s((1, 1), (0, 0))), None);
         assert_eq!(conv2d_output_size((3, 3), (3, 3), s((0, 1), (0, 0))), None);
-        assert_eq!(conv2d_output_size((3, 3), (0, 3), Conv2dSpec::default()), None);
-        assert_eq!(conv2d_output_size((0, 3), (1, 1), Conv2dSpec::default()), None);
-        assert_eq!(conv_transpose2d_output_size((14, 14), (3, 3), s((2, 2), (1, 1)), (1, 1)), Some((28, 28)));
-        assert_eq!(conv_transpose2d_output_size((7, 7), (4, 4), s((2, 2), (1, 1)), (0, 0)), Some((14, 14)));
-        assert_eq!(conv_transpose2d_output_size((4, 4), (3, 3), s((2, 2), (1, 1)), (2, 0)), None);
-        assert_eq!(conv_transpose2d_output_size((1, 1), (1, 1), s((1, 1), (1, 1)), (0, 0)), None);
-        assert_eq!(conv_transpose2d_output_size((0, 1), (1, 1), Conv2dSpec::default(), (0, 0)), None);
-        assert_eq!(conv_transpose2d_output_size((2, 2), (2, 2), s((0, 1), (0, 0)), (0, 0)), None);
+        assert_eq!(conv2d_output_size((3, 3), (0, 3), ConvOptions::default()), None);
+        assert_eq!(conv2d_output_size((0, 3), (1, 1), ConvOptions::default()), None);
+        assert_eq!(conv_transpose2d_output_size((14, 14), (3, 3), with_op(s((2, 2), (1, 1)), (1, 1))), Some((28, 28)));
+        assert_eq!(conv_transpose2d_output_size((7, 7), (4, 4), with_op(s((2, 2), (1, 1)), (0, 0))), Some((14, 14)));
+        assert_eq!(conv_transpose2d_output_size((4, 4), (3, 3), with_op(s((2, 2), (1, 1)), (2, 0))), None);
+        assert_eq!(conv_transpose2d_output_size((1, 1), (1, 1), with_op(s((1, 1), (1, 1)), (0, 0))), None);
+        assert_eq!(conv_transpose2d_output_size((0, 1), (1, 1), with_op(ConvOptions::default(), (0, 0))), None);
+        assert_eq!(conv_transpose2d_output_size((2, 2), (2, 2), with_op(s((0, 1), (0, 0)), (0, 0))), None);
     }
 
     #[test]
     fn conv2d_matches_direct_loops() {
         let mut rng = Lcg::new(10);
         for &(n, ci, co, hw, k, st, p) in CASES {
-            let spec = Conv2dSpec::new(st, p);
+            let spec = options(st, p);
             let x = rng.array4((n, ci, hw.0, hw.1));
             let w = rng.array4((co, ci, k.0, k.1));
             let got = conv2d(x.view(), w.view(), spec);
@@ -962,7 +987,7 @@ mod tests {
     #[test]
     fn conv2d_accepts_non_standard_layouts() {
         let mut rng = Lcg::new(11);
-        let spec = Conv2dSpec::new((2, 1), (1, 1));
+        let spec = options((2, 1), (1, 1));
         // x stored as [h, w, n, c] and permuted to NCHW; w reversed along its output channels.
         let x_hwnc = rng.array4((6, 5, 2, 3));
         let x = x_hwnc.view().permuted_axes([2, 3, 0, 1]);
@@ -977,7 +1002,7 @@ mod tests {
     fn conv2d_backward_is_the_adjoint() {
         let mut rng = Lcg::new(12);
         for &(n, ci, co, hw, k, st, p) in CASES {
-            let spec = Conv2dSpec::new(st, p);
+            let spec = options(st, p);
             let x = rng.array4((n, ci, hw.0, hw.1));
             let w = rng.array4((co, ci, k.0, k.1));
             let y = naive_conv(&x, &w, spec);
@@ -996,7 +1021,7 @@ mod tests {
     fn conv2d_backward_matches_finite_differences() {
         let mut rng = Lcg::new(13);
         for &(n, ci, co, hw, k, st, p) in &CASES[1..5] {
-            let spec = Conv2dSpec::new(st, p);
+            let spec = options(st, p);
             let x = rng.array4((n, ci, hw.0, hw.1));
             let w = rng.array4((co, ci, k.0, k.1));
             let g = rng.array4(naive_conv(&x, &w, spec).dim());
@@ -1024,12 +1049,12 @@ mod tests {
     fn conv_transpose2d_matches_direct_scatter() {
         let mut rng = Lcg::new(14);
         for &(n, ci, co, hw, k, st, p) in CASES {
-            let spec = Conv2dSpec::new(st, p);
+            let spec = options(st, p);
             for op in [(0, 0), (st.0 - 1, st.1 - 1)] {
-                let Some(_) = conv_transpose2d_output_size(hw, k, spec, op) else { continue };
+                let Some(_) = conv_transpose2d_output_size(hw, k, with_op(spec, op)) else { continue };
                 let x = rng.array4((n, ci, hw.0, hw.1));
                 let w = rng.array4((ci, co, k.0, k.1));
-                let got = conv_transpose2d(x.view(), w.view(), spec, op);
+                let got = conv_transpose2d(x.view(), w.view(), with_op(spec, op));
                 let expect = to_f32(&naive_conv_transpose(&x, &w, spec, op));
                 assert_close(got.view().into_dyn(), expect.view().into_dyn(), 1e-5, "conv_transpose2d");
             }
@@ -1041,13 +1066,13 @@ mod tests {
         // PyTorch's definition: conv_transpose2d(g, w) is d<conv2d(x, w), g>/dx when the output
         // padding picks x's size. Compared against the naive scatter of the same gradient.
         let mut rng = Lcg::new(15);
-        let spec = Conv2dSpec::new((2, 2), (1, 1));
+        let spec = options((2, 2), (1, 1));
         for (h, op) in [(8, 1), (7, 0)] {
             let x = rng.array4((2, 3, h, h));
             let w = rng.array4((4, 3, 3, 3));
             let g = rng.array4(naive_conv(&x, &w, spec).dim());
             let (gx, _) = conv2d_backward(x.view(), w.view(), g.view(), spec);
-            let t = conv_transpose2d(g.view(), w.view(), spec, (op, op));
+            let t = conv_transpose2d(g.view(), w.view(), with_op(spec, (op, op)));
             assert_eq!(t.dim(), x.dim());
             assert_close(t.view().into_dyn(), gx.view().into_dyn(), 1e-5, "convT vs grad_x");
             let naive = to_f32(&naive_conv_transpose(&g, &w, spec, (op, op)));
@@ -1059,14 +1084,14 @@ mod tests {
     fn conv_transpose2d_backward_is_the_adjoint() {
         let mut rng = Lcg::new(16);
         for &(n, ci, co, hw, k, st, p) in CASES {
-            let spec = Conv2dSpec::new(st, p);
+            let spec = options(st, p);
             let op = (st.0 - 1, st.1 - 1);
-            let Some(_) = conv_transpose2d_output_size(hw, k, spec, op) else { continue };
+            let Some(_) = conv_transpose2d_output_size(hw, k, with_op(spec, op)) else { continue };
             let x = rng.array4((n, ci, hw.0, hw.1));
             let w = rng.array4((ci, co, k.0, k.1));
             let y = naive_conv_transpose(&x, &w, spec, op);
             let g = rng.array4(y.dim());
-            let (gx, gw) = conv_transpose2d_backward(x.view(), w.view(), g.view(), spec, op);
+            let (gx, gw) = conv_transpose2d_backward(x.view(), w.view(), g.view(), with_op(spec, op));
             assert_eq!((gx.dim(), gw.dim()), (x.dim(), w.dim()));
             let lhs = dot64(&y, &g);
             let tol = 1e-4 * (1.0 + lhs.abs());
@@ -1077,7 +1102,7 @@ mod tests {
 
     #[test]
     fn empty_batch_and_channels() {
-        let spec = Conv2dSpec::new((1, 1), (1, 1));
+        let spec = options((1, 1), (1, 1));
         let x = Array4::<f32>::zeros((0, 2, 4, 4));
         let w = Array4::<f32>::ones((3, 2, 3, 3));
         assert_eq!(conv2d(x.view(), w.view(), spec).dim(), (0, 3, 4, 4));
@@ -1096,11 +1121,11 @@ mod tests {
     fn conv2d_panics_on_kernel_larger_than_input() {
         let x = Array4::<f32>::zeros((1, 1, 2, 2));
         let w = Array4::<f32>::zeros((1, 1, 3, 3));
-        let _ = conv2d(x.view(), w.view(), Conv2dSpec::default());
+        let _ = conv2d(x.view(), w.view(), ConvOptions::default());
     }
 
     /// Gradients of `<conv2d(x, w), g>` with respect to `x` and `w` by direct loops, in f64.
-    fn naive_grads(x: &Array4<f32>, w: &Array4<f32>, g: &Array4<f32>, spec: Conv2dSpec) -> (Array4<f64>, Array4<f64>) {
+    fn naive_grads(x: &Array4<f32>, w: &Array4<f32>, g: &Array4<f32>, spec: ConvOptions) -> (Array4<f64>, Array4<f64>) {
         let (n, c_in, h, wd) = x.dim();
         let (c_out, _, kh, kw) = w.dim();
         let (_, _, oh, ow) = g.dim();
@@ -1157,7 +1182,7 @@ mod tests {
         let mut rng = Lcg::new(18);
         let n = 5;
         for &(ci, co, hw, k, st, p) in CHUNK_GEOS {
-            let spec = Conv2dSpec::new(st, p);
+            let spec = options(st, p);
             let geo = Geometry::new(ci, hw, k, spec).unwrap();
             let x = rng.array4((n, ci, hw.0, hw.1));
             let w = rng.array4((co, ci, k.0, k.1));
@@ -1188,7 +1213,7 @@ mod tests {
         // public functions, against the direct loops.
         let mut rng = Lcg::new(19);
         for (n, ci, co, hw, st) in [(3, 4, 2, (7, 7), (1, 1)), (4, 2, 5, (3, 2), (2, 3)), (1, 1, 1, (1, 1), (1, 1))] {
-            let spec = Conv2dSpec::new(st, (0, 0));
+            let spec = options(st, (0, 0));
             assert!(Geometry::new(ci, hw, hw, spec).unwrap().is_full_window());
             let x = rng.array4((n, ci, hw.0, hw.1));
             let w = rng.array4((co, ci, hw.0, hw.1));
@@ -1208,7 +1233,7 @@ mod tests {
             // The transposed convolution of a 1×1 input with the same weight is grad_x's map.
             let wt = rng.array4((co, ci, hw.0, hw.1));
             let z = rng.array4((n, co, 1, 1));
-            let t = conv_transpose2d(z.view(), wt.view(), spec, (0, 0));
+            let t = conv_transpose2d(z.view(), wt.view(), spec);
             let expect = to_f32(&naive_conv_transpose(&z, &wt, spec, (0, 0)));
             assert_close(t.view().into_dyn(), expect.view().into_dyn(), 1e-5, "dense conv_transpose2d");
         }
@@ -1217,9 +1242,9 @@ mod tests {
     #[test]
     fn chunks_respect_the_budget_and_are_as_few_as_possible() {
         for (geo, c_out) in [
-            (Geometry::new(64, (14, 14), (4, 4), Conv2dSpec::new((2, 2), (1, 1))).unwrap(), 128),
-            (Geometry::new(1, (6, 6), (3, 3), Conv2dSpec::new((1, 1), (1, 1))).unwrap(), 2),
-            (Geometry::new(2, (3, 3), (3, 3), Conv2dSpec::default()).unwrap(), 3),
+            (Geometry::new(64, (14, 14), (4, 4), options((2, 2), (1, 1))).unwrap(), 128),
+            (Geometry::new(1, (6, 6), (3, 3), options((1, 1), (1, 1))).unwrap(), 2),
+            (Geometry::new(2, (3, 3), (3, 3), ConvOptions::default()).unwrap(), 3),
         ] {
             let per_image = (geo.rows() + c_out) * geo.cols();
             let most = (COLUMN_BUDGET / per_image).min(TARGET_COLUMNS.div_ceil(geo.cols())).max(1);
@@ -1239,7 +1264,7 @@ mod tests {
         let mut rng = Lcg::new(17);
         let cases = [(20, 4, 6, 8, 4, (2, 2), (1, 1)), (17, 3, 4, 5, 3, (1, 1), (1, 1))];
         for (n, ci, co, hw, k, st, p) in cases {
-            let spec = Conv2dSpec::new(st, p);
+            let spec = options(st, p);
             let geo = Geometry::new(ci, (hw, hw), (k, k), spec).unwrap();
             let chunk = geo.chunk_items(n, co);
             assert!(1 < chunk && chunk < n, "the batch must be cut into chunks of several images");

@@ -18,7 +18,7 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
-use ndarray::{Array2, ArrayView2, ArrayViewMut2, Axis, s};
+use ndarray::{ArrayView2, ArrayViewMut2, Axis, s};
 
 /// Smallest amount of work (in floating-point operations, `2·m·k·n`) worth a block of its own.
 ///
@@ -253,8 +253,9 @@ impl Drop for CloseOnDrop<'_> {
 ///
 /// # Panics
 /// If `a.ncols() != b.nrows()`.
-pub fn matmul(a: ArrayView2<f32>, b: ArrayView2<f32>) -> Array2<f32> {
-    let mut c = Array2::zeros((a.nrows(), b.ncols()));
+#[cfg(any(test, feature = "bench"))]
+pub fn matmul(a: ArrayView2<f32>, b: ArrayView2<f32>) -> ndarray::Array2<f32> {
+    let mut c = ndarray::Array2::zeros((a.nrows(), b.ncols()));
     gemm(1.0, a, b, 0.0, c.view_mut());
     c
 }

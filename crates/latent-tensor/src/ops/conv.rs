@@ -1,43 +1,15 @@
 //! Convolution and pooling on `[batch, channels, height, width]` tensors, with PyTorch's
 //! semantics and weight layouts: [`Tensor::conv2d`] (weight `[out, in, kh, kw]`),
 //! [`Tensor::conv_transpose2d`] (weight `[in, out, kh, kw]`), [`Tensor::max_pool2d`] and
-//! [`Tensor::avg_pool2d`]. The arithmetic lives in [`crate::kernels::conv`] and
-//! [`crate::kernels::pool`]; this module checks shapes and records the ops.
+//! [`Tensor::avg_pool2d`]. The arithmetic lives in `kernels::conv` and
+//! `kernels::pool`; this module checks shapes and records the ops.
 
 use crate::error::{Result, TensorError};
 use crate::kernels::{conv as kconv, pool as kpool};
 use crate::op::Op;
 use crate::tensor::Tensor;
 
-/// Stride and zero padding of a (transposed) convolution, per spatial axis `(h, w)`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Conv2dOptions {
-    /// The step between applications of the kernel.
-    pub stride: (usize, usize),
-    /// Zeros added on each side of the input (for a transposed convolution: removed from
-    /// each side of the output, as PyTorch does).
-    pub padding: (usize, usize),
-    /// Extra rows/columns added on one side of a transposed convolution's output (must be
-    /// smaller than the stride); ignored by `conv2d`.
-    pub output_padding: (usize, usize),
-}
-
-impl Default for Conv2dOptions {
-    fn default() -> Self {
-        Conv2dOptions { stride: (1, 1), padding: (0, 0), output_padding: (0, 0) }
-    }
-}
-
-impl Conv2dOptions {
-    /// Options with the same stride and padding on both axes.
-    pub fn new(stride: usize, padding: usize) -> Self {
-        Conv2dOptions { stride: (stride, stride), padding: (padding, padding), output_padding: (0, 0) }
-    }
-
-    pub(crate) fn spec(&self) -> kconv::Conv2dSpec {
-        kconv::Conv2dSpec { stride: self.stride, padding: self.padding }
-    }
-}
+pub use crate::kernels::conv::ConvOptions;
 
 /// Window, stride and padding of a pooling op, per spatial axis `(h, w)`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -80,7 +52,7 @@ impl Tensor {
     ///
     /// # Errors
     /// If the tensors are not 4-D, channels differ, the stride is 0, or the kernel does not fit.
-    pub fn conv2d(&self, w: &Tensor, options: Conv2dOptions) -> Result<Tensor> {
+    pub fn conv2d(&self, w: &Tensor, options: ConvOptions) -> Result<Tensor> {
         require_4d("conv2d", "input", self)?;
         require_4d("conv2d", "weight", w)?;
         require_positive("conv2d", "stride", options.stride)?;
@@ -93,20 +65,18 @@ impl Tensor {
                 "need input [n, c, h, w] and weight [o, c, kh, kw]",
             ));
         }
-        kconv::conv2d_output_size((x_shape[2], x_shape[3]), (w_shape[2], w_shape[3]), options.spec()).ok_or_else(
-            || {
-                TensorError::shapes(
-                    "conv2d",
-                    x_shape,
-                    w_shape,
-                    format!("kernel does not fit the padded input ({options:?})"),
-                )
-            },
-        )?;
+        kconv::conv2d_output_size((x_shape[2], x_shape[3]), (w_shape[2], w_shape[3]), options).ok_or_else(|| {
+            TensorError::shapes(
+                "conv2d",
+                x_shape,
+                w_shape,
+                format!("kernel does not fit the padded input ({options:?})"),
+            )
+        })?;
         let v = kconv::conv2d(
             self.view().into_dimensionality().expect("4-D"),
             w.view().into_dimensionality().expect("4-D"),
-            options.spec(),
+            options,
         );
         Ok(Tensor::from_op(v.into_dyn(), &[self, w], || Op::Conv2d { x: self.clone(), w: w.clone(), options }))
     }
@@ -117,7 +87,7 @@ impl Tensor {
     /// # Errors
     /// If the tensors are not 4-D, channels differ, the stride is 0, the output padding is not
     /// smaller than the stride, or the output would be empty.
-    pub fn conv_transpose2d(&self, w: &Tensor, options: Conv2dOptions) -> Result<Tensor> {
+    pub fn conv_transpose2d(&self, w: &Tensor, options: ConvOptions) -> Result<Tensor> {
         require_4d("conv_transpose2d", "input", self)?;
         require_4d("conv_transpose2d", "weight", w)?;
         require_positive("conv_transpose2d", "stride", options.stride)?;
@@ -136,20 +106,20 @@ impl Tensor {
                 format!("output padding must be smaller than the stride ({options:?})"),
             ));
         }
-        kconv::conv_transpose2d_output_size(
-            (x_shape[2], x_shape[3]),
-            (w_shape[2], w_shape[3]),
-            options.spec(),
-            options.output_padding,
-        )
-        .ok_or_else(|| {
-            TensorError::shapes("conv_transpose2d", x_shape, w_shape, format!("output would be empty ({options:?})"))
-        })?;
+        kconv::conv_transpose2d_output_size((x_shape[2], x_shape[3]), (w_shape[2], w_shape[3]), options).ok_or_else(
+            || {
+                TensorError::shapes(
+                    "conv_transpose2d",
+                    x_shape,
+                    w_shape,
+                    format!("output would be empty ({options:?})"),
+                )
+            },
+        )?;
         let v = kconv::conv_transpose2d(
             self.view().into_dimensionality().expect("4-D"),
             w.view().into_dimensionality().expect("4-D"),
-            options.spec(),
-            options.output_padding,
+            options,
         );
         Ok(Tensor::from_op(v.into_dyn(), &[self, w], || Op::ConvTranspose2d { x: self.clone(), w: w.clone(), options }))
     }

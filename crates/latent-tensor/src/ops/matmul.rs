@@ -1,6 +1,6 @@
 //! Matrix products: [`Tensor::matmul`] (2-D and batched) and the fused affine map
 //! [`Tensor::linear`] (`x · wᵀ + b`, PyTorch's `nn.Linear`). Both call the strided parallel GEMM
-//! of [`crate::kernels::matmul`]; transposed operands are passed by strides, never copied, and
+//! of `kernels::matmul`; transposed operands are passed by strides, never copied, and
 //! leading axes are merged into views whenever the layout allows.
 
 use ndarray::{Array2, Array3, ArrayD, ArrayView2, ArrayViewD, Axis, CowArray, Ix2, Ix3, IxDyn};

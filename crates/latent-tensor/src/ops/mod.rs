@@ -11,6 +11,7 @@ pub mod fused;
 pub mod mask;
 pub mod matmul;
 pub mod norm;
+pub mod operators;
 pub mod reduce;
 pub mod shape;
 pub mod unary;

@@ -2,7 +2,7 @@
 //!
 //! Composed of primitive ops, a training-mode batch norm is about eight passes forward and a
 //! dozen backward, each allocating a temporary the graph keeps alive. This op computes the
-//! output in two passes and its gradients in closed form (see [`crate::kernels::norm`]),
+//! output in two passes and its gradients in closed form (see `kernels::norm`),
 //! keeping only the input and three numbers per channel for the backward pass.
 
 use std::sync::Arc;
