@@ -1,4 +1,5 @@
-//! `cargo xtask fetch-mnist`: download the four MNIST files, verified, into `datasets/mnist/`.
+//! `cargo xtask fetch-mnist`: download the four MNIST files, verified, into `mnist/` in the
+//! user's data directory.
 //!
 //! Each file is taken from the first mirror that serves it intact ([`mirror`]), written
 //! atomically ([`atomic`]) and checked by the SHA-256 of its decompressed content before it is
@@ -25,7 +26,7 @@ use mirror::{DEFAULT_MIRRORS, Mirror, mirror_list};
 /// Options of `cargo xtask fetch-mnist`.
 #[derive(clap::Args, Debug)]
 pub struct Args {
-    /// Destination directory [default: datasets/mnist in the workspace].
+    /// Destination directory [default: mnist/ in the user's data directory].
     #[arg(long, value_name = "DIR")]
     pub dest: Option<PathBuf>,
     /// A mirror to try before the defaults: an http(s) base URL, a directory, or a file:// URL.
@@ -46,15 +47,12 @@ pub struct Args {
     pub retries: u32,
 }
 
-/// The workspace root: the parent of the xtask crate.
-pub fn workspace_root() -> PathBuf {
-    let xtask = Path::new(env!("CARGO_MANIFEST_DIR"));
-    xtask.parent().unwrap_or(xtask).to_path_buf()
-}
-
-/// The workspace's `datasets/mnist`.
+/// `mnist/` in the user's data directory, where the data is looked for.
 pub fn default_dest() -> PathBuf {
-    workspace_root().join("datasets/mnist")
+    latent_data::mnist::data_home().map_or_else(
+        || PathBuf::from("mnist"),
+        |home| latent_data::mnist::named_dir(&latent_data::catalog::MNIST, &home),
+    )
 }
 
 /// Runs the command.

@@ -1,7 +1,9 @@
-//! `cargo xtask make-sample`: build the bundled `datasets/mnist-sample/` from the full MNIST.
+//! `cargo xtask make-sample`: build the MNIST sample built into latent-data
+//! (`crates/latent-data/sample/`) from the full MNIST.
 //!
-//! Reads the four full files (any accepted spelling, compressed or raw) from `datasets/mnist/`
-//! or `--from DIR`, checks them against the canonical digests, takes the first 10,000 training
+//! Reads the four full files (any accepted spelling, compressed or raw) from `mnist/` in the
+//! user's data directory (where `latent fetch mnist` puts them) or `--from DIR`, checks them
+//! against the canonical digests, takes the first 10,000 training
 //! and the first 2,000 test items, and writes them as gzip IDX under the standard four names
 //! (best compression, zero timestamp: the same input always gives the same bytes), plus a
 //! `MANIFEST` listing each file's item count, the SHA-256 of its decompressed content and of the
@@ -12,9 +14,10 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::{Context, bail};
+use latent_data::catalog;
 use latent_data::idx::{IdxArray, hex};
 use latent_data::manifest::{MANIFEST_FILE, Manifest, ManifestEntry};
-use latent_data::mnist::{self, DataDir, Origin, Part, Split, Verification};
+use latent_data::mnist::{self, Part, Split, Verification};
 use sha2::{Digest, Sha256};
 
 use crate::fetch_mnist::atomic::AtomicFile;
@@ -22,10 +25,11 @@ use crate::fetch_mnist::atomic::AtomicFile;
 /// Options of `cargo xtask make-sample`.
 #[derive(clap::Args, Debug)]
 pub struct Args {
-    /// Directory of the full MNIST files [default: datasets/mnist in the workspace].
+    /// Directory of the full MNIST files [default: mnist/ in the user's data directory, where
+    /// `latent fetch mnist` puts them].
     #[arg(long, value_name = "DIR")]
     pub from: Option<PathBuf>,
-    /// Output directory [default: datasets/mnist-sample in the workspace].
+    /// Output directory [default: crates/latent-data/sample in the workspace].
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
     /// Training items to keep (the first ones).
@@ -38,10 +42,14 @@ pub struct Args {
 
 /// Runs the command.
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
-    let root = crate::fetch_mnist::workspace_root();
-    let from = args.from.unwrap_or_else(|| root.join("datasets/mnist"));
-    let out = args.out.unwrap_or_else(|| root.join("datasets/mnist-sample"));
-    let manifest = make_sample(&from, &out, args.train, args.test, &Verification::Canonical)?;
+    let from = match args.from {
+        Some(dir) => dir,
+        None => mnist::data_home()
+            .map(|home| mnist::named_dir(&catalog::MNIST, &home))
+            .context("no user data directory (no home directory): give --from DIR")?,
+    };
+    let out = args.out.unwrap_or_else(|| crate::workspace_root().join("crates/latent-data/sample"));
+    let manifest = make_sample(&from, &out, args.train, args.test, &Verification::Named(&catalog::MNIST))?;
     for e in &manifest.entries {
         println!("wrote {}/{}  {} items  content sha256 {}", out.display(), e.file, e.items, e.content_sha256);
     }
@@ -91,9 +99,8 @@ pub fn make_sample(
     }
     AtomicFile::write(out, MANIFEST_FILE, manifest.to_text().as_bytes())
         .with_context(|| format!("cannot write {}", out.join(MANIFEST_FILE).display()))?;
-    // Load it back the way the library loads the sample.
-    let back = mnist::load_from(DataDir { path: out.to_path_buf(), origin: Origin::Sample })
-        .context("the sample just written does not load")?;
+    // Load it back, checked against the manifest just written.
+    let back = mnist::load_dir(out).context("the sample just written does not load")?;
     if back.train.len() != train || back.test.len() != test {
         bail!(
             "the sample just written holds {} + {} items, expected {train} + {test}",
@@ -126,7 +133,7 @@ mod tests {
         let out = Scratch::new("sample-out");
         fake_full(src.path(), 30, 12);
         // Not MNIST's content: the canonical check refuses it.
-        let err = make_sample(src.path(), out.path(), 20, 5, &Verification::Canonical).unwrap_err();
+        let err = make_sample(src.path(), out.path(), 20, 5, &Verification::Named(&catalog::MNIST)).unwrap_err();
         assert!(format!("{err:#}").contains("checksum mismatch"), "{err:#}");
         let m = make_sample(src.path(), out.path(), 20, 5, &Verification::None).unwrap();
         assert_eq!(m.entries.len(), 4);

@@ -45,8 +45,9 @@ pub struct DataArgs {
     /// and LATENT_DATA_DIR.
     #[arg(long, value_name = "DIR")]
     pub data_dir: Option<PathBuf>,
-    /// Which data: full MNIST (datasets/mnist; fetch it with `cargo xtask fetch-mnist`) or the
-    /// bundled 10,000/2,000-digit sample. Default: full MNIST if present, else the sample.
+    /// Which data set: mnist or fashion-mnist from the user's data directory (where `latent
+    /// fetch NAME` puts them), or the built-in 10,000/2,000-digit MNIST sample. Default:
+    /// LATENT_DATA_DIR, else the full MNIST if fetched, else the sample.
     #[arg(long, value_enum, value_name = "NAME")]
     pub dataset: Option<DatasetName>,
 }
@@ -54,10 +55,24 @@ pub struct DataArgs {
 /// The named data sets.
 #[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
 pub enum DatasetName {
-    /// The full MNIST in datasets/mnist (60,000 training, 10,000 test digits).
+    /// The full MNIST (60,000 training, 10,000 test digits), fetched by `latent fetch mnist`.
     Mnist,
-    /// The bundled sample in datasets/mnist-sample (10,000 training, 2,000 test digits).
+    /// The MNIST sample built into the program (10,000 training, 2,000 test digits).
     MnistSample,
+    /// Fashion-MNIST (60,000 training, 10,000 test images of clothing), fetched by `latent fetch
+    /// fashion-mnist`.
+    FashionMnist,
+}
+
+impl DatasetName {
+    /// The name as written on the command line (`fashion-mnist`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DatasetName::Mnist => latent_data::catalog::MNIST.name,
+            DatasetName::MnistSample => latent_data::sample::NAME,
+            DatasetName::FashionMnist => latent_data::catalog::FASHION_MNIST.name,
+        }
+    }
 }
 
 /// The model families `latent train` knows.
@@ -331,8 +346,8 @@ pub enum SampleRange {
 pub struct ClassifyArgs {
     /// The images to judge: a float32 .npy of shape N x 784, N x 28 x 28 or N x 1 x 28 x 28.
     pub samples: PathBuf,
-    /// The classifier file (default datasets/classifier.safetensors, trained and written there
-    /// when missing).
+    /// The classifier file (default classifier.safetensors in the user's data directory, trained
+    /// and written there when missing).
     #[arg(long, value_name = "FILE")]
     pub classifier: Option<PathBuf>,
     /// Train the classifier anew on the data (full MNIST if present, else the sample) and write

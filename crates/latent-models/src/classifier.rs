@@ -255,11 +255,7 @@ impl DigitClassifier {
             test_accuracy = model.test_accuracy(&data.test)?;
             observer(EpochReport { epoch: epoch + 1, train_loss: loss_sum / seen.max(1) as f64, test_accuracy });
         }
-        let name = match data.dir.origin {
-            latent_data::Origin::Full => "mnist".to_string(),
-            latent_data::Origin::Sample => "mnist-sample".to_string(),
-            _ => data.dir.path.display().to_string(),
-        };
+        let name = data.source.name();
         model.config.trained = Some(TrainingRecord {
             data: name,
             train_examples: data.train.len(),
@@ -619,11 +615,8 @@ impl DistanceSummary {
 mod tests {
     use super::*;
 
-    use latent_data::mnist;
-
     fn sample() -> Mnist {
-        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../datasets/mnist-sample");
-        mnist::load_from(latent_data::DataDir { path: root, origin: latent_data::Origin::Sample }).unwrap()
+        latent_data::sample::load().unwrap()
     }
 
     fn probs(rows: &[usize]) -> Array2<f32> {
