@@ -1,6 +1,6 @@
 //! `cargo xtask <chore>`: the project's chores, kept out of the library crates.
 //!
-//! One module per chore: [`fetch_mnist`] downloads and verifies MNIST, [`make_sample`] builds the
+//! One module per chore: [`fetch_mnist`] downloads and verifies MNIST (as `latent fetch mnist`), [`make_sample`] builds the
 //! bundled sample from the full files, [`gradcheck`] runs the finite-difference suite over every
 //! registered op, [`bench`](mod@bench) measures training throughput against PyTorch and the kernels'
 //! GFLOP/s.

@@ -20,7 +20,7 @@ use latent_data::manifest::{MANIFEST_FILE, Manifest, ManifestEntry};
 use latent_data::mnist::{self, Part, Split, Verification};
 use sha2::{Digest, Sha256};
 
-use crate::fetch_mnist::atomic::AtomicFile;
+use latent_data::download::atomic::AtomicFile;
 
 /// Options of `cargo xtask make-sample`.
 #[derive(clap::Args, Debug)]
@@ -114,7 +114,6 @@ pub fn make_sample(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::fetch_mnist::tests::Scratch;
 
     /// A fake full data set in `dir`, dotted raw spelling, `n` train and `m` test items.
     fn fake_full(dir: &Path, n: usize, m: usize) {
@@ -129,8 +128,8 @@ mod tests {
 
     #[test]
     fn makes_a_verified_deterministic_sample() {
-        let src = Scratch::new("sample-src");
-        let out = Scratch::new("sample-out");
+        let src = tempfile::tempdir().unwrap();
+        let out = tempfile::tempdir().unwrap();
         fake_full(src.path(), 30, 12);
         // Not MNIST's content: the canonical check refuses it.
         let err = make_sample(src.path(), out.path(), 20, 5, &Verification::Named(&catalog::MNIST)).unwrap_err();
@@ -143,7 +142,10 @@ mod tests {
         // Same input, same bytes.
         make_sample(src.path(), out.path(), 20, 5, &Verification::None).unwrap();
         assert_eq!(std::fs::read(out.path().join("train-images-idx3-ubyte.gz")).unwrap(), first);
-        let mut names = out.entries();
+        let mut names: Vec<String> = std::fs::read_dir(out.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
         names.sort();
         assert_eq!(
             names,

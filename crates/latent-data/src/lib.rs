@@ -8,6 +8,7 @@
 //! - [`mnist`]: the four-file data sets, where they are found, their digests.
 //! - [`catalog`]: the data sets known by name (MNIST, Fashion-MNIST): digests, mirrors, licences.
 //! - [`sample`]: the MNIST sample built into the crate (default feature `embedded-sample`).
+//! - `download`: fetching named data sets from their mirrors, verified (feature `download`).
 //! - [`manifest`]: a data directory's list of files and digests.
 //! - [`dataset`]: images kept as bytes, `f32` on demand.
 //! - [`batch`]: the seeded, shuffled batch iterator.
@@ -32,6 +33,8 @@
 pub mod batch;
 pub mod catalog;
 pub mod dataset;
+#[cfg(feature = "download")]
+pub mod download;
 pub mod error;
 pub mod idx;
 pub mod manifest;

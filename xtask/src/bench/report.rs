@@ -16,7 +16,7 @@ use super::child;
 use super::e2e::CaseReport;
 use super::micro::MicroReport;
 use super::stats::Spread;
-use crate::fetch_mnist::atomic::AtomicFile;
+use latent_data::download::atomic::AtomicFile;
 
 /// Version of the JSON layout.
 pub const SCHEMA: u32 = 1;

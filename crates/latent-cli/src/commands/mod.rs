@@ -4,6 +4,7 @@
 pub mod classify;
 pub mod embed;
 pub mod eval;
+pub mod fetch;
 pub mod info;
 pub mod interpolate;
 pub mod reconstruct;
@@ -47,6 +48,7 @@ fn dispatch(command: Command) -> anyhow::Result<()> {
         Command::Embed(a) => embed::run(a),
         Command::Info(a) => info::run(a),
         Command::Classify(a) => classify::run(a),
+        Command::Fetch(a) => fetch::run(a),
     }
 }
 
