@@ -50,3 +50,8 @@ pub use idx::{IdxArray, IdxOptions, content_sha256, parse_idx, read_idx};
 pub use manifest::{Manifest, ManifestEntry};
 pub use mnist::{Mnist, Source, Split};
 pub use transform::{Binarize, NoiseSpec};
+
+// The README's example is compiled and run with the doctests.
+#[doc = include_str!("../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;

@@ -70,3 +70,8 @@ pub use reconstruction::{
 pub use reduction::{Reduction, sum_per_example};
 pub use registry::gradcheck_registry;
 pub use sparsity::{kl_sparsity, l1_activity};
+
+// The README's example is compiled and run with the doctests.
+#[doc = include_str!("../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;

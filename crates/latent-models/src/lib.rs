@@ -75,3 +75,8 @@ pub use optimizers::{OptimizerGroup, Optimizers, StepContext};
 pub use run_dir::RunDir;
 pub use train::{TrainObserver, TrainOptions, TrainOutcome, Trainer};
 pub use vae::Vae;
+
+// The README's example is compiled and run with the doctests.
+#[doc = include_str!("../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;
