@@ -9,12 +9,17 @@ use std::process::Command;
 
 use serde_json::Value;
 
+/// The workspace root: the parent of the xtask crate.
+fn root() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap()
+}
+
 /// `cargo metadata` of the workspace's own packages.
 fn metadata() -> Value {
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let out = Command::new(cargo)
         .args(["metadata", "--no-deps", "--format-version", "1", "--offline"])
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .current_dir(root())
         .output()
         .expect("cargo metadata runs");
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
@@ -54,9 +59,8 @@ fn every_published_manifest_is_complete() {
 
 #[test]
 fn every_published_crate_carries_its_readme_and_both_licences() {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let licences: Vec<(&str, Vec<u8>)> =
-        ["LICENSE-MIT", "LICENSE-APACHE"].into_iter().map(|f| (f, std::fs::read(root.join(f)).unwrap())).collect();
+        ["LICENSE-MIT", "LICENSE-APACHE"].into_iter().map(|f| (f, std::fs::read(root().join(f)).unwrap())).collect();
     let meta = metadata();
     for p in published(&meta) {
         let dir: PathBuf = Path::new(p["manifest_path"].as_str().unwrap()).parent().unwrap().to_path_buf();
