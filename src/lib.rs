@@ -1,7 +1,8 @@
-//! latent: train, evaluate and study autoencoders and generative models on the CPU.
+//! latent-ml: train, evaluate and study autoencoders and generative models on the CPU.
 //!
-//! This root crate re-exports the workspace's layers, lowest first, so a user can depend on one
-//! crate and still see the design:
+//! This crate is the `latent` command (`cargo install latent-ml` installs it under that name)
+//! and re-exports the workspace's layers, lowest first, so a user can depend on one crate and
+//! still see the design:
 
 /// n-d `f32` tensors, reverse-mode autodiff and parallel SIMD kernels (and, with its `gradcheck`
 /// feature, the gradient checker).
@@ -15,8 +16,8 @@ pub use latent_nn as nn;
 /// classification losses, checked against PyTorch.
 pub use latent_losses as losses;
 
-/// MNIST-format (IDX) loading, batching, transforms, the bundled sample, and NumPy `.npy`/`.npz`
-/// arrays.
+/// MNIST-format (IDX) loading, batching, transforms, the built-in MNIST sample, NumPy
+/// `.npy`/`.npz` arrays, and verified downloads of named data sets.
 pub use latent_data as data;
 
 /// The models (autoencoder family, VAE, the 8-3-8 network), presets, and the training loop.

@@ -18,10 +18,11 @@
 //! non-zero.
 //!
 //! # Data
-//! `--data-dir`, else `LATENT_DATA_DIR`, else `datasets/mnist` if complete, else the bundled
-//! `datasets/mnist-sample` with a warning (its 10,000 training images cap an epoch at 79
-//! batches of 128; both sides cap alike). The PyTorch scripts read only the gzip files under
-//! their standard names, which `fetch-mnist` and the sample both use.
+//! `--data-dir`, else `LATENT_DATA_DIR`, else `mnist/` in the user's data directory if complete
+//! (`latent fetch mnist`), else the sample's files in `crates/latent-data/sample` with a warning
+//! (its 10,000 training images cap an epoch at 79 batches of 128; both sides cap alike). The
+//! PyTorch scripts read only the gzip files under their standard names, which `latent fetch` and
+//! the sample both use.
 
 mod child;
 mod e2e;
@@ -36,7 +37,7 @@ use std::process::ExitCode;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context, bail};
-use latent_data::mnist::{self, Origin, Part, Split};
+use latent_data::mnist::{self, Part, Source, Split};
 use serde::Serialize;
 
 use report::{Document, Git, Machine};
@@ -71,7 +72,8 @@ pub struct Args {
     /// Also run the PyTorch reference scripts with this Python (which must have torch).
     #[arg(long, value_name = "PYTHON")]
     compare: Option<PathBuf>,
-    /// The MNIST directory [default: LATENT_DATA_DIR, else datasets/mnist, else the sample].
+    /// The MNIST directory [default: LATENT_DATA_DIR, else mnist/ in the user's data directory,
+    /// else the sample].
     #[arg(long, value_name = "DIR")]
     data_dir: Option<PathBuf>,
     /// Where to write the JSON record [default: TARGET/bench/bench-UNIXTIME.json, TARGET being
@@ -112,13 +114,20 @@ struct Settings {
     optimised_build: bool,
 }
 
-/// The data directory for the end-to-end runs, as the CLI would find it, and its training
-/// item count.
-fn locate_data(flag: Option<&Path>, root: &Path) -> anyhow::Result<(PathBuf, Origin, usize)> {
+/// The data directory for the end-to-end runs, found as the CLI finds it (except that the sample
+/// is read from its files in the workspace, since the PyTorch scripts read files), how it was
+/// found (`flag`, `env`, `full` or `sample`), and its training item count.
+fn locate_data(flag: Option<&Path>, root: &Path) -> anyhow::Result<(PathBuf, &'static str, usize)> {
     let env = std::env::var_os(mnist::DATA_DIR_ENV).filter(|v| !v.is_empty()).map(PathBuf::from);
-    let dir = mnist::locate_with(flag, env.as_deref(), &[root.join("datasets")])
-        .context("no MNIST data for the end-to-end runs (run `cargo xtask fetch-mnist`, or give --data-dir)")?;
-    let path = dir.path.canonicalize().with_context(|| format!("cannot resolve {}", dir.path.display()))?;
+    let source = mnist::locate_with(flag, env.as_deref(), mnist::data_home().as_deref())
+        .context("no MNIST data for the end-to-end runs (run `latent fetch mnist`, or give --data-dir)")?;
+    let (dir, origin) = match source {
+        Source::Flag(p) => (p, "flag"),
+        Source::Env(p) => (p, "env"),
+        Source::Named { path, .. } => (path, "full"),
+        Source::Sample => (root.join("crates/latent-data/sample"), "sample"),
+    };
+    let path = dir.canonicalize().with_context(|| format!("cannot resolve {}", dir.display()))?;
     let labels = mnist::find_file(&path, Split::Train, Part::Labels)?;
     let items = latent_data::idx::read_idx(&labels)
         .with_context(|| format!("cannot read {}", labels.display()))?
@@ -126,7 +135,7 @@ fn locate_data(flag: Option<&Path>, root: &Path) -> anyhow::Result<(PathBuf, Ori
         .first()
         .copied()
         .unwrap_or(0);
-    Ok((path, dir.origin, items))
+    Ok((path, origin, items))
 }
 
 /// `items` without repeats, in first-seen order.
@@ -150,7 +159,7 @@ fn default_json(root: &Path, unix: u64) -> PathBuf {
 
 /// Runs the command.
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
-    let root = crate::fetch_mnist::workspace_root();
+    let root = crate::workspace_root();
     let models = unique(&args.models);
     let threads = unique(&args.threads);
     if threads.contains(&0) || threads.is_empty() {
@@ -212,9 +221,9 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let mut torch_side = None;
     if e2e_on {
         let (data_dir, origin, train_items) = locate_data(args.data_dir.as_deref(), &root)?;
-        if origin == Origin::Sample && !args.quick {
+        if origin == "sample" && !args.quick {
             eprintln!(
-                "warning: benchmarking on the bundled sample: an epoch has at most {} batches of 128, and the \
+                "warning: benchmarking on the MNIST sample: an epoch has at most {} batches of 128, and the \
                  figures are not comparable with runs on the full MNIST",
                 train_items.div_ceil(128)
             );
@@ -243,7 +252,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         println!("latent: {}", exe.display());
         settings.latent_exe = Some(exe.clone());
         settings.data_dir = Some(data_dir.clone());
-        settings.data_origin = Some(format!("{origin:?}").to_lowercase());
+        settings.data_origin = Some(origin.to_string());
         settings.train_items = Some(train_items);
         latent_side = Some(Latent { exe, data_dir });
     }
@@ -317,11 +326,11 @@ mod tests {
 
     #[test]
     fn data_is_located_like_the_cli_and_counted() {
-        let root = crate::fetch_mnist::workspace_root();
-        let sample = root.join("datasets/mnist-sample");
+        let root = crate::workspace_root();
+        let sample = root.join("crates/latent-data/sample");
         let (dir, origin, items) = locate_data(Some(&sample), &root).unwrap();
         assert_eq!(dir, sample.canonicalize().unwrap());
-        assert_eq!(origin, Origin::Flag);
+        assert_eq!(origin, "flag");
         assert_eq!(items, mnist::SAMPLE_TRAIN_ITEMS);
         let err = locate_data(Some(Path::new("/nonexistent/mnist")), &root).unwrap_err();
         assert!(format!("{err:#}").contains("/nonexistent/mnist"), "{err:#}");

@@ -1,6 +1,6 @@
 //! `cargo xtask <chore>`: the project's chores, kept out of the library crates.
 //!
-//! One module per chore: [`fetch_mnist`] downloads and verifies MNIST, [`make_sample`] builds the
+//! One module per chore: [`fetch_mnist`] downloads and verifies MNIST (as `latent fetch mnist`), [`make_sample`] builds the
 //! bundled sample from the full files, [`gradcheck`] runs the finite-difference suite over every
 //! registered op, [`bench`](mod@bench) measures training throughput against PyTorch and the kernels'
 //! GFLOP/s.
@@ -10,7 +10,15 @@ mod fetch_mnist;
 mod gradcheck;
 mod make_sample;
 
+use std::path::{Path, PathBuf};
+
 use clap::{Parser, Subcommand};
+
+/// The workspace root: the parent of the xtask crate.
+pub fn workspace_root() -> PathBuf {
+    let xtask = Path::new(env!("CARGO_MANIFEST_DIR"));
+    xtask.parent().unwrap_or(xtask).to_path_buf()
+}
 
 #[derive(Parser)]
 #[command(name = "cargo xtask", about = "latent's project chores")]
@@ -23,7 +31,7 @@ struct Cli {
 enum Chore {
     /// Download the four MNIST files, verified by the SHA-256 of their decompressed content.
     FetchMnist(fetch_mnist::Args),
-    /// Build `datasets/mnist-sample/` from the full MNIST files.
+    /// Build the MNIST sample built into latent-data from the full MNIST files.
     MakeSample(make_sample::Args),
     /// Check every registered op's gradient against central finite differences.
     Gradcheck(gradcheck::Args),

@@ -1,7 +1,9 @@
-//! `cargo xtask make-sample`: build the bundled `datasets/mnist-sample/` from the full MNIST.
+//! `cargo xtask make-sample`: build the MNIST sample built into latent-data
+//! (`crates/latent-data/sample/`) from the full MNIST.
 //!
-//! Reads the four full files (any accepted spelling, compressed or raw) from `datasets/mnist/`
-//! or `--from DIR`, checks them against the canonical digests, takes the first 10,000 training
+//! Reads the four full files (any accepted spelling, compressed or raw) from `mnist/` in the
+//! user's data directory (where `latent fetch mnist` puts them) or `--from DIR`, checks them
+//! against the canonical digests, takes the first 10,000 training
 //! and the first 2,000 test items, and writes them as gzip IDX under the standard four names
 //! (best compression, zero timestamp: the same input always gives the same bytes), plus a
 //! `MANIFEST` listing each file's item count, the SHA-256 of its decompressed content and of the
@@ -12,18 +14,20 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::{Context, bail};
+use latent_data::catalog;
 use latent_data::idx::{IdxArray, hex};
 use latent_data::manifest::{MANIFEST_FILE, Manifest, ManifestEntry};
-use latent_data::mnist::{self, DataDir, Origin, Part, Split, Verification};
+use latent_data::mnist::{self, Part, Split, Verification};
 use sha2::{Digest, Sha256};
 
 /// Options of `cargo xtask make-sample`.
 #[derive(clap::Args, Debug)]
 pub struct Args {
-    /// Directory of the full MNIST files [default: datasets/mnist in the workspace].
+    /// Directory of the full MNIST files [default: mnist/ in the user's data directory, where
+    /// `latent fetch mnist` puts them].
     #[arg(long, value_name = "DIR")]
     pub from: Option<PathBuf>,
-    /// Output directory [default: datasets/mnist-sample in the workspace].
+    /// Output directory [default: crates/latent-data/sample in the workspace].
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
     /// Training items to keep (the first ones).
@@ -36,10 +40,14 @@ pub struct Args {
 
 /// Runs the command.
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
-    let root = crate::fetch_mnist::workspace_root();
-    let from = args.from.unwrap_or_else(|| root.join("datasets/mnist"));
-    let out = args.out.unwrap_or_else(|| root.join("datasets/mnist-sample"));
-    let manifest = make_sample(&from, &out, args.train, args.test, &Verification::Canonical)?;
+    let from = match args.from {
+        Some(dir) => dir,
+        None => mnist::data_home()
+            .map(|home| mnist::named_dir(&catalog::MNIST, &home))
+            .context("no user data directory (no home directory): give --from DIR")?,
+    };
+    let out = args.out.unwrap_or_else(|| crate::workspace_root().join("crates/latent-data/sample"));
+    let manifest = make_sample(&from, &out, args.train, args.test, &Verification::Named(&catalog::MNIST))?;
     for e in &manifest.entries {
         println!("wrote {}/{}  {} items  content sha256 {}", out.display(), e.file, e.items, e.content_sha256);
     }
@@ -88,9 +96,8 @@ pub fn make_sample(
         }
     }
     latent_fsio::write_bytes(out.join(MANIFEST_FILE), manifest.to_text().as_bytes())?;
-    // Load it back the way the library loads the sample.
-    let back = mnist::load_from(DataDir { path: out.to_path_buf(), origin: Origin::Sample })
-        .context("the sample just written does not load")?;
+    // Load it back, checked against the manifest just written.
+    let back = mnist::load_dir(out).context("the sample just written does not load")?;
     if back.train.len() != train || back.test.len() != test {
         bail!(
             "the sample just written holds {} + {} items, expected {train} + {test}",
@@ -104,7 +111,6 @@ pub fn make_sample(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::fetch_mnist::tests::Scratch;
 
     /// A fake full data set in `dir`, dotted raw spelling, `n` train and `m` test items.
     fn fake_full(dir: &Path, n: usize, m: usize) {
@@ -119,11 +125,11 @@ mod tests {
 
     #[test]
     fn makes_a_verified_deterministic_sample() {
-        let src = Scratch::new("sample-src");
-        let out = Scratch::new("sample-out");
+        let src = tempfile::tempdir().unwrap();
+        let out = tempfile::tempdir().unwrap();
         fake_full(src.path(), 30, 12);
         // Not MNIST's content: the canonical check refuses it.
-        let err = make_sample(src.path(), out.path(), 20, 5, &Verification::Canonical).unwrap_err();
+        let err = make_sample(src.path(), out.path(), 20, 5, &Verification::Named(&catalog::MNIST)).unwrap_err();
         assert!(format!("{err:#}").contains("checksum mismatch"), "{err:#}");
         let m = make_sample(src.path(), out.path(), 20, 5, &Verification::None).unwrap();
         assert_eq!(m.entries.len(), 4);
@@ -133,7 +139,10 @@ mod tests {
         // Same input, same bytes.
         make_sample(src.path(), out.path(), 20, 5, &Verification::None).unwrap();
         assert_eq!(std::fs::read(out.path().join("train-images-idx3-ubyte.gz")).unwrap(), first);
-        let mut names = out.entries();
+        let mut names: Vec<String> = std::fs::read_dir(out.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
         names.sort();
         assert_eq!(
             names,

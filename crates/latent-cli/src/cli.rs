@@ -36,6 +36,9 @@ pub enum Command {
     /// Judge generated digits with a digit classifier: counts per class, confidence, balance,
     /// and optionally the distance to the nearest training digit.
     Classify(ClassifyArgs),
+    /// Download a named data set (mnist, fashion-mnist) into the user's data directory, where
+    /// training finds it; each file verified by the SHA-256 of its decompressed content.
+    Fetch(FetchArgs),
 }
 
 /// Where the data comes from.
@@ -45,8 +48,9 @@ pub struct DataArgs {
     /// and LATENT_DATA_DIR.
     #[arg(long, value_name = "DIR")]
     pub data_dir: Option<PathBuf>,
-    /// Which data: full MNIST (datasets/mnist; fetch it with `cargo xtask fetch-mnist`) or the
-    /// bundled 10,000/2,000-digit sample. Default: full MNIST if present, else the sample.
+    /// Which data set: mnist or fashion-mnist from the user's data directory (where `latent
+    /// fetch NAME` puts them), or the built-in 10,000/2,000-digit MNIST sample. Default:
+    /// LATENT_DATA_DIR, else the full MNIST if fetched, else the sample.
     #[arg(long, value_enum, value_name = "NAME")]
     pub dataset: Option<DatasetName>,
 }
@@ -54,10 +58,24 @@ pub struct DataArgs {
 /// The named data sets.
 #[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
 pub enum DatasetName {
-    /// The full MNIST in datasets/mnist (60,000 training, 10,000 test digits).
+    /// The full MNIST (60,000 training, 10,000 test digits), fetched by `latent fetch mnist`.
     Mnist,
-    /// The bundled sample in datasets/mnist-sample (10,000 training, 2,000 test digits).
+    /// The MNIST sample built into the program (10,000 training, 2,000 test digits).
     MnistSample,
+    /// Fashion-MNIST (60,000 training, 10,000 test images of clothing), fetched by `latent fetch
+    /// fashion-mnist`.
+    FashionMnist,
+}
+
+impl DatasetName {
+    /// The name as written on the command line (`fashion-mnist`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DatasetName::Mnist => latent_data::catalog::MNIST.name,
+            DatasetName::MnistSample => latent_data::sample::NAME,
+            DatasetName::FashionMnist => latent_data::catalog::FASHION_MNIST.name,
+        }
+    }
 }
 
 /// The model names `latent train` takes: every built-in family's, and `identity`.
@@ -316,8 +334,8 @@ pub enum SampleRange {
 pub struct ClassifyArgs {
     /// The images to judge: a float32 .npy of shape N x 784, N x 28 x 28 or N x 1 x 28 x 28.
     pub samples: PathBuf,
-    /// The classifier file (default datasets/classifier.safetensors, trained and written there
-    /// when missing).
+    /// The classifier file (default classifier.safetensors in the user's data directory, trained
+    /// and written there when missing).
     #[arg(long, value_name = "FILE")]
     pub classifier: Option<PathBuf>,
     /// Train the classifier anew on the data (full MNIST if present, else the sample) and write
@@ -351,4 +369,64 @@ pub struct ClassifyArgs {
     /// The data the classifier trains on and --nearest searches (default: full MNIST if
     /// present, else the sample).
     pub data: DataArgs,
+}
+
+/// `latent fetch`.
+#[derive(Args, Debug)]
+pub struct FetchArgs {
+    /// The data set.
+    #[arg(value_enum, value_name = "NAME")]
+    pub dataset: FetchName,
+    /// How to fetch it.
+    #[command(flatten)]
+    pub options: FetchOptions,
+}
+
+/// The data sets `latent fetch` knows.
+#[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FetchName {
+    /// MNIST: 70,000 handwritten digits (about 11 MB).
+    Mnist,
+    /// Fashion-MNIST: 70,000 pictures of clothing in ten classes (about 30 MB).
+    FashionMnist,
+}
+
+impl FetchName {
+    /// The data set's entry in the catalog.
+    pub fn dataset(self) -> &'static latent_data::catalog::NamedDataset {
+        match self {
+            FetchName::Mnist => &latent_data::catalog::MNIST,
+            FetchName::FashionMnist => &latent_data::catalog::FASHION_MNIST,
+        }
+    }
+}
+
+/// How `latent fetch` (and `cargo xtask fetch-mnist`) fetch.
+#[derive(Args, Debug, Clone)]
+pub struct FetchOptions {
+    /// Destination directory [default: NAME/ in the user's data directory, e.g.
+    /// ~/.local/share/latent/mnist, where training looks for it].
+    #[arg(long, value_name = "DIR")]
+    pub dest: Option<PathBuf>,
+    /// A mirror to try before the public ones: an http(s) base URL, a directory, or a file://
+    /// URL. Repeatable; tried in the order given.
+    #[arg(long = "mirror", value_name = "URL_OR_DIR")]
+    pub mirrors: Vec<String>,
+    /// Do not fall back to the public mirrors.
+    #[arg(long)]
+    pub no_default_mirrors: bool,
+    /// Only check the files already in the destination; download nothing.
+    #[arg(long)]
+    pub verify: bool,
+    /// Seconds to wait to resolve a host, to connect, for an answer and for each read before
+    /// giving up on an attempt.
+    #[arg(long, value_name = "SECONDS", default_value_t = 30)]
+    pub timeout: u64,
+    /// Retries per mirror after a timeout, a cut transfer or a server error.
+    #[arg(long, value_name = "N", default_value_t = 2)]
+    pub retries: u32,
+    /// The slowest transfer accepted, in KiB/s averaged over each --timeout seconds; a slower
+    /// mirror is abandoned for the next one. 0 accepts any rate.
+    #[arg(long, value_name = "KIB_PER_S", default_value_t = 10)]
+    pub min_rate: u64,
 }

@@ -47,3 +47,8 @@ pub fn main() -> std::process::ExitCode {
         }
     }
 }
+
+// The README's example is compiled and run with the doctests.
+#[doc = include_str!("../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;

@@ -192,7 +192,6 @@ mod tests {
     use std::collections::BTreeMap;
     use std::io::{Read, Seek, SeekFrom};
 
-    use latent_data::mnist::{self, DataDir, Origin};
     use latent_models::{build_model, presets};
 
     use super::*;
@@ -221,8 +220,7 @@ mod tests {
     #[cfg(unix)]
     #[test]
     fn latest_pictures_are_replaced_whole_not_rewritten_in_place() {
-        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../datasets/mnist-sample");
-        let data = mnist::load_from(DataDir { path: root, origin: Origin::Sample }).unwrap();
+        let data = latent_data::sample::load().unwrap();
         let config = presets::preset("vae", Some("2d")).unwrap().config;
         let dir = tempfile::tempdir().unwrap();
         let run = RunDir::create(dir.path().join("run"), false).unwrap();

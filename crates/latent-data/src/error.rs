@@ -1,7 +1,7 @@
 //! The crate's one error type, [`DataError`].
 //!
 //! Every variant that concerns a file names that file and says what was expected and what was
-//! found, so a message alone is enough to act on ("`datasets/mnist/train-images-idx3-ubyte.gz`:
+//! found, so a message alone is enough to act on ("`mnist/train-images-idx3-ubyte.gz`:
 //! truncated: the header promises 47040000 data bytes, the file holds 1234"). Nothing in this
 //! crate panics on user input: a corrupted, truncated or hostile file, a bad manifest or a bad
 //! parameter all come back as one of these variants.
@@ -177,16 +177,51 @@ pub enum DataError {
         tried: Vec<String>,
     },
 
-    /// No MNIST data was found anywhere it is looked for.
+    /// No MNIST data was found anywhere it is looked for (and the sample is not built in).
     #[error(
-        "no MNIST data: expected the four MNIST files in one of {}; run `cargo xtask fetch-mnist`, \
-         or point `--data-dir` or LATENT_DATA_DIR at a directory holding them",
-        tried.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", ")
+        "no MNIST data: expected the four MNIST files in {}, and this build has no built-in \
+         sample; run `latent fetch mnist`, or point `--data-dir` or LATENT_DATA_DIR at a directory \
+         holding them",
+        if tried.is_empty() {
+            "the user's data directory (none found: no home directory)".to_string()
+        } else {
+            tried.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", ")
+        }
     )]
     NoData {
         /// The directories searched, in order.
         tried: Vec<PathBuf>,
     },
+
+    /// A named data set is not in its directory under the user's data directory.
+    #[error(
+        "{name} is not in {}: the four files were not all found there; fetch it with `latent fetch {name}`, \
+         or give its directory with --data-dir",
+        dir.display()
+    )]
+    NotFetched {
+        /// The data set's name (`fashion-mnist`).
+        name: &'static str,
+        /// Where it was looked for.
+        dir: PathBuf,
+    },
+
+    /// The user's data directory is unknown (no home directory), so a named data set cannot be
+    /// looked for.
+    #[error(
+        "{name}: cannot tell where the user's data directory is (no home directory); give the data's directory with --data-dir"
+    )]
+    NoDataHome {
+        /// The data set asked for.
+        name: &'static str,
+    },
+
+    /// The MNIST sample was asked for, but this build does not contain it.
+    #[error(
+        "the MNIST sample is not built into this program (latent-data was built without its \
+         `embedded-sample` feature); fetch MNIST with `latent fetch mnist`, or give --data-dir"
+    )]
+    NoSample,
 
     /// A manifest file is malformed or does not list a file it must.
     #[error("{}: bad manifest: expected {expected}, found {found}", path.display())]

@@ -1,11 +1,14 @@
-//! MNIST-format data for latent: reading IDX files, the MNIST data sets and their bundled
+//! MNIST-format data for latent: reading IDX files, the MNIST data sets and their built-in
 //! sample, batching, and the pixel transforms some models need.
 //!
 //! This crate does not depend on `latent-tensor`: it yields plain [`ndarray`] arrays, `f32`
 //! images (`[B, 784]` or `[B, 1, 28, 28]`) and `u8` labels, which models consume.
 //!
 //! - [`idx`]: the IDX reader, compressed or raw, hardened against bad files.
-//! - [`mnist`]: the four-file data sets, where they live, their digests.
+//! - [`mnist`]: the four-file data sets, where they are found, their digests.
+//! - [`catalog`]: the data sets known by name (MNIST, Fashion-MNIST): digests, mirrors, licences.
+//! - [`sample`]: the MNIST sample built into the crate (default feature `embedded-sample`).
+//! - `download`: fetching named data sets from their mirrors, verified (feature `download`).
 //! - [`manifest`]: a data directory's list of files and digests.
 //! - [`dataset`]: images kept as bytes, `f32` on demand.
 //! - [`batch`]: the seeded, shuffled batch iterator.
@@ -38,7 +41,7 @@
 //! ```no_run
 //! use latent_data::{BatchConfig, NoiseSpec, mnist};
 //!
-//! let data = mnist::load(None)?; // full MNIST, or the bundled sample with a notice
+//! let data = mnist::load(None)?; // the full MNIST if fetched, else the built-in sample
 //! let cfg = BatchConfig::new(128).seed(1).noise("mask:0.25".parse::<NoiseSpec>()?);
 //! for epoch in 0..2 {
 //!     for batch in data.train.batches(&cfg, epoch)? {
@@ -50,12 +53,16 @@
 //! ```
 
 pub mod batch;
+pub mod catalog;
 pub mod dataset;
+#[cfg(feature = "download")]
+pub mod download;
 pub mod error;
 pub mod idx;
 pub mod manifest;
 pub mod mnist;
 pub mod npy;
+pub mod sample;
 pub mod toy;
 pub mod transform;
 
@@ -64,5 +71,10 @@ pub use dataset::{Dataset, Scale};
 pub use error::DataError;
 pub use idx::{IdxArray, IdxOptions, content_sha256, parse_idx, read_idx};
 pub use manifest::{Manifest, ManifestEntry};
-pub use mnist::{DataDir, Mnist, Origin, Split};
+pub use mnist::{Mnist, Source, Split};
 pub use transform::{Binarize, NoiseSpec};
+
+// The README's example is compiled and run with the doctests.
+#[doc = include_str!("../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;

@@ -1,7 +1,7 @@
 //! The manifest of a data directory: each file's item count and SHA-256 digests.
 //!
-//! `datasets/mnist-sample/MANIFEST` is one, written by `cargo xtask make-sample`. It is plain
-//! text: `#` lines are comments, and every other line is
+//! The built-in sample's (`sample/MANIFEST` in this crate) is one, written by `cargo xtask
+//! make-sample`. It is plain text: `#` lines are comments, and every other line is
 //!
 //! ```text
 //! <file name>  <items>  <SHA-256 of the decompressed content>  <SHA-256 of the file as stored>

@@ -6,28 +6,34 @@
 //! `train-images.idx3-ubyte`, with or without `.gz`). Any such directory loads the same way, so
 //! Fashion-MNIST and KMNIST work too.
 //!
-//! [`load`] finds the data in this order:
+//! [`load`] finds the data in this order ([`locate`]):
 //! 1. the directory given (the CLI's `--data-dir`);
 //! 2. the directory in the environment variable `LATENT_DATA_DIR`;
-//! 3. `datasets/mnist`, where `cargo xtask fetch-mnist` puts the full data;
-//! 4. `datasets/mnist-sample`, the bundled sample (the first 10,000 training and 2,000 test
-//!    digits), with a notice on stderr, once per process, naming `cargo xtask fetch-mnist`.
+//! 3. `mnist/` in the user's data directory ([`data_home`]: `~/.local/share/latent` on Linux),
+//!    where `latent fetch mnist` puts the full data;
+//! 4. the MNIST sample built into this crate ([`crate::sample`]: the first 10,000 training and
+//!    2,000 test digits; the default feature `embedded-sample`), with a notice on stderr, once
+//!    per process, naming `latent fetch mnist`.
 //!
-//! `datasets/` is looked for in the current directory first, then in the workspace this crate
-//! was built in, so `cargo run` and the tests find it from any directory. A directory given by
-//! flag or variable must hold the data: there is no falling back from it.
+//! Nothing depends on where the program was built or is run from, so an installed binary finds
+//! the same data anywhere. A directory given by flag or variable must hold the data: there is no
+//! falling back from it. Other named data sets ([`crate::catalog`]) are found by name in the
+//! user's data directory ([`locate_named`]).
 //!
-//! Verification: a directory with a [`MANIFEST`](crate::manifest) is checked against it (the
-//! sample always is); the full data in `datasets/mnist` is checked against
-//! [`CANONICAL_SHA256`]; other directories get the structural checks of [`crate::idx`] only.
+//! Verification: a directory with a [`MANIFEST`](crate::manifest) is checked against it, and so
+//! is the built-in sample against its own; a named data set in the user's data directory is
+//! checked against its digests in the catalog ([`CANONICAL_SHA256`] for MNIST); other
+//! directories get the structural checks of [`crate::idx`] only.
 
 use std::path::{Path, PathBuf};
 use std::sync::Once;
 
+use crate::catalog::{self, NamedDataset};
 use crate::dataset::Dataset;
 use crate::error::DataError;
-use crate::idx::{self, IdxOptions};
+use crate::idx::{self, IdxArray, IdxOptions};
 use crate::manifest::{MANIFEST_FILE, Manifest};
+use crate::sample;
 
 /// Image height of MNIST and its relatives.
 pub const ROWS: usize = 28;
@@ -140,9 +146,7 @@ pub fn accepted_names(split: Split, part: Part) -> [String; 4] {
 
 /// The canonical decompressed SHA-256 of a file, by any accepted spelling of its name.
 pub fn canonical_sha256(name: &str) -> Option<&'static str> {
-    let base = name.strip_suffix(".gz").unwrap_or(name);
-    let dashed = base.replacen(".idx", "-idx", 1);
-    CANONICAL_SHA256.iter().find(|(n, _)| n.strip_suffix(".gz") == Some(dashed.as_str())).map(|&(_, d)| d)
+    catalog::MNIST.sha256_of(name)
 }
 
 /// Checks a file against [`CANONICAL_SHA256`], by the SHA-256 of its decompressed content.
@@ -191,10 +195,42 @@ pub fn is_complete(dir: &Path) -> bool {
 pub enum Verification {
     /// Structural checks only.
     None,
-    /// Each file's decompressed content against [`CANONICAL_SHA256`].
-    Canonical,
+    /// Each file's decompressed content against a named data set's digests ([`CANONICAL_SHA256`]
+    /// for MNIST).
+    Named(&'static NamedDataset),
     /// Each file against a manifest (read from the given path).
     Manifest(PathBuf, Manifest),
+}
+
+impl Verification {
+    /// Checks one parsed file, read from `path`, as this verification says.
+    ///
+    /// # Errors
+    /// [`DataError::Checksum`] on a digest mismatch, [`DataError::Manifest`] if a manifest does
+    /// not list the file or gives another item count.
+    pub fn check(&self, path: &Path, array: &IdxArray) -> Result<(), DataError> {
+        match self {
+            Verification::None => Ok(()),
+            Verification::Named(dataset) => {
+                let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+                let Some(expected) = dataset.sha256_of(&name) else {
+                    return Ok(());
+                };
+                let found = idx::hex(&array.content_sha256());
+                if found == expected {
+                    Ok(())
+                } else {
+                    Err(DataError::Checksum { path: path.to_path_buf(), expected: expected.to_string(), found })
+                }
+            }
+            Verification::Manifest(manifest_path, manifest) => manifest.check(
+                manifest_path,
+                path,
+                array.dims().first().copied().unwrap_or(0),
+                &idx::hex(&array.content_sha256()),
+            ),
+        }
+    }
 }
 
 /// Loads one split from `dir`: images and labels, checked against each other and as `verify`
@@ -206,9 +242,38 @@ pub fn load_split(dir: &Path, split: Split, verify: &Verification) -> Result<Dat
     let images_path = find_file(dir, split, Part::Images)?;
     let labels_path = find_file(dir, split, Part::Labels)?;
     let images = IdxOptions::with_rank(Part::Images.rank()).read(&images_path)?;
-    check(&images_path, &images, verify)?;
+    verify.check(&images_path, &images)?;
     let labels = IdxOptions::with_rank(Part::Labels.rank()).read(&labels_path)?;
-    check(&labels_path, &labels, verify)?;
+    verify.check(&labels_path, &labels)?;
+    assemble(images_path, images, labels_path, labels)
+}
+
+/// Parses one split held in memory (`images` and `labels` are the bytes of IDX files, compressed
+/// or raw), checked against each other and as `verify` says; the paths only name the files in
+/// errors and in `verify`'s lookups.
+///
+/// # Errors
+/// As [`load_split`].
+pub fn parse_split(
+    images: (&Path, &[u8]),
+    labels: (&Path, &[u8]),
+    verify: &Verification,
+) -> Result<Dataset, DataError> {
+    let (images_path, labels_path) = (images.0.to_path_buf(), labels.0.to_path_buf());
+    let images = IdxOptions::with_rank(Part::Images.rank()).parse(images.1, &images_path)?;
+    verify.check(&images_path, &images)?;
+    let labels = IdxOptions::with_rank(Part::Labels.rank()).parse(labels.1, &labels_path)?;
+    verify.check(&labels_path, &labels)?;
+    assemble(images_path, images, labels_path, labels)
+}
+
+/// Images and labels as one [`Dataset`], once their shapes agree.
+fn assemble(
+    images_path: PathBuf,
+    images: IdxArray,
+    labels_path: PathBuf,
+    labels: IdxArray,
+) -> Result<Dataset, DataError> {
     let (n, rows, cols) = match *images.dims() {
         [n, rows, cols] => (n, rows, cols),
         ref other => {
@@ -229,132 +294,140 @@ pub fn load_split(dir: &Path, split: Split, verify: &Verification) -> Result<Dat
     Dataset::new(images.into_data(), labels.into_data(), rows, cols)
 }
 
-fn check(path: &Path, array: &idx::IdxArray, verify: &Verification) -> Result<(), DataError> {
-    match verify {
-        Verification::None => Ok(()),
-        Verification::Canonical => {
-            let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-            let Some(expected) = canonical_sha256(&name) else {
-                return Ok(());
-            };
-            let found = idx::hex(&array.content_sha256());
-            if found == expected {
-                Ok(())
-            } else {
-                Err(DataError::Checksum { path: path.to_path_buf(), expected: expected.to_string(), found })
-            }
-        }
-        Verification::Manifest(manifest_path, manifest) => manifest.check(
-            manifest_path,
-            path,
-            array.dims().first().copied().unwrap_or(0),
-            &idx::hex(&array.content_sha256()),
-        ),
-    }
-}
-
-/// Where a data directory came from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Origin {
-    /// Given explicitly (the CLI's `--data-dir`).
-    Flag,
-    /// From the environment variable [`DATA_DIR_ENV`].
-    Env,
-    /// The full data in `datasets/mnist`.
-    Full,
-    /// The bundled sample in `datasets/mnist-sample`.
+/// Where a data set was found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Source {
+    /// A directory given explicitly (the CLI's `--data-dir`).
+    Flag(PathBuf),
+    /// The directory in the environment variable [`DATA_DIR_ENV`].
+    Env(PathBuf),
+    /// A named data set in its directory under the user's data directory ([`data_home`]).
+    Named {
+        /// Which data set.
+        dataset: &'static NamedDataset,
+        /// Its directory.
+        path: PathBuf,
+    },
+    /// The MNIST sample built into this crate ([`crate::sample`]).
     Sample,
 }
 
-/// A located data directory.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct DataDir {
-    /// The directory.
-    pub path: PathBuf,
-    /// How it was found.
-    pub origin: Origin,
-}
+impl Source {
+    /// The directory read, if the data comes from one.
+    pub fn path(&self) -> Option<&Path> {
+        match self {
+            Source::Flag(p) | Source::Env(p) | Source::Named { path: p, .. } => Some(p),
+            Source::Sample => None,
+        }
+    }
 
-impl DataDir {
-    /// The verification loading this directory applies: its manifest if it has one (required
-    /// for the sample), else the canonical digests for `datasets/mnist`, else none.
+    /// How runs and reports name the data: the data set's name (`mnist`, `fashion-mnist`,
+    /// `mnist-sample`), or the directory given.
+    pub fn name(&self) -> String {
+        match self {
+            Source::Flag(p) | Source::Env(p) => p.display().to_string(),
+            Source::Named { dataset, .. } => dataset.name.to_string(),
+            Source::Sample => sample::NAME.to_string(),
+        }
+    }
+
+    /// The verification loading this source applies: a directory's manifest if it has one, else
+    /// the named data set's digests, else none; the built-in sample's own manifest.
     ///
     /// # Errors
-    /// Errors reading or parsing the manifest.
+    /// Errors reading or parsing a manifest; [`DataError::NoSample`] for the sample in a build
+    /// without it.
     pub fn verification(&self) -> Result<Verification, DataError> {
-        let manifest_path = self.path.join(MANIFEST_FILE);
-        let has_manifest = manifest_path.is_file();
-        Ok(match self.origin {
-            _ if has_manifest => Verification::Manifest(manifest_path.clone(), Manifest::read(&manifest_path)?),
-            // Reading reports the sample's missing manifest.
-            Origin::Sample => Verification::Manifest(manifest_path.clone(), Manifest::read(&manifest_path)?),
-            Origin::Full => Verification::Canonical,
-            Origin::Flag | Origin::Env => Verification::None,
+        let dir = match self {
+            Source::Sample => return Ok(Verification::Manifest(sample::manifest_path(), sample::manifest()?)),
+            Source::Flag(p) | Source::Env(p) | Source::Named { path: p, .. } => p,
+        };
+        let manifest_path = dir.join(MANIFEST_FILE);
+        Ok(match self {
+            _ if manifest_path.is_file() => {
+                Verification::Manifest(manifest_path.clone(), Manifest::read(&manifest_path)?)
+            }
+            Source::Named { dataset, .. } => Verification::Named(dataset),
+            _ => Verification::None,
         })
     }
 }
 
-/// The `datasets/` directories searched, in order: under the current directory, then in the
-/// workspace this crate was built in.
-pub fn datasets_roots() -> Vec<PathBuf> {
-    let local = PathBuf::from("datasets");
-    let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../datasets");
-    let mut roots = vec![local];
-    let same = match (roots[0].canonicalize(), workspace.canonicalize()) {
-        (Ok(a), Ok(b)) => a == b,
-        _ => false,
-    };
-    if !same {
-        roots.push(workspace);
-    }
-    roots
+/// The user's data directory for latent, where downloads land: `latent/` in the platform's
+/// data directory (`$XDG_DATA_HOME/latent`, by default `~/.local/share/latent`, on Linux;
+/// `~/Library/Application Support/latent` on macOS; `%APPDATA%\latent` on Windows). `None`
+/// if the platform gives no home directory.
+pub fn data_home() -> Option<PathBuf> {
+    dirs::data_dir().map(|d| d.join("latent"))
+}
+
+/// The directory of a named data set under a data home: `home/NAME`.
+pub fn named_dir(dataset: &NamedDataset, home: &Path) -> PathBuf {
+    home.join(dataset.name)
 }
 
 static SAMPLE_NOTICE: Once = Once::new();
 
-/// Finds the data directory: `flag`, else `LATENT_DATA_DIR`, else `datasets/mnist`, else the
-/// bundled `datasets/mnist-sample` (with a one-time notice on stderr).
+/// Finds the data: `flag`, else `LATENT_DATA_DIR`, else the full MNIST in the user's data
+/// directory, else the built-in sample (with a one-time notice on stderr).
 ///
 /// # Errors
 /// [`DataError::MissingFile`] if the directory given by flag or variable lacks a file,
-/// [`DataError::NoData`] if neither the full data nor the sample is found.
-pub fn locate(flag: Option<&Path>) -> Result<DataDir, DataError> {
+/// [`DataError::NoData`] if there is no full MNIST and the sample is not built in.
+pub fn locate(flag: Option<&Path>) -> Result<Source, DataError> {
     let env = std::env::var_os(DATA_DIR_ENV).filter(|v| !v.is_empty());
-    locate_with(flag, env.as_deref().map(Path::new), &datasets_roots())
+    locate_with(flag, env.as_deref().map(Path::new), data_home().as_deref())
 }
 
-/// [`locate`] with the variable's value and the `datasets/` roots given, for tests and tools.
+/// [`locate`] with the variable's value and the data home given, for tests and tools.
 ///
 /// # Errors
 /// As [`locate`].
-pub fn locate_with(flag: Option<&Path>, env: Option<&Path>, roots: &[PathBuf]) -> Result<DataDir, DataError> {
-    let explicit = flag.map(|p| (p, Origin::Flag)).or_else(|| env.map(|p| (p, Origin::Env)));
-    if let Some((path, origin)) = explicit {
+pub fn locate_with(flag: Option<&Path>, env: Option<&Path>, home: Option<&Path>) -> Result<Source, DataError> {
+    if let Some(path) = flag.or(env) {
         // Report the first missing file rather than falling back.
         for split in Split::ALL {
             find_file(path, split, Part::Images)?;
             find_file(path, split, Part::Labels)?;
         }
-        return Ok(DataDir { path: path.to_path_buf(), origin });
+        let path = path.to_path_buf();
+        return Ok(if flag.is_some() { Source::Flag(path) } else { Source::Env(path) });
     }
-    let full: Vec<PathBuf> = roots.iter().map(|r| r.join("mnist")).collect();
-    if let Some(path) = full.iter().find(|d| is_complete(d)) {
-        return Ok(DataDir { path: path.clone(), origin: Origin::Full });
+    let full = home.map(|h| named_dir(&catalog::MNIST, h));
+    if let Some(path) = full.as_ref().filter(|d| is_complete(d)) {
+        return Ok(Source::Named { dataset: &catalog::MNIST, path: path.clone() });
     }
-    let samples: Vec<PathBuf> = roots.iter().map(|r| r.join("mnist-sample")).collect();
-    if let Some(path) = samples.iter().find(|d| is_complete(d)) {
-        SAMPLE_NOTICE.call_once(|| {
-            eprintln!(
-                "note: the full MNIST was not found in {}; using the bundled sample in {} \
-                 (the first {SAMPLE_TRAIN_ITEMS} training and {SAMPLE_TEST_ITEMS} test digits). \
-                 Run `cargo xtask fetch-mnist` to get all of it.",
-                full[0].display(),
-                path.display()
-            );
-        });
-        return Ok(DataDir { path: path.clone(), origin: Origin::Sample });
+    if !sample::BUILT_IN {
+        return Err(DataError::NoData { tried: full.into_iter().collect() });
     }
-    Err(DataError::NoData { tried: full.into_iter().chain(samples).collect() })
+    SAMPLE_NOTICE.call_once(|| {
+        let looked = full.as_ref().map_or_else(|| "no user data directory".to_string(), |d| d.display().to_string());
+        eprintln!(
+            "note: using the MNIST sample built into latent (the first {SAMPLE_TRAIN_ITEMS} training and \
+             {SAMPLE_TEST_ITEMS} test digits); the full MNIST was not found ({looked}). \
+             Run `latent fetch mnist` to get all of it."
+        );
+    });
+    Ok(Source::Sample)
+}
+
+/// Finds a named data set in its directory under `home` (the user's data directory,
+/// [`data_home`]); the built-in sample for [`sample::NAME`].
+///
+/// # Errors
+/// [`DataError::NotFetched`] if the directory lacks a file, [`DataError::NoDataHome`] without a
+/// home, [`DataError::InvalidParameter`] for an unknown name.
+pub fn locate_named(name: &str, home: Option<&Path>) -> Result<Source, DataError> {
+    if name == sample::NAME {
+        return Ok(Source::Sample);
+    }
+    let dataset = catalog::find(name)?;
+    let home = home.ok_or(DataError::NoDataHome { name: dataset.name })?;
+    let path = named_dir(dataset, home);
+    if !is_complete(&path) {
+        return Err(DataError::NotFetched { name: dataset.name, dir: path });
+    }
+    Ok(Source::Named { dataset, path })
 }
 
 /// Both splits of an MNIST-format data set and where they came from.
@@ -365,17 +438,17 @@ pub struct Mnist {
     /// The test split.
     pub test: Dataset,
     /// Where the files were read from.
-    pub dir: DataDir,
+    pub source: Source,
 }
 
 impl Mnist {
-    /// Whether this is the bundled sample rather than the full data.
+    /// Whether this is the built-in sample rather than a full data set.
     pub fn is_sample(&self) -> bool {
-        self.dir.origin == Origin::Sample
+        self.source == Source::Sample
     }
 }
 
-/// Locates ([`locate`]) and loads the data, verified as [`DataDir::verification`] says.
+/// Locates ([`locate`]) and loads the data, verified as [`Source::verification`] says.
 ///
 /// # Errors
 /// Any [`DataError`] of locating, reading or verifying.
@@ -383,15 +456,27 @@ pub fn load(flag: Option<&Path>) -> Result<Mnist, DataError> {
     load_from(locate(flag)?)
 }
 
-/// Loads a located data directory, verified as [`DataDir::verification`] says.
+/// Loads a located source, verified as [`Source::verification`] says.
 ///
 /// # Errors
 /// Any [`DataError`] of reading or verifying.
-pub fn load_from(dir: DataDir) -> Result<Mnist, DataError> {
-    let verify = dir.verification()?;
-    let train = load_split(&dir.path, Split::Train, &verify)?;
-    let test = load_split(&dir.path, Split::Test, &verify)?;
-    Ok(Mnist { train, test, dir })
+pub fn load_from(source: Source) -> Result<Mnist, DataError> {
+    let Some(dir) = source.path() else {
+        return sample::load();
+    };
+    let verify = source.verification()?;
+    let train = load_split(dir, Split::Train, &verify)?;
+    let test = load_split(dir, Split::Test, &verify)?;
+    Ok(Mnist { train, test, source })
+}
+
+/// Loads a named data set ([`crate::catalog`], or [`sample::NAME`]) from the user's data
+/// directory, verified against its digests.
+///
+/// # Errors
+/// As [`locate_named`] and [`load_from`].
+pub fn load_named(name: &str) -> Result<Mnist, DataError> {
+    load_from(locate_named(name, data_home().as_deref())?)
 }
 
 /// Loads any directory of MNIST-format files (Fashion-MNIST, KMNIST, ...), checked against its
@@ -400,5 +485,5 @@ pub fn load_from(dir: DataDir) -> Result<Mnist, DataError> {
 /// # Errors
 /// Any [`DataError`] of reading or verifying.
 pub fn load_dir(dir: impl AsRef<Path>) -> Result<Mnist, DataError> {
-    load_from(DataDir { path: dir.as_ref().to_path_buf(), origin: Origin::Flag })
+    load_from(Source::Flag(dir.as_ref().to_path_buf()))
 }

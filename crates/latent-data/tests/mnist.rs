@@ -1,4 +1,4 @@
-//! MNIST-format directories: spellings, locating the data, verification, the bundled sample and
+//! MNIST-format directories: spellings, locating the data, verification, the built-in sample and
 //! the real data.
 
 mod common;
@@ -6,10 +6,12 @@ mod common;
 use std::path::{Path, PathBuf};
 
 use common::{Scratch, images, labels, workspace_root};
+use latent_data::catalog::{FASHION_MNIST, MNIST};
 use latent_data::mnist::{
-    self, CANONICAL_SHA256, DataDir, Origin, Part, Split, Verification, accepted_names, canonical_sha256, locate_with,
+    self, CANONICAL_SHA256, Part, Source, Split, Verification, accepted_names, canonical_sha256, locate_named,
+    locate_with,
 };
-use latent_data::{BatchConfig, DataError, IdxArray, Scale};
+use latent_data::{DataError, IdxArray, sample};
 
 /// Writes a small MNIST-format directory: `n` training and `m` test items of `rows x cols`,
 /// mixing spellings and compression.
@@ -51,7 +53,8 @@ fn any_directory_of_mnist_format_files_loads() {
     assert_eq!((data.train.rows(), data.train.cols()), (28, 28));
     assert_eq!(data.train.labels(), &[0, 1, 2, 3, 4, 5, 6]);
     assert_eq!(data.train.images_u8(), images(7, 28, 28).data());
-    assert_eq!(data.dir.origin, Origin::Flag);
+    assert_eq!(data.source, Source::Flag(dir.path().to_path_buf()));
+    assert_eq!(data.source.name(), dir.path().display().to_string());
     assert!(!data.is_sample());
     // Other image sizes load too.
     let small = Scratch::new("small");
@@ -99,61 +102,78 @@ fn a_missing_file_lists_the_names_tried() {
 }
 
 #[test]
-fn the_data_directory_is_found_in_order() {
+fn the_data_is_found_in_order() {
     let root = Scratch::new("roots");
-    let roots = vec![root.path().to_path_buf()];
-    let full = root.join("mnist");
-    let sample = root.join("mnist-sample");
+    let home = root.join("home");
+    let full = home.join("mnist");
     let other = root.join("fashion");
-    // Nothing at all.
-    let err = locate_with(None, None, &roots).unwrap_err();
-    assert!(matches!(err, DataError::NoData { ref tried } if tried == &vec![full.clone(), sample.clone()]), "{err}");
-    assert!(err.to_string().contains("cargo xtask fetch-mnist"));
-    // Only the sample: it is used.
-    fake_dir(&sample, 3, 2, 28, 28);
-    let got = locate_with(None, None, &roots).unwrap();
-    assert_eq!(got, DataDir { path: sample.clone(), origin: Origin::Sample });
+    // Nothing fetched: the built-in sample, whether or not there is a home (an error naming
+    // where the full data was looked for in a build without the sample).
+    let fallback = |found: Result<Source, DataError>, tried: Vec<PathBuf>| {
+        if sample::BUILT_IN {
+            assert_eq!(found.unwrap(), Source::Sample);
+        } else {
+            let err = found.unwrap_err();
+            assert!(matches!(err, DataError::NoData { tried: ref t } if t == &tried), "{err}");
+            assert!(err.to_string().contains("latent fetch mnist"), "{err}");
+        }
+    };
+    fallback(locate_with(None, None, Some(&home)), vec![full.clone()]);
+    fallback(locate_with(None, None, None), vec![]);
     // An incomplete full directory does not count.
     std::fs::create_dir_all(&full).unwrap();
     std::fs::write(full.join("train-images-idx3-ubyte.gz"), images(1, 28, 28).to_gzip()).unwrap();
-    assert_eq!(locate_with(None, None, &roots).unwrap().origin, Origin::Sample);
-    // The full data wins over the sample.
+    fallback(locate_with(None, None, Some(&home)), vec![full.clone()]);
+    // The full data in the user's data directory wins over the sample.
     fake_dir(&full, 4, 2, 28, 28);
-    assert_eq!(locate_with(None, None, &roots).unwrap(), DataDir { path: full.clone(), origin: Origin::Full });
+    let named = Source::Named { dataset: &MNIST, path: full.clone() };
+    assert_eq!(locate_with(None, None, Some(&home)).unwrap(), named);
+    assert_eq!(named.name(), "mnist");
     // The variable wins over both, the flag over the variable.
     fake_dir(&other, 2, 2, 28, 28);
-    assert_eq!(locate_with(None, Some(&other), &roots).unwrap(), DataDir { path: other.clone(), origin: Origin::Env });
-    assert_eq!(
-        locate_with(Some(&sample), Some(&other), &roots).unwrap(),
-        DataDir { path: sample.clone(), origin: Origin::Flag }
-    );
+    assert_eq!(locate_with(None, Some(&other), Some(&home)).unwrap(), Source::Env(other.clone()));
+    assert_eq!(locate_with(Some(&full), Some(&other), Some(&home)).unwrap(), Source::Flag(full.clone()));
     // A given directory without the data is an error, not a fallback.
     let empty = root.join("empty");
     std::fs::create_dir_all(&empty).unwrap();
-    let err = locate_with(Some(&empty), None, &roots).unwrap_err();
+    let err = locate_with(Some(&empty), None, Some(&home)).unwrap_err();
     assert!(matches!(err, DataError::MissingFile { ref dir, .. } if dir == &empty), "{err}");
-    let err = locate_with(None, Some(&empty), &roots).unwrap_err();
+    let err = locate_with(None, Some(&empty), Some(&home)).unwrap_err();
     assert!(matches!(err, DataError::MissingFile { .. }), "{err}");
 }
 
-fn bundled_sample() -> PathBuf {
-    workspace_root().join("datasets/mnist-sample")
+#[test]
+fn named_data_sets_are_found_in_the_data_home_or_named_as_missing() {
+    let root = Scratch::new("named");
+    let home = root.join("home");
+    assert_eq!(locate_named("mnist-sample", None).unwrap(), Source::Sample);
+    let err = locate_named("fashion-mnist", Some(&home)).unwrap_err();
+    assert!(
+        matches!(err, DataError::NotFetched { name: "fashion-mnist", ref dir } if dir == &home.join("fashion-mnist"))
+    );
+    assert!(err.to_string().contains("latent fetch fashion-mnist"), "{err}");
+    assert!(matches!(locate_named("fashion-mnist", None), Err(DataError::NoDataHome { .. })));
+    assert!(matches!(locate_named("cifar", Some(&home)), Err(DataError::InvalidParameter { .. })));
+    // Present but not the real thing: found, then refused by the catalog's digests.
+    let dir = home.join("fashion-mnist");
+    fake_dir(&dir, 2, 2, 28, 28);
+    let found = locate_named("fashion-mnist", Some(&home)).unwrap();
+    assert_eq!(found, Source::Named { dataset: &FASHION_MNIST, path: dir.clone() });
+    assert_eq!(found.verification().unwrap(), Verification::Named(&FASHION_MNIST));
+    let err = mnist::load_from(found).unwrap_err();
+    assert!(matches!(err, DataError::Checksum { .. }), "{err}");
 }
 
 #[test]
-fn the_bundled_sample_loads_verified_against_its_manifest() {
-    let data = mnist::load_from(DataDir { path: bundled_sample(), origin: Origin::Sample }).unwrap();
+#[cfg(feature = "embedded-sample")]
+fn the_built_in_sample_loads_verified_against_its_manifest() {
+    let data = mnist::load_from(Source::Sample).unwrap();
     assert!(data.is_sample());
     assert_eq!((data.train.len(), data.test.len()), (mnist::SAMPLE_TRAIN_ITEMS, mnist::SAMPLE_TEST_ITEMS));
-    assert_eq!((data.train.rows(), data.train.cols()), (mnist::ROWS, mnist::COLS));
-    // The first training digits of MNIST are 5, 0, 4, 1, 9; the first test digits 7, 2, 1, 0, 4.
-    assert_eq!(&data.train.labels()[..5], &[5, 0, 4, 1, 9]);
-    assert_eq!(&data.test.labels()[..5], &[7, 2, 1, 0, 4]);
-    assert!(data.train.labels().iter().all(|&l| l < 10));
-    let verification = data.dir.verification().unwrap();
-    assert!(matches!(verification, Verification::Manifest(..)));
+    assert_eq!(data, sample::load().unwrap());
+    assert!(matches!(Source::Sample.verification().unwrap(), Verification::Manifest(..)));
     // Batches of the real thing: [B, 784] and [B, 1, 28, 28] on [-1, 1].
-    let cfg = BatchConfig::new(64).scale(Scale::MinusOneOne).seed(5);
+    let cfg = latent_data::BatchConfig::new(64).scale(latent_data::Scale::MinusOneOne).seed(5);
     let batch = data.train.batches(&cfg, 0).unwrap().next().unwrap();
     assert_eq!(batch.images.shape(), &[64, 784]);
     assert_eq!(batch.images_nchw().shape(), &[64, 1, 28, 28]);
@@ -161,37 +181,44 @@ fn the_bundled_sample_loads_verified_against_its_manifest() {
     assert!(batch.images.iter().any(|&v| v == -1.0) && batch.images.iter().any(|&v| v == 1.0));
 }
 
+/// The sample's files as stored in the crate (the source of the built-in copy).
+#[cfg(feature = "embedded-sample")]
+fn sample_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("sample")
+}
+
 #[test]
-fn a_tampered_sample_or_a_missing_manifest_is_refused() {
+#[cfg(feature = "embedded-sample")]
+fn the_sample_files_on_disk_are_the_built_in_ones_and_a_tampered_copy_is_refused() {
+    let from_disk = mnist::load_dir(sample_dir()).unwrap();
+    assert_eq!((from_disk.train.clone(), from_disk.test.clone()), {
+        let built_in = sample::load().unwrap();
+        (built_in.train, built_in.test)
+    });
     let copy = Scratch::new("sample-copy");
-    for entry in std::fs::read_dir(bundled_sample()).unwrap() {
+    for entry in std::fs::read_dir(sample_dir()).unwrap() {
         let entry = entry.unwrap();
         std::fs::copy(entry.path(), copy.join(&entry.file_name().to_string_lossy())).unwrap();
     }
-    let dir = DataDir { path: copy.path().to_path_buf(), origin: Origin::Sample };
-    mnist::load_from(dir.clone()).unwrap();
-    // Valid IDX, same count, different content.
+    mnist::load_dir(copy.path()).unwrap();
+    // Valid IDX, same count, different content: the copy's MANIFEST refuses it.
     let mut l = latent_data::read_idx(copy.join("t10k-labels-idx1-ubyte.gz")).unwrap().into_data();
     l.swap(0, 1);
     let tampered = IdxArray::new(vec![l.len()], l).unwrap();
     std::fs::write(copy.join("t10k-labels-idx1-ubyte.gz"), tampered.to_gzip()).unwrap();
-    let err = mnist::load_from(dir.clone()).unwrap_err();
+    let err = mnist::load_dir(copy.path()).unwrap_err();
     assert!(
         matches!(err, DataError::Checksum { ref path, .. } if path.ends_with("t10k-labels-idx1-ubyte.gz")),
         "{err}"
     );
-    // The sample must have its manifest.
-    std::fs::remove_file(copy.join("MANIFEST")).unwrap();
-    let err = mnist::load_from(dir).unwrap_err();
-    assert!(matches!(err, DataError::Io { ref path, .. } if path.ends_with("MANIFEST")), "{err}");
 }
 
 #[test]
 fn the_full_directory_is_checked_against_the_canonical_digests() {
     let dir = Scratch::new("fake-full");
     fake_dir(dir.path(), 2, 2, 28, 28);
-    let full = DataDir { path: dir.path().to_path_buf(), origin: Origin::Full };
-    assert_eq!(full.verification().unwrap(), Verification::Canonical);
+    let full = Source::Named { dataset: &MNIST, path: dir.path().to_path_buf() };
+    assert_eq!(full.verification().unwrap(), Verification::Named(&MNIST));
     let err = mnist::load_from(full).unwrap_err();
     assert!(matches!(err, DataError::Checksum { .. }), "{err}");
     // The same files given by flag are not MNIST's, and need not be.
@@ -204,6 +231,7 @@ fn the_full_directory_is_checked_against_the_canonical_digests() {
 
 /// The real MNIST, from the offline mirror beside the workspace when the machine has it.
 #[test]
+#[cfg(feature = "embedded-sample")]
 fn the_real_mnist_loads_and_verifies() {
     let shared = workspace_root().join("../shared/datasets/mnist");
     if !mnist::is_complete(&shared) {
@@ -213,10 +241,26 @@ fn the_real_mnist_loads_and_verifies() {
     for (name, _) in CANONICAL_SHA256 {
         mnist::verify_canonical(shared.join(name)).unwrap();
     }
-    let data = mnist::load_from(DataDir { path: shared, origin: Origin::Full }).unwrap();
+    let data = mnist::load_from(Source::Named { dataset: &MNIST, path: shared }).unwrap();
     assert_eq!((data.train.len(), data.test.len()), (mnist::TRAIN_ITEMS, mnist::TEST_ITEMS));
     // The sample is the head of the real thing.
-    let sample = mnist::load_from(DataDir { path: bundled_sample(), origin: Origin::Sample }).unwrap();
+    let sample = sample::load().unwrap();
     assert_eq!(sample.train, data.train.take(mnist::SAMPLE_TRAIN_ITEMS));
     assert_eq!(sample.test, data.test.take(mnist::SAMPLE_TEST_ITEMS));
+}
+
+/// The real Fashion-MNIST, from the offline mirror beside the workspace when the machine has it:
+/// the catalog's digests are those of the official files.
+#[test]
+fn the_real_fashion_mnist_matches_the_catalog() {
+    let shared = workspace_root().join("../shared/datasets/fashion-mnist");
+    if !mnist::is_complete(&shared) {
+        eprintln!("skipped: no Fashion-MNIST at {}", shared.display());
+        return;
+    }
+    let data = mnist::load_from(Source::Named { dataset: &FASHION_MNIST, path: shared }).unwrap();
+    assert_eq!((data.train.len(), data.test.len()), FASHION_MNIST.items);
+    // The first training items are an ankle boot and a T-shirt; the first test item an ankle boot.
+    assert_eq!(&data.train.labels()[..2], &[9, 0]);
+    assert_eq!(data.test.labels()[0], 9);
 }

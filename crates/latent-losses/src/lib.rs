@@ -93,3 +93,8 @@ pub use reduction::{Reduction, sum_per_example};
 #[cfg(feature = "gradcheck")]
 pub use registry::gradcheck_registry;
 pub use sparsity::{kl_sparsity, l1_activity};
+
+// The README's example is compiled and run with the doctests.
+#[doc = include_str!("../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;

@@ -208,11 +208,7 @@ impl DigitClassifier {
         if !moved {
             return Err(ModelError::input("classifier", "the trained model is not a classifier"));
         }
-        let name = match data.dir.origin {
-            latent_data::Origin::Full => "mnist".to_string(),
-            latent_data::Origin::Sample => "mnist-sample".to_string(),
-            _ => data.dir.path.display().to_string(),
-        };
+        let name = data.source.name();
         classifier.file.trained = Some(TrainingRecord {
             data: name,
             train_examples: data.train.len(),
@@ -569,11 +565,8 @@ impl DistanceSummary {
 mod tests {
     use super::*;
 
-    use latent_data::mnist;
-
     fn sample() -> Mnist {
-        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../datasets/mnist-sample");
-        mnist::load_from(latent_data::DataDir { path: root, origin: latent_data::Origin::Sample }).unwrap()
+        latent_data::sample::load().unwrap()
     }
 
     fn probs(rows: &[usize]) -> Array2<f32> {

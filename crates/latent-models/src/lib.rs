@@ -164,3 +164,7 @@ pub use model::{Decoder, Encoder, Generator, LikelihoodEstimate, Model, Objectiv
 pub use optimizers::{OptimizerGroup, OptimizerKind, OptimizerSpec, Optimizers, StepContext};
 pub use run_dir::RunDir;
 pub use train::{TrainObserver, TrainOptions, TrainOutcome, Trainer};
+// The README's example is compiled and run with the doctests.
+#[doc = include_str!("../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;

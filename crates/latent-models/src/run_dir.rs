@@ -37,9 +37,9 @@ pub const METRICS_FILE: &str = "metrics.jsonl";
 /// Where the training data came from.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct DataInfo {
-    /// `mnist`, `mnist-sample`, or the directory given.
+    /// `mnist`, `mnist-sample`, `fashion-mnist`, or the directory given.
     pub name: String,
-    /// The directory read.
+    /// The directory read (empty for the built-in sample).
     pub dir: String,
     /// Training examples.
     pub train_examples: usize,

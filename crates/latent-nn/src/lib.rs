@@ -91,3 +91,8 @@ pub use error::{NnError, Result};
 pub use gradcheck::gradcheck_registry;
 pub use module::{Buffer, BufferField, BufferMut, Ctx, Layer, Module, join};
 pub use train_state::TrainingState;
+
+// The README's example is compiled and run with the doctests.
+#[doc = include_str!("../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;

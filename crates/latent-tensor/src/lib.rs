@@ -83,3 +83,8 @@ pub use tensor::{NoGradGuard, Tensor, TensorId, no_grad, recorded_ops};
 
 /// The element type of every tensor.
 pub type Elem = f32;
+
+// The README's example is compiled and run with the doctests.
+#[doc = include_str!("../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;

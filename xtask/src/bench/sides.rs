@@ -173,7 +173,7 @@ impl Latent {
     pub fn build(root: &Path) -> anyhow::Result<PathBuf> {
         let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
         let out = Command::new(&cargo)
-            .args(["build", "--release", "--package", "latent", "--bin", "latent"])
+            .args(["build", "--release", "--package", "latent-ml", "--bin", "latent"])
             .arg("--message-format=json-render-diagnostics")
             .current_dir(root)
             .stderr(std::process::Stdio::inherit())

@@ -6,9 +6,9 @@
 //! `--range minus-one-one` says so, or automatically when a value is below 0 (the output says
 //! which). Values still outside [0, 1] afterwards are clamped and counted.
 //!
-//! The classifier is read from `--classifier` (default `datasets/classifier.safetensors`). When
-//! the default file is missing, or `--train-classifier` is given, one is trained (on full MNIST
-//! when present, else on the bundled sample, saying so) and written there, so later calls
+//! The classifier is read from `--classifier` (default `classifier.safetensors` in the user's data
+//! directory). When the default file is missing, or `--train-classifier` is given, one is trained
+//! (on full MNIST when fetched, else on the built-in sample, saying so) and written there, so later calls
 //! reuse it. An explicit `--classifier` that does not exist is an error unless
 //! `--train-classifier` asks to create it.
 //!
@@ -24,7 +24,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, bail};
 use latent_data::mnist;
 use latent_data::npy::{read_npy, read_npy_info};
-use latent_data::{Mnist, Origin, Scale};
+use latent_data::{Mnist, Scale, Source};
 use latent_models::classifier::{
     ClassifierOptions, DigitClassifier, DistanceSummary, Judgement, PIXELS, TrainingRecord, nearest_train_distance,
 };
@@ -34,17 +34,13 @@ use serde::Serialize;
 use crate::cli::{ClassifyArgs, SampleRange};
 use crate::commands::load_data;
 
-/// The file name of the cached classifier in `datasets/`.
+/// The file name of the cached classifier in the user's data directory.
 pub const CLASSIFIER_FILE: &str = "classifier.safetensors";
 
-/// The default classifier file: `classifier.safetensors` in the first `datasets/` directory
-/// that exists (the current directory's, else the workspace's).
+/// The default classifier file: `classifier.safetensors` in the user's data directory
+/// ([`mnist::data_home`]), or in the current directory if there is none.
 pub fn default_classifier_path() -> PathBuf {
-    mnist::datasets_roots()
-        .into_iter()
-        .find(|root| root.is_dir())
-        .unwrap_or_else(|| PathBuf::from("datasets"))
-        .join(CLASSIFIER_FILE)
+    mnist::data_home().map_or_else(|| PathBuf::from(CLASSIFIER_FILE), |home| home.join(CLASSIFIER_FILE))
 }
 
 /// How the samples' pixel range was decided.
@@ -146,13 +142,13 @@ pub fn classify(args: &ClassifyArgs) -> anyhow::Result<ClassifyReport> {
             );
         }
         let loaded = load_data(&args.data)?;
-        let which = match loaded.dir.origin {
-            Origin::Full => "full MNIST".to_string(),
-            Origin::Sample => {
-                "the bundled sample (full MNIST was not found; run `cargo xtask fetch-mnist` for a better classifier)"
+        let which = match &loaded.source {
+            Source::Named { dataset, .. } => format!("the full {}", dataset.title),
+            Source::Sample => {
+                "the built-in sample (full MNIST was not found; run `latent fetch mnist` for a better classifier)"
                     .to_string()
             }
-            _ => loaded.dir.path.display().to_string(),
+            other => other.name(),
         };
         eprintln!(
             "training the digit classifier on {which} ({} training digits) for {} epochs; it will be saved to {}",
@@ -400,7 +396,6 @@ pub fn render(r: &ClassifyReport) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use latent_data::DataDir;
     use latent_data::npy::write_npy;
 
     /// A fresh directory under the system's temporary directory, removed on drop (this crate
@@ -443,8 +438,7 @@ mod tests {
     }
 
     fn sample() -> Mnist {
-        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../datasets/mnist-sample");
-        mnist::load_from(DataDir { path: root, origin: Origin::Sample }).unwrap()
+        latent_data::sample::load().unwrap()
     }
 
     fn err(a: &ClassifyArgs) -> String {

@@ -4,6 +4,7 @@
 pub mod classify;
 pub mod embed;
 pub mod eval;
+pub mod fetch;
 pub mod info;
 pub mod interpolate;
 pub mod reconstruct;
@@ -13,15 +14,15 @@ pub mod train;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
-use latent_data::mnist::{self, DataDir, Origin};
+use latent_data::mnist::{self, Source};
 use latent_data::npy::write_npy;
-use latent_data::{Mnist, Scale};
+use latent_data::{Mnist, Scale, catalog};
 use latent_models::run_dir::{DataInfo, RunConfig};
 use latent_tensor::Tensor;
 use latent_viz::ImageGrid;
 use ndarray::Array2;
 
-use crate::cli::{Cli, Command, DataArgs, DatasetName};
+use crate::cli::{Cli, Command, DataArgs};
 
 /// Run the parsed command line.
 ///
@@ -47,6 +48,7 @@ fn dispatch(command: Command) -> anyhow::Result<()> {
         Command::Embed(a) => embed::run(a),
         Command::Info(a) => info::run(a),
         Command::Classify(a) => classify::run(a),
+        Command::Fetch(a) => fetch::run(a),
     }
 }
 
@@ -55,31 +57,26 @@ fn dispatch(command: Command) -> anyhow::Result<()> {
 /// # Errors
 /// If the directory is missing or its files are invalid (the message says how to fetch MNIST).
 pub fn load_data(args: &DataArgs) -> anyhow::Result<Mnist> {
-    let dir = match (&args.data_dir, args.dataset) {
-        (Some(d), _) => DataDir { path: d.clone(), origin: Origin::Flag },
-        (None, Some(DatasetName::Mnist)) => {
-            let found = mnist::datasets_roots().into_iter().map(|r| r.join("mnist")).find(|d| mnist::is_complete(d));
-            match found {
-                Some(path) => DataDir { path, origin: Origin::Full },
-                None => bail!(
-                    "--dataset mnist: the full MNIST is not in datasets/mnist; fetch it with `cargo xtask fetch-mnist` (or use --dataset mnist-sample)"
-                ),
-            }
-        }
-        (None, Some(DatasetName::MnistSample)) => {
-            let found = mnist::datasets_roots().into_iter().map(|r| r.join("mnist-sample")).find(|d| d.is_dir());
-            match found {
-                Some(path) => DataDir { path, origin: Origin::Sample },
-                None => bail!("--dataset mnist-sample: the bundled sample (datasets/mnist-sample) was not found"),
-            }
-        }
+    let source = match (&args.data_dir, args.dataset) {
+        (Some(d), _) => Source::Flag(d.clone()),
+        (None, Some(name)) => mnist::locate_named(name.as_str(), mnist::data_home().as_deref())
+            .with_context(|| format!("--dataset {}", name.as_str()))?,
         (None, None) => mnist::locate(None)?,
     };
-    let shown = dir.path.display().to_string();
-    mnist::load_from(dir).with_context(|| format!("loading MNIST-format data from {shown}"))
+    load_source(source)
 }
 
-/// The data a run was trained on, unless the flags say otherwise.
+/// Load a located source, saying in any error what was being loaded.
+fn load_source(source: Source) -> anyhow::Result<Mnist> {
+    let shown = match source.path() {
+        Some(dir) => format!("MNIST-format data from {}", dir.display()),
+        None => "the built-in MNIST sample".to_string(),
+    };
+    mnist::load_from(source).with_context(|| format!("loading {shown}"))
+}
+
+/// The data a run was trained on, unless the flags say otherwise: the same named data set (from
+/// the directory recorded if it still holds it), the built-in sample, or the directory given.
 ///
 /// # Errors
 /// As [`load_data`].
@@ -87,23 +84,35 @@ pub fn load_data_for_run(args: &DataArgs, run: &RunConfig) -> anyhow::Result<Mni
     if args.data_dir.is_some() || args.dataset.is_some() {
         return load_data(args);
     }
-    let dir = PathBuf::from(&run.data.dir);
-    if !run.data.dir.is_empty() && dir.is_dir() {
-        return mnist::load_from(DataDir { path: dir, origin: Origin::Flag })
-            .with_context(|| format!("loading the run's data from {}", run.data.dir));
+    let recorded = PathBuf::from(&run.data.dir);
+    let recorded_ok = !run.data.dir.is_empty() && mnist::is_complete(&recorded);
+    if run.data.name == latent_data::sample::NAME {
+        return load_source(Source::Sample);
+    }
+    if let Ok(dataset) = catalog::find(&run.data.name) {
+        let source = if recorded_ok {
+            Source::Named { dataset, path: recorded }
+        } else {
+            mnist::locate_named(dataset.name, mnist::data_home().as_deref())
+                .with_context(|| format!("the run's data, {}", dataset.name))?
+        };
+        return load_source(source);
+    }
+    if recorded_ok {
+        return mnist::load_dir(&recorded).with_context(|| format!("loading the run's data from {}", run.data.dir));
     }
     load_data(args)
 }
 
-/// How a run records its data.
+/// How a run records its data: the data set's name or the directory given, and the directory
+/// read (empty for the built-in sample).
 pub fn data_info(data: &Mnist) -> DataInfo {
-    let name = match data.dir.origin {
-        Origin::Sample => "mnist-sample".to_string(),
-        Origin::Full => "mnist".to_string(),
-        Origin::Flag | Origin::Env => data.dir.path.display().to_string(),
-    };
-    let dir = std::fs::canonicalize(&data.dir.path).unwrap_or_else(|_| data.dir.path.clone());
-    DataInfo { name, dir: dir.display().to_string(), train_examples: data.train.len(), test_examples: data.test.len() }
+    let dir = data
+        .source
+        .path()
+        .map(|p| std::fs::canonicalize(p).unwrap_or_else(|_| p.to_path_buf()).display().to_string())
+        .unwrap_or_default();
+    DataInfo { name: data.source.name(), dir, train_examples: data.train.len(), test_examples: data.test.len() }
 }
 
 /// The first `n` test images, flat, in [0, 1].

@@ -7,18 +7,15 @@
 use std::path::Path;
 
 use latent_data::Mnist;
-use latent_data::mnist::{self, DataDir, Origin};
 use latent_models::EpochMetrics;
 use latent_models::presets::preset;
 use latent_models::run_dir::{DataInfo, RunConfig, RunDir};
 use latent_models::train::{BatchProgress, Silent, TrainObserver, TrainOutcome, Trainer};
 
-/// The bundled sample, with its test set cut to the first `test_images` digits if given (the
+/// The built-in sample, with its test set cut to the first `test_images` digits if given (the
 /// test pass of every epoch is part of each test's time).
 pub fn sample(test_images: Option<usize>) -> Mnist {
-    let roots = mnist::datasets_roots();
-    let dir = roots.iter().map(|r| r.join("mnist-sample")).find(|d| d.is_dir()).expect("bundled sample");
-    let mut data = mnist::load_from(DataDir { path: dir, origin: Origin::Sample }).expect("sample loads");
+    let mut data = latent_data::sample::load().expect("the built-in sample loads");
     if let Some(n) = test_images {
         data.test = data.test.take(n);
     }

@@ -1,15 +1,12 @@
 //! Mirrors: where the four files can be fetched from, an HTTP(S) base URL or a directory.
 //!
 //! `--mirror` takes either; a plain path or a `file://` URL is a directory. Mirrors given on the
-//! command line are tried first, in the order given, then the defaults (unless
-//! `--no-default-mirrors`).
+//! command line are tried first, in the order given, then the data set's public mirrors
+//! ([`NamedDataset::mirrors`](crate::catalog::NamedDataset::mirrors)) unless
+//! `--no-default-mirrors`.
 
 use std::fmt;
 use std::path::PathBuf;
-
-/// The public mirrors, tried in this order after any given ones.
-pub const DEFAULT_MIRRORS: [&str; 2] =
-    ["https://ossci-datasets.s3.amazonaws.com/mnist/", "https://storage.googleapis.com/cvdf-datasets/mnist/"];
 
 /// One place to fetch the files from.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -56,15 +53,13 @@ impl fmt::Display for Mirror {
     }
 }
 
-/// The mirrors to try, in order: the given ones, then the defaults if `defaults`.
-pub fn mirror_list(given: &[String], defaults: bool) -> Vec<Mirror> {
+/// The mirrors to try, in order: the given ones, then `defaults` (each once).
+pub fn mirror_list(given: &[String], defaults: &[&str]) -> Vec<Mirror> {
     let mut list: Vec<Mirror> = given.iter().map(|s| Mirror::parse(s)).collect();
-    if defaults {
-        for d in DEFAULT_MIRRORS {
-            let m = Mirror::parse(d);
-            if !list.contains(&m) {
-                list.push(m);
-            }
+    for d in defaults {
+        let m = Mirror::parse(d);
+        if !list.contains(&m) {
+            list.push(m);
         }
     }
     list
@@ -85,12 +80,10 @@ mod tests {
 
     #[test]
     fn given_mirrors_come_first_then_the_defaults_once() {
-        let list = mirror_list(&["/data".into(), DEFAULT_MIRRORS[1].into()], true);
-        assert_eq!(
-            list,
-            vec![Mirror::Dir("/data".into()), Mirror::parse(DEFAULT_MIRRORS[1]), Mirror::parse(DEFAULT_MIRRORS[0]),]
-        );
-        assert_eq!(mirror_list(&[], false), vec![]);
-        assert_eq!(mirror_list(&[], true).len(), 2);
+        let defaults = crate::catalog::MNIST.mirrors;
+        let list = mirror_list(&["/data".into(), defaults[1].into()], defaults);
+        assert_eq!(list, vec![Mirror::Dir("/data".into()), Mirror::parse(defaults[1]), Mirror::parse(defaults[0])]);
+        assert_eq!(mirror_list(&[], &[]), vec![]);
+        assert_eq!(mirror_list(&[], defaults).len(), 2);
     }
 }

@@ -1,5 +1,5 @@
 //! A tiny HTTP/1.1 server on 127.0.0.1 for the downloader's tests: it serves files, errors, cut
-//! transfers and stalls, and counts requests per path.
+//! transfers, stalls and trickles, and counts requests per path.
 
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Write};
@@ -22,6 +22,9 @@ pub enum Reply {
     Stall { body: Vec<u8>, sent: usize, sleep: Duration },
     /// No answer at all for `sleep`, then close.
     Silent { sleep: Duration },
+    /// 200 with the full Content-Length, then the body one byte every `every` (until the
+    /// client hangs up).
+    Trickle { body: Vec<u8>, every: Duration },
 }
 
 type Routes = HashMap<String, Vec<Reply>>;
@@ -134,6 +137,14 @@ fn serve(mut conn: TcpStream, routes: &Routes, hits: &Mutex<HashMap<String, usiz
             std::thread::sleep(sleep);
             Ok(())
         }
+        Reply::Trickle { body, every } => conn.write_all(head("200 OK", body.len()).as_bytes()).and_then(|()| {
+            for byte in body {
+                conn.write_all(&[byte])?;
+                conn.flush()?;
+                std::thread::sleep(every);
+            }
+            Ok(())
+        }),
     };
     let _ = conn.flush();
     let _ = conn.shutdown(std::net::Shutdown::Both);
