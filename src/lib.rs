@@ -28,3 +28,8 @@ pub use latent_viz as viz;
 
 /// The `latent` command's library: subcommands, what a run draws, progress, Ctrl-C.
 pub use latent_cli as cli;
+
+// The README's library example is compiled and run with the doctests.
+#[doc = include_str!("../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;
