@@ -31,6 +31,10 @@ pub const CONFIG_FILE: &str = "config.json";
 pub const MODEL_FILE: &str = "model.safetensors";
 /// The training state's file name.
 pub const STATE_FILE: &str = "training_state.safetensors";
+/// Where a checkpoint's new training state is written before it replaces [`STATE_FILE`].
+pub const NEXT_STATE_FILE: &str = "training_state.next.safetensors";
+/// Where a checkpoint's new weights are written before they replace [`MODEL_FILE`].
+pub const NEXT_MODEL_FILE: &str = "model.next.safetensors";
 /// The metrics file's name.
 pub const METRICS_FILE: &str = "metrics.jsonl";
 
@@ -154,11 +158,39 @@ impl RunDir {
     ///
     /// # Errors
     /// If either file cannot be written.
+    ///
+    /// The pair is replaced as a unit: both new files are written completely beside the old
+    /// ones (`*.next.safetensors`), then the weights and the state are renamed into place in
+    /// that order. Until the first rename the previous pair is untouched; after it, the complete
+    /// new state waits beside the new weights and [`RunDir::recover`] finishes the save. So a
+    /// full disk or a kill at any moment leaves a consistent pair to resume from.
     pub fn save_checkpoint(&self, model: &dyn Model, config: &RunConfig, state: &TrainingState) -> Result<()> {
-        state.save(self.file(STATE_FILE))?;
+        let (next_state, next_model) = (self.file(NEXT_STATE_FILE), self.file(NEXT_MODEL_FILE));
         let meta = CheckpointMeta { run: config.clone(), global_step: state.global_step };
-        save_checkpoint(self.file(MODEL_FILE), model, &meta)?;
-        Ok(())
+        let result = (|| -> Result<()> {
+            fault::at(fault::Step::WriteState)?;
+            state.save(&next_state)?;
+            fault::at(fault::Step::WriteModel)?;
+            save_checkpoint(&next_model, model, &meta)?;
+            fault::at(fault::Step::RenameModel)?;
+            rename(&next_model, &self.file(MODEL_FILE))?;
+            fault::at(fault::Step::RenameState)?;
+            rename(&next_state, &self.file(STATE_FILE))?;
+            fault::at(fault::Step::Done)
+        })();
+        if result.is_err() && !fault::is_crash() {
+            if next_model.exists() {
+                // The new weights never replaced the old: the previous pair stands; the new
+                // files go.
+                let _ = fs::remove_file(&next_model);
+                let _ = fs::remove_file(&next_state);
+            } else {
+                // The new weights are in place: finish with the new state (or leave that to the
+                // next `load_state`, which rolls the save forward).
+                let _ = self.recover();
+            }
+        }
+        result
     }
 
     /// Rebuild the model from the config and load its weights.
@@ -177,6 +209,7 @@ impl RunDir {
     /// # Errors
     /// If the state file is missing or malformed, or its step differs from the weights'.
     pub fn load_state(&self) -> Result<TrainingState> {
+        self.recover()?;
         let path = self.file(STATE_FILE);
         if !path.is_file() {
             return Err(ModelError::Run { path, message: "is missing: this run cannot be resumed".into() });
@@ -187,12 +220,37 @@ impl RunDir {
             return Err(ModelError::Run {
                 path: self.root.clone(),
                 message: format!(
-                    "the weights are from step {} but the training state from step {}; the last save was interrupted",
+                    "the weights are from step {} but the training state from step {}, and no complete save can be recovered",
                     meta.global_step, state.global_step
                 ),
             });
         }
         Ok(state)
+    }
+
+    /// Finish or undo an interrupted [`RunDir::save_checkpoint`]: the weights and the state are
+    /// replaced as a pair. If the process died after the new weights were renamed into place
+    /// but before the new state was, the complete new state (`training_state.next.safetensors`,
+    /// whose step matches the weights) is renamed in; any other leftover of a save is removed,
+    /// so the previous pair stands.
+    ///
+    /// # Errors
+    /// If a leftover cannot be renamed or removed.
+    pub fn recover(&self) -> Result<()> {
+        let (next_state, next_model) = (self.file(NEXT_STATE_FILE), self.file(NEXT_MODEL_FILE));
+        if next_state.is_file() && !next_model.exists() {
+            let weights_step = read_config::<CheckpointMeta>(self.file(MODEL_FILE)).ok().map(|m| m.global_step);
+            let next_step = TrainingState::load(&next_state).ok().map(|s| s.global_step);
+            if weights_step.is_some() && weights_step == next_step {
+                return rename(&next_state, &self.file(STATE_FILE));
+            }
+        }
+        for leftover in [next_model, next_state] {
+            if leftover.exists() {
+                fs::remove_file(&leftover).map_err(|source| ModelError::Io { path: leftover.clone(), source })?;
+            }
+        }
+        Ok(())
     }
 
     /// Append one epoch's metrics to `metrics.jsonl`.
@@ -251,5 +309,83 @@ impl RunDir {
         }
         latent_fsio::write_bytes(&path, text.as_bytes())?;
         Ok(())
+    }
+}
+
+/// Rename `from` over `to` and make the rename durable (the directory is synced).
+fn rename(from: &Path, to: &Path) -> Result<()> {
+    fs::rename(from, to).map_err(|source| ModelError::Io { path: to.to_path_buf(), source })?;
+    #[cfg(unix)]
+    if let Some(dir) = to.parent() {
+        let dir = if dir.as_os_str().is_empty() { Path::new(".") } else { dir };
+        fs::File::open(dir)
+            .and_then(|d| d.sync_all())
+            .map_err(|source| ModelError::Io { path: dir.to_path_buf(), source })?;
+    }
+    Ok(())
+}
+
+/// Fault injection for the checkpoint's steps: tests make a save fail (as a full disk does) or
+/// stop dead (as a killed process does) at each step, and check that a consistent pair of files
+/// always remains. Outside tests nothing is ever injected.
+pub mod fault {
+    use std::cell::Cell;
+
+    use crate::error::{ModelError, Result};
+
+    /// The steps of a checkpoint save, in order.
+    #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+    pub enum Step {
+        /// Writing the new training state beside the old one.
+        WriteState,
+        /// Writing the new weights beside the old ones.
+        WriteModel,
+        /// Renaming the new weights into place.
+        RenameModel,
+        /// Renaming the new state into place.
+        RenameState,
+        /// After the save.
+        Done,
+    }
+
+    /// What to inject.
+    #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+    pub enum Fault {
+        /// The step fails with an I/O error; the save cleans up as it would.
+        Fail(Step),
+        /// The process "dies" before the step: nothing after it runs, nothing is cleaned up.
+        Crash(Step),
+    }
+
+    thread_local! {
+        static INJECTED: Cell<Option<Fault>> = const { Cell::new(None) };
+        static CRASHED: Cell<bool> = const { Cell::new(false) };
+    }
+
+    /// Inject `fault` into the next saves on this thread (`None` to stop).
+    pub fn inject(fault: Option<Fault>) {
+        INJECTED.with(|f| f.set(fault));
+        CRASHED.with(|c| c.set(false));
+    }
+
+    pub(crate) fn is_crash() -> bool {
+        CRASHED.with(Cell::get)
+    }
+
+    pub(crate) fn at(step: Step) -> Result<()> {
+        match INJECTED.with(Cell::get) {
+            Some(Fault::Fail(s)) if s == step => Err(ModelError::Io {
+                path: format!("(injected failure at {step:?})").into(),
+                source: std::io::Error::new(std::io::ErrorKind::StorageFull, "no space left on device (injected)"),
+            }),
+            Some(Fault::Crash(s)) if s == step => {
+                CRASHED.with(|c| c.set(true));
+                Err(ModelError::Io {
+                    path: format!("(injected crash at {step:?})").into(),
+                    source: std::io::Error::other("the process died (injected)"),
+                })
+            }
+            _ => Ok(()),
+        }
     }
 }

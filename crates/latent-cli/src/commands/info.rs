@@ -15,7 +15,12 @@ pub fn run(args: InfoArgs) -> anyhow::Result<()> {
     let (model, config) = dir.load_model()?;
     let metrics = dir.read_metrics()?;
     let last = metrics.last();
-    let resumable = dir.load_state().is_ok();
+    // The checkpoint, not the metrics, says what can be resumed (an interrupted save is
+    // finished or undone first).
+    let state = dir.load_state();
+    let resumable = state.is_ok();
+    let checkpoint_epoch = state.as_ref().ok().map(|s| s.epoch);
+    let why_not = state.as_ref().err().map(ToString::to_string);
     if args.json {
         let value = json!({
             "run": args.run.display().to_string(),
@@ -24,9 +29,10 @@ pub fn run(args: InfoArgs) -> anyhow::Result<()> {
             "train": config.train,
             "data": config.data,
             "parameters": model.parameter_count(),
-            "epochs_done": last.map_or(0, |m| m.epoch),
+            "epochs_done": checkpoint_epoch.unwrap_or_else(|| last.map_or(0, |m| m.epoch)),
             "last_epoch": last,
             "resumable": resumable,
+            "not_resumable_because": why_not,
         });
         println!("{value}");
         return Ok(());
@@ -36,12 +42,15 @@ pub fn run(args: InfoArgs) -> anyhow::Result<()> {
     println!("config     {}", serde_json::to_string(&config.model)?);
     println!(
         "training   {} of {} epochs, batch {}, lr {}, seed {}{}",
-        last.map_or(0, |m| m.epoch),
+        checkpoint_epoch.unwrap_or_else(|| last.map_or(0, |m| m.epoch)),
         config.train.epochs,
         config.train.batch_size,
         config.train.learning_rate,
         config.train.seed,
-        if resumable { "" } else { " (no training state: not resumable)" }
+        match &why_not {
+            None => String::new(),
+            Some(e) => format!(" (not resumable: {e})"),
+        }
     );
     println!(
         "data       {} ({} train / {} test images)",
