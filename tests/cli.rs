@@ -307,3 +307,47 @@ fn resume_refuses_conflicting_flags_and_says_when_nothing_is_done() {
     let said = ok(&["train", "ae", "--out", run, "--resume", "--quiet"]);
     assert!(said.contains("nothing to train") && said.contains("1 of its 1 epochs"), "{said}");
 }
+
+/// A reader that goes away (`latent info RUN | head -1`) ends the command quietly instead of a
+/// "failed printing to stdout" panic; an absurd --threads is capped with a warning instead of
+/// starting that many threads.
+#[cfg(unix)]
+#[test]
+fn a_closed_pipe_ends_quietly_and_threads_are_capped() {
+    use std::os::unix::process::ExitStatusExt;
+    use std::process::Stdio;
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("run");
+    ok(&[
+        "train",
+        "ae",
+        "--preset",
+        "shallow",
+        "--dataset",
+        "mnist-sample",
+        "--epochs",
+        "0",
+        "--out",
+        s(&out),
+        "--quiet",
+    ]);
+    for _ in 0..3 {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_latent"))
+            .args(["info", s(&out)])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        drop(child.stdout.take()); // the reader is gone before the command writes
+        let result = child.wait_with_output().unwrap();
+        let stderr = String::from_utf8_lossy(&result.stderr);
+        assert!(!stderr.contains("panicked"), "{stderr}");
+        assert!(
+            result.status.success() || result.status.signal() == Some(libc::SIGPIPE),
+            "{:?}: {stderr}",
+            result.status
+        );
+    }
+    let said = ok(&["--threads", "100000", "info", s(&out)]);
+    assert!(said.contains("warning: --threads 100000") && said.contains("using 256"), "{said}");
+}

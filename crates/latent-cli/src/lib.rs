@@ -38,6 +38,7 @@ pub use progress::{Progress, ProgressMode};
 /// its chain of causes) on stderr. Exits 0 on success, 1 on an error, 2 on bad usage (clap).
 pub fn main() -> std::process::ExitCode {
     use clap::Parser;
+    restore_default_sigpipe();
     let cli = cli::Cli::parse();
     match commands::run(cli) {
         Ok(()) => std::process::ExitCode::SUCCESS,
@@ -45,6 +46,18 @@ pub fn main() -> std::process::ExitCode {
             eprintln!("error: {e:#}");
             std::process::ExitCode::FAILURE
         }
+    }
+}
+
+/// Let a closed pipe end the command quietly, as it ends other command-line tools
+/// (`latent eval RUN | head -1`): Rust ignores SIGPIPE, which turns every later `println!` into a
+/// panic; with the default action the process simply stops when its reader has gone.
+fn restore_default_sigpipe() {
+    #[cfg(unix)]
+    // SAFETY: called first thing in main, before any thread is started; SIG_DFL is a valid
+    // action for SIGPIPE.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
 }
 

@@ -24,6 +24,10 @@ use ndarray::Array2;
 
 use crate::cli::{Cli, Command, DataArgs};
 
+/// The most threads `--threads` starts: more only adds scheduling overhead on any machine
+/// latent targets (a request above it is capped, with a warning).
+pub const MAX_THREADS: usize = 256;
+
 /// Run the parsed command line.
 ///
 /// # Errors
@@ -32,9 +36,15 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
     if cli.threads == Some(0) {
         bail!("--threads must be at least 1");
     }
+    let threads = cli.threads.map(|n| {
+        if n > MAX_THREADS {
+            eprintln!("warning: --threads {n} is more than latent uses; using {MAX_THREADS}");
+        }
+        n.min(MAX_THREADS)
+    });
     // On a worker of a pool of the requested size, parallel kernels start on this thread at once
     // (see `latent_tensor::threads::run_in_pool`).
-    latent_tensor::threads::run_in_pool(cli.threads, || dispatch(cli.command)).context("--threads")?
+    latent_tensor::threads::run_in_pool(threads, || dispatch(cli.command)).context("--threads")?
 }
 
 /// Run one subcommand (on the current thread).
