@@ -351,3 +351,27 @@ fn a_closed_pipe_ends_quietly_and_threads_are_capped() {
     let said = ok(&["--threads", "100000", "info", s(&out)]);
     assert!(said.contains("warning: --threads 100000") && said.contains("using 256"), "{said}");
 }
+
+/// Ctrl-C stops training after the current batch, saves a resumable checkpoint, says how to
+/// continue, and exits 130 as an interrupted program does (it used to exit 0).
+#[cfg(unix)]
+#[test]
+fn ctrl_c_saves_and_exits_130() {
+    use std::process::Stdio;
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("run");
+    let child = Command::new(env!("CARGO_BIN_EXE_latent"))
+        .args(["train", "vae", "--dataset", "mnist-sample", "--epochs", "50", "--threads", "1", "--quiet"])
+        .args(["--out", s(&out)])
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    assert!(Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap().success());
+    let result = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&result.stderr);
+    assert_eq!(result.status.code(), Some(130), "{stderr}");
+    assert!(stderr.contains("stopped at epoch") && stderr.contains("--resume"), "{stderr}");
+    let info = ok(&["info", s(&out), "--json"]);
+    assert!(info.contains(r#""resumable":true"#), "{info}");
+}

@@ -8,4 +8,8 @@ pub enum CliError {
     /// The Ctrl-C handler could not be installed.
     #[error("cannot install the Ctrl-C handler: {0}")]
     Signal(#[source] ctrlc::Error),
+    /// The command was stopped by Ctrl-C after saving what it had (the command exits 130, as a
+    /// shell expects of an interrupted program).
+    #[error("interrupted")]
+    Interrupted,
 }

@@ -42,6 +42,10 @@ pub fn main() -> std::process::ExitCode {
     let cli = cli::Cli::parse();
     match commands::run(cli) {
         Ok(()) => std::process::ExitCode::SUCCESS,
+        // Ctrl-C: what was done is saved and said; the status says the run was interrupted.
+        Err(e) if matches!(e.downcast_ref::<error::CliError>(), Some(error::CliError::Interrupted)) => {
+            std::process::ExitCode::from(130)
+        }
         Err(e) => {
             eprintln!("error: {e:#}");
             std::process::ExitCode::FAILURE

@@ -89,6 +89,7 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
                 "stopped at epoch {epoch}, batch {batch}; saved. Continue with: latent train {} --out {run} --resume",
                 args.model
             );
+            return Err(crate::error::CliError::Interrupted.into());
         }
         TrainOutcome::EarlyStopped { epochs, best_epoch, best_val_loss } => {
             eprintln!(
