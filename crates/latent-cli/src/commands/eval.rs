@@ -69,7 +69,7 @@ pub fn run(args: EvalArgs) -> anyhow::Result<()> {
     let report = Report {
         run: args.run.display().to_string(),
         model: config.preset.clone(),
-        data: config.data.name.clone(),
+        data: data.source.name(),
         test_images: data.test.len(),
         test_loss,
         parts,

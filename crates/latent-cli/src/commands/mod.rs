@@ -85,13 +85,15 @@ fn load_source(source: Source) -> anyhow::Result<Mnist> {
     mnist::load_from(source).with_context(|| format!("loading {shown}"))
 }
 
-/// The data a run was trained on, unless the flags say otherwise: the same named data set (from
+/// The data a run was trained on, unless the flags or `LATENT_DATA_DIR` say otherwise: the same named data set (from
 /// the directory recorded if it still holds it), the built-in sample, or the directory given.
 ///
 /// # Errors
 /// As [`load_data`].
 pub fn load_data_for_run(args: &DataArgs, run: &RunConfig) -> anyhow::Result<Mnist> {
-    if args.data_dir.is_some() || args.dataset.is_some() {
+    // The flags, then LATENT_DATA_DIR, choose as they do for training; without them, the run's
+    // own data.
+    if args.data_dir.is_some() || args.dataset.is_some() || std::env::var_os("LATENT_DATA_DIR").is_some() {
         return load_data(args);
     }
     let recorded = PathBuf::from(&run.data.dir);
