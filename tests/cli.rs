@@ -375,3 +375,38 @@ fn ctrl_c_saves_and_exits_130() {
     let info = ok(&["info", s(&out), "--json"]);
     assert!(info.contains(r#""resumable":true"#), "{info}");
 }
+
+/// `eval` reads the data the flags or LATENT_DATA_DIR name (as training does), and its report
+/// names the data it evaluated, not the data the run was trained on.
+#[test]
+fn eval_names_the_data_it_evaluated() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("run");
+    ok(&[
+        "train",
+        "ae",
+        "--preset",
+        "shallow",
+        "--dataset",
+        "mnist-sample",
+        "--epochs",
+        "0",
+        "--out",
+        s(&out),
+        "--quiet",
+    ]);
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("crates/latent-data/sample");
+    let run = |env: Option<&Path>, extra: &[&str]| {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_latent"));
+        cmd.args(["eval", s(&out), "--json", "--limit", "10"]).args(extra).env_remove("LATENT_DATA_DIR");
+        if let Some(d) = env {
+            cmd.env("LATENT_DATA_DIR", d);
+        }
+        let o = cmd.output().unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        serde_json::from_slice::<serde_json::Value>(&o.stdout).unwrap()["data"].as_str().unwrap().to_string()
+    };
+    assert_eq!(run(None, &[]), "mnist-sample");
+    assert_eq!(run(Some(&dir), &[]), dir.display().to_string());
+    assert_eq!(run(None, &["--data-dir", s(&dir)]), dir.display().to_string());
+}
