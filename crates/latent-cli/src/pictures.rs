@@ -120,6 +120,9 @@ impl RunPictures {
             write_png_to(&canvas, &[run.file(&format!("samples-epoch-{epoch:03}.png")), run.file("samples.png")])?;
         }
         loss_chart(metrics).write_png(run.file("loss.png"))?;
+        if let Some(chart) = rate_chart(metrics) {
+            chart.write_png(run.file("rates.png"))?;
+        }
         if let Some(encoder) = model.encoder()
             && self.noise.shape()[1] == 2
         {
@@ -160,25 +163,72 @@ fn write_png_to(canvas: &Canvas, paths: &[PathBuf]) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The loss curves of a run: train and test objective per example, and the parts.
+/// Parts of the metrics that are not losses: a GAN's mean discriminator outputs (probabilities)
+/// and a classifier's accuracy (a fraction). They get a chart of their own.
+const NOT_LOSSES: [&str; 3] = ["d_real", "d_fake", "accuracy"];
+
+/// The loss curves of a run: train (and validation, when held out) and test objective per
+/// example, and its parts, in nats. Probabilities and fractions are left to [`rate_chart`].
 pub fn loss_chart(metrics: &[EpochMetrics]) -> LineChart {
     let mut chart = LineChart::new("loss per example").x_label("epoch").y_label("nats");
     let names: std::collections::BTreeSet<&String> = metrics.iter().flat_map(|m| m.train.keys()).collect();
     for name in names {
-        if name == "elbo" {
-            continue; // the negative of the loss for a VAE: the same curve upside down
+        if name == "elbo" || NOT_LOSSES.contains(&name.as_str()) {
+            continue; // the ELBO is the VAE's loss upside down; the others are not in nats
         }
         if name == "loss" && metrics.iter().any(|m| m.train.contains_key("d_loss")) {
             continue; // a GAN's `loss` is its `d_loss`: the same curve twice
         }
-        let train: Vec<(f64, f64)> =
-            metrics.iter().filter_map(|m| m.train.get(name).map(|v| (m.epoch as f64, *v))).collect();
-        let test: Vec<(f64, f64)> =
-            metrics.iter().filter_map(|m| m.test.get(name).map(|v| (m.epoch as f64, *v))).collect();
-        chart.add_series(format!("train {name}"), train);
-        chart.add_series(format!("test {name}"), test);
+        add_splits(&mut chart, metrics, name);
     }
     chart
+}
+
+/// The parts that are probabilities or fractions (a GAN's mean D(x) and D(G(z)), a
+/// classifier's accuracy), on an axis of their own; `None` when a run has none.
+pub fn rate_chart(metrics: &[EpochMetrics]) -> Option<LineChart> {
+    let present: Vec<&str> =
+        NOT_LOSSES.into_iter().filter(|n| metrics.iter().any(|m| m.train.contains_key(*n))).collect();
+    if present.is_empty() {
+        return None;
+    }
+    let mut chart = LineChart::new("mean per example").x_label("epoch").y_label("probability / fraction");
+    for name in present {
+        add_splits(&mut chart, metrics, name);
+    }
+    Some(chart)
+}
+
+/// The train, validation (if any) and test series of part `name`.
+fn add_splits(chart: &mut LineChart, metrics: &[EpochMetrics], name: &str) {
+    let series = |pick: &dyn Fn(&EpochMetrics) -> Option<f64>| -> Vec<(f64, f64)> {
+        metrics.iter().filter_map(|m| pick(m).map(|v| (m.epoch as f64, v))).collect()
+    };
+    chart.add_series(format!("train {name}"), series(&|m| m.train.get(name).copied()));
+    let val = series(&|m| m.val.as_ref().and_then(|v| v.get(name).copied()));
+    if !val.is_empty() {
+        chart.add_series(format!("val {name}"), val);
+    }
+    chart.add_series(format!("test {name}"), series(&|m| m.test.get(name).copied()));
+}
+
+/// One line on how a finished run did, by what kind of model it is: a GAN's D and G losses
+/// and mean D outputs, a classifier's accuracy, otherwise the test loss per example.
+pub fn summary(m: &EpochMetrics) -> String {
+    let t = |k: &str| m.test.get(k).copied().unwrap_or(f64::NAN);
+    if m.test.contains_key("d_loss") {
+        format!(
+            "test D loss {:.3}, G loss {:.3}, mean D(x) {:.3}, mean D(G(z)) {:.3}",
+            t("d_loss"),
+            t("g_loss"),
+            t("d_real"),
+            t("d_fake")
+        )
+    } else if m.test.contains_key("accuracy") {
+        format!("test accuracy {:.2}%, cross-entropy {:.4} per example", 100.0 * t("accuracy"), t("loss"))
+    } else {
+        format!("test loss {:.2} per example", t("loss"))
+    }
 }
 
 /// Stack arrays of images vertically (rows of `[N, D]`).
@@ -209,6 +259,32 @@ mod tests {
             learning_rate: 1e-3,
             global_step: epoch,
         }
+    }
+
+    /// A GAN's mean D outputs are probabilities: they leave the nats chart for a chart of their
+    /// own, and the summary speaks of D and G losses, not of "test loss per image".
+    #[test]
+    fn gan_rates_are_charted_apart_and_summarised_as_such() {
+        let parts = |d: f64| {
+            BTreeMap::from([
+                ("loss".to_string(), d),
+                ("d_loss".to_string(), d),
+                ("g_loss".to_string(), 0.7),
+                ("d_real".to_string(), 0.8),
+                ("d_fake".to_string(), 0.3),
+            ])
+        };
+        let m = EpochMetrics { train: parts(1.1), test: parts(1.2), ..metrics(1) };
+        let names = |c: &LineChart| c.series_names();
+        let losses = names(&loss_chart(std::slice::from_ref(&m)));
+        assert!(losses.iter().all(|n| !n.contains("d_real") && !n.contains("d_fake")), "{losses:?}");
+        assert!(losses.iter().any(|n| n == "test d_loss"), "{losses:?}");
+        let rates = names(&rate_chart(std::slice::from_ref(&m)).expect("a GAN has rates"));
+        assert!(rates.contains(&"train d_real".to_string()) && rates.contains(&"test d_fake".to_string()));
+        assert!(rate_chart(&[metrics(1)]).is_none(), "an autoencoder has none");
+        let said = summary(&m);
+        assert!(said.contains("D loss 1.200") && said.contains("D(G(z)) 0.300") && !said.contains("per example"));
+        assert_eq!(summary(&metrics(2)), "test loss 100.00 per example");
     }
 
     /// Every "latest" picture is replaced by a rename of a complete new file, never rewritten in

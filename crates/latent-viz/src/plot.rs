@@ -104,6 +104,11 @@ impl LineChart {
         self.series.push(Series { name: name.into(), points: points.into_iter().collect() });
     }
 
+    /// The names of the series added so far, in order (as the legend lists them).
+    pub fn series_names(&self) -> Vec<String> {
+        self.series.iter().map(|s| s.name.clone()).collect()
+    }
+
     /// Renders the chart.
     ///
     /// # Errors

@@ -80,8 +80,7 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
     match outcome? {
         TrainOutcome::Completed { epochs } => {
             let last = trainer.run_dir().read_metrics()?.pop();
-            let summary =
-                last.map(|m| format!(": test loss {:.2} per image", m.test.get("loss").copied().unwrap_or(f64::NAN)));
+            let summary = last.map(|m| format!(": {}", crate::pictures::summary(&m)));
             eprintln!("done: {epochs} epochs{}. Run directory: {run}", summary.unwrap_or_default());
         }
         TrainOutcome::Stopped { epoch, batch } => {
