@@ -21,6 +21,25 @@ fn fails(args: &[&str], expected: &str) {
     assert!(stderr.contains(expected), "latent {args:?}: expected `{expected}` in:\n{stderr}");
 }
 
+/// A run of the shallow autoencoder with 0 epochs (its initial checkpoint only) in `dir/run`.
+fn untrained_run(dir: &Path) -> std::path::PathBuf {
+    let out = dir.join("run");
+    ok(&[
+        "train",
+        "ae",
+        "--preset",
+        "shallow",
+        "--dataset",
+        "mnist-sample",
+        "--epochs",
+        "0",
+        "--out",
+        s(&out),
+        "--quiet",
+    ]);
+    out
+}
+
 fn s(p: &Path) -> &str {
     p.to_str().unwrap()
 }
@@ -296,10 +315,8 @@ fn training_options_reach_the_trainer() {
 #[test]
 fn resume_refuses_conflicting_flags_and_says_when_nothing_is_done() {
     let tmp = tempfile::tempdir().unwrap();
-    let out = tmp.path().join("run");
+    let out = untrained_run(tmp.path());
     let run = s(&out);
-    #[rustfmt::skip]
-    ok(&["train", "ae", "--preset", "shallow", "--dataset", "mnist-sample", "--epochs", "0", "--out", run, "--quiet"]);
     assert!(out.join("model.safetensors").is_file(), "the initial checkpoint is written");
     fails(&["train", "ae", "--out", run, "--resume", "--lr", "0.1", "--seed", "3"], "--lr, --seed cannot change a run");
     let said = ok(&["train", "ae", "--out", run, "--resume", "--epochs", "1", "--quiet"]);
@@ -317,20 +334,7 @@ fn a_closed_pipe_ends_quietly_and_threads_are_capped() {
     use std::os::unix::process::ExitStatusExt;
     use std::process::Stdio;
     let tmp = tempfile::tempdir().unwrap();
-    let out = tmp.path().join("run");
-    ok(&[
-        "train",
-        "ae",
-        "--preset",
-        "shallow",
-        "--dataset",
-        "mnist-sample",
-        "--epochs",
-        "0",
-        "--out",
-        s(&out),
-        "--quiet",
-    ]);
+    let out = untrained_run(tmp.path());
     for _ in 0..3 {
         let mut child = Command::new(env!("CARGO_BIN_EXE_latent"))
             .args(["info", s(&out)])
@@ -381,20 +385,7 @@ fn ctrl_c_saves_and_exits_130() {
 #[test]
 fn eval_names_the_data_it_evaluated() {
     let tmp = tempfile::tempdir().unwrap();
-    let out = tmp.path().join("run");
-    ok(&[
-        "train",
-        "ae",
-        "--preset",
-        "shallow",
-        "--dataset",
-        "mnist-sample",
-        "--epochs",
-        "0",
-        "--out",
-        s(&out),
-        "--quiet",
-    ]);
+    let out = untrained_run(tmp.path());
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("crates/latent-data/sample");
     let run = |env: Option<&Path>, extra: &[&str]| {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_latent"));

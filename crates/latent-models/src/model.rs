@@ -224,20 +224,17 @@ pub fn sample_labels(classes: Option<usize>, labels: Option<&[u8]>, n: usize) ->
 /// # Errors
 /// [`ModelError::Unsupported`] if the model has no encoder or decoder; otherwise as they fail.
 pub fn reconstruct(model: &mut dyn Model, x: &Tensor, labels: Option<&[u8]>) -> Result<Tensor> {
-    let kind = model.config().kind().to_string();
-    let z = model
-        .encoder()
-        .ok_or_else(|| ModelError::Unsupported { model: kind.clone(), what: "reconstruct (they have no encoder)" })?
-        .encode(x, labels)?;
-    model
-        .decoder()
-        .ok_or(ModelError::Unsupported { model: kind, what: "reconstruct (they have no decoder)" })?
-        .decode(&z, labels)
-}
-
-/// The error for a capability `model` lacks.
-pub fn unsupported(model: &dyn Model, what: &'static str) -> ModelError {
-    ModelError::Unsupported { model: model.config().kind().to_string(), what }
+    // The configuration (a JSON round trip) is only built for the error.
+    for (missing, what) in [
+        (model.encoder().is_none(), "reconstruct (they have no encoder)"),
+        (model.decoder().is_none(), "reconstruct (they have no decoder)"),
+    ] {
+        if missing {
+            return Err(ModelError::Unsupported { model: model.config().kind().to_string(), what });
+        }
+    }
+    let z = model.encoder().expect("checked above").encode(x, labels)?;
+    model.decoder().expect("checked above").decode(&z, labels)
 }
 
 /// The steps of [`Model::train_step`]'s default and of every single-network model: the

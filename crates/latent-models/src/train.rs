@@ -699,7 +699,7 @@ impl Trainer {
 pub fn first_non_finite(model: &dyn Model) -> Option<String> {
     let mut found = None;
     model.visit_params("", &mut |name, t| {
-        if found.is_none() && t.to_vec().iter().any(|v| !v.is_finite()) {
+        if found.is_none() && t.view().iter().any(|v| !v.is_finite()) {
             found = Some(name.to_string());
         }
     });
