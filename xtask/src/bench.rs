@@ -37,7 +37,8 @@ use std::process::ExitCode;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context, bail};
-use latent_data::mnist::{self, Part, Source, Split};
+use latent_data::Source;
+use latent_data::mnist::{self, Part, Split};
 use serde::Serialize;
 
 use report::{Document, Git, Machine};
@@ -122,7 +123,7 @@ fn locate_data(flag: Option<&Path>, root: &Path) -> anyhow::Result<(PathBuf, &'s
     let source = mnist::locate_with(flag, env.as_deref(), mnist::data_home().as_deref())
         .context("no MNIST data for the end-to-end runs (run `latent fetch mnist`, or give --data-dir)")?;
     let (dir, origin) = match source {
-        Source::Flag(p) => (p, "flag"),
+        Source::Flag(p) | Source::Path { path: p, .. } => (p, "flag"),
         Source::Env(p) => (p, "env"),
         Source::Named { path, .. } => (path, "full"),
         Source::Sample => (root.join("crates/latent-data/sample"), "sample"),

@@ -81,7 +81,10 @@ pub fn make_sample(
             bail!("{} has only {} {split:?} items; cannot keep {keep}", from.display(), full.len());
         }
         let (rows, cols) = (full.rows(), full.cols());
-        let images = IdxArray::new(vec![keep, rows, cols], full.images_u8()[..keep * rows * cols].to_vec())?;
+        let images = IdxArray::new(
+            vec![keep, rows, cols],
+            full.pixel_bytes().context("MNIST images are pixels")?[..keep * rows * cols].to_vec(),
+        )?;
         let labels = IdxArray::new(vec![keep], full.labels()[..keep].to_vec())?;
         for (part, array) in [(Part::Images, images), (Part::Labels, labels)] {
             let name = mnist::file_name(split, part);

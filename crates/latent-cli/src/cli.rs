@@ -41,9 +41,16 @@ pub enum Command {
     Fetch(FetchArgs),
 }
 
-/// Where the data comes from.
-#[derive(Args, Debug, Clone)]
+/// Where the data comes from and how it is prepared.
+#[derive(Args, Debug, Clone, Default)]
 pub struct DataArgs {
+    /// Your own data: a directory of MNIST-format IDX files, picked by its contents (or
+    /// --data-format). Overrides --data-dir, --dataset and LATENT_DATA_DIR.
+    #[arg(long, value_name = "PATH", conflicts_with_all = ["data_dir", "dataset"])]
+    pub data: Option<PathBuf>,
+    /// The format of --data when it cannot be told from the path: idx.
+    #[arg(long, value_name = "FORMAT", requires = "data")]
+    pub data_format: Option<String>,
     /// A directory of MNIST-format files (the four IDX files, .gz or raw); overrides --dataset
     /// and LATENT_DATA_DIR.
     #[arg(long, value_name = "DIR")]
@@ -53,6 +60,50 @@ pub struct DataArgs {
     /// LATENT_DATA_DIR, else the full MNIST if fetched, else the sample.
     #[arg(long, value_enum, value_name = "NAME")]
     pub dataset: Option<DatasetName>,
+    /// Keep only these classes, by name (or label number), comma-separated: `--classes 0,1`
+    /// trains on zeros and ones (a one-class training set is how anomaly detection starts).
+    #[arg(long, value_name = "LIST", value_delimiter = ',')]
+    pub classes: Option<Vec<String>>,
+    /// The fraction of a source without a test split held out, by a fixed seeded permutation,
+    /// for testing (default 0.2).
+    #[arg(long, value_name = "FRACTION")]
+    pub test_fraction: Option<f64>,
+}
+
+impl DataArgs {
+    /// Whether any flag names the data (rather than leaving it to defaults or a run's record).
+    pub fn names_data(&self) -> bool {
+        self.data.is_some() || self.data_dir.is_some() || self.dataset.is_some()
+    }
+
+    /// Whether any flag changes how data is read or prepared.
+    pub fn changes_preparation(&self) -> bool {
+        self.data_format.is_some() || self.classes.is_some() || self.test_fraction.is_some()
+    }
+
+    /// The loading options these flags give, on top of `base` (a run's, or the defaults).
+    ///
+    /// # Errors
+    /// On an unknown format or a test fraction outside (0, 1).
+    pub fn load_options(&self, base: latent_data::LoadOptions) -> anyhow::Result<latent_data::LoadOptions> {
+        let mut options = base;
+        if let Some(f) = &self.data_format {
+            options.format = Some(f.parse().map_err(|e| anyhow::anyhow!("--data-format: {e}"))?);
+        }
+        if let Some(f) = self.test_fraction {
+            if !(f > 0.0 && f < 1.0) {
+                anyhow::bail!("--test-fraction {f}: expected a fraction between 0 and 1 (exclusive)");
+            }
+            options.test_fraction = f;
+        }
+        if let Some(c) = &self.classes {
+            if c.is_empty() || c.iter().any(|n| n.trim().is_empty()) {
+                anyhow::bail!("--classes: expected class names or numbers separated by commas");
+            }
+            options.classes = Some(c.iter().map(|n| n.trim().to_string()).collect());
+        }
+        Ok(options)
+    }
 }
 
 /// The named data sets.

@@ -19,7 +19,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 
-use latent_data::{Mnist, Scale};
+use latent_data::{Data, Scale};
 use latent_models::{EpochMetrics, Model, RunDir};
 use latent_tensor::{Tensor, TensorRng};
 use latent_viz::{Canvas, ImageGrid, LineChart, ScatterPlot, stack_vertical};
@@ -49,7 +49,7 @@ pub struct RunPictures {
 
 impl RunPictures {
     /// Fix the digits (the first test images) and the noise (from the run's seed).
-    pub fn new(data: &Mnist, latent_dim: usize, seed: u64) -> Self {
+    pub fn new(data: &Data, latent_dim: usize, seed: u64) -> Self {
         let n = SCATTER_POINTS.min(data.test.len());
         let digits = test_images(data, RECON_COLS * RECON_ROWS);
         RunPictures {

@@ -7,8 +7,9 @@
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
+use latent_data::Source;
 use latent_data::catalog::MNIST;
-use latent_data::mnist::{self, Source, Split};
+use latent_data::mnist::{self, Split};
 
 fn main() -> Result<(), latent_data::DataError> {
     let source = match std::env::args_os().nth(1) {

@@ -6,8 +6,9 @@
 //! configuration's seed, on a stream chosen by the epoch, so the same seed and epoch give the
 //! same batches, bit for bit, and each epoch differs from the others.
 //!
-//! A [`Batch`] holds its images flat, `[B, rows * cols]`; [`Batch::images_nchw`] views them as
-//! `[B, 1, rows, cols]` without copying. When the configuration has a [`NoiseSpec`], the batch
+//! A [`Batch`] holds its examples flat, `[B, C·H·W]` (`[B, D]` for table rows);
+//! [`Batch::images_nchw`] views them as `[B, C, H, W]` without copying. Real-valued data is
+//! batched as stored (standardised); the pixel scale and binarisation apply to pixels only. When the configuration has a [`NoiseSpec`], the batch
 //! also holds the corrupted images, the input of a denoising autoencoder, beside the clean ones,
 //! its target.
 
@@ -105,7 +106,7 @@ impl BatchConfig {
 /// One batch: images, optionally their corrupted copies, labels and the images' indices.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Batch {
-    /// The images, flat: `[B, rows * cols]`, scaled and binarised as configured.
+    /// The examples, flat: `[B, C·H·W]`, scaled and binarised as configured.
     pub images: Array2<f32>,
     /// The corrupted images (same shape) when the configuration has a noise, else `None`.
     pub corrupted: Option<Array2<f32>>,
@@ -113,8 +114,7 @@ pub struct Batch {
     pub labels: Vec<u8>,
     /// The index of each image in the data set.
     pub indices: Vec<usize>,
-    rows: usize,
-    cols: usize,
+    dims: [usize; 3],
 }
 
 impl Batch {
@@ -128,14 +128,24 @@ impl Batch {
         self.labels.is_empty()
     }
 
-    /// Image height.
-    pub fn rows(&self) -> usize {
-        self.rows
+    /// Image channels (1 for table rows).
+    pub fn channels(&self) -> usize {
+        self.dims[0]
     }
 
-    /// Image width.
+    /// Image height (1 for table rows).
+    pub fn rows(&self) -> usize {
+        self.dims[1]
+    }
+
+    /// Image width (the number of features for table rows).
     pub fn cols(&self) -> usize {
-        self.cols
+        self.dims[2]
+    }
+
+    /// `[channels, height, width]` of one example.
+    pub fn dims(&self) -> [usize; 3] {
+        self.dims
     }
 
     /// What a model should encode: the corrupted images if there are any, else the images.
@@ -143,30 +153,31 @@ impl Batch {
         self.corrupted.as_ref().unwrap_or(&self.images)
     }
 
-    /// The images as `[B, 1, rows, cols]`, without copying.
+    /// The images as `[B, C, H, W]`, without copying.
     pub fn images_nchw(&self) -> ArrayView4<'_, f32> {
-        nchw_view(&self.images, self.rows, self.cols)
+        nchw_view(&self.images, self.dims)
     }
 
-    /// The corrupted images as `[B, 1, rows, cols]`, without copying.
+    /// The corrupted images as `[B, C, H, W]`, without copying.
     pub fn corrupted_nchw(&self) -> Option<ArrayView4<'_, f32>> {
-        self.corrupted.as_ref().map(|c| nchw_view(c, self.rows, self.cols))
+        self.corrupted.as_ref().map(|c| nchw_view(c, self.dims))
     }
 
-    /// [`input`](Self::input) as `[B, 1, rows, cols]`, without copying.
+    /// [`input`](Self::input) as `[B, C, H, W]`, without copying.
     pub fn input_nchw(&self) -> ArrayView4<'_, f32> {
-        nchw_view(self.input(), self.rows, self.cols)
+        nchw_view(self.input(), self.dims)
     }
 
-    /// Gives up the images as an owned `[B, 1, rows, cols]` array, without copying.
+    /// Gives up the images as an owned `[B, C, H, W]` array, without copying.
     pub fn into_images_nchw(self) -> Array4<f32> {
-        let (b, r, c) = (self.len(), self.rows, self.cols);
-        self.images.into_shape_with_order((b, 1, r, c)).expect("batch images are contiguous [B, rows * cols]")
+        let [c, h, w] = self.dims;
+        let b = self.len();
+        self.images.into_shape_with_order((b, c, h, w)).expect("batch images are contiguous [B, C·H·W]")
     }
 }
 
-fn nchw_view(a: &Array2<f32>, rows: usize, cols: usize) -> ArrayView4<'_, f32> {
-    a.view().into_shape_with_order((a.nrows(), 1, rows, cols)).expect("batch images are contiguous [B, rows * cols]")
+fn nchw_view(a: &Array2<f32>, [c, h, w]: [usize; 3]) -> ArrayView4<'_, f32> {
+    a.view().into_shape_with_order((a.nrows(), c, h, w)).expect("batch images are contiguous [B, C·H·W]")
 }
 
 /// The batches of one epoch; see [`Dataset::batches`].
@@ -184,8 +195,9 @@ impl Dataset {
     /// The batches of epoch `epoch` under `config`.
     ///
     /// # Errors
-    /// [`DataError::InvalidParameter`] if the batch size is zero, or a static binarisation
-    /// threshold is outside [0, 1].
+    /// [`DataError::InvalidParameter`] if the batch size is zero, a static binarisation
+    /// threshold is outside [0, 1], or the data is real-valued and the configuration binarises
+    /// it or adds salt-and-pepper noise (which need a pixel range).
     pub fn batches(&self, config: &BatchConfig, epoch: u64) -> Result<Batches<'_>, DataError> {
         if config.batch_size == 0 {
             return Err(DataError::InvalidParameter {
@@ -200,6 +212,22 @@ impl Dataset {
                     what: "binarisation threshold",
                     expected: "a number in [0, 1]".into(),
                     found: threshold.to_string(),
+                });
+            }
+        }
+        if self.pixel_bytes().is_none() {
+            if let Some(b) = config.binarize {
+                return Err(DataError::InvalidParameter {
+                    what: "binarisation",
+                    expected: "none for real-valued data".into(),
+                    found: format!("{b:?}"),
+                });
+            }
+            if matches!(config.noise, NoiseSpec::SaltPepper { .. }) {
+                return Err(DataError::InvalidParameter {
+                    what: "noise",
+                    expected: "`gaussian:STD` or `mask:FRACTION` for real-valued data".into(),
+                    found: config.noise.to_string(),
                 });
             }
         }
@@ -229,15 +257,24 @@ impl Iterator for Batches<'_> {
         self.next = stop;
         let scale = self.config.scale;
         let mut images = self.data.gather_unchecked(&indices, scale);
-        if let Some(b) = &self.config.binarize {
+        if let (Some(b), false) = (&self.config.binarize, self.data.pixel_bytes().is_none()) {
             b.apply(&mut images, scale, &mut self.rng);
         }
+        let real = self.data.pixel_bytes().is_none();
         let corrupted = match self.config.noise {
             NoiseSpec::None => None,
+            noise if real => {
+                let mut copy = images.clone();
+                let n = copy.nrows();
+                let data = copy.as_slice_mut().expect("gathered rows are contiguous");
+                // `batches` refused the noises without a meaning for real values.
+                noise.corrupt_standardized(data, n, &mut self.rng).ok()?;
+                Some(copy)
+            }
             noise => Some(noise.corrupt(&images, scale, &mut self.rng)),
         };
         let labels = indices.iter().map(|&i| self.data.labels()[i]).collect();
-        Some(Batch { images, corrupted, labels, indices, rows: self.data.rows(), cols: self.data.cols() })
+        Some(Batch { images, corrupted, labels, indices, dims: self.data.shape().dims() })
     }
 
     fn size_hint(&self) -> (usize, Option<usize>) {

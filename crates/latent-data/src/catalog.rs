@@ -40,6 +40,8 @@ pub struct NamedDataset {
     pub homepage: &'static str,
     /// Its authors and licence.
     pub licence: &'static str,
+    /// The names of its classes, in label order.
+    pub class_names: &'static [&'static str],
 }
 
 impl NamedDataset {
@@ -54,6 +56,7 @@ impl NamedDataset {
 
 /// MNIST: 70,000 handwritten digits.
 pub const MNIST: NamedDataset = NamedDataset {
+    class_names: &["0", "1", "2", "3", "4", "5", "6", "7", "8", "9"],
     name: "mnist",
     title: "MNIST",
     about: "handwritten digits 0-9",
@@ -69,6 +72,18 @@ pub const MNIST: NamedDataset = NamedDataset {
 /// The digests are those of the decompressed official files (the `.gz` MD5s Zalando publishes
 /// are of one particular compression).
 pub const FASHION_MNIST: NamedDataset = NamedDataset {
+    class_names: &[
+        "T-shirt/top",
+        "Trouser",
+        "Pullover",
+        "Dress",
+        "Coat",
+        "Sandal",
+        "Shirt",
+        "Sneaker",
+        "Bag",
+        "Ankle boot",
+    ],
     name: "fashion-mnist",
     title: "Fashion-MNIST",
     about: "clothing: 0 T-shirt/top, 1 trouser, 2 pullover, 3 dress, 4 coat, 5 sandal, 6 shirt, 7 sneaker, 8 bag, 9 ankle boot",

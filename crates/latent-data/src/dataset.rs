@@ -1,12 +1,17 @@
-//! An in-memory image data set: `u8` pixels and `u8` labels, turned into `f32` on demand.
+//! An in-memory data set: examples of one [`SampleShape`], stored as bytes (pixels) or as
+//! standardised `f32` values (real data), with a `u8` label each, turned into `f32` batches on
+//! demand.
 //!
 //! Pixels stay as bytes (the 60,000 MNIST training images are 47 MB, not 188 MB as `f32`);
 //! [`Dataset::gather`] and the batch iterator ([`crate::batch`]) produce `f32` arrays, flat
-//! `[B, rows * cols]` or `[B, 1, rows, cols]`, scaled to [0, 1] or [-1, 1] ([`Scale`]).
+//! `[B, C·H·W]` (or `[B, D]` for table rows), pixels scaled to [0, 1] or [-1, 1] ([`Scale`]).
+//! Real values are stored already standardised ([`Dataset::standardize`]); the [`DataSpec`] a
+//! data set carries records the statistics, its shape, and its class names.
 
-use ndarray::{Array2, Array4, ArrayView3};
+use ndarray::{Array2, Array4};
 
 use crate::error::DataError;
+use crate::spec::{DataSpec, MAX_CLASSES, SampleShape, Standardization, ValueKind};
 
 /// The range `f32` pixels are mapped to: byte 0 to the minimum, byte 255 to the maximum.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -48,18 +53,35 @@ impl Scale {
     }
 }
 
-/// Images of `rows x cols` bytes with one `u8` label each.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// How a data set stores its values.
+#[derive(Debug, Clone, PartialEq)]
+enum Values {
+    /// Pixels, one byte each.
+    Bytes(Vec<u8>),
+    /// Real values, standardised when the spec has statistics.
+    Reals(Vec<f32>),
+}
+
+impl Values {
+    fn len(&self) -> usize {
+        match self {
+            Values::Bytes(v) => v.len(),
+            Values::Reals(v) => v.len(),
+        }
+    }
+}
+
+/// Examples of one shape with one `u8` label each, and the [`DataSpec`] that describes them.
+#[derive(Debug, Clone, PartialEq)]
 pub struct Dataset {
-    images: Vec<u8>,
+    values: Values,
     labels: Vec<u8>,
-    rows: usize,
-    cols: usize,
+    spec: DataSpec,
 }
 
 impl Dataset {
-    /// Builds a data set from row-major pixels (`labels.len()` images of `rows x cols`) and
-    /// labels.
+    /// Builds a data set of grey `rows x cols` images from row-major pixels
+    /// (`labels.len()` images) and labels; the spec has no class names.
     ///
     /// # Errors
     /// [`DataError::InvalidParameter`] if `rows` or `cols` is zero or the pixel count is not
@@ -72,52 +94,183 @@ impl Dataset {
                 found: format!("{rows} x {cols}"),
             });
         }
-        let expected = labels.len().checked_mul(rows).and_then(|n| n.checked_mul(cols));
-        if expected != Some(images.len()) {
-            return Err(DataError::InvalidParameter {
-                what: "pixel count",
-                expected: format!("{} labels x {rows} x {cols}", labels.len()),
-                found: images.len().to_string(),
-            });
-        }
-        Ok(Dataset { images, labels, rows, cols })
+        Self::from_pixels(images, labels, SampleShape::image(1, rows, cols))
     }
 
-    /// The number of images.
+    /// Builds a data set of byte pixels, `labels.len()` examples of `shape` (channel-major for
+    /// images), presented to models on a [`Scale`].
+    ///
+    /// ```
+    /// use latent_data::{Dataset, SampleShape, Scale};
+    /// let rgb = Dataset::from_pixels(vec![0, 255, 0, 255, 255, 0], vec![1], SampleShape::image(3, 1, 2))?;
+    /// assert_eq!(rgb.gather(&[0], Scale::ZeroOne)?.row(0).to_vec(), [0.0, 1.0, 0.0, 1.0, 1.0, 0.0]);
+    /// # Ok::<(), latent_data::DataError>(())
+    /// ```
+    ///
+    /// # Errors
+    /// [`DataError::InvalidParameter`] if the shape is empty or the value count is not
+    /// `labels.len()` times the shape's size.
+    pub fn from_pixels(pixels: Vec<u8>, labels: Vec<u8>, shape: SampleShape) -> Result<Self, DataError> {
+        Self::build(Values::Bytes(pixels), labels, DataSpec::new(shape, ValueKind::Pixels))
+    }
+
+    /// Builds a data set of real values, `labels.len()` examples of `shape`, stored as given
+    /// (call [`standardize`](Self::standardize) to standardise them).
+    ///
+    /// ```
+    /// use latent_data::{Dataset, SampleShape, ValueKind};
+    /// let rows = Dataset::from_reals(vec![1.5, -2.0, 0.0, 8.0], vec![0, 1], SampleShape::Features { features: 2 })?;
+    /// assert_eq!((rows.len(), rows.spec().values), (2, ValueKind::Real));
+    /// assert!(Dataset::from_reals(vec![f32::NAN, 0.0], vec![0], SampleShape::Features { features: 2 }).is_err());
+    /// # Ok::<(), latent_data::DataError>(())
+    /// ```
+    ///
+    /// # Errors
+    /// As [`from_pixels`](Self::from_pixels), and [`DataError::InvalidParameter`] naming the
+    /// first example and feature whose value is not finite.
+    pub fn from_reals(values: Vec<f32>, labels: Vec<u8>, shape: SampleShape) -> Result<Self, DataError> {
+        let per = shape.checked_len().unwrap_or(0).max(1);
+        if let Some(i) = values.iter().position(|v| !v.is_finite()) {
+            return Err(DataError::InvalidParameter {
+                what: "value",
+                expected: "finite numbers".into(),
+                found: format!("{} at example {}, feature {}", values[i], i / per, i % per),
+            });
+        }
+        Self::build(Values::Reals(values), labels, DataSpec::new(shape, ValueKind::Real))
+    }
+
+    fn build(values: Values, labels: Vec<u8>, spec: DataSpec) -> Result<Self, DataError> {
+        spec.shape.validate()?;
+        let per = spec.shape.len();
+        if labels.len().checked_mul(per) != Some(values.len()) {
+            return Err(DataError::InvalidParameter {
+                what: "value count",
+                expected: format!("{} examples x {per} values ({})", labels.len(), spec.shape),
+                found: values.len().to_string(),
+            });
+        }
+        Ok(Dataset { values, labels, spec })
+    }
+
+    /// The same data with class names (label `i` is class `names[i]`).
+    ///
+    /// # Errors
+    /// [`DataError::InvalidParameter`] if there are more than [`MAX_CLASSES`] names or a label
+    /// has no name.
+    pub fn with_class_names(mut self, names: Vec<String>) -> Result<Self, DataError> {
+        if names.is_empty() || names.len() > MAX_CLASSES {
+            return Err(DataError::InvalidParameter {
+                what: "number of classes",
+                expected: format!("between 1 and {MAX_CLASSES}"),
+                found: names.len().to_string(),
+            });
+        }
+        if let Some(&bad) = self.labels.iter().find(|&&l| usize::from(l) >= names.len()) {
+            return Err(DataError::InvalidParameter {
+                what: "label",
+                expected: format!("below the number of classes ({})", names.len()),
+                found: bad.to_string(),
+            });
+        }
+        self.spec.class_names = Some(names);
+        Ok(self)
+    }
+
+    /// The same data with the names of its features (table columns), one per value.
+    ///
+    /// # Errors
+    /// [`DataError::InvalidParameter`] if the count differs from the example size.
+    pub fn with_feature_names(mut self, names: Vec<String>) -> Result<Self, DataError> {
+        if names.len() != self.sample_len() {
+            return Err(DataError::InvalidParameter {
+                what: "feature names",
+                expected: format!("one per feature ({})", self.sample_len()),
+                found: names.len().to_string(),
+            });
+        }
+        self.spec.feature_names = Some(names);
+        Ok(self)
+    }
+
+    /// The statistics of this data set's real values, for [`standardize`](Self::standardize);
+    /// `None` for pixels.
+    pub fn fit_standardization(&self) -> Option<Standardization> {
+        match &self.values {
+            Values::Reals(v) => Some(Standardization::fit(v, self.sample_len())),
+            Values::Bytes(_) => None,
+        }
+    }
+
+    /// Standardises real values in place with `stats` (fitted on the training split) and
+    /// records them in the spec. Pixel data is left alone.
+    ///
+    /// # Errors
+    /// [`DataError::InvalidParameter`] if the data is already standardised or the statistics
+    /// do not fit it.
+    pub fn standardize(&mut self, stats: &Standardization) -> Result<(), DataError> {
+        let Values::Reals(values) = &mut self.values else {
+            return Ok(());
+        };
+        if self.spec.standardization.is_some() {
+            return Err(DataError::InvalidParameter {
+                what: "standardisation",
+                expected: "raw values".into(),
+                found: "values already standardised".into(),
+            });
+        }
+        stats.validate(self.spec.shape.len())?;
+        stats.apply(values);
+        self.spec.standardization = Some(stats.clone());
+        Ok(())
+    }
+
+    /// The description of this data: shape, value kind, classes, statistics.
+    pub fn spec(&self) -> &DataSpec {
+        &self.spec
+    }
+
+    /// The shape of one example.
+    pub fn shape(&self) -> SampleShape {
+        self.spec.shape
+    }
+
+    /// The number of examples.
     pub fn len(&self) -> usize {
         self.labels.len()
     }
 
-    /// Whether there are no images.
+    /// Whether there are no examples.
     pub fn is_empty(&self) -> bool {
         self.labels.is_empty()
     }
 
-    /// Image height.
+    /// Image channels (1 for table rows).
+    pub fn channels(&self) -> usize {
+        self.spec.shape.dims()[0]
+    }
+
+    /// Image height (1 for table rows).
     pub fn rows(&self) -> usize {
-        self.rows
+        self.spec.shape.dims()[1]
     }
 
-    /// Image width.
+    /// Image width (the number of features for table rows).
     pub fn cols(&self) -> usize {
-        self.cols
+        self.spec.shape.dims()[2]
     }
 
-    /// Pixels per image, `rows * cols` (784 for MNIST).
-    pub fn pixels(&self) -> usize {
-        self.rows * self.cols
+    /// Values per example: `C·H·W` (784 for MNIST), or the number of features.
+    pub fn sample_len(&self) -> usize {
+        self.spec.shape.len()
     }
 
-    /// All pixels, image after image, row-major.
-    pub fn images_u8(&self) -> &[u8] {
-        &self.images
-    }
-
-    /// The pixels as an `[N, rows, cols]` view.
-    pub fn images_view(&self) -> ArrayView3<'_, u8> {
-        // `new` checked images.len() == len * rows * cols.
-        ArrayView3::from_shape((self.len(), self.rows, self.cols), &self.images)
-            .expect("Dataset::new checked the pixel count")
+    /// The pixels of every example, one after the other; `None` for real-valued data.
+    pub fn pixel_bytes(&self) -> Option<&[u8]> {
+        match &self.values {
+            Values::Bytes(v) => Some(v),
+            Values::Reals(_) => None,
+        }
     }
 
     /// All labels.
@@ -125,21 +278,16 @@ impl Dataset {
         &self.labels
     }
 
-    /// The pixels of image `i`, or `None` past the end.
+    /// The pixels of image `i`, or `None` past the end or for real-valued data.
     pub fn image(&self, i: usize) -> Option<&[u8]> {
-        let p = self.pixels();
-        self.images.get(i.checked_mul(p)?..i.checked_add(1)?.checked_mul(p)?)
+        let p = self.sample_len();
+        self.pixel_bytes()?.get(i.checked_mul(p)?..i.checked_add(1)?.checked_mul(p)?)
     }
 
-    /// The first `n` images (all of them if there are fewer), as a new data set.
+    /// The first `n` examples (all of them if there are fewer), as a new data set.
     pub fn take(&self, n: usize) -> Dataset {
-        let n = n.min(self.len());
-        Dataset {
-            images: self.images[..n * self.pixels()].to_vec(),
-            labels: self.labels[..n].to_vec(),
-            rows: self.rows,
-            cols: self.cols,
-        }
+        let indices: Vec<usize> = (0..n.min(self.len())).collect();
+        self.subset_unchecked(&indices)
     }
 
     /// The examples at `indices`, in that order, as a new dataset.
@@ -147,20 +295,43 @@ impl Dataset {
     /// # Errors
     /// [`DataError::InvalidParameter`] if an index is out of range.
     pub fn subset(&self, indices: &[usize]) -> Result<Dataset, DataError> {
-        if let Some(&bad) = indices.iter().find(|&&i| i >= self.len()) {
-            return Err(DataError::InvalidParameter {
+        self.check_indices(indices)?;
+        Ok(self.subset_unchecked(indices))
+    }
+
+    fn check_indices(&self, indices: &[usize]) -> Result<(), DataError> {
+        match indices.iter().find(|&&i| i >= self.len()) {
+            Some(&bad) => Err(DataError::InvalidParameter {
                 what: "example index",
                 expected: format!("below {}", self.len()),
                 found: bad.to_string(),
-            });
+            }),
+            None => Ok(()),
         }
-        let p = self.pixels();
-        let mut images = Vec::with_capacity(indices.len() * p);
-        for &i in indices {
-            images.extend_from_slice(&self.images[i * p..(i + 1) * p]);
+    }
+
+    fn subset_unchecked(&self, indices: &[usize]) -> Dataset {
+        fn pick<T: Copy>(all: &[T], p: usize, indices: &[usize]) -> Vec<T> {
+            let mut out = Vec::with_capacity(indices.len() * p);
+            for &i in indices {
+                out.extend_from_slice(&all[i * p..(i + 1) * p]);
+            }
+            out
         }
+        let p = self.sample_len();
+        let values = match &self.values {
+            Values::Bytes(v) => Values::Bytes(pick(v, p, indices)),
+            Values::Reals(v) => Values::Reals(pick(v, p, indices)),
+        };
         let labels = indices.iter().map(|&i| self.labels[i]).collect();
-        Ok(Dataset { images, labels, rows: self.rows, cols: self.cols })
+        Dataset { values, labels, spec: self.spec.clone() }
+    }
+
+    /// The examples whose label is in `keep`, in order (how a one-class training set for
+    /// anomaly detection is made).
+    pub fn filter_labels(&self, keep: &[u8]) -> Dataset {
+        let indices: Vec<usize> = (0..self.len()).filter(|&i| keep.contains(&self.labels[i])).collect();
+        self.subset_unchecked(&indices)
     }
 
     /// A seeded split into `(kept, held_out)`: `held_out` has `round(fraction · len)` examples
@@ -183,7 +354,7 @@ impl Dataset {
         let held = (fraction * self.len() as f64).round() as usize;
         if !(0.0..1.0).contains(&fraction) || held == 0 || held >= self.len() {
             return Err(DataError::InvalidParameter {
-                what: "validation fraction",
+                what: "held-out fraction",
                 expected: format!("a fraction in (0, 1) leaving both parts non-empty (of {} examples)", self.len()),
                 found: fraction.to_string(),
             });
@@ -194,49 +365,56 @@ impl Dataset {
         let mut kept: Vec<usize> = order[held..].to_vec();
         out.sort_unstable();
         kept.sort_unstable();
-        Ok((self.subset(&kept)?, self.subset(&out)?))
+        Ok((self.subset_unchecked(&kept), self.subset_unchecked(&out)))
     }
 
-    /// The images at `indices`, in that order, as `f32` rows of a `[indices.len(), rows *
-    /// cols]` array.
+    /// The examples at `indices`, in that order, as `f32` rows of a `[indices.len(),
+    /// sample_len]` array: pixels on `scale`, real values as stored.
     ///
     /// # Errors
     /// [`DataError::InvalidParameter`] if an index is out of range.
     pub fn gather(&self, indices: &[usize], scale: Scale) -> Result<Array2<f32>, DataError> {
-        if let Some(&bad) = indices.iter().find(|&&i| i >= self.len()) {
-            return Err(DataError::InvalidParameter {
-                what: "image index",
-                expected: format!("below {}", self.len()),
-                found: bad.to_string(),
-            });
-        }
+        self.check_indices(indices)?;
         Ok(self.gather_unchecked(indices, scale))
     }
 
     /// [`gather`](Self::gather) for indices known to be in range.
     pub(crate) fn gather_unchecked(&self, indices: &[usize], scale: Scale) -> Array2<f32> {
-        let p = self.pixels();
-        let table = scale.table();
+        let p = self.sample_len();
         let mut out = Vec::with_capacity(indices.len() * p);
-        for &i in indices {
-            out.extend(self.images[i * p..(i + 1) * p].iter().map(|&v| table[usize::from(v)]));
+        match &self.values {
+            Values::Bytes(v) => {
+                let table = scale.table();
+                for &i in indices {
+                    out.extend(v[i * p..(i + 1) * p].iter().map(|&b| table[usize::from(b)]));
+                }
+            }
+            Values::Reals(v) => {
+                for &i in indices {
+                    out.extend_from_slice(&v[i * p..(i + 1) * p]);
+                }
+            }
         }
         Array2::from_shape_vec((indices.len(), p), out).expect("one row of `p` per index")
     }
 
-    /// Every image as `f32`, flat: `[N, rows * cols]`.
+    /// Every example as `f32`, flat: `[N, sample_len]`.
     pub fn to_flat(&self, scale: Scale) -> Array2<f32> {
-        let table = scale.table();
-        let data: Vec<f32> = self.images.iter().map(|&v| table[usize::from(v)]).collect();
-        Array2::from_shape_vec((self.len(), self.pixels()), data).expect("Dataset::new checked the pixel count")
+        let data: Vec<f32> = match &self.values {
+            Values::Bytes(v) => {
+                let table = scale.table();
+                v.iter().map(|&b| table[usize::from(b)]).collect()
+            }
+            Values::Reals(v) => v.clone(),
+        };
+        Array2::from_shape_vec((self.len(), self.sample_len()), data).expect("the constructor checked the value count")
     }
 
-    /// Every image as `f32`, one channel: `[N, 1, rows, cols]`.
+    /// Every example as `f32` images: `[N, C, H, W]` (`[N, 1, 1, D]` for table rows).
     pub fn to_nchw(&self, scale: Scale) -> Array4<f32> {
-        let table = scale.table();
-        let data: Vec<f32> = self.images.iter().map(|&v| table[usize::from(v)]).collect();
-        Array4::from_shape_vec((self.len(), 1, self.rows, self.cols), data)
-            .expect("Dataset::new checked the pixel count")
+        let [c, h, w] = self.spec.shape.dims();
+        let n = self.len();
+        self.to_flat(scale).into_shape_with_order((n, c, h, w)).expect("the constructor checked the value count")
     }
 }
 
@@ -253,7 +431,7 @@ mod tests {
     fn new_rejects_inconsistent_sizes() {
         assert!(matches!(
             Dataset::new(vec![0; 5], vec![0; 3], 1, 2),
-            Err(DataError::InvalidParameter { what: "pixel count", .. })
+            Err(DataError::InvalidParameter { what: "value count", .. })
         ));
         assert!(matches!(
             Dataset::new(vec![], vec![], 0, 2),
@@ -277,16 +455,15 @@ mod tests {
         assert_eq!(g.shape(), &[2, 2]);
         assert!((g[[0, 0]] - 0.8).abs() < 1e-6 && (g[[0, 1]] - 0.6).abs() < 1e-6);
         assert_eq!((g[[1, 0]], g[[1, 1]]), (0.0, 1.0));
-        assert!(matches!(d.gather(&[3], Scale::ZeroOne), Err(DataError::InvalidParameter { what: "image index", .. })));
+        assert!(matches!(d.gather(&[3], Scale::ZeroOne), Err(DataError::InvalidParameter { what: "example index", .. })));
     }
 
     #[test]
     fn accessors_and_whole_set_conversions_agree() {
         let d = tiny();
-        assert_eq!((d.len(), d.rows(), d.cols(), d.pixels()), (3, 1, 2, 2));
+        assert_eq!((d.len(), d.rows(), d.cols(), d.sample_len()), (3, 1, 2, 2));
         assert_eq!(d.image(1), Some(&[51u8, 102][..]));
         assert_eq!(d.image(3), None);
-        assert_eq!(d.images_view()[[2, 0, 1]], 153);
         let flat = d.to_flat(Scale::MinusOneOne);
         let nchw = d.to_nchw(Scale::MinusOneOne);
         assert_eq!(nchw.shape(), &[3, 1, 1, 2]);

@@ -10,7 +10,10 @@
 //! - [`sample`]: the MNIST sample built into the crate (default feature `embedded-sample`).
 //! - `download`: fetching named data sets from their mirrors, verified (feature `download`).
 //! - [`manifest`]: a data directory's list of files and digests.
-//! - [`dataset`]: images kept as bytes, `f32` on demand.
+//! - [`spec`]: the description of a data set that travels with a run (shape, value kind,
+//!   classes, statistics).
+//! - [`source`]: where data comes from, and its preparation into training and test splits.
+//! - [`dataset`]: examples kept as bytes (pixels) or standardised reals, `f32` batches on demand.
 //! - [`batch`]: the seeded, shuffled batch iterator.
 //! - [`transform`]: binarisation and the corruptions of denoising autoencoders.
 //! - [`toy`]: the one-hot vectors of the 8-3-8 identity network.
@@ -63,6 +66,8 @@ pub mod manifest;
 pub mod mnist;
 pub mod npy;
 pub mod sample;
+pub mod source;
+pub mod spec;
 pub mod toy;
 pub mod transform;
 
@@ -71,7 +76,9 @@ pub use dataset::{Dataset, Scale};
 pub use error::DataError;
 pub use idx::{IdxArray, IdxOptions, content_sha256, parse_idx, read_idx};
 pub use manifest::{Manifest, ManifestEntry};
-pub use mnist::{Mnist, Source, Split};
+pub use mnist::Split;
+pub use source::{Data, Format, LoadOptions, Source};
+pub use spec::{DataSpec, SampleShape, Standardization, ValueKind};
 pub use transform::{Binarize, NoiseSpec};
 
 // The README's example is compiled and run with the doctests.

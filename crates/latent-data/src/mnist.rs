@@ -32,8 +32,10 @@ use crate::catalog::{self, NamedDataset};
 use crate::dataset::Dataset;
 use crate::error::DataError;
 use crate::idx::{self, IdxArray, IdxOptions};
-use crate::manifest::{MANIFEST_FILE, Manifest};
+use crate::manifest::Manifest;
 use crate::sample;
+use crate::source::{Data, Format, LoadOptions, Source};
+use crate::spec::digit_names;
 
 /// Image height of MNIST and its relatives.
 pub const ROWS: usize = 28;
@@ -294,65 +296,6 @@ fn assemble(
     Dataset::new(images.into_data(), labels.into_data(), rows, cols)
 }
 
-/// Where a data set was found.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Source {
-    /// A directory given explicitly (the CLI's `--data-dir`).
-    Flag(PathBuf),
-    /// The directory in the environment variable [`DATA_DIR_ENV`].
-    Env(PathBuf),
-    /// A named data set in its directory under the user's data directory ([`data_home`]).
-    Named {
-        /// Which data set.
-        dataset: &'static NamedDataset,
-        /// Its directory.
-        path: PathBuf,
-    },
-    /// The MNIST sample built into this crate ([`crate::sample`]).
-    Sample,
-}
-
-impl Source {
-    /// The directory read, if the data comes from one.
-    pub fn path(&self) -> Option<&Path> {
-        match self {
-            Source::Flag(p) | Source::Env(p) | Source::Named { path: p, .. } => Some(p),
-            Source::Sample => None,
-        }
-    }
-
-    /// How runs and reports name the data: the data set's name (`mnist`, `fashion-mnist`,
-    /// `mnist-sample`), or the directory given.
-    pub fn name(&self) -> String {
-        match self {
-            Source::Flag(p) | Source::Env(p) => p.display().to_string(),
-            Source::Named { dataset, .. } => dataset.name.to_string(),
-            Source::Sample => sample::NAME.to_string(),
-        }
-    }
-
-    /// The verification loading this source applies: a directory's manifest if it has one, else
-    /// the named data set's digests, else none; the built-in sample's own manifest.
-    ///
-    /// # Errors
-    /// Errors reading or parsing a manifest; [`DataError::NoSample`] for the sample in a build
-    /// without it.
-    pub fn verification(&self) -> Result<Verification, DataError> {
-        let dir = match self {
-            Source::Sample => return Ok(Verification::Manifest(sample::manifest_path(), sample::manifest()?)),
-            Source::Flag(p) | Source::Env(p) | Source::Named { path: p, .. } => p,
-        };
-        let manifest_path = dir.join(MANIFEST_FILE);
-        Ok(match self {
-            _ if manifest_path.is_file() => {
-                Verification::Manifest(manifest_path.clone(), Manifest::read(&manifest_path)?)
-            }
-            Source::Named { dataset, .. } => Verification::Named(dataset),
-            _ => Verification::None,
-        })
-    }
-}
-
 /// The user's data directory for latent, where downloads land: `latent/` in the platform's
 /// data directory (`$XDG_DATA_HOME/latent`, by default `~/.local/share/latent`, on Linux;
 /// `~/Library/Application Support/latent` on macOS; `%APPDATA%\latent` on Windows). `None`
@@ -430,44 +373,51 @@ pub fn locate_named(name: &str, home: Option<&Path>) -> Result<Source, DataError
     Ok(Source::Named { dataset, path })
 }
 
-/// Both splits of an MNIST-format data set and where they came from.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Mnist {
-    /// The training split.
-    pub train: Dataset,
-    /// The test split.
-    pub test: Dataset,
-    /// Where the files were read from.
-    pub source: Source,
-}
-
-impl Mnist {
-    /// Whether this is the built-in sample rather than a full data set.
-    pub fn is_sample(&self) -> bool {
-        self.source == Source::Sample
-    }
-}
-
 /// Locates ([`locate`]) and loads the data, verified as [`Source::verification`] says.
 ///
 /// # Errors
 /// Any [`DataError`] of locating, reading or verifying.
-pub fn load(flag: Option<&Path>) -> Result<Mnist, DataError> {
+pub fn load(flag: Option<&Path>) -> Result<Data, DataError> {
     load_from(locate(flag)?)
 }
 
-/// Loads a located source, verified as [`Source::verification`] says.
+/// Loads a located directory or the built-in sample, verified as [`Source::verification`]
+/// says; a file source of another format loads through [`crate::source::load`].
 ///
 /// # Errors
 /// Any [`DataError`] of reading or verifying.
-pub fn load_from(source: Source) -> Result<Mnist, DataError> {
+pub fn load_from(source: Source) -> Result<Data, DataError> {
     let Some(dir) = source.path() else {
         return sample::load();
     };
-    let verify = source.verification()?;
-    let train = load_split(dir, Split::Train, &verify)?;
-    let test = load_split(dir, Split::Test, &verify)?;
-    Ok(Mnist { train, test, source })
+    if source.format() != Format::Idx {
+        return crate::source::load(source, &LoadOptions::default());
+    }
+    let (train, test) = load_splits(dir, &source.verification()?)?;
+    let names = match &source {
+        Source::Named { dataset, .. } => dataset.class_names.iter().map(|n| n.to_string()).collect(),
+        _ => numbered_classes(&train, &test),
+    };
+    Ok(Data { train: train.with_class_names(names.clone())?, test: test.with_class_names(names)?, source })
+}
+
+/// Both splits of an IDX directory, verified as `verify` says; without class names.
+///
+/// # Errors
+/// Any [`DataError`] about the files.
+pub fn load_splits(dir: &Path, verify: &Verification) -> Result<(Dataset, Dataset), DataError> {
+    Ok((load_split(dir, Split::Train, verify)?, load_split(dir, Split::Test, verify)?))
+}
+
+/// Class names `0`..`K-1` for labels up to `K - 1` in either split (at least ten, MNIST's).
+pub(crate) fn numbered_classes(train: &Dataset, test: &Dataset) -> Vec<String> {
+    let top = train.labels().iter().chain(test.labels()).copied().max().map_or(0, usize::from);
+    digit_names((top + 1).max(10))
+}
+
+/// Whether `dir` holds any file under an accepted IDX name (the sign of an IDX directory).
+pub fn has_any_idx(dir: &Path) -> bool {
+    Split::ALL.iter().any(|&s| find_file(dir, s, Part::Images).is_ok() || find_file(dir, s, Part::Labels).is_ok())
 }
 
 /// Loads a named data set ([`crate::catalog`], or [`sample::NAME`]) from the user's data
@@ -475,7 +425,7 @@ pub fn load_from(source: Source) -> Result<Mnist, DataError> {
 ///
 /// # Errors
 /// As [`locate_named`] and [`load_from`].
-pub fn load_named(name: &str) -> Result<Mnist, DataError> {
+pub fn load_named(name: &str) -> Result<Data, DataError> {
     load_from(locate_named(name, data_home().as_deref())?)
 }
 
@@ -484,6 +434,6 @@ pub fn load_named(name: &str) -> Result<Mnist, DataError> {
 ///
 /// # Errors
 /// Any [`DataError`] of reading or verifying.
-pub fn load_dir(dir: impl AsRef<Path>) -> Result<Mnist, DataError> {
+pub fn load_dir(dir: impl AsRef<Path>) -> Result<Data, DataError> {
     load_from(Source::Flag(dir.as_ref().to_path_buf()))
 }

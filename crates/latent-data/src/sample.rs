@@ -22,7 +22,9 @@ use std::path::PathBuf;
 
 use crate::error::DataError;
 use crate::manifest::{MANIFEST_FILE, Manifest};
-use crate::mnist::{Mnist, Part, Source, Split, Verification, file_name, parse_split};
+use crate::mnist::{Part, Split, Verification, file_name, parse_split};
+use crate::source::{Data, Source};
+use crate::spec::digit_names;
 
 /// The sample's name on the command line and in run records.
 pub const NAME: &str = "mnist-sample";
@@ -87,7 +89,7 @@ pub fn manifest() -> Result<Manifest, DataError> {
 /// # Errors
 /// [`DataError::NoSample`] in a build without it; any [`DataError`] of parsing or verifying
 /// (which would mean the build's sample files are damaged).
-pub fn load() -> Result<Mnist, DataError> {
+pub fn load() -> Result<Data, DataError> {
     let verify = Verification::Manifest(manifest_path(), manifest()?);
     let split = |split: Split| {
         let part = |part: Part| {
@@ -97,7 +99,12 @@ pub fn load() -> Result<Mnist, DataError> {
         let (images, labels) = (part(Part::Images)?, part(Part::Labels)?);
         parse_split((&images.0, images.1), (&labels.0, labels.1), &verify)
     };
-    Ok(Mnist { train: split(Split::Train)?, test: split(Split::Test)?, source: Source::Sample })
+    let (train, test) = (split(Split::Train)?, split(Split::Test)?);
+    Ok(Data {
+        train: train.with_class_names(digit_names(10))?,
+        test: test.with_class_names(digit_names(10))?,
+        source: Source::Sample,
+    })
 }
 
 #[cfg(all(test, feature = "embedded-sample"))]

@@ -188,6 +188,51 @@ impl NoiseSpec {
     }
 }
 
+impl NoiseSpec {
+    /// Corrupts `items` standardised real-valued examples stored one after the other in
+    /// `data`, in place: Gaussian noise of `std` standard deviations, unclipped; masked values
+    /// set to 0 (the training mean).
+    ///
+    /// # Errors
+    /// [`DataError::InvalidParameter`] for salt-and-pepper noise, which has no meaning without
+    /// a pixel range.
+    pub fn corrupt_standardized<R: Rng + ?Sized>(
+        &self,
+        data: &mut [f32],
+        items: usize,
+        rng: &mut R,
+    ) -> Result<(), DataError> {
+        let per_item = data.len().checked_div(items).unwrap_or(0);
+        match *self {
+            NoiseSpec::None => {}
+            NoiseSpec::Gaussian { std } => {
+                for v in data.iter_mut() {
+                    let z: f32 = rng.sample(StandardNormal);
+                    *v += std * z;
+                }
+            }
+            NoiseSpec::Mask { fraction } => {
+                let k = count(fraction, per_item);
+                for item in data.chunks_exact_mut(per_item.max(1)) {
+                    for i in index::sample(rng, per_item, k) {
+                        item[i] = 0.0;
+                    }
+                }
+            }
+            NoiseSpec::SaltPepper { .. } => {
+                return Err(DataError::InvalidParameter {
+                    what: "noise",
+                    expected:
+                        "`gaussian:STD` or `mask:FRACTION` for real-valued data (salt-and-pepper needs a pixel range)"
+                            .into(),
+                    found: self.to_string(),
+                });
+            }
+        }
+        Ok(())
+    }
+}
+
 /// `round(fraction * n)`, within `0..=n`.
 fn count(fraction: f32, n: usize) -> usize {
     ((f64::from(fraction) * n as f64).round() as usize).min(n)

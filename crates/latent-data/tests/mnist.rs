@@ -6,10 +6,10 @@ mod common;
 use std::path::{Path, PathBuf};
 
 use common::{Scratch, images, labels, workspace_root};
+use latent_data::Source;
 use latent_data::catalog::{FASHION_MNIST, MNIST};
 use latent_data::mnist::{
-    self, CANONICAL_SHA256, Part, Source, Split, Verification, accepted_names, canonical_sha256, locate_named,
-    locate_with,
+    self, CANONICAL_SHA256, Part, Split, Verification, accepted_names, canonical_sha256, locate_named, locate_with,
 };
 use latent_data::{DataError, IdxArray, sample};
 
@@ -52,7 +52,7 @@ fn any_directory_of_mnist_format_files_loads() {
     assert_eq!((data.train.len(), data.test.len()), (7, 3));
     assert_eq!((data.train.rows(), data.train.cols()), (28, 28));
     assert_eq!(data.train.labels(), &[0, 1, 2, 3, 4, 5, 6]);
-    assert_eq!(data.train.images_u8(), images(7, 28, 28).data());
+    assert_eq!(data.train.pixel_bytes().unwrap(), images(7, 28, 28).data());
     assert_eq!(data.source, Source::Flag(dir.path().to_path_buf()));
     assert_eq!(data.source.name(), dir.path().display().to_string());
     assert!(!data.is_sample());
@@ -60,7 +60,7 @@ fn any_directory_of_mnist_format_files_loads() {
     let small = Scratch::new("small");
     fake_dir(small.path(), 2, 2, 4, 3);
     let d = mnist::load_dir(small.path()).unwrap();
-    assert_eq!((d.train.rows(), d.train.cols(), d.train.pixels()), (4, 3, 12));
+    assert_eq!((d.train.rows(), d.train.cols(), d.train.sample_len()), (4, 3, 12));
 }
 
 #[test]

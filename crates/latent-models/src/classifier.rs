@@ -28,7 +28,7 @@
 
 use std::path::Path;
 
-use latent_data::{Dataset, Mnist, Scale};
+use latent_data::{Data, Dataset, Scale};
 use latent_nn::layers::{LayerSpec, Sequential};
 use latent_nn::{Module, load_checkpoint, read_config, save_checkpoint};
 use latent_tensor::TensorRng;
@@ -168,11 +168,11 @@ impl DigitClassifier {
     ///
     /// # Errors
     /// On invalid options, data that are not 28×28 digits, or a diverging run.
-    pub fn train(data: &Mnist, options: &ClassifierOptions, mut observer: impl FnMut(EpochReport)) -> Result<Self> {
+    pub fn train(data: &Data, options: &ClassifierOptions, mut observer: impl FnMut(EpochReport)) -> Result<Self> {
         if options.epochs == 0 {
             return Err(ModelError::config("epochs", "must be at least 1"));
         }
-        if data.train.pixels() != PIXELS {
+        if data.train.sample_len() != PIXELS {
             return Err(ModelError::input(
                 "data",
                 format!("expected 28×28 images, found {}×{}", data.train.rows(), data.train.cols()),
@@ -463,10 +463,10 @@ const TRAIN_CHUNK: usize = 4096;
 /// If `images` does not have 784 columns or the training set is empty or not 28×28.
 pub fn nearest_train(images: &Array2<f32>, train: &Dataset) -> Result<Vec<Nearest>> {
     check_images("images", images)?;
-    if train.is_empty() || train.pixels() != PIXELS {
+    if train.is_empty() || train.sample_len() != PIXELS {
         return Err(ModelError::input(
             "train",
-            format!("expected a non-empty set of 28×28 images, found {} of {} pixels", train.len(), train.pixels()),
+            format!("expected a non-empty set of 28×28 images, found {} of {} pixels", train.len(), train.sample_len()),
         ));
     }
     let _guard = no_grad();
@@ -565,7 +565,7 @@ impl DistanceSummary {
 mod tests {
     use super::*;
 
-    fn sample() -> Mnist {
+    fn sample() -> Data {
         latent_data::sample::load().unwrap()
     }
 

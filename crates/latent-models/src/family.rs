@@ -23,7 +23,7 @@ use std::fmt;
 use std::marker::PhantomData;
 use std::str::FromStr;
 
-use latent_data::{NoiseSpec, Scale};
+use latent_data::{DataSpec, NoiseSpec, Scale, ValueKind};
 use latent_tensor::TensorRng;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
@@ -128,6 +128,10 @@ pub struct ModelFlags {
     /// The number of classes of the data's labels, when known (conditional models and
     /// classifiers adopt it).
     pub classes: Option<usize>,
+    /// What the data's values are, when known: families choose the likelihood and output
+    /// layer that fit them (Bernoulli and a sigmoid for pixels, Gaussian and a linear output
+    /// for standardised real values).
+    pub value_kind: Option<ValueKind>,
 }
 
 impl ModelFlags {
@@ -141,6 +145,15 @@ impl ModelFlags {
     pub fn for_data(mut self, shape: [usize; 3], classes: Option<usize>) -> Self {
         self.data_shape = Some(shape);
         self.classes = classes;
+        self
+    }
+
+    /// The same flags for data the spec describes: its shape, classes and value kind.
+    #[must_use]
+    pub fn for_spec(mut self, spec: &DataSpec) -> Self {
+        self.data_shape = Some(spec.shape.dims());
+        self.classes = spec.classes();
+        self.value_kind = Some(spec.values);
         self
     }
 

@@ -24,6 +24,7 @@ use crate::family::{ModelConfig, build_model};
 use crate::metrics::EpochMetrics;
 use crate::model::Model;
 use crate::train::TrainOptions;
+use latent_data::{Data, DataSpec, LoadOptions};
 
 /// The configuration file's name.
 pub const CONFIG_FILE: &str = "config.json";
@@ -49,6 +50,39 @@ pub struct DataInfo {
     pub train_examples: usize,
     /// Test examples.
     pub test_examples: usize,
+    /// How the data was read and prepared (format, test fraction, classes kept), so that it
+    /// can be read again the same way. Absent in runs of MNIST-format directories.
+    #[serde(default, skip_serializing_if = "is_default_load")]
+    pub load: LoadOptions,
+    /// The description of the data: shape, value kind, class names, and the statistics real
+    /// values were standardised with. Runs made before it was recorded trained on MNIST-format
+    /// digits ([`DataInfo::spec_or_mnist`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub spec: Option<DataSpec>,
+}
+
+fn is_default_load(options: &LoadOptions) -> bool {
+    *options == LoadOptions::default()
+}
+
+impl DataInfo {
+    /// What a run records about `data`, read from `dir` (empty for the built-in sample) with
+    /// `load`.
+    pub fn new(data: &Data, dir: String, load: LoadOptions) -> Self {
+        DataInfo {
+            name: data.source.name(),
+            dir,
+            train_examples: data.train.len(),
+            test_examples: data.test.len(),
+            load,
+            spec: Some(data.spec().clone()),
+        }
+    }
+
+    /// The recorded spec, or MNIST's for runs that predate it.
+    pub fn spec_or_mnist(&self) -> DataSpec {
+        self.spec.clone().unwrap_or_else(DataSpec::mnist)
+    }
 }
 
 /// Everything that defines a run: enough to rebuild its model and continue its training.

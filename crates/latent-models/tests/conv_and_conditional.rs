@@ -4,18 +4,18 @@
 
 mod common;
 
-use latent_data::{Mnist, Scale};
+use latent_data::{Data, Scale};
 use latent_models::run_dir::RunDir;
 use latent_models::{ModelError, reconstruct};
 use latent_tensor::{Tensor, TensorRng};
 
 /// The bundled sample with its test set cut to the first 500 digits: the convolutional models
 /// are slow enough per image that a full test pass each epoch would dominate these tests.
-fn sample() -> Mnist {
+fn sample() -> Data {
     common::sample(Some(500))
 }
 
-fn first_test(data: &Mnist, n: usize) -> (Tensor, Vec<u8>) {
+fn first_test(data: &Data, n: usize) -> (Tensor, Vec<u8>) {
     (Tensor::new(data.test.take(n).to_flat(Scale::ZeroOne)), data.test.labels()[..n].to_vec())
 }
 

@@ -12,7 +12,7 @@
 
 mod common;
 
-use latent_data::{Mnist, Scale};
+use latent_data::{Data, Scale};
 use latent_models::Model;
 use latent_models::run_dir::{RunConfig, RunDir};
 use latent_models::train::{Silent, TrainOutcome, Trainer};
@@ -27,7 +27,7 @@ fn config(model: &str, epochs: u64, limit: usize, batch_size: usize) -> RunConfi
 }
 
 /// RMS distance between the mean of 500 samples and the mean test image, in [0, 1] units.
-fn mean_image_distance(model: &mut dyn Model, data: &Mnist) -> f64 {
+fn mean_image_distance(model: &mut dyn Model, data: &Data) -> f64 {
     let samples = model.generator().unwrap().sample(500, None, &mut TensorRng::seed_from_u64(7)).unwrap().to_array();
     let real = data.test.to_flat(Scale::ZeroOne);
     let (n_fake, n_real) = (samples.shape()[0] as f64, real.nrows() as f64);

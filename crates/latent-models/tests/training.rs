@@ -3,13 +3,13 @@
 
 mod common;
 
-use latent_data::{Mnist, Scale};
+use latent_data::{Data, Scale};
 use latent_models::ModelError;
 use latent_models::run_dir::RunDir;
 use latent_models::train::{Silent, TrainOutcome, Trainer};
 use latent_tensor::Tensor;
 
-fn first_test_images(data: &Mnist, n: usize) -> Tensor {
+fn first_test_images(data: &Data, n: usize) -> Tensor {
     Tensor::new(data.test.take(n).to_flat(Scale::ZeroOne))
 }
 

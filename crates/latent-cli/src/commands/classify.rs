@@ -24,7 +24,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, bail};
 use latent_data::mnist;
 use latent_data::npy::{read_npy, read_npy_info};
-use latent_data::{Mnist, Scale, Source};
+use latent_data::{Data, Scale, Source};
 use latent_models::classifier::{
     ClassifierOptions, DigitClassifier, DistanceSummary, Judgement, PIXELS, TrainingRecord, nearest_train_distance,
 };
@@ -132,7 +132,7 @@ pub fn classify(args: &ClassifyArgs) -> anyhow::Result<ClassifyReport> {
     }
     let explicit = args.classifier.is_some();
     let path = args.classifier.clone().unwrap_or_else(default_classifier_path);
-    let mut data: Option<Mnist> = None;
+    let mut data: Option<Data> = None;
     let trained_now = args.train_classifier || !path.exists();
     let mut classifier = if trained_now {
         if explicit && !args.train_classifier {
@@ -433,11 +433,11 @@ mod tests {
             baseline: 200,
             range: SampleRange::Auto,
             json: false,
-            data: crate::cli::DataArgs { data_dir: None, dataset: Some(crate::cli::DatasetName::MnistSample) },
+            data: crate::cli::DataArgs { dataset: Some(crate::cli::DatasetName::MnistSample), ..Default::default() },
         }
     }
 
-    fn sample() -> Mnist {
+    fn sample() -> Data {
         latent_data::sample::load().unwrap()
     }
 

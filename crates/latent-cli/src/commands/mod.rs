@@ -14,9 +14,9 @@ pub mod train;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
-use latent_data::mnist::{self, Source};
+use latent_data::mnist;
 use latent_data::npy::write_npy;
-use latent_data::{Mnist, Scale, catalog};
+use latent_data::{Data, Format, LoadOptions, Scale, Source, catalog};
 use latent_models::run_dir::{DataInfo, RunConfig};
 use latent_tensor::Tensor;
 use latent_viz::ImageGrid;
@@ -62,73 +62,112 @@ fn dispatch(command: Command) -> anyhow::Result<()> {
     }
 }
 
-/// Find and load the data the flags ask for.
+/// Find and load the data the flags ask for, prepared (split, filtered, standardised) with the
+/// training split's statistics.
 ///
 /// # Errors
-/// If the directory is missing or its files are invalid (the message says how to fetch MNIST).
-pub fn load_data(args: &DataArgs) -> anyhow::Result<Mnist> {
-    let source = match (&args.data_dir, args.dataset) {
-        (Some(d), _) => Source::Flag(d.clone()),
-        (None, Some(name)) => mnist::locate_named(name.as_str(), mnist::data_home().as_deref())
+/// If the data is missing or invalid (the message names the file, and says how to fetch MNIST).
+pub fn load_data(args: &DataArgs) -> anyhow::Result<Data> {
+    let options = args.load_options(LoadOptions::default())?;
+    let data = load_source(locate(args, &options)?, &options)?;
+    data.prepare(&options, None).context("preparing the data")
+}
+
+/// The source the flags name: `--data`, `--data-dir`, `--dataset`, else the default search.
+fn locate(args: &DataArgs, options: &LoadOptions) -> anyhow::Result<Source> {
+    Ok(match (&args.data, &args.data_dir, args.dataset) {
+        (Some(path), _, _) => Source::from_path(path, options.format).context("--data")?,
+        (None, Some(d), _) => Source::Flag(d.clone()),
+        (None, None, Some(name)) => mnist::locate_named(name.as_str(), mnist::data_home().as_deref())
             .with_context(|| format!("--dataset {}", name.as_str()))?,
-        (None, None) => mnist::locate(None)?,
-    };
-    load_source(source)
+        (None, None, None) => mnist::locate(None)?,
+    })
 }
 
-/// Load a located source, saying in any error what was being loaded.
-fn load_source(source: Source) -> anyhow::Result<Mnist> {
-    let shown = match source.path() {
-        Some(dir) => format!("MNIST-format data from {}", dir.display()),
-        None => "the built-in MNIST sample".to_string(),
+/// Read a located source, saying in any error what was being loaded.
+fn load_source(source: Source, options: &LoadOptions) -> anyhow::Result<Data> {
+    let shown = match (source.path(), source.format()) {
+        (Some(dir), Format::Idx) => format!("MNIST-format data from {}", dir.display()),
+        (Some(path), format) => format!("{format} data from {}", path.display()),
+        (None, _) => "the built-in MNIST sample".to_string(),
     };
-    mnist::load_from(source).with_context(|| format!("loading {shown}"))
+    latent_data::source::load(source, options).with_context(|| format!("loading {shown}"))
 }
 
-/// The data a run was trained on, unless the flags or `LATENT_DATA_DIR` say otherwise: the same named data set (from
-/// the directory recorded if it still holds it), the built-in sample, or the directory given.
+/// The data a run was trained on, unless the flags or `LATENT_DATA_DIR` say otherwise: the same
+/// named data set (from the directory recorded if it still holds it), the built-in sample, or
+/// the path given; read the way the run read it and standardised with the run's statistics, and
+/// checked to have the shape the run's model takes.
 ///
 /// # Errors
-/// As [`load_data`].
-pub fn load_data_for_run(args: &DataArgs, run: &RunConfig) -> anyhow::Result<Mnist> {
-    // The flags, then LATENT_DATA_DIR, choose as they do for training; without them, the run's
-    // own data.
-    if args.data_dir.is_some() || args.dataset.is_some() || std::env::var_os("LATENT_DATA_DIR").is_some() {
-        return load_data(args);
+/// As [`load_data`], and if the data's examples differ in shape or kind from the run's.
+pub fn load_data_for_run(args: &DataArgs, run: &RunConfig) -> anyhow::Result<Data> {
+    let spec = run.data.spec_or_mnist();
+    let options = args.load_options(run.data.load.clone())?;
+    let data = if args.names_data() || std::env::var_os(mnist::DATA_DIR_ENV).is_some() {
+        load_source(locate(args, &options)?, &options)?
+    } else {
+        load_source(run_source(run)?, &options)?
+    };
+    let data = data.prepare(&options, spec.standardization.as_ref()).context("preparing the data")?;
+    let found = data.spec();
+    if found.shape != spec.shape || found.values != spec.values {
+        bail!(
+            "the data ({}: {} of {} values) does not fit this run, which was trained on {} of {} values",
+            data.source.name(),
+            found.shape,
+            found.values.as_str(),
+            spec.shape,
+            spec.values.as_str()
+        );
     }
+    Ok(data)
+}
+
+/// Where a run's own data is: its named data set (from the directory recorded if it still holds
+/// it), the built-in sample, or the path recorded.
+fn run_source(run: &RunConfig) -> anyhow::Result<Source> {
     let recorded = PathBuf::from(&run.data.dir);
-    let recorded_ok = !run.data.dir.is_empty() && mnist::is_complete(&recorded);
     if run.data.name == latent_data::sample::NAME {
-        return load_source(Source::Sample);
+        return Ok(Source::Sample);
     }
+    let format = run.data.load.format.unwrap_or(Format::Idx);
+    if format != Format::Idx {
+        return Ok(Source::Path { path: recorded, format });
+    }
+    let recorded_ok = !run.data.dir.is_empty() && mnist::is_complete(&recorded);
     if let Ok(dataset) = catalog::find(&run.data.name) {
-        let source = if recorded_ok {
+        return Ok(if recorded_ok {
             Source::Named { dataset, path: recorded }
         } else {
             mnist::locate_named(dataset.name, mnist::data_home().as_deref())
                 .with_context(|| format!("the run's data, {}", dataset.name))?
-        };
-        return load_source(source);
+        });
     }
     if recorded_ok {
-        return mnist::load_dir(&recorded).with_context(|| format!("loading the run's data from {}", run.data.dir));
+        return Ok(Source::Flag(recorded));
     }
-    load_data(args)
+    Ok(mnist::locate(None)?)
 }
 
-/// How a run records its data: the data set's name or the directory given, and the directory
-/// read (empty for the built-in sample).
-pub fn data_info(data: &Mnist) -> DataInfo {
+/// How a run records its data: the data set's name or the path given, the path read (empty for
+/// the built-in sample), how it was read, and its spec.
+pub fn data_info(data: &Data, args: &DataArgs) -> anyhow::Result<DataInfo> {
     let dir = data
         .source
         .path()
         .map(|p| std::fs::canonicalize(p).unwrap_or_else(|_| p.to_path_buf()).display().to_string())
         .unwrap_or_default();
-    DataInfo { name: data.source.name(), dir, train_examples: data.train.len(), test_examples: data.test.len() }
+    let mut load = args.load_options(LoadOptions::default())?;
+    load.format = match data.source.format() {
+        Format::Idx => None,
+        other => Some(other),
+    };
+    Ok(DataInfo::new(data, dir, load))
 }
 
 /// The first `n` test images, flat, in [0, 1].
-pub fn test_images(data: &Mnist, n: usize) -> Array2<f32> {
+pub fn test_images(data: &Data, n: usize) -> Array2<f32> {
     data.test.take(n.min(data.test.len())).to_flat(Scale::ZeroOne)
 }
 

@@ -126,6 +126,9 @@ fn refuse_on_resume(args: &TrainArgs) -> anyhow::Result<()> {
         ("--clip-weights", args.clip_weights.is_some()),
         ("--limit-batches", args.limit_batches.is_some()),
         ("--seed", args.seed.is_some()),
+        ("--classes", args.data.classes.is_some()),
+        ("--test-fraction", args.data.test_fraction.is_some()),
+        ("--data-format", args.data.data_format.is_some()),
     ]
     .into_iter()
     .filter_map(|(flag, set)| set.then_some(flag))
@@ -154,12 +157,11 @@ fn free_run_dir(model: &str) -> PathBuf {
 /// The preset, changed by the flags: the model-shaping flags go to the model's family through
 /// the registry (which refuses those the family does not take), the data's shape and classes
 /// shape the model, and the training flags change the preset's training options.
-fn run_config(args: &TrainArgs, data: &latent_data::Mnist) -> anyhow::Result<RunConfig> {
+fn run_config(args: &TrainArgs, data: &latent_data::Data) -> anyhow::Result<RunConfig> {
     let registry = Registry::builtin();
     let Preset { model: family, name, mut config, mut train, .. } =
         registry.preset(&args.model, args.preset.as_deref())?;
-    let classes = data.train.labels().iter().max().map(|&m| usize::from(m) + 1);
-    let mut flags = ModelFlags::new().for_data([1, data.train.rows(), data.train.cols()], classes);
+    let mut flags = ModelFlags::new().for_spec(data.spec());
     flags.set_opt("latent-dim", args.latent_dim);
     flags.set_opt("hidden", args.hidden.as_deref());
     flags.set_opt("activation", args.activation.as_deref());
@@ -195,7 +197,7 @@ fn run_config(args: &TrainArgs, data: &latent_data::Mnist) -> anyhow::Result<Run
         train.lr_schedule = parse_schedule(text, train.epochs)?;
     }
     train.validate()?;
-    Ok(RunConfig { preset: format!("{family}/{name}"), model: config, train, data: data_info(data) })
+    Ok(RunConfig { preset: format!("{family}/{name}"), model: config, train, data: data_info(data, &args.data)? })
 }
 
 fn set<T>(field: &mut T, value: Option<T>) {

@@ -6,7 +6,7 @@
 
 use std::path::Path;
 
-use latent_data::Mnist;
+use latent_data::Data;
 use latent_models::EpochMetrics;
 use latent_models::presets::preset;
 use latent_models::run_dir::{DataInfo, RunConfig, RunDir};
@@ -14,7 +14,7 @@ use latent_models::train::{BatchProgress, Silent, TrainObserver, TrainOutcome, T
 
 /// The built-in sample, with its test set cut to the first `test_images` digits if given (the
 /// test pass of every epoch is part of each test's time).
-pub fn sample(test_images: Option<usize>) -> Mnist {
+pub fn sample(test_images: Option<usize>) -> Data {
     let mut data = latent_data::sample::load().expect("the built-in sample loads");
     if let Some(n) = test_images {
         data.test = data.test.take(n);
@@ -37,12 +37,14 @@ pub fn config(model: &str, preset_name: Option<&str>, epochs: u64, limit: usize)
             dir: String::new(),
             train_examples: 10_000,
             test_examples: 2_000,
+            load: Default::default(),
+            spec: None,
         },
     }
 }
 
 /// Train a new run in `dir` to completion; the trainer and its metrics.
-pub fn train(dir: &Path, config: RunConfig, data: &Mnist) -> (Trainer, Vec<EpochMetrics>) {
+pub fn train(dir: &Path, config: RunConfig, data: &Data) -> (Trainer, Vec<EpochMetrics>) {
     let mut trainer = Trainer::new(RunDir::create(dir, false).unwrap(), config).unwrap();
     let epochs = trainer.config().train.epochs;
     assert_eq!(trainer.fit(&data.train, &data.test, &mut Silent).unwrap(), TrainOutcome::Completed { epochs });
