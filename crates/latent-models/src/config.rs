@@ -8,7 +8,9 @@ use std::fmt;
 use std::str::FromStr;
 
 use latent_data::NoiseSpec;
+use latent_losses::{Reduction, binary_cross_entropy_with_logits, mse_loss};
 use latent_nn::layers::LayerSpec;
+use latent_tensor::Tensor;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::error::{ModelError, Result};
@@ -86,16 +88,80 @@ impl FromStr for Activation {
 }
 
 /// How the decoder's output is read, and so which reconstruction loss trains it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Likelihood {
     /// The decoder emits logits; pixels are Bernoulli probabilities; the loss is binary
     /// cross-entropy on logits summed over pixels (needs data in [0, 1]).
+    #[default]
     Bernoulli,
     /// The decoder's output is the pixel value itself; the loss is the squared error summed
     /// over pixels (a Gaussian of fixed variance).
     Gaussian,
 }
+
+/// Whether a likelihood is the default (Bernoulli), for `skip_serializing_if`.
+pub fn is_bernoulli(l: &Likelihood) -> bool {
+    *l == Likelihood::Bernoulli
+}
+
+impl Likelihood {
+    /// The likelihood that fits data of this kind: Bernoulli for pixels in [0, 1], Gaussian for
+    /// standardised real values.
+    pub fn for_values(values: latent_data::ValueKind) -> Self {
+        match values {
+            latent_data::ValueKind::Pixels => Likelihood::Bernoulli,
+            latent_data::ValueKind::Real => Likelihood::Gaussian,
+        }
+    }
+
+    /// The decoder's output mapped to data space: `σ(logits)` for Bernoulli, the output itself
+    /// for Gaussian.
+    pub fn mean(self, output: &Tensor) -> Tensor {
+        match self {
+            Likelihood::Bernoulli => output.sigmoid(),
+            Likelihood::Gaussian => output.clone(),
+        }
+    }
+
+    /// `−log p(target | output)` per example (`[N]`), in nats: binary cross-entropy on logits
+    /// summed over values, or for the Gaussian of unit variance (in standardised units)
+    /// `½‖x − μ‖² + ½·D·ln 2π`.
+    ///
+    /// # Errors
+    /// If the shapes differ.
+    pub fn nll_rows(self, output: &Tensor, target: &Tensor) -> Result<Tensor> {
+        Ok(match self {
+            Likelihood::Bernoulli => {
+                binary_cross_entropy_with_logits(output, target, Reduction::None)?.sum_axes(&[1], false)?
+            }
+            Likelihood::Gaussian => {
+                let d = target.shape().get(1).copied().unwrap_or(1) as f32;
+                mse_loss(output, target, Reduction::None)?
+                    .sum_axes(&[1], false)?
+                    .mul_scalar(0.5)
+                    .add_scalar(0.5 * d * LN_2PI)
+            }
+        })
+    }
+
+    /// [`nll_rows`](Self::nll_rows) summed over the batch.
+    ///
+    /// # Errors
+    /// If the shapes differ.
+    pub fn nll_sum(self, output: &Tensor, target: &Tensor) -> Result<Tensor> {
+        Ok(match self {
+            Likelihood::Bernoulli => binary_cross_entropy_with_logits(output, target, Reduction::Sum)?,
+            Likelihood::Gaussian => {
+                let n = target.len() as f32;
+                mse_loss(output, target, Reduction::Sum)?.mul_scalar(0.5).add_scalar(0.5 * n * LN_2PI)
+            }
+        })
+    }
+}
+
+/// `ln 2π`.
+const LN_2PI: f32 = 1.837_877;
 
 impl FromStr for Likelihood {
     type Err = ModelError;

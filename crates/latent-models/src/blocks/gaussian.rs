@@ -1,17 +1,19 @@
-//! The Gaussian posterior of the VAEs: the reparameterised objective (`BCE + β·KL` with its
-//! parts) and the importance-weighted estimate of `log p(x)`.
+//! The Gaussian posterior of the VAEs: the reparameterised objective (`−log p(x|z) + β·KL` with
+//! its parts, the likelihood Bernoulli or Gaussian) and the importance-weighted estimate of
+//! `log p(x)`.
 
-use latent_losses::{Reduction, binary_cross_entropy_with_logits, gaussian_kl_standard_normal, reparameterize};
+use latent_losses::{Reduction, gaussian_kl_standard_normal, reparameterize};
 use latent_nn::Ctx;
 use latent_tensor::{Tensor, TensorRng};
 use ndarray::{Array2, ArrayView1, Axis};
 
+use crate::config::Likelihood;
 use crate::error::{ModelError, Result};
 use crate::model::{Objective, Parts};
 
 const LN_2PI: f64 = 1.837_877_066_409_345_5;
 
-/// `BCE(decode(z), target) + β·KL(N(μ, σ²) ‖ N(0, I))` summed over the batch, one
+/// `−log p(target | decode(z)) + β·KL(N(μ, σ²) ‖ N(0, I))` summed over the batch, one
 /// reparameterised `z` per example drawn from `ctx`'s generator, with the parts `recon`, `kl`,
 /// `elbo` (= −(recon + kl)) and `loss`.
 ///
@@ -22,12 +24,13 @@ pub fn gaussian_elbo(
     logvar: &Tensor,
     target: &Tensor,
     beta: f32,
+    likelihood: Likelihood,
     ctx: &mut Ctx,
     decode: impl FnOnce(&Tensor, &mut Ctx) -> Result<Tensor>,
 ) -> Result<Objective> {
     let z = reparameterize(mu, logvar, ctx.rng())?;
-    let logits = decode(&z, ctx)?;
-    let recon = binary_cross_entropy_with_logits(&logits, target, Reduction::Sum)?;
+    let output = decode(&z, ctx)?;
+    let recon = likelihood.nll_sum(&output, target)?;
     let kl = gaussian_kl_standard_normal(mu, logvar, Reduction::Sum)?;
     let loss = recon.add(&kl.mul_scalar(beta))?;
     let mut parts = Parts::default();
@@ -40,19 +43,19 @@ pub fn gaussian_elbo(
 }
 
 /// Per row of `x`: `log (1/K) Σ_k p(x|z_k) p(z_k) / q(z_k|x)` with `z_k ~ q(z|x) = N(μ, σ²)`
-/// (Burda et al. 2016), `k` samples drawn `chunk` at a time. `mu` and `logvar` are the
-/// posterior's `[N, latent]`; `logits(z, i)` decodes a `[s, latent]` block of codes for row `i`
-/// to Bernoulli logits `[s, D]`.
+/// (Burda et al. 2016), `k` samples drawn `chunk` at a time. `(mu, logvar)` are the
+/// posterior's `[N, latent]`; `decode(z, i)` decodes a `[s, latent]` block of codes for row `i`
+/// to the decoder's output `[s, D]` (logits or means, as `likelihood` reads them).
 ///
 /// # Errors
 /// If `k` or `chunk` is 0, or decoding fails.
 pub fn importance_weighted_log_likelihood(
     x: &Array2<f32>,
-    mu: &Array2<f32>,
-    logvar: &Array2<f32>,
+    (mu, logvar): (&Array2<f32>, &Array2<f32>),
     k: usize,
     chunk: usize,
     rng: &mut TensorRng,
+    likelihood: Likelihood,
     mut logits: impl FnMut(&Tensor, usize) -> Result<Tensor>,
 ) -> Result<Vec<f64>> {
     if k == 0 || chunk == 0 {
@@ -71,7 +74,7 @@ pub fn importance_weighted_log_likelihood(
             let z = Array2::from_shape_fn((s, latent), |(r, c)| mu_i[c] + eps[[r, c]] * (0.5 * logvar_i[c]).exp());
             let l = logits(&Tensor::new(z.clone()), i)?;
             let target = Tensor::new(xi.broadcast((s, xi.len())).expect("row broadcasts").to_owned());
-            let nll = binary_cross_entropy_with_logits(&l, &target, Reduction::None)?.sum_axes(&[1], false)?;
+            let nll = likelihood.nll_rows(&l, &target)?;
             for (r, &nll_r) in nll.to_vec().iter().enumerate() {
                 let log_pz = -0.5 * (sq_norm(z.index_axis(Axis(0), r)) + latent as f64 * LN_2PI);
                 // z = μ + σ·ε, so log q(z|x) = -½(‖ε‖² + Σ log σ² + L·ln 2π).

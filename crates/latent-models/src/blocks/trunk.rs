@@ -9,10 +9,11 @@
 //!
 //! - MLP, hidden widths `[h1, h2]`: body `Linear(in, h1) → act → Linear(h1, h2) → act`; decoder
 //!   `Linear(latent, h2) → act → Linear(h2, h1) → act → Linear(h1, in)`.
-//! - Convolutional, channels `[c1, c2]` on `side × side` images: body `Conv(1, c1, 4, s2, p1) → ReLU →
-//!   Conv(c1, c2, 4, s2, p1) → ReLU → Flatten` (each layer halves the side); decoder
-//!   `Linear(latent, c2·s·s) → ReLU → Unflatten → ConvT(c2, c1, 4, s2, p1) → ReLU → ConvT(c1, 1, 4,
-//!   s2, p1)`. The rest of latent sees images flat: the models reshape at the trunk's ends.
+//! - Convolutional, channels `[c1, c2]` on `C × H × W` images: body `Conv(C, c1, 4, s2, p1) →
+//!   ReLU → Conv(c1, c2, 4, s2, p1) → ReLU → Flatten` (each layer halves both sides, which must
+//!   divide exactly); decoder `Linear(latent, c2·h·w) → ReLU → Unflatten → ConvT(c2, c1, 4, s2,
+//!   p1) → ReLU → ConvT(c1, C, 4, s2, p1)`. The rest of latent sees images flat: the models
+//!   reshape at the trunk's ends.
 
 use latent_nn::layers::{Conv2dConfig, ConvTranspose2dConfig, LayerSpec, LinearConfig};
 use latent_tensor::Tensor;
@@ -21,6 +22,15 @@ use serde::{Deserialize, Serialize};
 use crate::blocks::mlp::{mlp, widths};
 use crate::config::{Activation, positive};
 use crate::error::{ModelError, Result};
+
+fn one() -> usize {
+    1
+}
+
+#[allow(clippy::trivially_copy_pass_by_ref)]
+fn is_one(n: &usize) -> bool {
+    *n == 1
+}
 
 /// The body of an encoder and the shape of the decoder that mirrors it.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -33,10 +43,16 @@ pub enum Trunk {
         /// The hidden layers' activation.
         activation: Activation,
     },
-    /// Stride-2 convolutions (kernel 4, padding 1) on square one-channel images.
+    /// Stride-2 convolutions (kernel 4, padding 1) on images.
     Conv {
-        /// The side of the square input image (28 for MNIST).
+        /// The input image's height (28 for MNIST), and its width unless `image_width` says.
         image_size: usize,
+        /// The input image's width, when it differs from its height.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        image_width: Option<usize>,
+        /// The input image's channels (1 grey, 3 RGB).
+        #[serde(default = "one", skip_serializing_if = "is_one")]
+        image_channels: usize,
         /// The channels of the encoder's convolutions, input side first; the decoder mirrors
         /// them.
         channels: Vec<usize>,
@@ -44,6 +60,33 @@ pub enum Trunk {
 }
 
 impl Trunk {
+    /// A convolutional trunk with `channels` on images of `dims` (`[C, H, W]`).
+    pub fn conv(dims: [usize; 3], channels: Vec<usize>) -> Self {
+        let mut t = Trunk::Conv { image_size: 0, image_width: None, image_channels: 1, channels };
+        t.set_image(dims);
+        t
+    }
+
+    /// Adopts images of `dims` (`[C, H, W]`) as the convolutional trunk's input; an MLP trunk
+    /// takes any input and is left alone.
+    pub fn set_image(&mut self, [c, h, w]: [usize; 3]) {
+        if let Trunk::Conv { image_size, image_width, image_channels, .. } = self {
+            *image_size = h;
+            *image_width = (w != h).then_some(w);
+            *image_channels = c;
+        }
+    }
+
+    /// `[C, H, W]` of a convolutional trunk's images.
+    pub fn image_dims(&self) -> Option<[usize; 3]> {
+        match self {
+            Trunk::Conv { image_size, image_width, image_channels, .. } => {
+                Some([*image_channels, *image_size, image_width.unwrap_or(*image_size)])
+            }
+            Trunk::Mlp { .. } => None,
+        }
+    }
+
     /// Whether this is the convolutional trunk.
     pub fn is_conv(&self) -> bool {
         matches!(self, Trunk::Conv { .. })
@@ -57,27 +100,40 @@ impl Trunk {
     pub fn validate(&self, input_dim: usize) -> Result<()> {
         match self {
             Trunk::Mlp { hidden, .. } => hidden.iter().try_for_each(|&h| positive("hidden", h)),
-            Trunk::Conv { image_size, channels } => {
-                positive("image_size", *image_size)?;
+            Trunk::Conv { channels, .. } => {
+                let [c, h, w] = self.image_dims().expect("a convolutional trunk");
+                positive("image_size", h)?;
+                positive("image_width", w)?;
+                positive("image_channels", c)?;
                 if channels.is_empty() {
                     return Err(ModelError::config("channels", "needs at least one convolution"));
                 }
                 channels.iter().try_for_each(|&c| positive("channels", c))?;
-                let halvings = u32::try_from(channels.len()).ok().and_then(|n| 1usize.checked_shl(n)).unwrap_or(0);
-                if halvings == 0 || image_size % halvings != 0 {
+                if h == 1 {
                     return Err(ModelError::config(
-                        "channels",
+                        "data",
                         format!(
-                            "{} stride-2 convolutions need an image side divisible by 2^{}, and {image_size} is not",
-                            channels.len(),
-                            channels.len()
+                            "convolutional models take images, and this data's examples are rows of {w} values: use an MLP model (ae, vae, ...)"
                         ),
                     ));
                 }
-                if image_size.checked_mul(*image_size) != Some(input_dim) {
+                let halvings = u32::try_from(channels.len()).ok().and_then(|n| 1usize.checked_shl(n)).unwrap_or(0);
+                for (side, name) in [(h, "height"), (w, "width")] {
+                    if halvings == 0 || side % halvings != 0 {
+                        return Err(ModelError::config(
+                            "channels",
+                            format!(
+                                "{} stride-2 convolutions need an image {name} divisible by 2^{}, and {side} is not (resize the images, e.g. --image-size, or use fewer convolutions with --hidden)",
+                                channels.len(),
+                                channels.len()
+                            ),
+                        ));
+                    }
+                }
+                if c.checked_mul(h).and_then(|n| n.checked_mul(w)) != Some(input_dim) {
                     return Err(ModelError::config(
                         "image_size",
-                        format!("{image_size}×{image_size} images do not have the input's {input_dim} values"),
+                        format!("{c}×{h}×{w} images do not have the input's {input_dim} values"),
                     ));
                 }
                 Ok(())
@@ -95,17 +151,18 @@ impl Trunk {
                 let features = *dims.last().expect("the input width");
                 (mlp(&dims, *activation, Some(*activation)), features)
             }
-            Trunk::Conv { image_size, channels } => {
+            Trunk::Conv { channels, .. } => {
+                let [c0, h, w] = self.image_dims().expect("a convolutional trunk");
                 let mut layers = Vec::new();
-                let mut in_channels = 1;
+                let mut in_channels = c0;
                 for &c in channels {
                     layers.push(LayerSpec::Conv2d(Conv2dConfig::new(in_channels, c, 4).stride(2).padding(1)));
                     layers.push(LayerSpec::Relu);
                     in_channels = c;
                 }
                 layers.push(LayerSpec::Flatten { start_dim: 1 });
-                let side = image_size >> channels.len();
-                (layers, in_channels * side * side)
+                let n = channels.len();
+                (layers, in_channels * (h >> n) * (w >> n))
             }
         }
     }
@@ -137,20 +194,17 @@ impl Trunk {
                 let back: Vec<usize> = hidden.iter().rev().copied().collect();
                 mlp(&widths(latent, &back, output), *activation, None)
             }
-            Trunk::Conv { image_size, channels } => {
+            Trunk::Conv { channels, .. } => {
+                let [c0, h, w] = self.image_dims().expect("a convolutional trunk");
                 let last = *channels.last().expect("validated: at least one convolution");
-                let side = image_size >> channels.len();
+                let (h, w) = (h >> channels.len(), w >> channels.len());
                 let mut layers = vec![
-                    LayerSpec::Linear(LinearConfig {
-                        in_features: latent,
-                        out_features: last * side * side,
-                        bias: true,
-                    }),
+                    LayerSpec::Linear(LinearConfig { in_features: latent, out_features: last * h * w, bias: true }),
                     LayerSpec::Relu,
-                    LayerSpec::Unflatten { dim: 1, sizes: vec![last, side, side] },
+                    LayerSpec::Unflatten { dim: 1, sizes: vec![last, h, w] },
                 ];
                 let mut outs: Vec<usize> = channels.iter().rev().skip(1).copied().collect();
-                outs.push(1);
+                outs.push(c0);
                 let mut input = last;
                 for (i, &out) in outs.iter().enumerate() {
                     layers.push(LayerSpec::ConvTranspose2d(
@@ -166,17 +220,17 @@ impl Trunk {
         }
     }
 
-    /// Flat rows `[N, side²]` as the body's input: unchanged for an MLP, `[N, 1, side, side]`
-    /// for convolutions.
+    /// Flat rows `[N, C·H·W]` as the body's input: unchanged for an MLP, `[N, C, H, W]` for
+    /// convolutions.
     ///
     /// # Errors
-    /// If the rows do not have `side²` values.
+    /// If the rows do not have `C·H·W` values.
     pub fn to_input(&self, x: &Tensor) -> Result<Tensor> {
-        match self {
-            Trunk::Mlp { .. } => Ok(x.clone()),
-            Trunk::Conv { image_size, .. } => {
+        match self.image_dims() {
+            None => Ok(x.clone()),
+            Some([c, h, w]) => {
                 let n = x.shape().first().copied().unwrap_or(0);
-                Ok(x.reshape(&[n, 1, *image_size, *image_size])?)
+                Ok(x.reshape(&[n, c, h, w])?)
             }
         }
     }

@@ -151,9 +151,7 @@ impl FamilyConfig for AutoencoderConfig {
     fn apply_flags(&mut self, flags: &ModelFlags) -> Result<()> {
         if let Some(shape) = flags.data_shape {
             self.input_dim = shape.iter().product();
-            if let Trunk::Conv { image_size, .. } = &mut self.trunk {
-                *image_size = square_side(shape)?;
-            }
+            self.trunk.set_image(shape);
         }
         if let Some(v) = flags.get("latent-dim")? {
             self.latent_dim = v;
@@ -166,6 +164,9 @@ impl FamilyConfig for AutoencoderConfig {
         }
         if let (Some(a), Trunk::Mlp { activation, .. }) = (flags.get::<Activation>("activation")?, &mut self.trunk) {
             *activation = a;
+        }
+        if let Some(values) = flags.value_kind {
+            self.likelihood = Likelihood::for_values(values);
         }
         if let Some(l) = flags.get::<Likelihood>("loss")? {
             self.likelihood = l;
@@ -301,27 +302,12 @@ fn mlp(
 fn conv(channels: &[usize], latent: usize) -> AutoencoderConfig {
     AutoencoderConfig {
         input_dim: 784,
-        trunk: Trunk::Conv { image_size: 28, channels: channels.to_vec() },
+        trunk: Trunk::conv([1, 28, 28], channels.to_vec()),
         latent_dim: latent,
         code_activation: None,
         likelihood: Likelihood::Bernoulli,
         regularizer: Regularizer::None,
         noise: NoiseSpec::None,
-    }
-}
-
-/// The side of square one-channel images of shape `[C, H, W]` (what the convolutional trunk
-/// takes).
-///
-/// # Errors
-/// For more than one channel or non-square images.
-pub(crate) fn square_side(shape: [usize; 3]) -> Result<usize> {
-    match shape {
-        [1, h, w] if h == w => Ok(h),
-        [c, h, w] => Err(ModelError::config(
-            "data",
-            format!("the convolutional models take square one-channel images; this data's are {c}×{h}×{w}"),
-        )),
     }
 }
 
@@ -493,7 +479,7 @@ mod tests {
         )
         .unwrap();
         let typed: AutoencoderConfig = old.typed().unwrap();
-        assert_eq!(typed.trunk, Trunk::Conv { image_size: 28, channels: vec![8, 16] });
+        assert_eq!(typed.trunk, Trunk::conv([1, 28, 28], vec![8, 16]));
         assert_eq!(typed.input_dim, 784);
         let old: ModelConfig = serde_json::from_str(
             r#"{"kind":"autoencoder","input_dim":784,"hidden":[512,128],"latent_dim":32,"activation":"relu",

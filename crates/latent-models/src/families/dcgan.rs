@@ -30,19 +30,24 @@ use latent_data::Scale;
 use latent_tensor::TensorRng;
 
 use crate::error::{ModelError, Result};
-use crate::families::autoencoder::square_side;
-use crate::families::gan::{GAN_FLAGS, Gan, GanTraining, apply_gan_flags, gan_train};
+use crate::families::gan::{GAN_FLAGS, Gan, GanTraining, apply_gan_flags, gan_train, refuse_real_values};
 use crate::family::{Description, FamilyConfig, ModelConfig, ModelFlags, Preset};
 use crate::model::Model;
 
 /// LeakyReLU's slope in the discriminator.
 const LEAKY_SLOPE: f32 = 0.2;
 
-/// A DCGAN on square one-channel images (see the module docs).
+/// A DCGAN on `C × H × W` images (see the module docs).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct DcganConfig {
-    /// The side of the square image (28 for MNIST).
+    /// The image's height (28 for MNIST), and its width unless `image_width` says.
     pub image_size: usize,
+    /// The image's width, when it differs from its height.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image_width: Option<usize>,
+    /// The image's channels (1 grey, 3 RGB).
+    #[serde(default = "one", skip_serializing_if = "is_one")]
+    pub image_channels: usize,
     /// The size of the noise `z`.
     pub latent_dim: usize,
     /// The generator's feature channels, smallest map first (`[128, 64]`: 128 at 7×7, 64 at
@@ -55,7 +60,28 @@ pub struct DcganConfig {
     pub training: GanTraining,
 }
 
+fn one() -> usize {
+    1
+}
+
+#[allow(clippy::trivially_copy_pass_by_ref)]
+fn is_one(n: &usize) -> bool {
+    *n == 1
+}
+
 impl DcganConfig {
+    /// `[C, H, W]` of the images.
+    pub fn image_dims(&self) -> [usize; 3] {
+        [self.image_channels, self.image_size, self.image_width.unwrap_or(self.image_size)]
+    }
+
+    /// The generator's first map size and the discriminator's last, `(h, w)` divided by
+    /// `2^layers`, if both are whole numbers of at least 1.
+    fn start(&self, layers: usize) -> Option<(usize, usize)> {
+        let [_, h, w] = self.image_dims();
+        Some((start_side(h, layers)?, start_side(w, layers)?))
+    }
+
     /// Check every field.
     ///
     /// # Errors
@@ -65,20 +91,23 @@ impl DcganConfig {
         if self.latent_dim == 0 {
             return Err(ModelError::config("latent_dim", "must be at least 1"));
         }
+        if self.image_channels == 0 || self.image_width == Some(0) {
+            return Err(ModelError::config("image_channels", "images need at least one channel and one column"));
+        }
         for (field, channels) in
             [("generator_channels", &self.generator_channels), ("discriminator_channels", &self.discriminator_channels)]
         {
             if channels.is_empty() || channels.contains(&0) {
                 return Err(ModelError::config(field, "needs at least one layer, each of at least 1 channel"));
             }
-            start_side(self.image_size, channels.len()).ok_or_else(|| {
+            self.start(channels.len()).ok_or_else(|| {
+                let [_, h, w] = self.image_dims();
                 ModelError::config(
                     field,
                     format!(
-                        "{} stride-2 layers need an image side divisible by 2^{} (and at least that), and {} is not",
+                        "{} stride-2 layers need an image height and width divisible by 2^{} (and at least that), and {h}×{w} is not (resize the images, e.g. --image-size)",
                         channels.len(),
                         channels.len(),
-                        self.image_size
                     ),
                 )
             })?;
@@ -89,10 +118,12 @@ impl DcganConfig {
     /// The generator's layers (see the module docs).
     pub fn generator_specs(&self) -> Vec<LayerSpec> {
         let ch = &self.generator_channels;
-        let start = start_side(self.image_size, ch.len()).unwrap_or(1);
+        let (h0, w0) = self.start(ch.len()).unwrap_or((1, 1));
+        let mut first = ConvTranspose2dConfig::new(self.latent_dim, ch[0], h0).bias(false);
+        first.kernel_size = (h0, w0);
         let mut layers = vec![
             LayerSpec::Unflatten { dim: 1, sizes: vec![self.latent_dim, 1, 1] },
-            LayerSpec::ConvTranspose2d(ConvTranspose2dConfig::new(self.latent_dim, ch[0], start).bias(false)),
+            LayerSpec::ConvTranspose2d(first),
             LayerSpec::BatchNorm2d(BatchNormConfig::new(ch[0])),
             LayerSpec::Relu,
         ];
@@ -101,7 +132,7 @@ impl DcganConfig {
             layers.push(LayerSpec::BatchNorm2d(BatchNormConfig::new(pair[1])));
             layers.push(LayerSpec::Relu);
         }
-        layers.push(LayerSpec::ConvTranspose2d(up(ch[ch.len() - 1], 1)));
+        layers.push(LayerSpec::ConvTranspose2d(up(ch[ch.len() - 1], self.image_channels)));
         layers.push(LayerSpec::Tanh);
         layers.push(LayerSpec::Flatten { start_dim: 1 });
         layers
@@ -110,9 +141,10 @@ impl DcganConfig {
     /// The discriminator's layers (see the module docs).
     pub fn discriminator_specs(&self) -> Vec<LayerSpec> {
         let ch = &self.discriminator_channels;
-        let last_side = start_side(self.image_size, ch.len()).unwrap_or(1);
-        let mut layers = vec![LayerSpec::Unflatten { dim: 1, sizes: vec![1, self.image_size, self.image_size] }];
-        let mut in_channels = 1;
+        let (h_last, w_last) = self.start(ch.len()).unwrap_or((1, 1));
+        let [c, h, w] = self.image_dims();
+        let mut layers = vec![LayerSpec::Unflatten { dim: 1, sizes: vec![c, h, w] }];
+        let mut in_channels = c;
         for (i, &c) in ch.iter().enumerate() {
             layers.push(LayerSpec::Conv2d(Conv2dConfig::new(in_channels, c, 4).stride(2).padding(1).bias(false)));
             if i > 0 {
@@ -121,7 +153,9 @@ impl DcganConfig {
             layers.push(LayerSpec::LeakyRelu { negative_slope: LEAKY_SLOPE });
             in_channels = c;
         }
-        layers.push(LayerSpec::Conv2d(Conv2dConfig::new(in_channels, 1, last_side).bias(false)));
+        let mut last = Conv2dConfig::new(in_channels, 1, h_last).bias(false);
+        last.kernel_size = (h_last, w_last);
+        layers.push(LayerSpec::Conv2d(last));
         layers.push(LayerSpec::Flatten { start_dim: 1 });
         layers
     }
@@ -142,7 +176,7 @@ impl FamilyConfig for DcganConfig {
     fn describe(&self) -> Description {
         Description {
             kind: "dcgan".to_string(),
-            input_dim: self.image_size * self.image_size,
+            input_dim: self.image_dims().iter().product(),
             latent_dim: self.latent_dim,
             scale: Scale::MinusOneOne,
             noise: latent_data::NoiseSpec::None,
@@ -151,8 +185,9 @@ impl FamilyConfig for DcganConfig {
     }
 
     fn apply_flags(&mut self, flags: &ModelFlags) -> Result<()> {
-        if let Some(shape) = flags.data_shape {
-            self.image_size = square_side(shape)?;
+        refuse_real_values(flags)?;
+        if let Some([c, h, w]) = flags.data_shape {
+            (self.image_channels, self.image_size, self.image_width) = (c, h, (w != h).then_some(w));
         }
         if let Some(v) = flags.get("latent-dim")? {
             self.latent_dim = v;
@@ -168,6 +203,8 @@ impl FamilyConfig for DcganConfig {
             summary: "DCGAN for 28x28: G ConvT 100-128-64-1 (7, 14, 28) BN+ReLU, tanh; D Conv 1-64-128 LeakyReLU, BN after the first, 7x7 conv to a logit",
             config: ModelConfig::new(&DcganConfig {
                 image_size: 28,
+                image_width: None,
+                image_channels: 1,
                 latent_dim: 100,
                 generator_channels: vec![128, 64],
                 discriminator_channels: vec![64, 128],
@@ -203,6 +240,8 @@ mod tests {
     fn config() -> DcganConfig {
         DcganConfig {
             image_size: 28,
+            image_width: None,
+            image_channels: 1,
             latent_dim: 100,
             generator_channels: vec![128, 64],
             discriminator_channels: vec![64, 128],

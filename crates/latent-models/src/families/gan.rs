@@ -190,6 +190,21 @@ pub(crate) fn gan_train(epochs: u64, batch_size: usize) -> TrainOptions {
     TrainOptions { epochs, batch_size, learning_rate: 2e-4, ..TrainOptions::default() }
 }
 
+/// The GANs' generators end in tanh, making pixels on [-1, 1]: standardised real values have
+/// no such range, so the GANs refuse them rather than train a generator that cannot reach them.
+///
+/// # Errors
+/// For data of real values.
+pub(crate) fn refuse_real_values(flags: &ModelFlags) -> Result<()> {
+    if flags.value_kind == Some(latent_data::ValueKind::Real) {
+        return Err(ModelError::config(
+            "data",
+            "the GANs generate pixels (a tanh output on [-1, 1]); this data holds real values: use vae or ae",
+        ));
+    }
+    Ok(())
+}
+
 impl FamilyConfig for GanConfig {
     const KINDS: &'static [&'static str] = &["gan", "cgan"];
 
@@ -228,6 +243,7 @@ impl FamilyConfig for GanConfig {
     }
 
     fn apply_flags(&mut self, flags: &ModelFlags) -> Result<()> {
+        refuse_real_values(flags)?;
         if let Some(shape) = flags.data_shape {
             self.output_dim = shape.iter().product();
         }

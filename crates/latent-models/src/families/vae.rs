@@ -29,8 +29,8 @@ use crate::blocks::gaussian::{gaussian_elbo, importance_weighted_log_likelihood}
 use crate::blocks::labels::with_labels;
 use crate::blocks::trunk::Trunk;
 use crate::config::{Activation, check_classes, finite_non_negative, positive};
+use crate::config::{Likelihood, is_bernoulli};
 use crate::error::{ModelError, Result};
-use crate::families::autoencoder::square_side;
 use crate::family::{Description, FamilyConfig, ModelConfig, ModelFlags, Preset};
 use crate::model::{
     Decoder, Encoder, Generator, LikelihoodEstimate, Model, Objective, check_labels, data_tensor, sample_labels,
@@ -52,6 +52,11 @@ pub struct VaeConfig {
     /// The number of labels it is conditioned on (a conditional VAE), if any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub classes: Option<usize>,
+    /// `p(x|z)`: Bernoulli (the decoder gives logits; pixels in [0, 1]) or Gaussian of unit
+    /// variance in standardised units (the decoder gives the mean; real values), chosen by the
+    /// data.
+    #[serde(default, skip_serializing_if = "is_bernoulli")]
+    pub likelihood: Likelihood,
 }
 
 impl FamilyConfig for VaeConfig {
@@ -101,9 +106,10 @@ impl FamilyConfig for VaeConfig {
     fn apply_flags(&mut self, flags: &ModelFlags) -> Result<()> {
         if let Some(shape) = flags.data_shape {
             self.input_dim = shape.iter().product();
-            if let Trunk::Conv { image_size, .. } = &mut self.trunk {
-                *image_size = square_side(shape)?;
-            }
+            self.trunk.set_image(shape);
+        }
+        if let Some(values) = flags.value_kind {
+            self.likelihood = Likelihood::for_values(values);
         }
         if let Some(v) = flags.get("latent-dim")? {
             self.latent_dim = v;
@@ -140,13 +146,15 @@ impl FamilyConfig for VaeConfig {
             latent_dim: latent,
             beta,
             classes,
+            likelihood: Likelihood::Bernoulli,
         };
         let conv = |latent| VaeConfig {
             input_dim: 784,
-            trunk: Trunk::Conv { image_size: 28, channels: vec![32, 64] },
+            trunk: Trunk::conv([1, 28, 28], vec![32, 64]),
             latent_dim: latent,
             beta: 1.0,
             classes: None,
+            likelihood: Likelihood::Bernoulli,
         };
         vec![
             p("vae", "pytorch-examples", "784-400-20 VAE of pytorch/examples, beta=1", mlp(&[400], 20, 1.0, None)),
@@ -220,7 +228,8 @@ impl Vae {
         Ok((self.fc_mu.forward(&h, ctx)?, self.fc_logvar.forward(&h, ctx)?))
     }
 
-    /// Bernoulli logits of `p(x|z, labels)` as flat rows.
+    /// The decoder's output for `p(x|z, labels)` as flat rows: Bernoulli logits or Gaussian
+    /// means.
     fn logits(&mut self, z: &Tensor, labels: Option<&[u8]>, ctx: &mut Ctx) -> Result<Tensor> {
         let input = with_labels(z, labels, self.config.classes.unwrap_or(0))?;
         self.config.trunk.to_rows(&self.decoder.forward(&input, ctx)?)
@@ -243,7 +252,7 @@ impl Model for Vae {
         let labels = self.rows_labels(batch.len(), labels, "train")?;
         let (mu, logvar) = self.posterior(&input, labels, ctx)?;
         let (decoder, trunk, classes) = (&mut self.decoder, &self.config.trunk, self.config.classes.unwrap_or(0));
-        gaussian_elbo(&mu, &logvar, &target, self.config.beta, ctx, |z, ctx| {
+        gaussian_elbo(&mu, &logvar, &target, self.config.beta, self.config.likelihood, ctx, |z, ctx| {
             trunk.to_rows(&decoder.forward(&with_labels(z, labels, classes)?, ctx)?)
         })
     }
@@ -283,11 +292,12 @@ impl Decoder for Vae {
         self.config.latent_dim
     }
 
-    /// Pixel probabilities `σ(logits)`.
+    /// The mean of `p(x|z)`: pixel probabilities `σ(logits)`, or the Gaussian's mean.
     fn decode(&mut self, z: &Tensor, labels: Option<&[u8]>) -> Result<Tensor> {
         let labels = self.rows_labels(z.shape().first().copied().unwrap_or(0), labels, "decode")?;
         let _guard = no_grad();
-        Ok(self.logits(z, labels, &mut Ctx::eval())?.sigmoid())
+        let output = self.logits(z, labels, &mut Ctx::eval())?;
+        Ok(self.config.likelihood.mean(&output))
     }
 }
 
@@ -319,7 +329,7 @@ impl LikelihoodEstimate for Vae {
         let (mu, logvar) = self.posterior(&data_tensor(x), labels, &mut ctx)?;
         let to2 = |t: Tensor| t.to_array().into_dimensionality::<ndarray::Ix2>().expect("2-D posterior");
         let (mu, logvar) = (to2(mu), to2(logvar));
-        importance_weighted_log_likelihood(x, &mu, &logvar, k, chunk, rng, |z, i| {
+        importance_weighted_log_likelihood(x, (&mu, &logvar), k, chunk, rng, self.config.likelihood, |z, i| {
             let row_labels = labels.map(|l| vec![l[i]; z.shape()[0]]);
             self.logits(z, row_labels.as_deref(), &mut ctx)
         })
@@ -375,10 +385,11 @@ mod tests {
     fn a_conv_trunk_can_be_conditioned_too() {
         let config = VaeConfig {
             input_dim: 784,
-            trunk: Trunk::Conv { image_size: 28, channels: vec![4, 8] },
+            trunk: Trunk::conv([1, 28, 28], vec![4, 8]),
             latent_dim: 3,
             beta: 1.0,
             classes: Some(10),
+            likelihood: Likelihood::Bernoulli,
         };
         let mut model = Vae::new(config, &mut TensorRng::seed_from_u64(0)).unwrap();
         let s = model.sample(4, Some(&[0, 1, 2, 3]), &mut TensorRng::seed_from_u64(1)).unwrap();
