@@ -401,3 +401,45 @@ fn eval_names_the_data_it_evaluated() {
     assert_eq!(run(Some(&dir), &[]), dir.display().to_string());
     assert_eq!(run(None, &["--data-dir", s(&dir)]), dir.display().to_string());
 }
+
+/// `--data` reads a directory of IDX files like `--data-dir`; `--classes` keeps the classes
+/// named; the run records the data's spec and how it was read, and `eval` reads it back the same
+/// way; a class the data lacks is a clear error.
+#[test]
+fn own_data_and_class_filters_are_recorded_and_honoured() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("crates/latent-data/sample");
+    let out = tmp.path().join("ones");
+    let printed = ok(&[
+        "train",
+        "ae",
+        "--preset",
+        "shallow",
+        "--data",
+        s(&dir),
+        "--classes",
+        "0,1",
+        "--epochs",
+        "1",
+        "--limit-batches",
+        "2",
+        "--out",
+        s(&out),
+    ]);
+    let config: serde_json::Value = serde_json::from_slice(&std::fs::read(out.join("config.json")).unwrap()).unwrap();
+    let data = &config["data"];
+    assert_eq!(data["load"]["classes"], serde_json::json!(["0", "1"]), "{data}");
+    assert_eq!(data["spec"]["shape"], serde_json::json!({"kind": "image", "channels": 1, "height": 28, "width": 28}));
+    assert_eq!(data["spec"]["class_names"].as_array().map(Vec::len), Some(10));
+    // The sample's 10,000 training digits hold 2,116 zeros and ones, its 2,000 test digits 400.
+    let (train, test) = (data["train_examples"].as_u64().unwrap(), data["test_examples"].as_u64().unwrap());
+    assert!((1500..3000).contains(&train) && (200..600).contains(&test), "{train} / {test}\n{printed}");
+    let evaluated = ok(&["eval", s(&out), "--json"]);
+    let json: serde_json::Value = serde_json::from_str(evaluated.lines().next().unwrap()).unwrap();
+    assert_eq!(json["test_images"].as_u64(), Some(test), "{evaluated}");
+    fails(
+        &["train", "ae", "--data", s(&dir), "--classes", "ten", "--epochs", "0", "--out", s(&tmp.path().join("x"))],
+        "one of the data's classes: 0, 1",
+    );
+    fails(&["train", "ae", "--data", s(&tmp.path().join("nothing")), "--out", s(&tmp.path().join("y"))], "nothing");
+}
