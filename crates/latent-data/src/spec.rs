@@ -271,6 +271,24 @@ impl DataSpec {
         self
     }
 
+    /// Maps model-space rows (what a model reads and writes) back to the data's own units in
+    /// place: real values are de-standardised with the recorded statistics; pixels stay on
+    /// [0, 1].
+    ///
+    /// ```
+    /// use latent_data::{DataSpec, SampleShape, Standardization, ValueKind};
+    /// let mut spec = DataSpec::new(SampleShape::Features { features: 2 }, ValueKind::Real);
+    /// spec.standardization = Some(Standardization { mean: vec![10.0, 0.0], std: vec![2.0, 1.0] });
+    /// let mut rows = vec![1.0, -1.0, 0.0, 0.5];
+    /// spec.to_user_units(&mut rows);
+    /// assert_eq!(rows, [12.0, -1.0, 10.0, 0.5]);
+    /// ```
+    pub fn to_user_units(&self, rows: &mut [f32]) {
+        if let (ValueKind::Real, Some(stats)) = (self.values, &self.standardization) {
+            stats.restore(rows);
+        }
+    }
+
     /// The number of classes, when labelled.
     pub fn classes(&self) -> Option<usize> {
         self.class_names.as_ref().map(Vec::len)
