@@ -290,9 +290,9 @@ pub struct SampleArgs {
     /// Seed of the prior draws.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
-    /// Draw this digit, 0 to 9 (conditional models only, such as cvae; without it they cycle
-    /// through the digits).
-    #[arg(long, value_name = "K", value_parser = clap::value_parser!(u8).range(0..=9))]
+    /// Draw this class, a label below the model's class count (conditional models only, such as
+    /// cvae; without it they cycle through the classes).
+    #[arg(long, value_name = "K")]
     pub label: Option<u8>,
 }
 
@@ -383,14 +383,15 @@ pub enum SampleRange {
 /// `latent classify`.
 #[derive(Args, Debug)]
 pub struct ClassifyArgs {
-    /// The images to judge: a float32 .npy of shape N x 784, N x 28 x 28 or N x 1 x 28 x 28.
+    /// The samples to judge: a float32 .npy of N examples of the data's shape (N x 784, N x 28 x
+    /// 28 or N x 1 x 28 x 28 for MNIST; N x C x H x W or N x D for other data).
     pub samples: PathBuf,
-    /// The classifier file (default classifier.safetensors in the user's data directory, trained
-    /// and written there when missing).
+    /// The classifier file (default: the data set's own, classifiers/NAME-DIGEST.safetensors in
+    /// the user's data directory, trained and written there when missing).
     #[arg(long, value_name = "FILE")]
     pub classifier: Option<PathBuf>,
-    /// Train the classifier anew on the data (full MNIST if present, else the sample) and write
-    /// it to the classifier file.
+    /// Train the classifier anew on the data (by default full MNIST if present, else the
+    /// sample) and write it to the classifier file.
     #[arg(long)]
     pub train_classifier: bool,
     /// Epochs when training the classifier.
@@ -400,7 +401,7 @@ pub struct ClassifyArgs {
     /// int64 or whole-number float32).
     #[arg(long, value_name = "FILE", conflicts_with = "label")]
     pub labels: Option<PathBuf>,
-    /// Every sample was drawn for this digit (conditional models).
+    /// Every sample was drawn for this class label (conditional models).
     #[arg(long, value_name = "K")]
     pub label: Option<u8>,
     /// Also measure each sample's distance to its nearest training digit, beside the same

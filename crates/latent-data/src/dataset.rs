@@ -225,6 +225,23 @@ impl Dataset {
         Ok(())
     }
 
+    /// A SHA-256 (lowercase hex) of everything that defines this data set: its spec (shape,
+    /// value kind, class names, statistics), its labels and its values. Equal data give equal
+    /// digests wherever they were read from; caches (a judge classifier per data set) are
+    /// keyed by it.
+    pub fn digest(&self) -> String {
+        use sha2::{Digest, Sha256};
+        let mut h = Sha256::new();
+        h.update(serde_json::to_vec(&self.spec).unwrap_or_default());
+        h.update((self.labels.len() as u64).to_le_bytes());
+        h.update(&self.labels);
+        match &self.values {
+            Values::Bytes(v) => h.update(v),
+            Values::Reals(v) => v.iter().for_each(|x| h.update(x.to_le_bytes())),
+        }
+        crate::idx::hex(&h.finalize())
+    }
+
     /// The description of this data: shape, value kind, classes, statistics.
     pub fn spec(&self) -> &DataSpec {
         &self.spec

@@ -1,20 +1,22 @@
-//! [`DigitClassifier`]: an MNIST digit classifier trained with this library, and the
-//! [`Judgement`] it passes on generated digits (how many of each class, how confidently, how
-//! far from the nearest training digit).
+//! [`DataClassifier`]: a classifier of any labelled data set (MNIST's digits, Fashion-MNIST's
+//! clothes, a folder of colour images, a table's classes) trained with this library, and the
+//! [`Judgement`] it passes on generated samples (how many of each class, how confidently, how
+//! far from the nearest training example).
 //!
 //! # Design
-//! - The network is the [`Classifier`] of the classifier family (an MLP 784-512-256-10 by
-//!   default, or a small CNN), trained through the one [`Trainer`] like every model: minibatch
+//! - The network is the [`Classifier`] of the classifier family, shaped by the data's
+//!   [`DataSpec`] (an MLP D-512-256-K by default, or a small CNN), trained through the one
+//!   [`Trainer`] like every model: minibatch
 //!   Adam on the cross-entropy, batches, weights and dropout masks all drawn from the one seed.
 //!   After each epoch the test accuracy (the objective's `accuracy` part) is handed to an
 //!   observer; the last one is recorded in the file ([`TrainingRecord`]).
 //! - The file is a safetensors checkpoint of the network (names of the equivalent
-//!   `torch.nn.Sequential`) whose metadata ([`ClassifierFile`]) carries the layer specs and the
-//!   training record.
-//! - Prediction ([`DigitClassifier::predict_proba`]) runs in evaluation mode (no dropout), under
+//!   `torch.nn.Sequential`) whose metadata ([`ClassifierFile`]) carries the layer specs, the
+//!   data's spec (its class names) and digest, and the training record.
+//! - Prediction ([`DataClassifier::predict_proba`]) runs in evaluation mode (no dropout), under
 //!   `no_grad`, in batches.
 //! - [`Judgement::new`] turns class probabilities into the figures that say whether samples of
-//!   a generative model look like digits and cover all ten: per-class counts and fractions, the
+//!   a generative model look like the data and cover all its classes: per-class counts and fractions, the
 //!   mean top probability, the fraction of confident samples (top probability ≥
 //!   [`CONFIDENT`]), and the distance of the class histogram from uniform (max/min count ratio,
 //!   KL divergence, total variation). With the labels a conditional model was asked for, it
@@ -28,7 +30,7 @@
 
 use std::path::Path;
 
-use latent_data::{Data, Dataset, Scale};
+use latent_data::{Data, DataSpec, Dataset, Scale};
 use latent_nn::layers::{LayerSpec, Sequential};
 use latent_nn::{Module, load_checkpoint, read_config, save_checkpoint};
 use latent_tensor::TensorRng;
@@ -43,14 +45,12 @@ use crate::metrics::EpochMetrics;
 use crate::model::Model;
 use crate::train::{TrainObserver, TrainOptions, Trainer};
 
-/// The number of digit classes.
-pub const CLASSES: usize = 10;
-/// Pixels of an MNIST image.
-pub const PIXELS: usize = 784;
 /// A sample is "confident" when its top class probability is at least this.
 pub const CONFIDENT: f32 = 0.9;
 /// The value of [`ClassifierFile::kind`], which identifies classifier files.
-pub const KIND: &str = "digit-classifier";
+pub const KIND: &str = "data-classifier";
+/// The kind of classifier files written before classifiers took any data: MNIST digits.
+pub const DIGITS_KIND: &str = "digit-classifier";
 
 /// How a classifier was trained, as recorded in its file.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -79,9 +79,22 @@ pub struct ClassifierFile {
     pub layers: Vec<LayerSpec>,
     /// How it was trained, once it has been.
     pub trained: Option<TrainingRecord>,
+    /// The data it classifies (shape, class names, statistics); MNIST's digits when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub spec: Option<DataSpec>,
+    /// The [digest](Dataset::digest) of the training split it was trained on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub data_digest: Option<String>,
 }
 
-/// Training options of [`DigitClassifier::train`].
+impl ClassifierFile {
+    /// The data it classifies.
+    pub fn spec(&self) -> DataSpec {
+        self.spec.clone().unwrap_or_else(DataSpec::mnist)
+    }
+}
+
+/// Training options of [`DataClassifier::train`].
 #[derive(Clone, Debug, PartialEq)]
 pub struct ClassifierOptions {
     /// The architecture.
@@ -112,7 +125,7 @@ impl Default for ClassifierOptions {
     }
 }
 
-/// One epoch's figures, as [`DigitClassifier::train`] reports them.
+/// One epoch's figures, as [`DataClassifier::train`] reports them.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct EpochReport {
     /// The epoch, from 1.
@@ -122,23 +135,31 @@ pub struct EpochReport {
     /// The accuracy on the test split after the epoch, in [0, 1].
     pub test_accuracy: f64,
 }
-fn check_images(name: &str, images: &Array2<f32>) -> Result<()> {
-    if images.ncols() != PIXELS {
+fn check_rows(name: &str, images: &Array2<f32>, spec: &DataSpec) -> Result<()> {
+    if images.ncols() != spec.shape.len() {
         return Err(ModelError::input(
             name,
-            format!("expected images of {PIXELS} pixels (28×28) per row, found {} columns", images.ncols()),
+            format!("expected rows of {} values ({}), found {} columns", spec.shape.len(), spec.shape, images.ncols()),
         ));
     }
     Ok(())
 }
 
-/// An MNIST digit classifier trained with this library.
-pub struct DigitClassifier {
+/// The classifier configuration for data of `spec`.
+fn config_for(arch: ClassifierArch, spec: &DataSpec) -> Result<ClassifierConfig> {
+    let classes = spec.classes().ok_or_else(|| {
+        ModelError::input("data", "the data has no labels, so there is nothing to classify (give labelled data)")
+    })?;
+    Ok(ClassifierConfig { arch, input_shape: spec.shape.dims(), classes })
+}
+
+/// A classifier of a labelled data set, trained with this library.
+pub struct DataClassifier {
     file: ClassifierFile,
     model: Classifier,
 }
 
-/// The trainer's observer for [`DigitClassifier::train`]: reports each epoch.
+/// The trainer's observer for [`DataClassifier::train`]: reports each epoch.
 struct Reporter<F: FnMut(EpochReport)>(F);
 
 impl<F: FnMut(EpochReport)> TrainObserver for Reporter<F> {
@@ -152,32 +173,41 @@ impl<F: FnMut(EpochReport)> TrainObserver for Reporter<F> {
     }
 }
 
-impl DigitClassifier {
-    /// An untrained classifier of architecture `arch` with weights drawn from `rng`.
+impl DataClassifier {
+    /// An untrained classifier of architecture `arch` for data of `spec`, with weights drawn
+    /// from `rng`.
     ///
     /// # Errors
-    /// If a layer cannot be built.
-    pub fn new(arch: ClassifierArch, rng: &mut TensorRng) -> Result<Self> {
-        let config = ClassifierConfig::digits(arch);
-        let file = ClassifierFile { kind: KIND.to_string(), arch, layers: config.layers(), trained: None };
-        Ok(DigitClassifier { file, model: Classifier::new(config, rng)? })
+    /// If the data has no classes or a layer cannot be built.
+    pub fn new(arch: ClassifierArch, spec: &DataSpec, rng: &mut TensorRng) -> Result<Self> {
+        let config = config_for(arch, spec)?;
+        let file = ClassifierFile {
+            kind: KIND.to_string(),
+            arch,
+            layers: config.layers(),
+            trained: None,
+            spec: Some(spec.clone()),
+            data_digest: None,
+        };
+        Ok(DataClassifier { file, model: Classifier::new(config, rng)? })
+    }
+
+    /// The data it classifies.
+    pub fn spec(&self) -> DataSpec {
+        self.file.spec()
     }
 
     /// Train a classifier on `data`'s training set with the [`Trainer`], measuring the test
     /// accuracy after every epoch (handed to `observer`).
     ///
     /// # Errors
-    /// On invalid options, data that are not 28×28 digits, or a diverging run.
+    /// On invalid options, unlabelled data, or a diverging run.
     pub fn train(data: &Data, options: &ClassifierOptions, mut observer: impl FnMut(EpochReport)) -> Result<Self> {
         if options.epochs == 0 {
             return Err(ModelError::config("epochs", "must be at least 1"));
         }
-        if data.train.sample_len() != PIXELS {
-            return Err(ModelError::input(
-                "data",
-                format!("expected 28×28 images, found {}×{}", data.train.rows(), data.train.cols()),
-            ));
-        }
+        let spec = data.spec().clone();
+        let shaped = config_for(options.arch, &spec)?;
         let train = TrainOptions {
             epochs: options.epochs as u64,
             batch_size: options.batch_size,
@@ -187,16 +217,16 @@ impl DigitClassifier {
             ..TrainOptions::default()
         };
         train.validate()?;
-        let digits = ClassifierConfig::digits(options.arch);
-        let config = ModelConfig::new(&digits);
-        let fresh = Classifier::new(digits, &mut TensorRng::seed_from_u64(options.seed))?;
+        let config = ModelConfig::new(&shaped);
+        let fresh = Classifier::new(shaped, &mut TensorRng::seed_from_u64(options.seed))?;
         let mut trainer = Trainer::in_memory(Box::new(fresh), config.describe()?, train)?;
         let mut reporter = Reporter(&mut observer);
         trainer.fit(&data.train, &data.test, &mut reporter)?;
         let test_accuracy = trainer.history().last().and_then(|m| m.test.get("accuracy").copied()).unwrap_or(0.0);
         // The trained network moves into the classifier (the trainer holds it as a trait object;
         // the typed walk hands it back).
-        let mut classifier = DigitClassifier::new(options.arch, &mut TensorRng::seed_from_u64(0))?;
+        let mut classifier = DataClassifier::new(options.arch, &spec, &mut TensorRng::seed_from_u64(0))?;
+        classifier.file.data_digest = Some(data.train.digest());
         let mut trained = trainer.into_model();
         let mut moved = false;
         trained.visit_modules_mut("", &mut |_, module| {
@@ -238,7 +268,8 @@ impl DigitClassifier {
         Ok(save_checkpoint(path, self.model.net(), &self.file)?)
     }
 
-    /// Load a classifier saved by [`DigitClassifier::save`].
+    /// Load a classifier saved by [`DataClassifier::save`] (or an MNIST digit classifier of an
+    /// earlier version).
     ///
     /// # Errors
     /// If the file cannot be read, is not a classifier file, or its weights do not fit its
@@ -246,13 +277,14 @@ impl DigitClassifier {
     pub fn load(path: impl AsRef<Path>) -> Result<Self> {
         let path = path.as_ref();
         let file: ClassifierFile = read_config(path)?;
-        if file.kind != KIND {
+        if file.kind != KIND && file.kind != DIGITS_KIND {
             return Err(ModelError::input(
                 path.display().to_string(),
-                format!("expected a digit classifier (kind `{KIND}`), found kind `{}`", file.kind),
+                format!("expected a classifier (kind `{KIND}`), found kind `{}`", file.kind),
             ));
         }
-        let config = ClassifierConfig::digits(file.arch);
+        file.spec().validate().map_err(|e| ModelError::input(path.display().to_string(), e.to_string()))?;
+        let config = config_for(file.arch, &file.spec())?;
         if config.layers() != file.layers {
             return Err(ModelError::input(
                 path.display().to_string(),
@@ -262,23 +294,23 @@ impl DigitClassifier {
         let mut model = Classifier::new(config, &mut TensorRng::seed_from_u64(0))?;
         let net: &mut Sequential = model.net_mut();
         load_checkpoint(path, net)?;
-        Ok(DigitClassifier { file, model })
+        Ok(DataClassifier { file, model })
     }
 
-    /// The class probabilities (`[N, 10]`, rows summing to 1) of images `[N, 784]` with values
-    /// in [0, 1], in evaluation mode.
+    /// The class probabilities (`[N, K]`, rows summing to 1) of examples `[N, D]` as models
+    /// see them (pixels in [0, 1], real values standardised), in evaluation mode.
     ///
     /// # Errors
-    /// If `images` does not have 784 columns.
+    /// If `images` does not have the data's `D` columns.
     pub fn predict_proba(&mut self, images: &Array2<f32>) -> Result<Array2<f32>> {
-        check_images("images", images)?;
+        check_rows("images", images, &self.spec())?;
         self.model.predict_proba(images)
     }
 
-    /// The most probable class of each image (ties go to the lower digit).
+    /// The most probable class of each image (ties go to the lower label).
     ///
     /// # Errors
-    /// As [`DigitClassifier::predict_proba`].
+    /// As [`DataClassifier::predict_proba`].
     pub fn predict(&mut self, images: &Array2<f32>) -> Result<Vec<u8>> {
         Ok(self.predict_proba(images)?.outer_iter().map(|row| argmax(row.as_slice().expect("contiguous")).0).collect())
     }
@@ -286,7 +318,7 @@ impl DigitClassifier {
     /// The fraction of `data`'s images classified as their label.
     ///
     /// # Errors
-    /// If the data set is empty or its images are not 28×28.
+    /// If the data set is empty or its examples have another size.
     pub fn test_accuracy(&mut self, data: &Dataset) -> Result<f64> {
         if data.is_empty() {
             return Err(ModelError::input("data", "the data set is empty: no accuracy to measure"));
@@ -297,10 +329,11 @@ impl DigitClassifier {
         Ok(correct as f64 / data.len() as f64)
     }
 
-    /// Classify `images` (`[N, 784]` in [0, 1]) and judge them (see [`Judgement::new`]).
+    /// Classify `images` (`[N, D]`, as [`predict_proba`](Self::predict_proba) takes them) and
+    /// judge them (see [`Judgement::new`]).
     ///
     /// # Errors
-    /// As [`DigitClassifier::predict_proba`] and [`Judgement::new`].
+    /// As [`DataClassifier::predict_proba`] and [`Judgement::new`].
     pub fn judge(&mut self, images: &Array2<f32>, expected: Option<&[u8]>) -> Result<Judgement> {
         Judgement::new(&self.predict_proba(images)?, expected)
     }
@@ -362,18 +395,19 @@ pub struct Judgement {
 }
 
 impl Judgement {
-    /// Judge images from their class probabilities `probs` (`[N, 10]`), optionally against the
-    /// labels they were drawn for (`expected`, one per row, each below 10).
+    /// Judge images from their class probabilities `probs` (`[N, K]`), optionally against the
+    /// labels they were drawn for (`expected`, one per row, each below K).
     ///
     /// # Errors
-    /// If `probs` is not `[N, 10]` with `N ≥ 1`, or `expected` has the wrong length or a label
-    /// above 9.
+    /// If `probs` is not `[N, K]` with `N ≥ 1` and `1 ≤ K ≤ 256`, or `expected` has the wrong
+    /// length or a label of no class.
     pub fn new(probs: &Array2<f32>, expected: Option<&[u8]>) -> Result<Self> {
         let n = probs.nrows();
-        if n == 0 || probs.ncols() != CLASSES {
+        let classes = probs.ncols();
+        if n == 0 || classes == 0 || classes > 256 {
             return Err(ModelError::input(
                 "probabilities",
-                format!("expected [N, {CLASSES}] with N ≥ 1, found [{n}, {}]", probs.ncols()),
+                format!("expected [N, K] with N ≥ 1 and 1 ≤ K ≤ 256, found [{n}, {classes}]"),
             ));
         }
         if let Some(labels) = expected {
@@ -383,12 +417,15 @@ impl Judgement {
                     format!("expected one label per image ({n}), found {}", labels.len()),
                 ));
             }
-            if let Some((i, &l)) = labels.iter().enumerate().find(|&(_, &l)| usize::from(l) >= CLASSES) {
-                return Err(ModelError::input("labels", format!("label {l} at position {i} is not a digit 0..=9")));
+            if let Some((i, &l)) = labels.iter().enumerate().find(|&(_, &l)| usize::from(l) >= classes) {
+                return Err(ModelError::input(
+                    "labels",
+                    format!("label {l} at position {i} is not one of the {classes} classes"),
+                ));
             }
         }
-        let mut counts = [0usize; CLASSES];
-        let mut conf_sum = [0f64; CLASSES];
+        let mut counts = vec![0usize; classes];
+        let mut conf_sum = vec![0f64; classes];
         let mut confident = 0usize;
         let mut predicted = Vec::with_capacity(n);
         for row in probs.axis_iter(Axis(0)) {
@@ -400,13 +437,13 @@ impl Judgement {
             predicted.push(k);
         }
         let fractions: Vec<f64> = counts.iter().map(|&c| c as f64 / n as f64).collect();
-        let uniform = 1.0 / CLASSES as f64;
+        let uniform = 1.0 / classes as f64;
         let kl_from_uniform =
             fractions.iter().filter(|&&p| p > 0.0).map(|&p| p * (p / uniform).ln()).sum::<f64>().max(0.0);
         let total_variation = 0.5 * fractions.iter().map(|&p| (p - uniform).abs()).sum::<f64>();
         let (max, min) = (counts.iter().max().copied().unwrap_or(0), counts.iter().min().copied().unwrap_or(0));
         let per_label = expected.map(|labels| {
-            (0..CLASSES as u8)
+            (0..=u8::try_from(classes - 1).expect("at most 256 classes"))
                 .filter_map(|label| {
                     let requested = labels.iter().filter(|&&l| l == label).count();
                     (requested > 0).then(|| {
@@ -432,7 +469,7 @@ impl Judgement {
             max_min_ratio: (min > 0).then(|| max as f64 / min as f64),
             kl_from_uniform,
             total_variation,
-            counts: counts.to_vec(),
+            counts,
             fractions,
             per_label,
             label_accuracy,
@@ -454,21 +491,18 @@ const QUERY_CHUNK: usize = 1024;
 /// Training rows per GEMM chunk of [`nearest_train`].
 const TRAIN_CHUNK: usize = 4096;
 
-/// The nearest training image of each row of `images` (`[N, 784]` in [0, 1]), by Euclidean
-/// distance in pixel space on [0, 1], found with `‖a‖² + ‖b‖² − 2a·b` in chunks of
+/// The nearest training example of each row of `images` (`[N, D]`, as models see the data:
+/// pixels on [0, 1]), by Euclidean distance, found with `‖a‖² + ‖b‖² − 2a·b` in chunks of
 /// `1024 × 4096` products (matmul of `latent-tensor`), the winner's distance recomputed
 /// exactly. Ties go to the lower training index.
 ///
 /// # Errors
-/// If `images` does not have 784 columns or the training set is empty or not 28×28.
+/// If the training set is empty or `images` do not have its examples' size.
 pub fn nearest_train(images: &Array2<f32>, train: &Dataset) -> Result<Vec<Nearest>> {
-    check_images("images", images)?;
-    if train.is_empty() || train.sample_len() != PIXELS {
-        return Err(ModelError::input(
-            "train",
-            format!("expected a non-empty set of 28×28 images, found {} of {} pixels", train.len(), train.sample_len()),
-        ));
+    if train.is_empty() {
+        return Err(ModelError::input("train", "the training set is empty: no nearest example to find"));
     }
+    check_rows("images", images, train.spec())?;
     let _guard = no_grad();
     let n = images.nrows();
     let query_norms: Vec<f32> = images.outer_iter().map(|r| r.dot(&r)).collect();
@@ -497,23 +531,21 @@ pub fn nearest_train(images: &Array2<f32>, train: &Dataset) -> Result<Vec<Neares
         }
         t0 = t1;
     }
-    let table = Scale::ZeroOne.table();
-    Ok(best
-        .iter()
+    best.iter()
         .zip(images.outer_iter())
         .map(|(&(_, index), query)| {
-            let target = train.image(index).expect("index from the training set");
+            let target = train.gather(&[index], Scale::ZeroOne)?;
             let sq: f64 = query
                 .iter()
-                .zip(target)
+                .zip(target.iter())
                 .map(|(&a, &b)| {
-                    let d = f64::from(a) - f64::from(table[usize::from(b)]);
+                    let d = f64::from(a) - f64::from(b);
                     d * d
                 })
                 .sum();
-            Nearest { index, distance: sq.sqrt() as f32 }
+            Ok(Nearest { index, distance: sq.sqrt() as f32 })
         })
-        .collect())
+        .collect()
 }
 
 /// The distance of each row of `images` to its nearest training image (see [`nearest_train`]).
@@ -570,7 +602,7 @@ mod tests {
     }
 
     fn probs(rows: &[usize]) -> Array2<f32> {
-        let mut p = Array2::from_elem((rows.len(), CLASSES), 0.01f32);
+        let mut p = Array2::from_elem((rows.len(), 10), 0.01f32);
         for (i, &k) in rows.iter().enumerate() {
             p[[i, k]] = 0.91;
         }
@@ -585,7 +617,7 @@ mod tests {
         let data = sample();
         let options = ClassifierOptions { epochs: 1, ..ClassifierOptions::default() };
         let mut reports = Vec::new();
-        let mut model = DigitClassifier::train(&data, &options, |r| reports.push(r)).unwrap();
+        let mut model = DataClassifier::train(&data, &options, |r| reports.push(r)).unwrap();
         assert_eq!(reports.len(), 1);
         let acc = reports[0].test_accuracy;
         assert!(acc >= 0.85, "test accuracy after one epoch on the sample: {acc}");
@@ -594,15 +626,15 @@ mod tests {
         assert_eq!((record.data.as_str(), record.epochs, record.test_accuracy), ("mnist-sample", 1, acc));
 
         let short = ClassifierOptions { limit_batches: Some(3), ..options };
-        let mut first = DigitClassifier::train(&data, &short, |_| {}).unwrap();
-        let mut second = DigitClassifier::train(&data, &short, |_| {}).unwrap();
+        let mut first = DataClassifier::train(&data, &short, |_| {}).unwrap();
+        let mut second = DataClassifier::train(&data, &short, |_| {}).unwrap();
         let x = data.test.take(50).to_flat(Scale::ZeroOne);
         assert_eq!(first.predict_proba(&x).unwrap(), second.predict_proba(&x).unwrap(), "same seed, same model");
 
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("classifier.safetensors");
         model.save(&path).unwrap();
-        let mut loaded = DigitClassifier::load(&path).unwrap();
+        let mut loaded = DataClassifier::load(&path).unwrap();
         assert_eq!(loaded.file(), model.file());
         assert_eq!(loaded.predict_proba(&x).unwrap(), model.predict_proba(&x).unwrap());
         let p = model.predict_proba(&x).unwrap();
@@ -618,7 +650,7 @@ mod tests {
         assert!(j.mean_confidence > 0.75 && j.confident_fraction > 0.4, "{j:?}");
 
         // Constant images all land in one class.
-        let blank = Array2::from_elem((40, PIXELS), 0.5f32);
+        let blank = Array2::from_elem((40, 784), 0.5f32);
         let j = model.judge(&blank, None).unwrap();
         assert_eq!(j.counts.iter().filter(|&&c| c > 0).count(), 1, "{:?}", j.counts);
         assert_eq!(j.max_min_ratio, None);
@@ -638,13 +670,13 @@ mod tests {
             limit_batches: Some(10),
             ..ClassifierOptions::default()
         };
-        let mut model = DigitClassifier::train(&data, &options, |_| {}).unwrap();
+        let mut model = DataClassifier::train(&data, &options, |_| {}).unwrap();
         let acc = model.file().trained.as_ref().unwrap().test_accuracy;
         assert!(acc > 0.4, "CNN test accuracy after 10 batches: {acc}");
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("cnn.safetensors");
         model.save(&path).unwrap();
-        let mut loaded = DigitClassifier::load(&path).unwrap();
+        let mut loaded = DataClassifier::load(&path).unwrap();
         assert_eq!(loaded.file().arch, ClassifierArch::Cnn);
         let x = data.test.take(20).to_flat(Scale::ZeroOne);
         assert_eq!(loaded.predict_proba(&x).unwrap(), model.predict_proba(&x).unwrap());
@@ -666,7 +698,7 @@ mod tests {
         assert_eq!(per.len(), 3);
         assert_eq!((per[1].requested, per[1].correct, per[1].accuracy), (2, 1, 0.5));
 
-        let all: Vec<usize> = (0..CLASSES).flat_map(|k| [k, k]).collect();
+        let all: Vec<usize> = (0..10).flat_map(|k| [k, k]).collect();
         let j = Judgement::new(&probs(&all), None).unwrap();
         assert_eq!((j.max_min_ratio, j.total_variation, j.kl_from_uniform), (Some(1.0), 0.0, 0.0));
 

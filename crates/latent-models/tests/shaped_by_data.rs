@@ -181,3 +181,51 @@ fn gans_refuse_real_values_with_a_clear_error() {
         assert!(err.contains("real values") && err.contains("vae"), "{model}: {err}");
     }
 }
+
+/// Colour images whose class is which channel is bright: easy for any classifier.
+fn channel_classes(n: usize, seed: u64) -> Dataset {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let (c, h, w) = (3, 8, 8);
+    let mut pixels = Vec::with_capacity(n * c * h * w);
+    let mut labels = Vec::with_capacity(n);
+    for i in 0..n {
+        let class = i % 3;
+        labels.push(class as u8);
+        for ch in 0..c {
+            for _ in 0..h * w {
+                let base: u8 = if ch == class { 180 } else { 40 };
+                pixels.push(base.saturating_add(rng.random_range(0..60)));
+            }
+        }
+    }
+    Dataset::from_pixels(pixels, labels, SampleShape::image(c, h, w))
+        .unwrap()
+        .with_class_names(vec!["red".into(), "green".into(), "blue".into()])
+        .unwrap()
+}
+
+#[test]
+fn a_classifier_of_any_labelled_data_learns_saves_and_judges_with_its_class_names() {
+    use latent_models::classifier::{ClassifierOptions, DataClassifier};
+    let options = LoadOptions::default();
+    let data =
+        Data::from_parts(channel_classes(300, 1), Some(channel_classes(90, 2)), Source::Sample, &options).unwrap();
+    let opts = ClassifierOptions { epochs: 2, batch_size: 32, ..ClassifierOptions::default() };
+    let mut classifier = DataClassifier::train(&data, &opts, |_| {}).unwrap();
+    assert!(classifier.test_accuracy(&data.test).unwrap() > 0.95);
+    let file = classifier.file().clone();
+    assert_eq!(file.data_digest.as_deref(), Some(data.train.digest().as_str()));
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("c.safetensors");
+    classifier.save(&path).unwrap();
+    let mut loaded = DataClassifier::load(&path).unwrap();
+    assert_eq!(loaded.spec().class_names, Some(vec!["red".into(), "green".into(), "blue".into()]));
+    let x = data.test.to_flat(latent_data::Scale::ZeroOne);
+    let judged = loaded.judge(&x, Some(data.test.labels())).unwrap();
+    assert_eq!(judged.counts, [30, 30, 30]);
+    assert_eq!(judged.label_accuracy, Some(1.0));
+    // Unlabelled data has nothing to classify.
+    let unlabelled = Dataset::from_pixels(vec![0; 3 * 64 * 4], vec![0; 4], SampleShape::image(3, 8, 8)).unwrap();
+    let data = Data::from_parts(unlabelled.clone(), Some(unlabelled), Source::Sample, &options).unwrap();
+    assert!(DataClassifier::train(&data, &opts, |_| {}).is_err());
+}

@@ -1,32 +1,36 @@
-//! `latent classify`: judge generated digits with the digit classifier of
-//! [`latent_models::classifier`].
+//! `latent classify`: judge generated samples of any labelled data set with a classifier of
+//! that data set ([`latent_models::classifier`]).
 //!
-//! The samples are a float32 `.npy` of shape `N × 784`, `N × 28 × 28` or `N × 1 × 28 × 28`,
-//! in [0, 1]; samples in [-1, 1] (a GAN's tanh output) are mapped to [0, 1] when
-//! `--range minus-one-one` says so, or automatically when a value is below 0 (the output says
-//! which). Values still outside [0, 1] afterwards are clamped and counted.
+//! The data is chosen as for training (`--dataset`, `--data`, ...; MNIST by default). The
+//! samples are a float32 `.npy` of `N` examples of the data's shape (`N × D`, or `N × C × H × W`
+//! or `N × H × W` for images). Pixel samples are in [0, 1]; samples in [-1, 1] (a GAN's tanh
+//! output) are mapped to [0, 1] when `--range minus-one-one` says so, or automatically when a
+//! value is below 0 (the output says which); values still outside [0, 1] are clamped and
+//! counted. Real-valued samples are in the data's own units (as `latent sample` writes them) and
+//! are standardised with the classifier's statistics.
 //!
-//! The classifier is read from `--classifier` (default `classifier.safetensors` in the user's data
-//! directory). When the default file is missing, or `--train-classifier` is given, one is trained
-//! (on full MNIST when fetched, else on the built-in sample, saying so) and written there, so later calls
-//! reuse it. An explicit `--classifier` that does not exist is an error unless
-//! `--train-classifier` asks to create it.
+//! The classifier is cached per data set: `classifiers/NAME-DIGEST.safetensors` in the user's
+//! data directory, DIGEST being the first 16 hex digits of the training split's
+//! [digest](latent_data::Dataset::digest), so different data never share a classifier and the
+//! same data always finds its own. When that file is missing, or `--train-classifier` is given,
+//! one is trained and written there. `--classifier FILE` names another file; one that does not
+//! exist is an error unless `--train-classifier` asks to create it.
 //!
-//! The report: per digit the count, the fraction and the mean confidence of the samples
-//! assigned to it; the mean top probability and the fraction of confident samples; the
+//! The report: per class (by name) the count, the fraction and the mean confidence of the
+//! samples assigned to it; the mean top probability and the fraction of confident samples; the
 //! imbalance (max/min count, KL divergence and total variation from uniform); with `--labels`
 //! or `--label`, the accuracy per requested label; with `--nearest`, each sample's Euclidean
-//! distance to its nearest training digit summarised, beside the same figures for real test
-//! digits (the baseline a model that does not copy should resemble).
+//! distance to its nearest training example summarised, beside the same figures for real test
+//! examples (the baseline a model that does not copy should resemble).
 
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
 use latent_data::mnist;
 use latent_data::npy::{read_npy, read_npy_info};
-use latent_data::{Data, Scale, Source};
+use latent_data::{Data, DataSpec, Scale, Source, ValueKind};
 use latent_models::classifier::{
-    ClassifierOptions, DigitClassifier, DistanceSummary, Judgement, PIXELS, TrainingRecord, nearest_train_distance,
+    ClassifierOptions, DataClassifier, DistanceSummary, Judgement, TrainingRecord, nearest_train_distance,
 };
 use ndarray::{Array2, ArrayD, Ix2};
 use serde::Serialize;
@@ -34,13 +38,28 @@ use serde::Serialize;
 use crate::cli::{ClassifyArgs, SampleRange};
 use crate::commands::load_data;
 
-/// The file name of the cached classifier in the user's data directory.
-pub const CLASSIFIER_FILE: &str = "classifier.safetensors";
+/// The directory of cached classifiers in the user's data directory.
+pub const CLASSIFIER_DIR: &str = "classifiers";
 
-/// The default classifier file: `classifier.safetensors` in the user's data directory
-/// ([`mnist::data_home`]), or in the current directory if there is none.
-pub fn default_classifier_path() -> PathBuf {
-    mnist::data_home().map_or_else(|| PathBuf::from(CLASSIFIER_FILE), |home| home.join(CLASSIFIER_FILE))
+/// The cached classifier of `data`: `classifiers/NAME-DIGEST.safetensors` in the user's data
+/// directory ([`mnist::data_home`]), or under the current directory if there is none. NAME is
+/// the data set's name made safe for a file name, DIGEST the first 16 hex digits of the
+/// training split's digest.
+pub fn default_classifier_path(data: &Data) -> PathBuf {
+    let name: String = data
+        .source
+        .name()
+        .chars()
+        .rev()
+        .take_while(|&c| c != '/' && c != '\\')
+        .collect::<Vec<_>>()
+        .into_iter()
+        .rev()
+        .map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '_' })
+        .collect();
+    let digest = data.train.digest();
+    let file = format!("{name}-{}.safetensors", &digest[..16]);
+    mnist::data_home().unwrap_or_default().join(CLASSIFIER_DIR).join(file)
 }
 
 /// How the samples' pixel range was decided.
@@ -65,6 +84,8 @@ pub struct ClassifierReport {
     pub path: String,
     /// `"mlp"` or `"cnn"`.
     pub arch: String,
+    /// The names of its classes, in label order.
+    pub class_names: Vec<String>,
     /// Whether this call trained it.
     pub trained_now: bool,
     /// Its training record.
@@ -119,20 +140,24 @@ pub fn run(args: ClassifyArgs) -> anyhow::Result<()> {
 /// If the samples or labels file is missing or has the wrong shape or values, the classifier
 /// cannot be read or trained, or the data cannot be loaded.
 pub fn classify(args: &ClassifyArgs) -> anyhow::Result<ClassifyReport> {
-    let (images, range) = read_samples(&args.samples, args.range)?;
-    let n = images.nrows();
-    let expected = match (&args.labels, args.label) {
-        (Some(path), _) => Some(read_labels(path, n)?),
-        (None, Some(k)) if k > 9 => bail!("--label {k}: expected a digit 0 to 9"),
-        (None, Some(k)) => Some(vec![k; n]),
-        (None, None) => None,
-    };
     if args.classifier_epochs == 0 {
         bail!("--classifier-epochs must be at least 1");
     }
+    let loaded = load_data(&args.data)?;
+    let spec = loaded.spec().clone();
+    let classes = spec.classes().context("the data has no labels: a classifier needs labelled data")?;
+    let (images, range) = read_samples(&args.samples, args.range, &spec)?;
+    let n = images.nrows();
+    let expected = match (&args.labels, args.label) {
+        (Some(path), _) => Some(read_labels(path, n, classes)?),
+        (None, Some(k)) if usize::from(k) >= classes => {
+            bail!("--label {k}: expected a label below {classes} (the data's classes: {})", class_list(&spec))
+        }
+        (None, Some(k)) => Some(vec![k; n]),
+        (None, None) => None,
+    };
     let explicit = args.classifier.is_some();
-    let path = args.classifier.clone().unwrap_or_else(default_classifier_path);
-    let mut data: Option<Data> = None;
+    let path = args.classifier.clone().unwrap_or_else(|| default_classifier_path(&loaded));
     let trained_now = args.train_classifier || !path.exists();
     let mut classifier = if trained_now {
         if explicit && !args.train_classifier {
@@ -141,7 +166,6 @@ pub fn classify(args: &ClassifyArgs) -> anyhow::Result<ClassifyReport> {
                 path.display()
             );
         }
-        let loaded = load_data(&args.data)?;
         let which = match &loaded.source {
             Source::Named { dataset, .. } => format!("the full {}", dataset.title),
             Source::Sample => {
@@ -151,13 +175,13 @@ pub fn classify(args: &ClassifyArgs) -> anyhow::Result<ClassifyReport> {
             other => other.name(),
         };
         eprintln!(
-            "training the digit classifier on {which} ({} training digits) for {} epochs; it will be saved to {}",
+            "training a classifier of {which} ({} training examples) for {} epochs; it will be saved to {}",
             loaded.train.len(),
             args.classifier_epochs,
             path.display()
         );
         let options = ClassifierOptions { epochs: args.classifier_epochs, ..ClassifierOptions::default() };
-        let model = DigitClassifier::train(&loaded, &options, |r| {
+        let model = DataClassifier::train(&loaded, &options, |r| {
             eprintln!(
                 "classifier epoch {}/{}: train loss {:.4}, test accuracy {:.2}%",
                 r.epoch,
@@ -170,22 +194,30 @@ pub fn classify(args: &ClassifyArgs) -> anyhow::Result<ClassifyReport> {
             std::fs::create_dir_all(parent).with_context(|| format!("creating {}", parent.display()))?;
         }
         model.save(&path).with_context(|| format!("saving the classifier to {}", path.display()))?;
-        data = Some(loaded);
         model
     } else {
-        DigitClassifier::load(&path).with_context(|| format!("--classifier {}", path.display()))?
+        let model = DataClassifier::load(&path).with_context(|| format!("--classifier {}", path.display()))?;
+        let theirs = model.spec();
+        if theirs.shape != spec.shape || theirs.classes() != spec.classes() {
+            bail!(
+                "--classifier {}: it classifies {} into {} classes, and this data holds {} in {} classes",
+                path.display(),
+                theirs.shape,
+                theirs.classes().unwrap_or(0),
+                spec.shape,
+                classes
+            );
+        }
+        model
     };
     let judgement = classifier.judge(&images, expected.as_deref())?;
     let nearest = if args.nearest {
-        let data = match data {
-            Some(d) => d,
-            None => load_data(&args.data)?,
-        };
+        let data = &loaded;
         if args.baseline == 0 {
             bail!("--baseline must be at least 1");
         }
         eprintln!(
-            "searching {} training digits for the nearest of {} samples and {} test digits",
+            "searching {} training examples for the nearest of {} samples and {} test examples",
             data.train.len(),
             n,
             args.baseline.min(data.test.len())
@@ -206,6 +238,7 @@ pub fn classify(args: &ClassifyArgs) -> anyhow::Result<ClassifyReport> {
         classifier: ClassifierReport {
             path: path.display().to_string(),
             arch: serde_json::to_value(config.arch)?.as_str().unwrap_or("?").to_string(),
+            class_names: (0..classes).map(|k| spec.class_name(k as u8)).collect(),
             trained_now,
             trained: config.trained.clone(),
         },
@@ -214,22 +247,38 @@ pub fn classify(args: &ClassifyArgs) -> anyhow::Result<ClassifyReport> {
     })
 }
 
-/// Read a samples `.npy` as `[N, 784]` in [0, 1], converting from [-1, 1] as `range` says.
+/// The data's classes as a list for messages: `0, 1, …` or their names.
+fn class_list(spec: &DataSpec) -> String {
+    let k = spec.classes().unwrap_or(0);
+    (0..k).map(|i| format!("{i} {}", spec.class_name(i as u8))).collect::<Vec<_>>().join(", ")
+}
+
+/// Read a samples `.npy` of examples of `spec`'s shape as `[N, D]` as models see them: pixels
+/// in [0, 1] (converted from [-1, 1] as `range` says), real values standardised.
 ///
 /// # Errors
-/// If the file cannot be read, is not float32, has another shape, holds no image, or holds a
+/// If the file cannot be read, is not float32, has another shape, holds no example, or holds a
 /// value that is not finite.
-pub fn read_samples(path: &Path, range: SampleRange) -> anyhow::Result<(Array2<f32>, RangeReport)> {
+pub fn read_samples(path: &Path, range: SampleRange, spec: &DataSpec) -> anyhow::Result<(Array2<f32>, RangeReport)> {
     if !path.is_file() {
         bail!("{}: no such file (expected the samples as a float32 .npy)", path.display());
     }
     let array: ArrayD<f32> = read_npy(path).with_context(|| format!("reading the samples {}", path.display()))?;
     let shape = array.shape().to_vec();
-    let ok = matches!(shape.as_slice(), [_, 784] | [_, 28, 28] | [_, 1, 28, 28]);
+    let per = spec.shape.len();
+    let [c, h, w] = spec.shape.dims();
+    let ok = match shape.as_slice() {
+        [_, d] => *d == per,
+        [_, hh, ww] => c == 1 && (*hh, *ww) == (h, w),
+        [_, cc, hh, ww] => (*cc, *hh, *ww) == (c, h, w),
+        _ => false,
+    };
     if !ok {
         bail!(
-            "{}: expected float32 images of shape N x 784, N x 28 x 28 or N x 1 x 28 x 28, found shape {shape:?}",
-            path.display()
+            "{}: expected float32 examples of the data's shape ({}): N x {per}{}, found shape {shape:?}",
+            path.display(),
+            spec.shape,
+            if spec.shape.is_image() { format!(" or N x {c} x {h} x {w}") } else { String::new() }
         );
     }
     let n = shape[0];
@@ -240,9 +289,15 @@ pub fn read_samples(path: &Path, range: SampleRange) -> anyhow::Result<(Array2<f
         bail!("{}: value {} at flat position {i} is not finite", path.display(), array.iter().nth(i).expect("found"));
     }
     let mut images =
-        array.into_shape_with_order((n, PIXELS)).expect("checked shape").into_dimensionality::<Ix2>().expect("2-D");
+        array.into_shape_with_order((n, per)).expect("checked shape").into_dimensionality::<Ix2>().expect("2-D");
     let min = images.iter().copied().fold(f32::INFINITY, f32::min);
     let max = images.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+    if spec.values == ValueKind::Real {
+        if let Some(stats) = &spec.standardization {
+            stats.apply(images.as_slice_mut().expect("a standard-layout array"));
+        }
+        return Ok((images, RangeReport { range: "data-units", decided_by: "data", min, max, clamped: 0 }));
+    }
     let (minus_one_one, decided_by) = match range {
         SampleRange::Auto => (min < 0.0, "auto"),
         SampleRange::ZeroOne => (false, "flag"),
@@ -265,15 +320,15 @@ pub fn read_samples(path: &Path, range: SampleRange) -> anyhow::Result<(Array2<f
     Ok((images, range))
 }
 
-/// Read `n` digit labels from a `.npy` of uint8, int64 or whole-number float32, shape `N` or
-/// `N x 1`.
+/// Read `n` labels below `classes` from a `.npy` of uint8, int64 or whole-number float32, shape
+/// `N` or `N x 1`.
 ///
 /// # Errors
-/// If the file cannot be read, has another element type, shape or length, or a label is not a
-/// digit.
-pub fn read_labels(path: &Path, n: usize) -> anyhow::Result<Vec<u8>> {
+/// If the file cannot be read, has another element type, shape or length, or a label is not
+/// one of the classes.
+pub fn read_labels(path: &Path, n: usize, classes: usize) -> anyhow::Result<Vec<u8>> {
     let shown = path.display();
-    let expected = format!("--labels {shown}: expected a .npy of digit labels (uint8, int64 or float32)");
+    let expected = format!("--labels {shown}: expected a .npy of class labels (uint8, int64 or float32)");
     let info = read_npy_info(path).context(expected.clone())?;
     let (shape, values): (Vec<usize>, Vec<f64>) = if info.is::<u8>() {
         let a = read_npy::<u8>(path).context(expected)?;
@@ -294,10 +349,10 @@ pub fn read_labels(path: &Path, n: usize) -> anyhow::Result<Vec<u8>> {
         .iter()
         .enumerate()
         .map(|(i, &v)| {
-            if v.fract() == 0.0 && (0.0..=9.0).contains(&v) {
+            if v.fract() == 0.0 && v >= 0.0 && v < classes as f64 {
                 Ok(v as u8)
             } else {
-                bail!("--labels {shown}: label {v} at position {i} is not a digit 0 to 9")
+                bail!("--labels {shown}: label {v} at position {i} is not a class label 0 to {}", classes - 1)
             }
         })
         .collect()
@@ -314,17 +369,18 @@ pub fn render(r: &ClassifyReport) -> String {
     let j = &r.judgement;
     let range = match (r.range.range, r.range.decided_by) {
         ("zero-one", _) => "pixel values in [0, 1] as given".to_string(),
+        ("data-units", _) => "values in the data's units, standardised as the classifier's data".to_string(),
         (_, "auto") => format!("pixel values converted from [-1, 1] (auto: the smallest value is {:.3})", r.range.min),
         _ => "pixel values converted from [-1, 1] (--range minus-one-one)".to_string(),
     };
-    let _ = writeln!(out, "samples: {}, {} images; {range}", r.samples, j.n);
+    let _ = writeln!(out, "samples: {}, {} examples; {range}", r.samples, j.n);
     if r.range.clamped > 0 {
         let _ = writeln!(out, "  {} values outside [0, 1] were clamped", r.range.clamped);
     }
     let c = &r.classifier;
     let trained = c.trained.as_ref().map_or("untrained".to_string(), |t| {
         format!(
-            "trained on {} ({} digits, {} epochs, seed {}), test accuracy {:.2}% on {} digits",
+            "trained on {} ({} examples, {} epochs, seed {}), test accuracy {:.2}% on {} examples",
             t.data,
             t.train_examples,
             t.epochs,
@@ -342,13 +398,21 @@ pub fn render(r: &ClassifyReport) -> String {
     );
     let _ = writeln!(out);
     let with_labels = j.per_label.is_some();
-    let _ = write!(out, "digit   count  fraction  confidence");
+    let width = c.class_names.iter().map(|n| n.chars().count()).max().unwrap_or(0).max(5);
+    let _ = write!(out, "{:>width$}   count  fraction  confidence", "class");
     if with_labels {
         let _ = write!(out, "  requested  accuracy");
     }
     let _ = writeln!(out);
     for k in 0..j.counts.len() {
-        let _ = write!(out, "{k:>5}  {:>6}  {:>8}  {:>10.3}", j.counts[k], pct(j.fractions[k]), j.class_confidence[k]);
+        let name = c.class_names.get(k).cloned().unwrap_or_else(|| k.to_string());
+        let _ = write!(
+            out,
+            "{name:>width$}  {:>6}  {:>8}  {:>10.3}",
+            j.counts[k],
+            pct(j.fractions[k]),
+            j.class_confidence[k]
+        );
         if let Some(per) = &j.per_label {
             match per.iter().find(|l| usize::from(l.label) == k) {
                 Some(l) => {
@@ -364,7 +428,7 @@ pub fn render(r: &ClassifyReport) -> String {
     let _ = writeln!(out);
     let _ = writeln!(out, "mean confidence (top probability): {:.3}", j.mean_confidence);
     let _ = writeln!(out, "confident (top probability >= {}): {}", j.confident_threshold, pct(j.confident_fraction));
-    let ratio = j.max_min_ratio.map_or("inf (a digit has no sample)".to_string(), |v| format!("{v:.2}"));
+    let ratio = j.max_min_ratio.map_or("inf (a class has no sample)".to_string(), |v| format!("{v:.2}"));
     let _ = writeln!(
         out,
         "class balance: max/min count {ratio}, KL from uniform {:.4} nats, total variation {:.4}",
@@ -377,12 +441,12 @@ pub fn render(r: &ClassifyReport) -> String {
         let _ = writeln!(out);
         let _ = writeln!(
             out,
-            "distance to the nearest of {} training digits (Euclidean, pixels in [0, 1]):",
+            "distance to the nearest of {} training examples (Euclidean, as models see the values):",
             nr.train_examples
         );
         let _ =
             writeln!(out, "{:<11} {:>6} {:>8} {:>8} {:>8} {:>8} {:>8}", "", "n", "mean", "min", "p5", "median", "max");
-        for (name, s) in [("samples", &nr.samples), ("test digits", &nr.test_digits)] {
+        for (name, s) in [("samples", &nr.samples), ("test data", &nr.test_digits)] {
             let _ = writeln!(
                 out,
                 "{name:<11} {:>6} {:>8.3} {:>8.3} {:>8.3} {:>8.3} {:>8.3}",
@@ -455,7 +519,11 @@ mod tests {
         let wrong = dir.path().join("wrong.npy");
         write_npy(&wrong, &Array2::<f32>::zeros((3, 100))).unwrap();
         let e = err(&args(wrong));
-        assert!(e.contains("expected float32 images of shape N x 784") && e.contains("[3, 100]"), "{e}");
+        assert!(
+            e.contains("expected float32 examples of the data's shape (1×28×28 images): N x 784")
+                && e.contains("[3, 100]"),
+            "{e}"
+        );
 
         let ints = dir.path().join("ints.npy");
         write_npy(&ints, &Array2::<u8>::zeros((3, 784))).unwrap();
@@ -466,7 +534,7 @@ mod tests {
         write_npy(&ok, &Array2::<f32>::zeros((4, 784))).unwrap();
         let mut a = args(ok.clone());
         a.label = Some(12);
-        assert!(err(&a).contains("--label 12: expected a digit"));
+        assert!(err(&a).contains("--label 12: expected a label below 10"), "{}", err(&a));
         let labels = dir.path().join("labels.npy");
         write_npy(&labels, &ndarray::Array1::<u8>::zeros(3)).unwrap();
         let mut a = args(ok.clone());
@@ -485,11 +553,11 @@ mod tests {
         x[[0, 0, 3, 4]] = 1.0;
         x[[1, 0, 0, 0]] = 1.5;
         write_npy(&path, &x).unwrap();
-        let (images, range) = read_samples(&path, SampleRange::Auto).unwrap();
+        let (images, range) = read_samples(&path, SampleRange::Auto, &DataSpec::mnist()).unwrap();
         assert_eq!(images.dim(), (2, 784));
         assert_eq!((range.range, range.decided_by, range.clamped), ("minus-one-one", "auto", 1));
         assert_eq!((images[[0, 3 * 28 + 4]], images[[0, 0]], images[[1, 0]]), (1.0, 0.0, 1.0));
-        let (_, range) = read_samples(&path, SampleRange::ZeroOne).unwrap();
+        let (_, range) = read_samples(&path, SampleRange::ZeroOne, &DataSpec::mnist()).unwrap();
         assert_eq!((range.range, range.decided_by), ("zero-one", "flag"));
     }
 
@@ -522,8 +590,8 @@ mod tests {
         // The samples are the first 500 test digits, the baseline the first 200.
         assert!((nr.samples.mean - nr.test_digits.mean).abs() < 0.5 && nr.samples.min > 0.5, "{nr:?}");
         let text = render(&r);
-        assert!(text.contains("digit   count  fraction  confidence  requested  accuracy"), "{text}");
-        assert!(text.contains("test digits    200"), "{text}");
+        assert!(text.contains("class   count  fraction  confidence  requested  accuracy"), "{text}");
+        assert!(text.contains("test data      200"), "{text}");
 
         // Reused, not retrained; one digit requested for all.
         a.train_classifier = false;

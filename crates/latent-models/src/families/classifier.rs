@@ -1,6 +1,6 @@
 //! The classifier family (`classifier` on the command line): a network that maps an example to
 //! class logits, trained on the summed cross-entropy like any model, so the judge of generated
-//! samples ([`crate::classifier::DigitClassifier`]) trains through the one [`crate::Trainer`].
+//! samples ([`crate::classifier::DataClassifier`]) trains through the one [`crate::Trainer`].
 //!
 //! Two architectures ([`ClassifierArch`]): an MLP `D-512-256-K` (ReLU, dropout 0.2 after each
 //! hidden layer), and a small CNN (three 3×3 convolutions, the last two with stride 2, then 128
