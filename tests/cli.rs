@@ -178,7 +178,10 @@ fn a_conditional_model_samples_a_chosen_digit() {
     let again = tmp.path().join("again.npy");
     ok(&["sample", s(&run), "--label", "7", "--n", "6", "--seed", "2", "--out", s(&again)]);
     assert_eq!(std::fs::read(&again).unwrap(), bytes, "the seed fixes the samples");
-    fails(&["sample", s(&run), "--label", "10", "--out", s(&npy)], "label 10 is out of range: this model knows labels 0 to 9");
+    fails(
+        &["sample", s(&run), "--label", "10", "--out", s(&npy)],
+        "label 10 is out of range: this model knows labels 0 to 9",
+    );
     ok(&["reconstruct", s(&run), "--out", s(&tmp.path().join("r.png"))]);
     fails(&["interpolate", s(&run), "--from", "0", "--to", "1", "--out", s(&npy)], "no single label");
     let vae = tmp.path().join("vae");

@@ -656,7 +656,8 @@ mod tests {
         assert_eq!(j.max_min_ratio, None);
         assert!((j.total_variation - 0.9).abs() < 1e-12 && (j.kl_from_uniform - 10f64.ln()).abs() < 1e-12);
 
-        assert!(model.predict_proba(&Array2::zeros((2, 100))).unwrap_err().to_string().contains("784 pixels"));
+        let err = model.predict_proba(&Array2::zeros((2, 100))).unwrap_err().to_string();
+        assert!(err.contains("expected rows of 784 values (1×28×28 images)"), "{err}");
     }
 
     /// The CNN takes the same flat rows, learns (10 batches lift it far above chance: measured
@@ -702,9 +703,16 @@ mod tests {
         let j = Judgement::new(&probs(&all), None).unwrap();
         assert_eq!((j.max_min_ratio, j.total_variation, j.kl_from_uniform), (Some(1.0), 0.0, 0.0));
 
-        assert!(Judgement::new(&Array2::zeros((3, 9)), None).is_err());
+        assert!(Judgement::new(&Array2::zeros((3, 0)), None).is_err());
+        assert!(Judgement::new(&Array2::zeros((0, 10)), None).is_err());
+        // Any number of classes: three here.
+        let three =
+            Judgement::new(&Array2::from_shape_fn((3, 3), |(i, k)| if i == k { 0.9 } else { 0.05 }), None).unwrap();
+        assert_eq!((three.counts.clone(), three.max_min_ratio), (vec![1, 1, 1], Some(1.0)));
         assert!(Judgement::new(&probs(&[1]), Some(&[1, 2])).unwrap_err().to_string().contains("one label per image"));
-        assert!(Judgement::new(&probs(&[1]), Some(&[10])).unwrap_err().to_string().contains("not a digit"));
+        assert!(
+            Judgement::new(&probs(&[1]), Some(&[10])).unwrap_err().to_string().contains("is not one of the 10 classes")
+        );
     }
 
     #[test]
