@@ -398,7 +398,12 @@ pub fn load_from(source: Source) -> Result<Data, DataError> {
         Source::Named { dataset, .. } => dataset.class_names.iter().map(|n| n.to_string()).collect(),
         _ => numbered_classes(&train, &test),
     };
-    Ok(Data { train: train.with_class_names(names.clone())?, test: test.with_class_names(names)?, source })
+    Ok(Data {
+        train: train.with_class_names(names.clone())?,
+        test: test.with_class_names(names)?,
+        source,
+        dropped_rows: 0,
+    })
 }
 
 /// Both splits of an IDX directory, verified as `verify` says; without class names.
