@@ -1,7 +1,7 @@
 //! CSV tables: a header row naming the columns, numeric feature columns, and optionally a label
 //! column, read into a [`Dataset`] of real values ([`SampleShape::Features`]).
 //!
-//! Parsing (quoting, line endings, a byte-order mark) is the [`csv`](::csv) crate's; this module
+//! Parsing (quoting, line endings, a byte-order mark) is the [`::csv`] crate's; this module
 //! adds what a program reading files it did not write needs:
 //!
 //! - **Errors that say where**: every [`DataError::Table`] names the file, the line (1-based, as
