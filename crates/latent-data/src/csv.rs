@@ -16,7 +16,8 @@
 //!   means the file is not the table its header describes.
 //! - **Memory bounded before reading**: a file over [`MAX_TABLE_BYTES`] is refused from its size
 //!   alone. Every cell takes at least two bytes of the file (a character and a separator) and
-//!   becomes one 4-byte `f32`, so the values held are at most twice the file's size.
+//!   becomes one 4-byte `f32`, so the values held are at most twice the file's size (and the
+//!   buffer they grow in at most twice that).
 //!
 //! Labels: the label column's cells are class names. If every one is an integer, the classes are
 //! the distinct integers in numerical order (`2, 10` rather than `10, 2`; `07` and `7` are the

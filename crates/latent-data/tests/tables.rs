@@ -78,13 +78,15 @@ fn labels_columns_and_order_are_as_asked() {
     assert_eq!(t.dataset.spec().feature_names.as_deref(), Some(&["c".to_string(), "a".to_string()][..]));
     assert_eq!(t.dataset.to_flat(latent_data::Scale::ZeroOne).row(0).to_vec(), [3.0, 1.0]);
     // No label column: every column is a feature, and the rows are unlabelled.
-    let numbers = write(dir.path(), "n.csv", "x,y\n1,2\n3,4\n");
+    // A UTF-8 byte-order mark (as spreadsheet programs write) is not part of the first name.
+    let numbers = write(dir.path(), "n.csv", "\u{feff}x,y\n1,2\n3,4\n");
     let t = read_csv(&numbers, &CsvOptions::default()).unwrap();
     assert_eq!(
         (t.dataset.shape(), t.dataset.spec().class_names.clone()),
         (SampleShape::Features { features: 2 }, None)
     );
     assert_eq!(t.dataset.labels(), [0, 0]);
+    assert_eq!(t.dataset.spec().feature_names.as_deref(), Some(&["x".to_string(), "y".to_string()][..]));
 }
 
 #[test]
