@@ -215,3 +215,29 @@ fn malformed_arrays_are_refused_naming_file_and_array() {
     let e = read_npz(&not_zip, &ArrayOptions::default()).unwrap_err();
     assert!(matches!(e, DataError::Npz { .. }) && e.to_string().contains("not.npz"), "{e}");
 }
+
+mod never_panics {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 200, ..ProptestConfig::default() })]
+
+        /// A good file with bytes changed is read or refused, never a panic.
+        #[test]
+        fn damaged_arrays_are_read_or_refused(at in 0usize..200, byte in any::<u8>(), cut in 0usize..200) {
+            let dir = tempfile::tempdir().unwrap();
+            let good = npy::encode_npy(&Array::from_shape_fn((3, 2, 2, 3), |(n, y, x, c)| (n + y + x + c) as f32)).unwrap();
+            let mut bytes = good.clone();
+            let i = at % bytes.len();
+            bytes[i] = byte;
+            bytes.truncate(good.len() - cut % good.len());
+            let p = dir.path().join("x.npy");
+            std::fs::write(&p, &bytes).unwrap();
+            let _ = read_npy(&p);
+            let z = dir.path().join("x.npz");
+            std::fs::write(&z, &bytes).unwrap();
+            prop_assert!(read_npz(&z, &ArrayOptions::default()).is_err());
+        }
+    }
+}

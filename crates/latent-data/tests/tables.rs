@@ -202,3 +202,44 @@ fn table_options_on_other_formats_and_bad_fractions_are_refused() {
     let e = source::load(forced, &LoadOptions::default()).unwrap_err().to_string();
     assert!(e.contains("t.csv") && e.contains("not a .npy"), "{e}");
 }
+
+mod never_panics {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 200, ..ProptestConfig::default() })]
+
+        /// Any text of CSV-ish characters is read or refused with a table error, never a panic,
+        /// and what is read has one label per row and finite values.
+        #[test]
+        fn any_table_is_read_or_refused(text in "[0-9a-c,.\"\r\n eE+-]{0,200}", drop in any::<bool>(), label in any::<bool>()) {
+            let dir = tempfile::tempdir().unwrap();
+            let p = write(dir.path(), "t.csv", &text);
+            let options = CsvOptions {
+                label_column: label.then(|| text.split([',', '\n', '\r']).next().unwrap_or("").trim().to_string()),
+                drop_incomplete: drop,
+                ..CsvOptions::default()
+            };
+            match read_csv(&p, &options) {
+                Ok(t) => {
+                    let flat = t.dataset.to_flat(latent_data::Scale::ZeroOne);
+                    prop_assert_eq!(flat.nrows(), t.dataset.labels().len());
+                    prop_assert!(flat.iter().all(|v| v.is_finite()));
+                }
+                Err(e) => prop_assert!(matches!(e, DataError::Table { .. }), "{e:?}"),
+            }
+        }
+
+        /// Arbitrary bytes, too.
+        #[test]
+        fn any_bytes_are_read_or_refused(bytes in proptest::collection::vec(any::<u8>(), 0..200)) {
+            let dir = tempfile::tempdir().unwrap();
+            let p = dir.path().join("b.csv");
+            std::fs::write(&p, &bytes).unwrap();
+            if let Err(e) = read_csv(&p, &CsvOptions::default()) {
+                prop_assert!(matches!(e, DataError::Table { .. }), "{e:?}");
+            }
+        }
+    }
+}
