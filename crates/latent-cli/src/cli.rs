@@ -44,11 +44,11 @@ pub enum Command {
 /// Where the data comes from and how it is prepared.
 #[derive(Args, Debug, Clone, Default)]
 pub struct DataArgs {
-    /// Your own data: a directory of MNIST-format IDX files, picked by its contents (or
-    /// --data-format). Overrides --data-dir, --dataset and LATENT_DATA_DIR.
+    /// Your own data: a directory of MNIST-format IDX files, a .csv table, a .npy array or a .npz
+    /// archive, picked by its contents or extension (or --data-format). Overrides --data-dir, --dataset and LATENT_DATA_DIR.
     #[arg(long, value_name = "PATH", conflicts_with_all = ["data_dir", "dataset"])]
     pub data: Option<PathBuf>,
-    /// The format of --data when it cannot be told from the path: idx.
+    /// The format of --data when it cannot be told from the path: idx, csv, npy or npz.
     #[arg(long, value_name = "FORMAT", requires = "data")]
     pub data_format: Option<String>,
     /// A directory of MNIST-format files (the four IDX files, .gz or raw); overrides --dataset
@@ -68,6 +68,26 @@ pub struct DataArgs {
     /// for testing (default 0.2).
     #[arg(long, value_name = "FRACTION")]
     pub test_fraction: Option<f64>,
+    /// A CSV table's label column, by header name: its values (strings or integers) are the
+    /// classes. Without it the rows are unlabelled.
+    #[arg(long, value_name = "NAME", requires = "data")]
+    pub label_column: Option<String>,
+    /// A CSV table's feature columns, by header name, comma-separated (default: every column
+    /// but the label column).
+    #[arg(long, value_name = "LIST", value_delimiter = ',', requires = "data")]
+    pub columns: Option<Vec<String>>,
+    /// Skip a CSV table's rows with an empty, non-numeric or non-finite cell (the count is
+    /// printed) instead of refusing the file.
+    #[arg(long, requires = "data")]
+    pub drop_incomplete: bool,
+    /// The array of samples in an .npz archive (default: x_train, else data, else its only
+    /// array).
+    #[arg(long, value_name = "NAME", requires = "data")]
+    pub data_key: Option<String>,
+    /// The array of labels in an .npz archive (default: y_train with x_train, labels with
+    /// data).
+    #[arg(long, value_name = "NAME", requires = "data")]
+    pub label_key: Option<String>,
 }
 
 impl DataArgs {
@@ -78,7 +98,14 @@ impl DataArgs {
 
     /// Whether any flag changes how data is read or prepared.
     pub fn changes_preparation(&self) -> bool {
-        self.data_format.is_some() || self.classes.is_some() || self.test_fraction.is_some()
+        self.data_format.is_some()
+            || self.classes.is_some()
+            || self.test_fraction.is_some()
+            || self.label_column.is_some()
+            || self.columns.is_some()
+            || self.drop_incomplete
+            || self.data_key.is_some()
+            || self.label_key.is_some()
     }
 
     /// The loading options these flags give, on top of `base` (a run's, or the defaults).
@@ -101,6 +128,27 @@ impl DataArgs {
                 anyhow::bail!("--classes: expected class names or numbers separated by commas");
             }
             options.classes = Some(c.iter().map(|n| n.trim().to_string()).collect());
+        }
+        for (flag, value, field) in [
+            ("--label-column", &self.label_column, &mut options.label_column),
+            ("--data-key", &self.data_key, &mut options.data_key),
+            ("--label-key", &self.label_key, &mut options.label_key),
+        ] {
+            if let Some(v) = value {
+                if v.is_empty() {
+                    anyhow::bail!("{flag}: expected a name, found an empty string");
+                }
+                *field = Some(v.clone());
+            }
+        }
+        if let Some(c) = &self.columns {
+            if c.is_empty() || c.iter().any(|n| n.trim().is_empty()) {
+                anyhow::bail!("--columns: expected column names separated by commas");
+            }
+            options.columns = Some(c.iter().map(|n| n.trim().to_string()).collect());
+        }
+        if self.drop_incomplete {
+            options.drop_incomplete = true;
         }
         Ok(options)
     }

@@ -285,6 +285,35 @@ pub enum DataError {
         /// The value given.
         found: String,
     },
+
+    /// A table (a CSV file) is malformed, or a row, column or cell of it is not what is expected.
+    #[error("{}{}: expected {expected}, found {found}", path.display(), table_place(*line, column.as_deref()))]
+    Table {
+        /// The file.
+        path: PathBuf,
+        /// The line of the file (1-based, as an editor shows it) the problem is on, if one.
+        line: Option<u64>,
+        /// The column concerned, by its header name, if one.
+        column: Option<String>,
+        /// What was expected.
+        expected: String,
+        /// What was found.
+        found: String,
+    },
+
+    /// An array (a `.npy` file, or an array in an `.npz` archive) does not hold examples as
+    /// expected: another shape or element type, labels that do not match, keys missing.
+    #[error("{}{}: expected {expected}, found {found}", path.display(), key.as_ref().map(|k| format!(", array '{k}'")).unwrap_or_default())]
+    Array {
+        /// The `.npy` file or `.npz` archive.
+        path: PathBuf,
+        /// The array's name in an archive, if one.
+        key: Option<String>,
+        /// What was expected.
+        expected: String,
+        /// What was found.
+        found: String,
+    },
 }
 
 impl DataError {
@@ -304,6 +333,16 @@ pub(crate) fn element_type_name(code: u8) -> Option<&'static str> {
         0x0D => Some("32-bit float"),
         0x0E => Some("64-bit float"),
         _ => None,
+    }
+}
+
+/// `: line L, column 'C'` (either part only when known).
+fn table_place(line: Option<u64>, column: Option<&str>) -> String {
+    match (line, column) {
+        (Some(l), Some(c)) => format!(": line {l}, column '{c}'"),
+        (Some(l), None) => format!(": line {l}"),
+        (None, Some(c)) => format!(": column '{c}'"),
+        (None, None) => String::new(),
     }
 }
 

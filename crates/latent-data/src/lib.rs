@@ -18,6 +18,8 @@
 //! - [`transform`]: binarisation and the corruptions of denoising autoencoders.
 //! - [`toy`]: the one-hot vectors of the 8-3-8 identity network.
 //! - [`npy`]: NumPy `.npy` files and `.npz` archives, read and written, hardened like [`idx`].
+//! - [`csv`]: CSV tables (a header row, numeric features, a label column) as real-valued data.
+//! - [`arrays`]: `.npy` / `.npz` arrays of samples and labels (Pythae's and Keras's layouts).
 //! - [`error`]: [`DataError`], the one error type.
 //!
 //! # Examples
@@ -55,8 +57,10 @@
 //! # Ok::<(), latent_data::DataError>(())
 //! ```
 
+pub mod arrays;
 pub mod batch;
 pub mod catalog;
+pub mod csv;
 pub mod dataset;
 #[cfg(feature = "download")]
 pub mod download;

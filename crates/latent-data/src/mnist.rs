@@ -35,7 +35,7 @@ use crate::idx::{self, IdxArray, IdxOptions};
 use crate::manifest::Manifest;
 use crate::sample;
 use crate::source::{Data, Format, LoadOptions, Source};
-use crate::spec::digit_names;
+use crate::spec::{SampleShape, digit_names};
 
 /// Image height of MNIST and its relatives.
 pub const ROWS: usize = 28;
@@ -167,12 +167,20 @@ pub fn verify_canonical(path: impl AsRef<Path>) -> Result<(), DataError> {
     idx::verify_sha256(path, expected)
 }
 
-/// The path of a file in `dir` under the first accepted spelling that exists.
+/// The path of a file in `dir` under the first accepted spelling that exists. An images file may
+/// also be named for rank 2 or 4 (`train-images-idx2-ubyte`, `train-images.idx4-ubyte.gz`, ...):
+/// its name says the rank it must have.
 ///
 /// # Errors
 /// [`DataError::MissingFile`] listing the names tried.
 pub fn find_file(dir: &Path, split: Split, part: Part) -> Result<PathBuf, DataError> {
-    let names = accepted_names(split, part);
+    let mut names = accepted_names(split, part).to_vec();
+    if part == Part::Images {
+        // Examples of other ranks: `[N, D]` feature rows (idx2), `[N, C, H, W]` images (idx4).
+        for rank in ["idx2", "idx4"] {
+            names.extend(accepted_names(split, part).map(|n| n.replace("idx3", rank)));
+        }
+    }
     names.iter().map(|n| dir.join(n)).find(|p| p.is_file()).ok_or_else(|| DataError::MissingFile {
         dir: dir.to_path_buf(),
         what: format!(
@@ -243,7 +251,7 @@ impl Verification {
 pub fn load_split(dir: &Path, split: Split, verify: &Verification) -> Result<Dataset, DataError> {
     let images_path = find_file(dir, split, Part::Images)?;
     let labels_path = find_file(dir, split, Part::Labels)?;
-    let images = IdxOptions::with_rank(Part::Images.rank()).read(&images_path)?;
+    let images = IdxOptions::with_rank(images_rank(&images_path)).read(&images_path)?;
     verify.check(&images_path, &images)?;
     let labels = IdxOptions::with_rank(Part::Labels.rank()).read(&labels_path)?;
     verify.check(&labels_path, &labels)?;
@@ -262,38 +270,54 @@ pub fn parse_split(
     verify: &Verification,
 ) -> Result<Dataset, DataError> {
     let (images_path, labels_path) = (images.0.to_path_buf(), labels.0.to_path_buf());
-    let images = IdxOptions::with_rank(Part::Images.rank()).parse(images.1, &images_path)?;
+    let images = IdxOptions::with_rank(images_rank(&images_path)).parse(images.1, &images_path)?;
     verify.check(&images_path, &images)?;
     let labels = IdxOptions::with_rank(Part::Labels.rank()).parse(labels.1, &labels_path)?;
     verify.check(&labels_path, &labels)?;
     assemble(images_path, images, labels_path, labels)
 }
 
-/// Images and labels as one [`Dataset`], once their shapes agree.
+/// The rank an images file must have, by its name: 2 for `idx2` (`[N, D]` feature rows), 4 for
+/// `idx4` (`[N, C, H, W]` images), else 3 (`[N, H, W]`, MNIST's).
+fn images_rank(path: &Path) -> usize {
+    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    if name.contains("idx2") {
+        2
+    } else if name.contains("idx4") {
+        4
+    } else {
+        Part::Images.rank()
+    }
+}
+
+/// Images (or feature rows) and labels as one [`Dataset`], once their shapes agree: `[N, D]`
+/// byte features, `[N, H, W]` grey images or `[N, C, H, W]` images.
 fn assemble(
     images_path: PathBuf,
     images: IdxArray,
     labels_path: PathBuf,
     labels: IdxArray,
 ) -> Result<Dataset, DataError> {
-    let (n, rows, cols) = match *images.dims() {
-        [n, rows, cols] => (n, rows, cols),
+    let (n, shape) = match *images.dims() {
+        [n, features] => (n, SampleShape::Features { features }),
+        [n, rows, cols] => (n, SampleShape::image(1, rows, cols)),
+        [n, channels, rows, cols] => (n, SampleShape::image(channels, rows, cols)),
         ref other => {
             return Err(DataError::Rank { path: images_path, expected: 3, found: other.len() });
         }
     };
-    if rows == 0 || cols == 0 {
+    if images.dims()[1..].contains(&0) {
         return Err(DataError::Dimensions {
             path: images_path,
-            expected: "images of at least 1 x 1 pixels".into(),
-            found: format!("{n} x {rows} x {cols}"),
+            expected: "examples of at least one value (images of at least 1 x 1 pixels)".into(),
+            found: images.dims().iter().map(usize::to_string).collect::<Vec<_>>().join(" x "),
         });
     }
     let n_labels = labels.dims().first().copied().unwrap_or(0);
     if n != n_labels {
         return Err(DataError::CountMismatch { images_path, labels_path, images: n, labels: n_labels });
     }
-    Dataset::new(images.into_data(), labels.into_data(), rows, cols)
+    Dataset::from_pixels(images.into_data(), labels.into_data(), shape)
 }
 
 /// The user's data directory for latent, where downloads land: `latent/` in the platform's
@@ -398,7 +422,12 @@ pub fn load_from(source: Source) -> Result<Data, DataError> {
         Source::Named { dataset, .. } => dataset.class_names.iter().map(|n| n.to_string()).collect(),
         _ => numbered_classes(&train, &test),
     };
-    Ok(Data { train: train.with_class_names(names.clone())?, test: test.with_class_names(names)?, source })
+    Ok(Data {
+        train: train.with_class_names(names.clone())?,
+        test: test.with_class_names(names)?,
+        source,
+        dropped_rows: 0,
+    })
 }
 
 /// Both splits of an IDX directory, verified as `verify` says; without class names.
@@ -406,7 +435,15 @@ pub fn load_from(source: Source) -> Result<Data, DataError> {
 /// # Errors
 /// Any [`DataError`] about the files.
 pub fn load_splits(dir: &Path, verify: &Verification) -> Result<(Dataset, Dataset), DataError> {
-    Ok((load_split(dir, Split::Train, verify)?, load_split(dir, Split::Test, verify)?))
+    let (train, test) = (load_split(dir, Split::Train, verify)?, load_split(dir, Split::Test, verify)?);
+    if train.shape() != test.shape() {
+        return Err(DataError::Dimensions {
+            path: find_file(dir, Split::Test, Part::Images)?,
+            expected: format!("test examples like the training ones ({})", train.shape()),
+            found: test.shape().to_string(),
+        });
+    }
+    Ok((train, test))
 }
 
 /// Class names `0`..`K-1` for labels up to `K - 1` in either split (at least ten, MNIST's).

@@ -104,6 +104,7 @@ pub fn load() -> Result<Data, DataError> {
         train: train.with_class_names(digit_names(10))?,
         test: test.with_class_names(digit_names(10))?,
         source: Source::Sample,
+        dropped_rows: 0,
     })
 }
 

@@ -54,16 +54,25 @@ pub const DEFAULT_TEST_FRACTION: f64 = 0.2;
 pub enum Format {
     /// A directory of the four MNIST-format IDX files.
     Idx,
+    /// A CSV table with a header row ([`crate::csv`]).
+    Csv,
+    /// A NumPy `.npy` array of samples ([`crate::arrays`]).
+    Npy,
+    /// A NumPy `.npz` archive of samples and labels ([`crate::arrays`]).
+    Npz,
 }
 
 impl Format {
     /// Every format, in the order [`Format::detect`] considers them.
-    pub const ALL: [Format; 1] = [Format::Idx];
+    pub const ALL: [Format; 4] = [Format::Idx, Format::Csv, Format::Npy, Format::Npz];
 
     /// The name `--data-format` takes.
     pub fn as_str(self) -> &'static str {
         match self {
             Format::Idx => "idx",
+            Format::Csv => "csv",
+            Format::Npy => "npy",
+            Format::Npz => "npz",
         }
     }
 
@@ -77,10 +86,18 @@ impl Format {
         if meta.is_dir() && mnist::has_any_idx(path) {
             return Ok(Format::Idx);
         }
+        let extension = path.extension().and_then(|e| e.to_str()).map(str::to_ascii_lowercase);
+        if meta.is_file() {
+            if let Some(format) =
+                [Format::Csv, Format::Npy, Format::Npz].into_iter().find(|f| extension.as_deref() == Some(f.as_str()))
+            {
+                return Ok(format);
+            }
+        }
         Err(DataError::InvalidParameter {
             what: "data format",
             expected: format!(
-                "one of: {} (a directory of MNIST-format IDX files); or name it with --data-format",
+                "one of: {} (a directory of MNIST-format IDX files, a .csv, .npy or .npz file); or name it with --data-format",
                 Format::ALL.map(Format::as_str).join(", ")
             ),
             found: format!("{} (format not recognised)", path.display()),
@@ -117,11 +134,30 @@ pub struct LoadOptions {
     pub test_fraction: f64,
     /// Keep only the examples of these classes, by name (or number, for unnamed classes).
     pub classes: Option<Vec<String>>,
+    /// A table's label column, by header name ([`crate::csv::CsvOptions::label_column`]).
+    pub label_column: Option<String>,
+    /// A table's feature columns, by header name; `None` for all but the label column.
+    pub columns: Option<Vec<String>>,
+    /// Skip a table's incomplete rows (counted in [`Data::dropped_rows`]) rather than refuse them.
+    pub drop_incomplete: bool,
+    /// The `.npz` array of samples ([`crate::arrays::ArrayOptions::data_key`]).
+    pub data_key: Option<String>,
+    /// The `.npz` array of labels ([`crate::arrays::ArrayOptions::label_key`]).
+    pub label_key: Option<String>,
 }
 
 impl Default for LoadOptions {
     fn default() -> Self {
-        LoadOptions { format: None, test_fraction: DEFAULT_TEST_FRACTION, classes: None }
+        LoadOptions {
+            format: None,
+            test_fraction: DEFAULT_TEST_FRACTION,
+            classes: None,
+            label_column: None,
+            columns: None,
+            drop_incomplete: false,
+            data_key: None,
+            label_key: None,
+        }
     }
 }
 
@@ -223,6 +259,9 @@ pub struct Data {
     pub test: Dataset,
     /// Where the data was read from.
     pub source: Source,
+    /// Rows of a table skipped as incomplete ([`LoadOptions::drop_incomplete`]); 0 for other
+    /// sources.
+    pub dropped_rows: usize,
 }
 
 impl Data {
@@ -270,7 +309,7 @@ impl Data {
                 found: format!("{} of {} values", test.shape(), test.spec().values.as_str()),
             });
         }
-        Ok(Data { train, test, source })
+        Ok(Data { train, test, source, dropped_rows: 0 })
     }
 
     /// Keeps the classes asked for and standardises real values, with `stats` if given (a
@@ -328,8 +367,49 @@ fn class_label(spec: &DataSpec, name: &str) -> Result<u8, DataError> {
 /// # Errors
 /// Any [`DataError`] of reading or verifying the source.
 pub fn load(source: Source, options: &LoadOptions) -> Result<Data, DataError> {
-    let _ = options;
+    let path = source.path().map(Path::to_path_buf);
+    let path = match (source.format(), path) {
+        (Format::Idx, _) | (_, None) => return mnist::load_from(source),
+        (_, Some(path)) => path,
+    };
+    if source.format() != Format::Npz && (options.data_key.is_some() || options.label_key.is_some()) {
+        return Err(DataError::InvalidParameter {
+            what: "data key",
+            expected: "an .npz archive (--data-key and --label-key name arrays in one)".into(),
+            found: format!("{} ({} data)", path.display(), source.format()),
+        });
+    }
+    if source.format() != Format::Csv
+        && (options.label_column.is_some() || options.columns.is_some() || options.drop_incomplete)
+    {
+        return Err(DataError::InvalidParameter {
+            what: "table option",
+            expected: "a CSV table (--label-column, --columns and --drop-incomplete choose its columns and rows)"
+                .into(),
+            found: format!("{} ({} data)", path.display(), source.format()),
+        });
+    }
     match source.format() {
+        Format::Csv => {
+            let csv_options = crate::csv::CsvOptions {
+                label_column: options.label_column.clone(),
+                columns: options.columns.clone(),
+                drop_incomplete: options.drop_incomplete,
+            };
+            let table = crate::csv::read_csv(&path, &csv_options)?;
+            let mut data = Data::from_parts(table.dataset, None, source, options)?;
+            data.dropped_rows = table.dropped;
+            Ok(data)
+        }
+        Format::Npy => Data::from_parts(crate::arrays::read_npy(&path)?, None, source, options),
+        Format::Npz => {
+            let array_options = crate::arrays::ArrayOptions {
+                data_key: options.data_key.clone(),
+                label_key: options.label_key.clone(),
+            };
+            let (train, test) = crate::arrays::read_npz(&path, &array_options)?;
+            Data::from_parts(train, test, source, options)
+        }
         Format::Idx => mnist::load_from(source),
     }
 }

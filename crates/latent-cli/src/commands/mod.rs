@@ -91,7 +91,11 @@ fn load_source(source: Source, options: &LoadOptions) -> anyhow::Result<Data> {
         (Some(path), format) => format!("{format} data from {}", path.display()),
         (None, _) => "the built-in MNIST sample".to_string(),
     };
-    latent_data::source::load(source, options).with_context(|| format!("loading {shown}"))
+    let data = latent_data::source::load(source, options).with_context(|| format!("loading {shown}"))?;
+    if data.dropped_rows > 0 {
+        eprintln!("{shown}: dropped {} incomplete rows (--drop-incomplete)", data.dropped_rows);
+    }
+    Ok(data)
 }
 
 /// The data a run was trained on, unless the flags or `LATENT_DATA_DIR` say otherwise: the same

@@ -129,6 +129,11 @@ fn refuse_on_resume(args: &TrainArgs) -> anyhow::Result<()> {
         ("--classes", args.data.classes.is_some()),
         ("--test-fraction", args.data.test_fraction.is_some()),
         ("--data-format", args.data.data_format.is_some()),
+        ("--label-column", args.data.label_column.is_some()),
+        ("--columns", args.data.columns.is_some()),
+        ("--drop-incomplete", args.data.drop_incomplete),
+        ("--data-key", args.data.data_key.is_some()),
+        ("--label-key", args.data.label_key.is_some()),
     ]
     .into_iter()
     .filter_map(|(flag, set)| set.then_some(flag))
