@@ -455,7 +455,10 @@ mod tests {
         assert_eq!(g.shape(), &[2, 2]);
         assert!((g[[0, 0]] - 0.8).abs() < 1e-6 && (g[[0, 1]] - 0.6).abs() < 1e-6);
         assert_eq!((g[[1, 0]], g[[1, 1]]), (0.0, 1.0));
-        assert!(matches!(d.gather(&[3], Scale::ZeroOne), Err(DataError::InvalidParameter { what: "example index", .. })));
+        assert!(matches!(
+            d.gather(&[3], Scale::ZeroOne),
+            Err(DataError::InvalidParameter { what: "example index", .. })
+        ));
     }
 
     #[test]

@@ -54,16 +54,19 @@ pub const DEFAULT_TEST_FRACTION: f64 = 0.2;
 pub enum Format {
     /// A directory of the four MNIST-format IDX files.
     Idx,
+    /// A folder of PNG or JPEG images, one subfolder per class ([`crate::images`]).
+    Images,
 }
 
 impl Format {
     /// Every format, in the order [`Format::detect`] considers them.
-    pub const ALL: [Format; 1] = [Format::Idx];
+    pub const ALL: [Format; 2] = [Format::Idx, Format::Images];
 
     /// The name `--data-format` takes.
     pub fn as_str(self) -> &'static str {
         match self {
             Format::Idx => "idx",
+            Format::Images => "images",
         }
     }
 
@@ -77,10 +80,13 @@ impl Format {
         if meta.is_dir() && mnist::has_any_idx(path) {
             return Ok(Format::Idx);
         }
+        if meta.is_dir() && crate::images::looks_like_image_folder(path) {
+            return Ok(Format::Images);
+        }
         Err(DataError::InvalidParameter {
             what: "data format",
             expected: format!(
-                "one of: {} (a directory of MNIST-format IDX files); or name it with --data-format",
+                "one of: {} (a directory of MNIST-format IDX files; a folder of class subfolders of PNG or JPEG images); or name it with --data-format",
                 Format::ALL.map(Format::as_str).join(", ")
             ),
             found: format!("{} (format not recognised)", path.display()),
@@ -117,11 +123,23 @@ pub struct LoadOptions {
     pub test_fraction: f64,
     /// Keep only the examples of these classes, by name (or number, for unnamed classes).
     pub classes: Option<Vec<String>>,
+    /// Image folders: resize every image to this size (else all must share the first's).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub image_size: Option<crate::images::ImageSize>,
+    /// Image folders: 1 (grey) or 3 (RGB) channels (else grey only if every image is grey).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub channels: Option<usize>,
 }
 
 impl Default for LoadOptions {
     fn default() -> Self {
-        LoadOptions { format: None, test_fraction: DEFAULT_TEST_FRACTION, classes: None }
+        LoadOptions {
+            format: None,
+            test_fraction: DEFAULT_TEST_FRACTION,
+            classes: None,
+            image_size: None,
+            channels: None,
+        }
     }
 }
 
@@ -142,6 +160,8 @@ pub enum Source {
     },
     /// The MNIST sample built into this crate ([`crate::sample`]).
     Sample,
+    /// The colour shapes drawn by [`crate::shapes`] (`--dataset shapes`).
+    Shapes,
     /// A file or folder given with `--data`, in a format.
     Path {
         /// The file or folder.
@@ -156,7 +176,7 @@ impl Source {
     pub fn path(&self) -> Option<&Path> {
         match self {
             Source::Flag(p) | Source::Env(p) | Source::Named { path: p, .. } | Source::Path { path: p, .. } => Some(p),
-            Source::Sample => None,
+            Source::Sample | Source::Shapes => None,
         }
     }
 
@@ -167,6 +187,7 @@ impl Source {
             Source::Flag(p) | Source::Env(p) | Source::Path { path: p, .. } => p.display().to_string(),
             Source::Named { dataset, .. } => dataset.name.to_string(),
             Source::Sample => sample::NAME.to_string(),
+            Source::Shapes => crate::shapes::NAME.to_string(),
         }
     }
 
@@ -201,6 +222,7 @@ impl Source {
             Source::Sample => {
                 return Ok(Verification::Manifest(sample::manifest_path(), sample::manifest()?));
             }
+            Source::Shapes => return Ok(Verification::None),
             Source::Flag(p) | Source::Env(p) | Source::Named { path: p, .. } | Source::Path { path: p, .. } => p,
         };
         let manifest_path = dir.join(manifest::MANIFEST_FILE);
@@ -328,9 +350,12 @@ fn class_label(spec: &DataSpec, name: &str) -> Result<u8, DataError> {
 /// # Errors
 /// Any [`DataError`] of reading or verifying the source.
 pub fn load(source: Source, options: &LoadOptions) -> Result<Data, DataError> {
-    let _ = options;
+    if source == Source::Shapes {
+        return Ok(crate::shapes::load());
+    }
     match source.format() {
         Format::Idx => mnist::load_from(source),
+        Format::Images => crate::images::load(source, options),
     }
 }
 

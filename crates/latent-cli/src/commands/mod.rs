@@ -89,6 +89,7 @@ fn load_source(source: Source, options: &LoadOptions) -> anyhow::Result<Data> {
     let shown = match (source.path(), source.format()) {
         (Some(dir), Format::Idx) => format!("MNIST-format data from {}", dir.display()),
         (Some(path), format) => format!("{format} data from {}", path.display()),
+        (None, _) if source == Source::Shapes => "the generated shapes".to_string(),
         (None, _) => "the built-in MNIST sample".to_string(),
     };
     latent_data::source::load(source, options).with_context(|| format!("loading {shown}"))
@@ -130,6 +131,9 @@ fn run_source(run: &RunConfig) -> anyhow::Result<Source> {
     let recorded = PathBuf::from(&run.data.dir);
     if run.data.name == latent_data::sample::NAME {
         return Ok(Source::Sample);
+    }
+    if run.data.name == latent_data::shapes::NAME {
+        return Ok(Source::Shapes);
     }
     let format = run.data.load.format.unwrap_or(Format::Idx);
     if format != Format::Idx {

@@ -129,6 +129,8 @@ fn refuse_on_resume(args: &TrainArgs) -> anyhow::Result<()> {
         ("--classes", args.data.classes.is_some()),
         ("--test-fraction", args.data.test_fraction.is_some()),
         ("--data-format", args.data.data_format.is_some()),
+        ("--image-size", args.data.image_size.is_some()),
+        ("--channels", args.data.channels.is_some()),
     ]
     .into_iter()
     .filter_map(|(flag, set)| set.then_some(flag))
