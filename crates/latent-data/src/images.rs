@@ -543,7 +543,8 @@ pub fn load(source: Source, options: &LoadOptions) -> Result<Data, DataError> {
 }
 
 /// Whether `dir` looks like an image folder: a visible subfolder (or `train/<class>/`) holding
-/// a file with an image extension. Only directory listings are read.
+/// a file with an image extension, or such files directly in it (which [`read_folder`] then
+/// refuses, saying to put them in class subfolders). Only directory listings are read.
 pub fn looks_like_image_folder(dir: &Path) -> bool {
     let has_images = |d: &Path| {
         std::fs::read_dir(d).is_ok_and(|rd| {
@@ -555,7 +556,7 @@ pub fn looks_like_image_folder(dir: &Path) -> bool {
             rd.flatten().any(|e| !is_hidden(&e.file_name()) && e.path().is_dir() && has_images(&e.path()))
         })
     };
-    class_dirs(dir) || class_dirs(&dir.join("train"))
+    class_dirs(dir) || class_dirs(&dir.join("train")) || has_images(dir)
 }
 
 /// Writes example `index` of a pixel data set of grey or RGB images as an 8-bit PNG (grey or

@@ -244,6 +244,7 @@ fn empty_classes_and_empty_folders_are_errors() {
     assert_eq!((path, p), (root.to_path_buf(), ImageProblem::NoImages { loose: 0 }));
 
     grey_png(&root.join("loose.png"), 2, 2, |_, _| 0);
+    assert_eq!(Format::detect(root).unwrap(), Format::Images, "detected, to be told what to do");
     let (_, p, message) = problem(read(root, &ImageOptions::default()));
     assert_eq!(p, ImageProblem::NoImages { loose: 1 });
     assert!(message.contains("subfolder"), "{message}");
