@@ -55,6 +55,11 @@ fn a_model_trains_on_the_generated_shapes_with_colour_pictures() {
     let picture = tmp.path().join("samples.png");
     ok(&["sample", s(&run), "--n", "4", "--out", s(&picture)]);
     assert_eq!(png_kind(&picture), (2, 2 * (64 + 2) + 2, 2 * (64 + 2) + 2));
+    // Image options belong to image folders.
+    fails(
+        &["train", "vae", "--dataset", "shapes", "--channels", "1", "--out", s(&tmp.path().join("x"))],
+        "only with an image folder",
+    );
 }
 
 /// An image folder read as grey at another size, recorded, read again the same way by later

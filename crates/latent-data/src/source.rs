@@ -348,8 +348,18 @@ fn class_label(spec: &DataSpec, name: &str) -> Result<u8, DataError> {
 /// Reads a located source into its two splits (not yet [prepared](Data::prepare)).
 ///
 /// # Errors
-/// Any [`DataError`] of reading or verifying the source.
+/// Any [`DataError`] of reading or verifying the source; [`DataError::InvalidParameter`] for
+/// image options ([`LoadOptions::image_size`], [`LoadOptions::channels`]) with a source that
+/// is not an image folder.
 pub fn load(source: Source, options: &LoadOptions) -> Result<Data, DataError> {
+    let is_folder = source.format() == Format::Images && source.path().is_some();
+    if !is_folder && (options.image_size.is_some() || options.channels.is_some()) {
+        return Err(DataError::InvalidParameter {
+            what: "image options",
+            expected: "--image-size and --channels only with an image folder (--data DIR)".into(),
+            found: format!("them with {}", source.name()),
+        });
+    }
     if source == Source::Shapes {
         return Ok(crate::shapes::load());
     }
