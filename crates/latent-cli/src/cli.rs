@@ -57,8 +57,9 @@ pub struct DataArgs {
     #[arg(long, value_name = "DIR")]
     pub data_dir: Option<PathBuf>,
     /// Which data set: mnist or fashion-mnist from the user's data directory (where `latent
-    /// fetch NAME` puts them), or the built-in 10,000/2,000-digit MNIST sample. Default:
-    /// LATENT_DATA_DIR, else the full MNIST if fetched, else the sample.
+    /// fetch NAME` puts them), the built-in 10,000/2,000-digit MNIST sample, or shapes (colour
+    /// pictures drawn on the fly). Default: LATENT_DATA_DIR, else the full MNIST if fetched,
+    /// else the sample.
     #[arg(long, value_enum, value_name = "NAME")]
     pub dataset: Option<DatasetName>,
     /// Keep only these classes, by name (or label number), comma-separated: `--classes 0,1`

@@ -26,7 +26,8 @@
 //!   if every image is grey and RGB (3) otherwise. An alpha channel is dropped.
 //! - **Bit depth**: 16-bit PNGs are converted to 8 bits (`round(v · 255 / 65535)`), so pixels
 //!   are always bytes ([`ValueKind::Pixels`](crate::ValueKind::Pixels)), stored channel-major
-//!   (`C × H × W`).
+//!   (`C × H × W`). Pixels are used as stored: a JPEG's EXIF orientation tag is not applied (a
+//!   phone photo tagged "rotate 90°" is read on its side) and colour profiles are ignored.
 //!
 //! Memory is bounded before any pixel is decoded: the folder is listed and every file's header
 //! read first (dimensions and colour type), then `files × C × H × W` must not exceed
