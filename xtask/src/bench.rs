@@ -127,6 +127,7 @@ fn locate_data(flag: Option<&Path>, root: &Path) -> anyhow::Result<(PathBuf, &'s
         Source::Env(p) => (p, "env"),
         Source::Named { path, .. } => (path, "full"),
         Source::Sample => (root.join("crates/latent-data/sample"), "sample"),
+        Source::Shapes => bail!("the end-to-end runs need MNIST-format data, not the generated shapes"),
     };
     let path = dir.canonicalize().with_context(|| format!("cannot resolve {}", dir.display()))?;
     let labels = mnist::find_file(&path, Split::Train, Part::Labels)?;

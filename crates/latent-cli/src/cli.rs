@@ -44,11 +44,13 @@ pub enum Command {
 /// Where the data comes from and how it is prepared.
 #[derive(Args, Debug, Clone, Default)]
 pub struct DataArgs {
-    /// Your own data: a directory of MNIST-format IDX files, a .csv table, a .npy array or a .npz
-    /// archive, picked by its contents or extension (or --data-format). Overrides --data-dir, --dataset and LATENT_DATA_DIR.
+    /// Your own data: a directory of MNIST-format IDX files, a folder of images in one subfolder
+    /// per class (PNG, JPEG; optionally train/ and test/ above the classes), a .csv table, a .npy
+    /// array or a .npz archive, picked by its contents or extension (or --data-format).
+    /// Overrides --data-dir, --dataset and LATENT_DATA_DIR.
     #[arg(long, value_name = "PATH", conflicts_with_all = ["data_dir", "dataset"])]
     pub data: Option<PathBuf>,
-    /// The format of --data when it cannot be told from the path: idx, csv, npy or npz.
+    /// The format of --data when it cannot be told from the path: idx, images, csv, npy or npz.
     #[arg(long, value_name = "FORMAT", requires = "data")]
     pub data_format: Option<String>,
     /// A directory of MNIST-format files (the four IDX files, .gz or raw); overrides --dataset
@@ -56,8 +58,9 @@ pub struct DataArgs {
     #[arg(long, value_name = "DIR")]
     pub data_dir: Option<PathBuf>,
     /// Which data set: mnist or fashion-mnist from the user's data directory (where `latent
-    /// fetch NAME` puts them), or the built-in 10,000/2,000-digit MNIST sample. Default:
-    /// LATENT_DATA_DIR, else the full MNIST if fetched, else the sample.
+    /// fetch NAME` puts them), the built-in 10,000/2,000-digit MNIST sample, or shapes (colour
+    /// pictures drawn on the fly). Default: LATENT_DATA_DIR, else the full MNIST if fetched,
+    /// else the sample.
     #[arg(long, value_enum, value_name = "NAME")]
     pub dataset: Option<DatasetName>,
     /// Keep only these classes, by name (or label number), comma-separated: `--classes 0,1`
@@ -88,6 +91,15 @@ pub struct DataArgs {
     /// data).
     #[arg(long, value_name = "NAME", requires = "data")]
     pub label_key: Option<String>,
+    /// Image folders: resize every image to H×H or H×W pixels (bilinear, smoothing when
+    /// shrinking; the aspect ratio is not kept). Default: the first image's size, which every
+    /// image must then have.
+    #[arg(long, value_name = "H[xW]")]
+    pub image_size: Option<String>,
+    /// Image folders: 1 (grey; colour converted by luma) or 3 (RGB; grey repeated). Default:
+    /// 1 if every image is grey, else 3.
+    #[arg(long, value_name = "1|3")]
+    pub channels: Option<usize>,
 }
 
 impl DataArgs {
@@ -106,6 +118,8 @@ impl DataArgs {
             || self.drop_incomplete
             || self.data_key.is_some()
             || self.label_key.is_some()
+            || self.image_size.is_some()
+            || self.channels.is_some()
     }
 
     /// The loading options these flags give, on top of `base` (a run's, or the defaults).
@@ -150,6 +164,15 @@ impl DataArgs {
         if self.drop_incomplete {
             options.drop_incomplete = true;
         }
+        if let Some(size) = &self.image_size {
+            options.image_size = Some(size.parse().map_err(|e| anyhow::anyhow!("--image-size: {e}"))?);
+        }
+        if let Some(c) = self.channels {
+            if !matches!(c, 1 | 3) {
+                anyhow::bail!("--channels {c}: expected 1 (grey) or 3 (RGB)");
+            }
+            options.channels = Some(c);
+        }
         Ok(options)
     }
 }
@@ -164,6 +187,9 @@ pub enum DatasetName {
     /// Fashion-MNIST (60,000 training, 10,000 test images of clothing), fetched by `latent fetch
     /// fashion-mnist`.
     FashionMnist,
+    /// Colour shapes drawn on the fly (10,000 training, 2,000 test 32×32 RGB images, six
+    /// classes); no download.
+    Shapes,
 }
 
 impl DatasetName {
@@ -173,6 +199,7 @@ impl DatasetName {
             DatasetName::Mnist => latent_data::catalog::MNIST.name,
             DatasetName::MnistSample => latent_data::sample::NAME,
             DatasetName::FashionMnist => latent_data::catalog::FASHION_MNIST.name,
+            DatasetName::Shapes => latent_data::shapes::NAME,
         }
     }
 }
@@ -489,14 +516,19 @@ pub enum FetchName {
     Mnist,
     /// Fashion-MNIST: 70,000 pictures of clothing in ten classes (about 30 MB).
     FashionMnist,
+    /// The colour shapes of `--dataset shapes`, written as an image folder of 12,000 PNG files
+    /// (train/ and test/, one subfolder per class; about 15 MB) for use with --data. Nothing is
+    /// downloaded: they are drawn here.
+    Shapes,
 }
 
 impl FetchName {
-    /// The data set's entry in the catalog.
-    pub fn dataset(self) -> &'static latent_data::catalog::NamedDataset {
+    /// The data set's entry in the catalog (`None` for the generated shapes).
+    pub fn dataset(self) -> Option<&'static latent_data::catalog::NamedDataset> {
         match self {
-            FetchName::Mnist => &latent_data::catalog::MNIST,
-            FetchName::FashionMnist => &latent_data::catalog::FASHION_MNIST,
+            FetchName::Mnist => Some(&latent_data::catalog::MNIST),
+            FetchName::FashionMnist => Some(&latent_data::catalog::FASHION_MNIST),
+            FetchName::Shapes => None,
         }
     }
 }

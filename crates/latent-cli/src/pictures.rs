@@ -14,12 +14,16 @@
 //! A GAN (gan, dcgan, cgan) has no encoder: it draws no reconstructions and no code scatter,
 //! only its samples from the fixed noise (a cgan's one row per digit, as above) and the curves
 //! of its D and G losses and mean D outputs.
+//!
+//! Every grid is drawn in the data's shape ([`image_grid`]): grey pictures for one channel
+//! (MNIST's are byte for byte what they were before shapes were recorded), RGB pictures for
+//! three.
 
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 
-use latent_data::{Data, Scale};
+use latent_data::{Data, SampleShape, Scale};
 use latent_models::{EpochMetrics, Model, RunDir};
 use latent_tensor::{Tensor, TensorRng};
 use latent_viz::{Canvas, ImageGrid, LineChart, ScatterPlot, stack_vertical};
@@ -38,8 +42,16 @@ const CLASSES: usize = 10;
 /// Test digits in the latent scatter.
 const SCATTER_POINTS: usize = 5000;
 
+/// A grid that draws flat rows of examples of `shape`: grey or RGB images channel-major, and
+/// a table row as a one-pixel-high strip.
+pub fn image_grid(shape: SampleShape) -> ImageGrid {
+    let [c, h, w] = shape.dims();
+    ImageGrid::new().image_shape(c, h, w)
+}
+
 /// Fixed inputs of a run's pictures.
 pub struct RunPictures {
+    shape: SampleShape,
     digits: Array2<f32>,
     digit_labels: Vec<u8>,
     noise: Tensor,
@@ -53,6 +65,7 @@ impl RunPictures {
         let n = SCATTER_POINTS.min(data.test.len());
         let digits = test_images(data, RECON_COLS * RECON_ROWS);
         RunPictures {
+            shape: data.spec().shape,
             digit_labels: data.test.labels()[..digits.nrows()].to_vec(),
             digits,
             noise: TensorRng::seed_from_u64(seed ^ 0x5A3_9135).randn(&[SAMPLES, latent_dim]),
@@ -63,7 +76,7 @@ impl RunPictures {
 
     /// Originals above their reconstructions, `RECON_ROWS` pairs of rows, written to `path`;
     /// `labels` (one per original) are what a conditional model is told (other models are told
-    /// nothing).
+    /// nothing); the examples have `shape`.
     ///
     /// # Errors
     /// If the model fails or the file cannot be written.
@@ -72,9 +85,10 @@ impl RunPictures {
         originals: &Array2<f32>,
         labels: &[u8],
         cols: usize,
+        shape: SampleShape,
         path: &Path,
     ) -> anyhow::Result<()> {
-        Self::reconstruction_canvas(model, originals, labels, cols)?.write_png(path)?;
+        Self::reconstruction_canvas(model, originals, labels, cols, shape)?.write_png(path)?;
         Ok(())
     }
 
@@ -84,10 +98,11 @@ impl RunPictures {
         originals: &Array2<f32>,
         labels: &[u8],
         cols: usize,
+        shape: SampleShape,
     ) -> anyhow::Result<Canvas> {
         let labels = model.classes().map(|_| labels);
         let recon = to_matrix(&latent_models::reconstruct(model, &Tensor::new(originals.clone()), labels)?);
-        let grid = ImageGrid::new().cols(cols);
+        let grid = image_grid(shape).cols(cols);
         let mut canvases = Vec::new();
         for start in (0..originals.nrows()).step_by(cols) {
             let end = (start + cols).min(originals.nrows());
@@ -107,7 +122,7 @@ impl RunPictures {
         // A GAN has no encoder: nothing to reconstruct or to scatter.
         let has_encoder = model.encoder().is_some();
         if has_encoder {
-            let canvas = Self::reconstruction_canvas(model, &self.digits, &self.digit_labels, RECON_COLS)?;
+            let canvas = Self::reconstruction_canvas(model, &self.digits, &self.digit_labels, RECON_COLS, self.shape)?;
             let epoch_file = run.file(&format!("reconstructions-epoch-{epoch:03}.png"));
             write_png_to(&canvas, &[epoch_file, run.file("reconstructions.png")])?;
         }
@@ -116,7 +131,7 @@ impl RunPictures {
                 Some(classes) => (self.conditional_samples(model, classes)?, classes.min(CLASSES)),
                 None => (to_matrix(&model.decoder().expect("a generator decodes").decode(&self.noise, None)?), 8),
             };
-            let canvas = ImageGrid::new().cols(cols).render(&samples)?;
+            let canvas = image_grid(self.shape).cols(cols).render(&samples)?;
             write_png_to(&canvas, &[run.file(&format!("samples-epoch-{epoch:03}.png")), run.file("samples.png")])?;
         }
         loss_chart(metrics).write_png(run.file("loss.png"))?;

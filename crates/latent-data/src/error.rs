@@ -271,6 +271,15 @@ pub enum DataError {
         reason: String,
     },
 
+    /// A file or folder of an image folder is not what it must be ([`crate::images`]).
+    #[error("{}: {problem}", path.display())]
+    ImageFolder {
+        /// The file or folder.
+        path: PathBuf,
+        /// What is wrong, with what was expected and what was found.
+        problem: crate::images::ImageProblem,
+    },
+
     /// Writing a file failed (atomically: the previous file, if any, is intact).
     #[error(transparent)]
     Write(#[from] latent_fsio::WriteError),

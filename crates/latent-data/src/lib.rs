@@ -8,6 +8,7 @@
 //! - [`mnist`]: the four-file data sets, where they are found, their digests.
 //! - [`catalog`]: the data sets known by name (MNIST, Fashion-MNIST): digests, mirrors, licences.
 //! - [`sample`]: the MNIST sample built into the crate (default feature `embedded-sample`).
+//! - [`shapes`]: a small colour data set of drawn shapes, generated (`--dataset shapes`).
 //! - `download`: fetching named data sets from their mirrors, verified (feature `download`).
 //! - [`manifest`]: a data directory's list of files and digests.
 //! - [`spec`]: the description of a data set that travels with a run (shape, value kind,
@@ -17,6 +18,7 @@
 //! - [`batch`]: the seeded, shuffled batch iterator.
 //! - [`transform`]: binarisation and the corruptions of denoising autoencoders.
 //! - [`toy`]: the one-hot vectors of the 8-3-8 identity network.
+//! - [`images`]: image folders (PNG, JPEG), one subfolder per class, hardened like [`idx`].
 //! - [`npy`]: NumPy `.npy` files and `.npz` archives, read and written, hardened like [`idx`].
 //! - [`csv`]: CSV tables (a header row, numeric features, a label column) as real-valued data.
 //! - [`arrays`]: `.npy` / `.npz` arrays of samples and labels (Pythae's and Keras's layouts).
@@ -66,10 +68,12 @@ pub mod dataset;
 pub mod download;
 pub mod error;
 pub mod idx;
+pub mod images;
 pub mod manifest;
 pub mod mnist;
 pub mod npy;
 pub mod sample;
+pub mod shapes;
 pub mod source;
 pub mod spec;
 pub mod toy;

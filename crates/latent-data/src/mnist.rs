@@ -379,7 +379,8 @@ pub fn locate_with(flag: Option<&Path>, env: Option<&Path>, home: Option<&Path>)
 }
 
 /// Finds a named data set in its directory under `home` (the user's data directory,
-/// [`data_home`]); the built-in sample for [`sample::NAME`].
+/// [`data_home`]); the built-in sample for [`sample::NAME`], the generated shapes for
+/// [`crate::shapes::NAME`].
 ///
 /// # Errors
 /// [`DataError::NotFetched`] if the directory lacks a file, [`DataError::NoDataHome`] without a
@@ -387,6 +388,9 @@ pub fn locate_with(flag: Option<&Path>, env: Option<&Path>, home: Option<&Path>)
 pub fn locate_named(name: &str, home: Option<&Path>) -> Result<Source, DataError> {
     if name == sample::NAME {
         return Ok(Source::Sample);
+    }
+    if name == crate::shapes::NAME {
+        return Ok(Source::Shapes);
     }
     let dataset = catalog::find(name)?;
     let home = home.ok_or(DataError::NoDataHome { name: dataset.name })?;
@@ -411,6 +415,9 @@ pub fn load(flag: Option<&Path>) -> Result<Data, DataError> {
 /// # Errors
 /// Any [`DataError`] of reading or verifying.
 pub fn load_from(source: Source) -> Result<Data, DataError> {
+    if source == Source::Shapes {
+        return Ok(crate::shapes::load());
+    }
     let Some(dir) = source.path() else {
         return sample::load();
     };

@@ -60,11 +60,13 @@ pub enum Format {
     Npy,
     /// A NumPy `.npz` archive of samples and labels ([`crate::arrays`]).
     Npz,
+    /// A folder of PNG or JPEG images, one subfolder per class ([`crate::images`]).
+    Images,
 }
 
 impl Format {
     /// Every format, in the order [`Format::detect`] considers them.
-    pub const ALL: [Format; 4] = [Format::Idx, Format::Csv, Format::Npy, Format::Npz];
+    pub const ALL: [Format; 5] = [Format::Idx, Format::Csv, Format::Npy, Format::Npz, Format::Images];
 
     /// The name `--data-format` takes.
     pub fn as_str(self) -> &'static str {
@@ -73,6 +75,7 @@ impl Format {
             Format::Csv => "csv",
             Format::Npy => "npy",
             Format::Npz => "npz",
+            Format::Images => "images",
         }
     }
 
@@ -86,6 +89,9 @@ impl Format {
         if meta.is_dir() && mnist::has_any_idx(path) {
             return Ok(Format::Idx);
         }
+        if meta.is_dir() && crate::images::looks_like_image_folder(path) {
+            return Ok(Format::Images);
+        }
         let extension = path.extension().and_then(|e| e.to_str()).map(str::to_ascii_lowercase);
         if meta.is_file() {
             if let Some(format) =
@@ -97,7 +103,7 @@ impl Format {
         Err(DataError::InvalidParameter {
             what: "data format",
             expected: format!(
-                "one of: {} (a directory of MNIST-format IDX files, a .csv, .npy or .npz file); or name it with --data-format",
+                "one of: {} (a directory of MNIST-format IDX files; a folder of class subfolders of PNG or JPEG images; a .csv, .npy or .npz file); or name it with --data-format",
                 Format::ALL.map(Format::as_str).join(", ")
             ),
             found: format!("{} (format not recognised)", path.display()),
@@ -144,6 +150,12 @@ pub struct LoadOptions {
     pub data_key: Option<String>,
     /// The `.npz` array of labels ([`crate::arrays::ArrayOptions::label_key`]).
     pub label_key: Option<String>,
+    /// Image folders: resize every image to this size (else all must share the first's).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub image_size: Option<crate::images::ImageSize>,
+    /// Image folders: 1 (grey) or 3 (RGB) channels (else grey only if every image is grey).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub channels: Option<usize>,
 }
 
 impl Default for LoadOptions {
@@ -157,6 +169,8 @@ impl Default for LoadOptions {
             drop_incomplete: false,
             data_key: None,
             label_key: None,
+            image_size: None,
+            channels: None,
         }
     }
 }
@@ -178,6 +192,8 @@ pub enum Source {
     },
     /// The MNIST sample built into this crate ([`crate::sample`]).
     Sample,
+    /// The colour shapes drawn by [`crate::shapes`] (`--dataset shapes`).
+    Shapes,
     /// A file or folder given with `--data`, in a format.
     Path {
         /// The file or folder.
@@ -192,7 +208,7 @@ impl Source {
     pub fn path(&self) -> Option<&Path> {
         match self {
             Source::Flag(p) | Source::Env(p) | Source::Named { path: p, .. } | Source::Path { path: p, .. } => Some(p),
-            Source::Sample => None,
+            Source::Sample | Source::Shapes => None,
         }
     }
 
@@ -203,6 +219,7 @@ impl Source {
             Source::Flag(p) | Source::Env(p) | Source::Path { path: p, .. } => p.display().to_string(),
             Source::Named { dataset, .. } => dataset.name.to_string(),
             Source::Sample => sample::NAME.to_string(),
+            Source::Shapes => crate::shapes::NAME.to_string(),
         }
     }
 
@@ -237,6 +254,7 @@ impl Source {
             Source::Sample => {
                 return Ok(Verification::Manifest(sample::manifest_path(), sample::manifest()?));
             }
+            Source::Shapes => return Ok(Verification::None),
             Source::Flag(p) | Source::Env(p) | Source::Named { path: p, .. } | Source::Path { path: p, .. } => p,
         };
         let manifest_path = dir.join(manifest::MANIFEST_FILE);
@@ -365,8 +383,21 @@ fn class_label(spec: &DataSpec, name: &str) -> Result<u8, DataError> {
 /// Reads a located source into its two splits (not yet [prepared](Data::prepare)).
 ///
 /// # Errors
-/// Any [`DataError`] of reading or verifying the source.
+/// Any [`DataError`] of reading or verifying the source; [`DataError::InvalidParameter`] for
+/// image options ([`LoadOptions::image_size`], [`LoadOptions::channels`]) with a source that
+/// is not an image folder.
 pub fn load(source: Source, options: &LoadOptions) -> Result<Data, DataError> {
+    let is_folder = source.format() == Format::Images && source.path().is_some();
+    if !is_folder && (options.image_size.is_some() || options.channels.is_some()) {
+        return Err(DataError::InvalidParameter {
+            what: "image options",
+            expected: "--image-size and --channels only with an image folder (--data DIR)".into(),
+            found: format!("them with {}", source.name()),
+        });
+    }
+    if source == Source::Shapes {
+        return Ok(crate::shapes::load());
+    }
     let path = source.path().map(Path::to_path_buf);
     let path = match (source.format(), path) {
         (Format::Idx, _) | (_, None) => return mnist::load_from(source),
@@ -411,6 +442,7 @@ pub fn load(source: Source, options: &LoadOptions) -> Result<Data, DataError> {
             Data::from_parts(train, test, source, options)
         }
         Format::Idx => mnist::load_from(source),
+        Format::Images => crate::images::load(source, options),
     }
 }
 

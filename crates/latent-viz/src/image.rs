@@ -1,11 +1,13 @@
 //! Image grids as PNG: [`ImageGrid`] lays a batch of images out in rows and columns.
 //!
-//! A batch is `[N, H*W]` (flat rows, square images unless [`ImageGrid::image_size`] says
-//! otherwise), `[N, H, W]`, `[N, 1, H, W]` or `[N, 3, H, W]` (RGB) of `f32` values in a stated
-//! [`ValueRange`]: [0, 1] by default, [-1, 1] for GAN outputs. Values outside the range are
+//! A batch is `[N, H*W]` (flat rows, square grey images unless [`ImageGrid::image_size`] or
+//! [`ImageGrid::image_shape`] says otherwise; `[N, 3*H*W]` channel-major RGB rows with
+//! [`ImageGrid::image_shape`]), `[N, H, W]`, `[N, 1, H, W]` or `[N, 3, H, W]` (RGB) of `f32`
+//! values in a stated [`ValueRange`]: [0, 1] by default, [-1, 1] for GAN outputs. Values outside the range are
 //! clamped; NaN pixels are drawn pure red so they are seen, not hidden. Each image is scaled up
 //! by an integer factor (2 for 28 × 28 by default) with grey separators between the tiles. A
-//! grid without NaN is written as an 8-bit grayscale PNG, otherwise as RGB.
+//! grid whose pixels are all grey (grey images without NaN) is written as an 8-bit grayscale
+//! PNG, otherwise as 8-bit RGB.
 //!
 //! [`stack_vertical`] puts several grids one above the other, e.g. originals above their
 //! reconstructions, each with its caption from [`ImageGrid::title`].
@@ -87,13 +89,14 @@ pub struct ImageGrid {
     cols: Option<usize>,
     scale: Option<u32>,
     separator: u32,
-    image_size: Option<(usize, usize)>,
+    /// (channels, height, width) of the images of flat batches.
+    image_shape: Option<(usize, usize, usize)>,
     title: Option<String>,
 }
 
 impl Default for ImageGrid {
     fn default() -> Self {
-        ImageGrid { range: ValueRange::UNIT, cols: None, scale: None, separator: 2, image_size: None, title: None }
+        ImageGrid { range: ValueRange::UNIT, cols: None, scale: None, separator: 2, image_shape: None, title: None }
     }
 }
 
@@ -133,9 +136,27 @@ impl ImageGrid {
         self
     }
 
-    /// Height and width of each image for flat `[N, H*W]` batches that are not square.
+    /// Height and width of each grey image for flat `[N, H*W]` batches that are not square.
     pub fn image_size(mut self, height: usize, width: usize) -> Self {
-        self.image_size = Some((height, width));
+        self.image_shape = Some((1, height, width));
+        self
+    }
+
+    /// The shape of each image of flat `[N, C*H*W]` batches: `channels` 1 (grey) or 3 (RGB,
+    /// channel-major: the red plane, then green, then blue), as a data set's sample shape says.
+    ///
+    /// ```
+    /// use latent_viz::ImageGrid;
+    /// // Two 2x3 RGB images, flat: red, then green.
+    /// let mut batch = ndarray::Array2::<f32>::zeros((2, 18));
+    /// batch.row_mut(0).slice_mut(ndarray::s![..6]).fill(1.0);
+    /// batch.row_mut(1).slice_mut(ndarray::s![6..12]).fill(1.0);
+    /// let grid = ImageGrid::new().image_shape(3, 2, 3).scale(1).separator(0).render(&batch).unwrap();
+    /// assert_eq!((grid.width(), grid.height()), (6, 2));
+    /// assert_eq!((grid.pixel(0, 0), grid.pixel(3, 1)), (Some([255, 0, 0]), Some([0, 255, 0])));
+    /// ```
+    pub fn image_shape(mut self, channels: usize, height: usize, width: usize) -> Self {
+        self.image_shape = Some((channels, height, width));
         self
     }
 
@@ -149,7 +170,8 @@ impl ImageGrid {
     ///
     /// # Errors
     /// [`VizError::Shape`] for a batch of an unsupported shape (or a flat batch that is not
-    /// square without [`ImageGrid::image_size`]), [`VizError::InvalidInput`] for an empty
+    /// square without [`ImageGrid::image_size`], or does not fit [`ImageGrid::image_shape`]),
+    /// [`VizError::InvalidInput`] for an empty
     /// batch, zero columns, a scale or separator beyond the limits, or a grid too large.
     pub fn render<S, D>(&self, batch: &ArrayBase<S, D>) -> Result<Canvas, VizError>
     where
@@ -235,27 +257,26 @@ impl ImageGrid {
     fn layout_of(&self, shape: &[usize]) -> Result<(usize, usize, usize, usize), VizError> {
         let found = || format!("{shape:?}");
         match *shape {
-            [n, p] => {
-                let (h, w) = match self.image_size {
-                    Some((h, w)) if h.checked_mul(w) == Some(p) => (h, w),
-                    Some((h, w)) => {
-                        return Err(VizError::Shape {
-                            what: "image batch",
-                            expected: format!("[N, {h} * {w} = {}]", h.saturating_mul(w)),
-                            found: found(),
-                        });
-                    }
-                    None if p.isqrt() * p.isqrt() == p => (p.isqrt(), p.isqrt()),
-                    None => {
-                        return Err(VizError::Shape {
-                            what: "image batch",
-                            expected: "[N, H*W] with square images (or give the image size)".into(),
-                            found: found(),
-                        });
-                    }
-                };
-                Ok((n, 1, h, w))
-            }
+            [n, p] => match self.image_shape {
+                Some((c @ (1 | 3), h, w)) if c.checked_mul(h).and_then(|v| v.checked_mul(w)) == Some(p) => {
+                    Ok((n, c, h, w))
+                }
+                Some((c, h, w)) => Err(VizError::Shape {
+                    what: "image batch",
+                    expected: match c {
+                        1 => format!("[N, {h} * {w} = {}]", h.saturating_mul(w)),
+                        3 => format!("[N, 3 * {h} * {w} = {}]", h.saturating_mul(w).saturating_mul(3)),
+                        _ => format!("images of 1 or 3 channels, not {c}"),
+                    },
+                    found: found(),
+                }),
+                None if p.isqrt() * p.isqrt() == p => Ok((n, 1, p.isqrt(), p.isqrt())),
+                None => Err(VizError::Shape {
+                    what: "image batch",
+                    expected: "[N, H*W] with square images (or give the image size)".into(),
+                    found: found(),
+                }),
+            },
             [n, h, w] => Ok((n, 1, h, w)),
             [n, c @ (1 | 3), h, w] => Ok((n, c, h, w)),
             _ => Err(VizError::Shape {
@@ -362,6 +383,35 @@ mod tests {
         let c = ImageGrid::new().image_size(2, 3).scale(1).separator(0).render(&batch).unwrap();
         assert_eq!((c.width(), c.height()), (6, 2));
         assert!(matches!(ImageGrid::new().image_size(4, 4).render(&batch), Err(VizError::Shape { .. })));
+    }
+
+    /// Flat channel-major RGB rows draw the same picture as `[N, 3, H, W]`, and write an RGB
+    /// PNG; the same rows read as grey give the old picture.
+    #[test]
+    fn flat_rgb_rows_with_a_shape_draw_like_nchw() {
+        let nchw = Array4::from_shape_fn((4, 3, 5, 6), |(i, c, y, x)| ((i + 2 * c + y * x) % 7) as f32 / 6.0);
+        let flat = nchw.clone().into_shape_with_order((4, 90)).unwrap();
+        let g = ImageGrid::new().cols(2);
+        let rgb = g.clone().image_shape(3, 5, 6).render(&flat).unwrap();
+        assert_eq!(rgb, g.render(&nchw).unwrap());
+        assert_eq!(decode(&rgb.encode_png().unwrap()).2, png::ColorType::Rgb);
+        let grey = Array2::from_shape_fn((4, 30), |(i, p)| (i * p % 5) as f32 / 4.0);
+        assert_eq!(
+            g.clone().image_shape(1, 5, 6).render(&grey).unwrap(),
+            g.clone().image_size(5, 6).render(&grey).unwrap()
+        );
+        assert_eq!(
+            decode(&g.image_size(5, 6).render(&grey).unwrap().encode_png().unwrap()).2,
+            png::ColorType::Grayscale
+        );
+        // MNIST's rows given their shape draw exactly what they drew without it.
+        let mnist = ImageGrid::new().cols(8);
+        assert_eq!(
+            mnist.clone().image_shape(1, 28, 28).render(&digits(16)).unwrap(),
+            mnist.render(&digits(16)).unwrap()
+        );
+        assert!(matches!(ImageGrid::new().image_shape(3, 5, 5).render(&flat), Err(VizError::Shape { .. })));
+        assert!(matches!(ImageGrid::new().image_shape(2, 5, 9).render(&flat), Err(VizError::Shape { .. })));
     }
 
     #[test]

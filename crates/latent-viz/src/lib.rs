@@ -4,8 +4,9 @@
 //! file is written atomically through [`latent_fsio`] (a reader sees the old picture or the whole
 //! new one). The same input always gives the same bytes.
 //!
-//! - [`mod@image`]: [`ImageGrid`] lays a batch of images (`[N, H*W]`, `[N, H, W]`,
-//!   `[N, 1|3, H, W]` of `f32` in a [`ValueRange`]) out in rows and columns;
+//! - [`mod@image`]: [`ImageGrid`] lays a batch of images (`[N, H*W]`, `[N, C*H*W]` with its
+//!   shape, `[N, H, W]`, `[N, 1|3, H, W]` of `f32` in a [`ValueRange`]) out in rows and columns,
+//!   grey or RGB;
 //!   [`stack_vertical`] puts grids one above another (originals above reconstructions).
 //! - [`plot`]: [`LineChart`], named series of (x, y) points with axes, ticks and a legend.
 //! - [`scatter`]: [`ScatterPlot`], `[N, 2]` points coloured by labels 0–9.

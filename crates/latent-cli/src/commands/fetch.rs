@@ -22,7 +22,56 @@ use crate::cli::{FetchArgs, FetchOptions};
 /// # Errors
 /// As [`fetch`].
 pub fn run(args: FetchArgs) -> anyhow::Result<()> {
-    fetch(args.dataset.dataset(), &args.options)
+    match args.dataset.dataset() {
+        Some(dataset) => fetch(dataset, &args.options),
+        None => write_shapes(&args.options),
+    }
+}
+
+/// `latent fetch shapes`: draw the built-in shapes and write them as an image folder (or, with
+/// `--verify`, check that a folder holds exactly them). Nothing is downloaded.
+///
+/// # Errors
+/// If a file cannot be written, or (with `--verify`) the folder cannot be read or differs.
+pub fn write_shapes(options: &FetchOptions) -> anyhow::Result<()> {
+    use latent_data::images::{ImageOptions, read_folder};
+    use latent_data::shapes;
+    if !options.mirrors.is_empty() || options.no_default_mirrors {
+        bail!("--mirror and --no-default-mirrors do not apply to shapes: they are drawn here, not downloaded");
+    }
+    let dest = match &options.dest {
+        Some(dir) => dir.clone(),
+        None => mnist::data_home()
+            .map(|home| home.join(shapes::NAME))
+            .context("cannot tell where the user's data directory is (no home directory); give --dest DIR")?,
+    };
+    let data = shapes::load();
+    if options.verify {
+        let (train, test) =
+            read_folder(&dest, &ImageOptions::default()).with_context(|| format!("reading {}", dest.display()))?;
+        // The folder is read class by class: the same pictures, regrouped.
+        let by_class = |d: &latent_data::Dataset| {
+            let mut order: Vec<usize> = (0..d.len()).collect();
+            order.sort_by_key(|&i| d.labels()[i]);
+            d.subset(&order)
+        };
+        if train != by_class(&data.train)? || test.as_ref() != Some(&by_class(&data.test)?) {
+            bail!(
+                "{}: the images differ from the generated shapes; write them again with `latent fetch shapes`",
+                dest.display()
+            );
+        }
+        println!("verified  {} ({} training and {} test images)", dest.display(), data.train.len(), data.test.len());
+        return Ok(());
+    }
+    let written = shapes::write_folder(&data, &dest).with_context(|| format!("writing {}", dest.display()))?;
+    println!(
+        "wrote     {written} PNG files to {} (train/ and test/, one folder per class); train on them with \
+         `latent train conv-vae --data {}`",
+        dest.display(),
+        dest.display()
+    );
+    Ok(())
 }
 
 /// Where a data set goes unless `--dest` says otherwise: its directory under the user's data

@@ -53,7 +53,7 @@ pub fn run(args: InterpolateArgs) -> anyhow::Result<()> {
     });
     let decoder = model.decoder().context("this model has an encoder but no decoder")?;
     let decoded = to_matrix(&decoder.decode(&Tensor::new(line), None)?);
-    write_images(&args.out, &decoded, args.steps)?;
+    write_images(&args.out, &decoded, args.steps, data.spec().shape)?;
     eprintln!("wrote {} points from test digit {} to {} into {}", args.steps, args.from, args.to, args.out.display());
     Ok(())
 }

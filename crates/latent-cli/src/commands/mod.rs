@@ -16,10 +16,9 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, bail};
 use latent_data::mnist;
 use latent_data::npy::write_npy;
-use latent_data::{Data, Format, LoadOptions, Scale, Source, catalog};
+use latent_data::{Data, Format, LoadOptions, SampleShape, Scale, Source, catalog};
 use latent_models::run_dir::{DataInfo, RunConfig};
 use latent_tensor::Tensor;
-use latent_viz::ImageGrid;
 use ndarray::Array2;
 
 use crate::cli::{Cli, Command, DataArgs};
@@ -89,6 +88,7 @@ fn load_source(source: Source, options: &LoadOptions) -> anyhow::Result<Data> {
     let shown = match (source.path(), source.format()) {
         (Some(dir), Format::Idx) => format!("MNIST-format data from {}", dir.display()),
         (Some(path), format) => format!("{format} data from {}", path.display()),
+        (None, _) if source == Source::Shapes => "the generated shapes".to_string(),
         (None, _) => "the built-in MNIST sample".to_string(),
     };
     let data = latent_data::source::load(source, options).with_context(|| format!("loading {shown}"))?;
@@ -134,6 +134,9 @@ fn run_source(run: &RunConfig) -> anyhow::Result<Source> {
     let recorded = PathBuf::from(&run.data.dir);
     if run.data.name == latent_data::sample::NAME {
         return Ok(Source::Sample);
+    }
+    if run.data.name == latent_data::shapes::NAME {
+        return Ok(Source::Shapes);
     }
     let format = run.data.load.format.unwrap_or(Format::Idx);
     if format != Format::Idx {
@@ -196,13 +199,14 @@ pub fn out_kind(path: &Path) -> anyhow::Result<OutKind> {
     }
 }
 
-/// Write `images` (`[N, 784]`, values in [0, 1]) as a grid picture or an array.
+/// Write `images` (flat rows of examples of `shape`, values in [0, 1]) as a grid picture (grey
+/// or RGB) or an array.
 ///
 /// # Errors
 /// If the file cannot be written.
-pub fn write_images(path: &Path, images: &Array2<f32>, cols: usize) -> anyhow::Result<()> {
+pub fn write_images(path: &Path, images: &Array2<f32>, cols: usize, shape: SampleShape) -> anyhow::Result<()> {
     match out_kind(path)? {
-        OutKind::Png => ImageGrid::new().cols(cols.max(1)).write_png(path, images)?,
+        OutKind::Png => crate::pictures::image_grid(shape).cols(cols.max(1)).write_png(path, images)?,
         OutKind::Npy => write_npy(path, images)?,
     }
     Ok(())

@@ -39,7 +39,9 @@ pub fn run(args: ReconstructArgs) -> anyhow::Result<()> {
     let given = model.classes().map(|_| labels);
     let recon = to_matrix(&latent_models::reconstruct(&mut *model, &Tensor::new(input.clone()), given)?);
     match kind {
-        OutKind::Png => RunPictures::reconstructions(&mut *model, &input, labels, 16.min(args.n), &args.out)?,
+        OutKind::Png => {
+            RunPictures::reconstructions(&mut *model, &input, labels, 16.min(args.n), data.spec().shape, &args.out)?
+        }
         OutKind::Npy => write_npy(&args.out, &recon)?,
     }
     eprintln!(

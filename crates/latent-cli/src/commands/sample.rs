@@ -42,7 +42,8 @@ pub fn run(args: SampleArgs) -> anyhow::Result<()> {
     }
     let labels = args.label.map(|k| vec![k; args.n]);
     let samples = to_matrix(&generator.sample(args.n, labels.as_deref(), &mut TensorRng::seed_from_u64(args.seed))?);
-    write_images(&args.out, &samples, (args.n as f64).sqrt().ceil() as usize)?;
+    let shape = config.data.spec_or_mnist().shape;
+    write_images(&args.out, &samples, (args.n as f64).sqrt().ceil() as usize, shape)?;
     match args.label {
         Some(k) => eprintln!("wrote {} samples of digit {k} to {}", args.n, args.out.display()),
         None => eprintln!("wrote {} samples to {}", args.n, args.out.display()),

@@ -134,6 +134,8 @@ fn refuse_on_resume(args: &TrainArgs) -> anyhow::Result<()> {
         ("--drop-incomplete", args.data.drop_incomplete),
         ("--data-key", args.data.data_key.is_some()),
         ("--label-key", args.data.label_key.is_some()),
+        ("--image-size", args.data.image_size.is_some()),
+        ("--channels", args.data.channels.is_some()),
     ]
     .into_iter()
     .filter_map(|(flag, set)| set.then_some(flag))
