@@ -121,12 +121,20 @@ impl RunPictures {
         let conditional = model.classes().is_some();
         // A GAN has no encoder: nothing to reconstruct or to scatter.
         let has_encoder = model.encoder().is_some();
-        if has_encoder {
+        if !self.shape.is_image() {
+            // Table rows are no pictures: chart the reconstruction error of each feature.
+            if has_encoder {
+                let labels = conditional.then_some(self.scatter_labels.as_slice());
+                let recon =
+                    to_matrix(&latent_models::reconstruct(model, &Tensor::new(self.scatter_images.clone()), labels)?);
+                feature_error_chart(&self.scatter_images, &recon, epoch).write_png(run.file("features.png"))?;
+            }
+        } else if has_encoder {
             let canvas = Self::reconstruction_canvas(model, &self.digits, &self.digit_labels, RECON_COLS, self.shape)?;
             let epoch_file = run.file(&format!("reconstructions-epoch-{epoch:03}.png"));
             write_png_to(&canvas, &[epoch_file, run.file("reconstructions.png")])?;
         }
-        if model.generator().is_some() {
+        if model.generator().is_some() && self.shape.is_image() {
             let (samples, cols) = match model.classes() {
                 Some(classes) => (self.conditional_samples(model, classes)?, classes.min(CLASSES)),
                 None => (to_matrix(&model.decoder().expect("a generator decodes").decode(&self.noise, None)?), 8),
@@ -176,6 +184,32 @@ fn write_png_to(canvas: &Canvas, paths: &[PathBuf]) -> anyhow::Result<()> {
         latent_fsio::write_bytes(path, &png)?;
     }
     Ok(())
+}
+
+/// The root mean squared reconstruction error of each feature (column) of `original`, in the
+/// units the model sees (standard deviations of the training data for real values).
+pub fn per_feature_rmse(original: &Array2<f32>, recon: &Array2<f32>) -> Vec<f64> {
+    let n = original.nrows().max(1) as f64;
+    (0..original.ncols())
+        .map(|j| {
+            let sq: f64 = original
+                .column(j)
+                .iter()
+                .zip(recon.column(j))
+                .map(|(&a, &b)| (f64::from(a) - f64::from(b)).powi(2))
+                .sum();
+            (sq / n).sqrt()
+        })
+        .collect()
+}
+
+/// A chart of [`per_feature_rmse`] over the feature index, for table data.
+pub fn feature_error_chart(original: &Array2<f32>, recon: &Array2<f32>, epoch: u64) -> LineChart {
+    let errors = per_feature_rmse(original, recon);
+    LineChart::new(format!("test reconstruction error per feature after epoch {epoch}"))
+        .x_label("feature")
+        .y_label("RMSE (standard deviations)")
+        .series("test", errors.iter().enumerate().map(|(j, &e)| ((j + 1) as f64, e)))
 }
 
 /// Parts of the metrics that are not losses: a GAN's mean discriminator outputs (probabilities)

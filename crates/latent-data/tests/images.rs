@@ -310,6 +310,7 @@ fn the_result_does_not_depend_on_the_thread_count() {
         train: latent_data::shapes::generate(60, 3).unwrap(),
         test: latent_data::shapes::generate(12, 4).unwrap(),
         source: Source::Shapes,
+        dropped_rows: 0,
     };
     latent_data::shapes::write_folder(&data, dir.path()).unwrap();
     let with = |threads: usize| {
