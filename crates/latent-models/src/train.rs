@@ -449,6 +449,18 @@ impl Trainer {
                 message: format!("claims {} epochs done, which no run of latent reaches", state.epoch),
             });
         }
+        // Every epoch done, and every batch of the epoch under way, took at least one optimiser
+        // step: a state claiming more than its steps allow does not describe this run.
+        let claimed = u64::try_from(extra.partial.batches_done).ok().and_then(|b| b.checked_add(state.epoch));
+        if claimed.is_none_or(|c| c > state.global_step) {
+            return Err(ModelError::Run {
+                path: run.file(crate::run_dir::STATE_FILE),
+                message: format!(
+                    "claims {} epochs and {} batches of the next done in only {} optimiser steps; the state is corrupt or belongs to another run",
+                    state.epoch, extra.partial.batches_done, state.global_step
+                ),
+            });
+        }
         if let Some(parameter) = first_non_finite(&*trainer.model) {
             return Err(ModelError::Run {
                 path: run.file(crate::run_dir::MODEL_FILE),

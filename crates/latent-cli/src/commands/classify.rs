@@ -32,7 +32,7 @@ use ndarray::{Array2, ArrayD, Ix2};
 use serde::Serialize;
 
 use crate::cli::{ClassifyArgs, SampleRange};
-use crate::commands::load_data;
+use crate::commands::{Split, load_data, require_images};
 
 /// The file name of the cached classifier in the user's data directory.
 pub const CLASSIFIER_FILE: &str = "classifier.safetensors";
@@ -142,6 +142,8 @@ pub fn classify(args: &ClassifyArgs) -> anyhow::Result<ClassifyReport> {
             );
         }
         let loaded = load_data(&args.data)?;
+        require_images(&loaded, Split::Train, "to train the digit classifier on")?;
+        require_images(&loaded, Split::Test, "to measure the digit classifier's accuracy on")?;
         let which = match &loaded.source {
             Source::Named { dataset, .. } => format!("the full {}", dataset.title),
             Source::Sample => {
@@ -184,6 +186,8 @@ pub fn classify(args: &ClassifyArgs) -> anyhow::Result<ClassifyReport> {
         if args.baseline == 0 {
             bail!("--baseline must be at least 1");
         }
+        require_images(&data, Split::Train, "to search for --nearest")?;
+        require_images(&data, Split::Test, "to make the --nearest baseline of")?;
         eprintln!(
             "searching {} training digits for the nearest of {} samples and {} test digits",
             data.train.len(),

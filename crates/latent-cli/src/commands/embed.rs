@@ -9,7 +9,7 @@ use latent_tensor::Tensor;
 use latent_viz::ScatterPlot;
 
 use crate::cli::EmbedArgs;
-use crate::commands::{OutKind, load_data_for_run, out_kind, to_matrix};
+use crate::commands::{OutKind, Split, load_data_for_run, out_kind, require_images, to_matrix};
 
 /// Run `latent embed`.
 ///
@@ -22,6 +22,7 @@ pub fn run(args: EmbedArgs) -> anyhow::Result<()> {
     let (mut model, config) =
         RunDir::open(&args.run)?.load_model().with_context(|| format!("latent embed {}", args.run.display()))?;
     let data = load_data_for_run(&args.data, &config)?;
+    require_images(&data, Split::Test, "to embed")?;
     let images = data.test.to_flat(Scale::ZeroOne);
     let mut codes = Vec::new();
     // A conditional model (cvae) encodes each digit with its label.

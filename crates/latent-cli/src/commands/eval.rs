@@ -16,7 +16,7 @@ use latent_tensor::TensorRng;
 use serde::Serialize;
 
 use crate::cli::EvalArgs;
-use crate::commands::load_data_for_run;
+use crate::commands::{Split, load_data_for_run, require_images};
 
 #[derive(Serialize)]
 struct Report {
@@ -40,6 +40,7 @@ pub fn run(args: EvalArgs) -> anyhow::Result<()> {
     let dir = RunDir::open(&args.run).with_context(|| format!("latent eval {}", args.run.display()))?;
     let (mut model, config) = dir.load_model()?;
     let mut data = load_data_for_run(&args.data, &config)?;
+    require_images(&data, Split::Test, "to evaluate on")?;
     if let Some(n) = args.limit {
         if n == 0 {
             bail!("--limit must be at least 1");

@@ -7,7 +7,7 @@ use latent_tensor::Tensor;
 use ndarray::Array2;
 
 use crate::cli::InterpolateArgs;
-use crate::commands::{load_data_for_run, test_images, to_matrix, write_images};
+use crate::commands::{Split, load_data_for_run, require_images, test_images, to_matrix, write_images};
 
 /// Run `latent interpolate`.
 ///
@@ -37,6 +37,7 @@ pub fn run(args: InterpolateArgs) -> anyhow::Result<()> {
         );
     }
     let data = load_data_for_run(&args.data, &config)?;
+    require_images(&data, Split::Test, "to interpolate between")?;
     let n = data.test.len();
     for (flag, i) in [("--from", args.from), ("--to", args.to)] {
         if i >= n {

@@ -127,6 +127,44 @@ pub fn data_info(data: &Mnist) -> DataInfo {
     DataInfo { name: data.source.name(), dir, train_examples: data.train.len(), test_examples: data.test.len() }
 }
 
+/// The data named for a message: its name, and the directory read (`mnist
+/// (/home/me/.local/share/latent/mnist)`, `/data/digits`, `mnist-sample`).
+pub fn data_text(data: &Mnist) -> String {
+    let name = data.source.name();
+    match data.source.path() {
+        Some(dir) if dir.display().to_string() != name => format!("{name} ({})", dir.display()),
+        _ => name,
+    }
+}
+
+/// Refuse data whose `split` (`"test"` or `"training"`) holds no images, for a command that
+/// needs some: `purpose` says what for ("to embed").
+///
+/// # Errors
+/// If the split is empty; the message names the data, the split and the files to look at.
+pub fn require_images(data: &Mnist, split: Split, purpose: &str) -> anyhow::Result<()> {
+    let (set, name, files) = match split {
+        Split::Train => (&data.train, "training", "train-images/train-labels"),
+        Split::Test => (&data.test, "test", "t10k-images/t10k-labels"),
+    };
+    if set.is_empty() {
+        bail!(
+            "the {name} split of {} holds no images (its {files} files are empty): nothing {purpose}",
+            data_text(data)
+        );
+    }
+    Ok(())
+}
+
+/// The two splits of a data set.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Split {
+    /// The training images.
+    Train,
+    /// The test images.
+    Test,
+}
+
 /// The first `n` test images, flat, in [0, 1].
 pub fn test_images(data: &Mnist, n: usize) -> Array2<f32> {
     data.test.take(n.min(data.test.len())).to_flat(Scale::ZeroOne)

@@ -10,7 +10,7 @@ use latent_models::train::{BatchProgress, TrainObserver, TrainOutcome, Trainer, 
 use latent_models::{EpochMetrics, Model, ModelFlags, OptimizerKind, Preset, Registry, RunDir};
 
 use crate::cli::TrainArgs;
-use crate::commands::{data_info, load_data, load_data_for_run};
+use crate::commands::{Split, data_info, load_data, load_data_for_run, require_images};
 use crate::interrupt::{self, StopFlag};
 use crate::pictures::RunPictures;
 use crate::progress::{Progress, ProgressMode};
@@ -30,9 +30,11 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
         let trainer = Trainer::resume(run, args.epochs)
             .with_context(|| format!("--resume: cannot continue {}", out.display()))?;
         let data = load_data_for_run(&args.data, trainer.config())?;
+        trainable(&data)?;
         (trainer, data)
     } else {
         let data = load_data(&args.data)?;
+        trainable(&data)?;
         let config = run_config(&args, &data)?;
         let out = match &args.out {
             Some(out) => out.clone(),
@@ -196,6 +198,13 @@ fn run_config(args: &TrainArgs, data: &latent_data::Mnist) -> anyhow::Result<Run
     }
     train.validate()?;
     Ok(RunConfig { preset: format!("{family}/{name}"), model: config, train, data: data_info(data) })
+}
+
+/// Refuse data with an empty split before any run directory is written: training needs
+/// training images, and every epoch ends with a test pass.
+fn trainable(data: &latent_data::Mnist) -> anyhow::Result<()> {
+    require_images(data, Split::Train, "to train on")?;
+    require_images(data, Split::Test, "to evaluate each epoch on")
 }
 
 fn set<T>(field: &mut T, value: Option<T>) {

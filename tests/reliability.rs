@@ -1,0 +1,129 @@
+//! Hostile and degenerate input to the `latent` command (issue 17): empty data, sizes beyond
+//! memory, outputs larger than memory. Each must end in a clear error (exit 1) or succeed
+//! within bounded memory, never in a panic (exit 101) or an abort.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn latent(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_latent"))
+        .args(args)
+        .env_remove("LATENT_DATA_DIR")
+        .env_remove("LATENT_MAX_MEMORY")
+        .output()
+        .expect("the latent binary runs")
+}
+
+fn ok(args: &[&str]) -> String {
+    let out = latent(args);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "latent {args:?} failed:\n{stderr}");
+    String::from_utf8_lossy(&out.stdout).into_owned() + &stderr
+}
+
+/// Runs `latent args`, which must fail with exit status 1 and every one of `expected` in its
+/// error; returns the error.
+fn refused(args: &[&str], expected: &[&str]) -> String {
+    let out = latent(args);
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert_eq!(out.status.code(), Some(1), "latent {args:?} should fail with exit 1:\n{stderr}");
+    for e in expected {
+        assert!(stderr.contains(e), "latent {args:?}: expected `{e}` in:\n{stderr}");
+    }
+    stderr
+}
+
+fn refs(args: &[String]) -> Vec<&str> {
+    args.iter().map(String::as_str).collect()
+}
+
+fn s(p: &Path) -> &str {
+    p.to_str().unwrap()
+}
+
+/// An MNIST-format directory with `train` training and `test` test images (28 × 28, labels
+/// cycling through the digits).
+fn idx_dir(dir: &Path, train: usize, test: usize) -> PathBuf {
+    std::fs::create_dir_all(dir).unwrap();
+    for (prefix, n) in [("train", train), ("t10k", test)] {
+        let mut images = Vec::new();
+        for v in [0x803u32, n as u32, 28, 28] {
+            images.extend_from_slice(&v.to_be_bytes());
+        }
+        images.extend((0..n * 784).map(|i| (i * 7 % 256) as u8));
+        std::fs::write(dir.join(format!("{prefix}-images-idx3-ubyte")), images).unwrap();
+        let mut labels = Vec::new();
+        for v in [0x801u32, n as u32] {
+            labels.extend_from_slice(&v.to_be_bytes());
+        }
+        labels.extend((0..n).map(|i| (i % 10) as u8));
+        std::fs::write(dir.join(format!("{prefix}-labels-idx1-ubyte")), labels).unwrap();
+    }
+    dir.to_path_buf()
+}
+
+/// A run of `model` with 0 epochs (its initial weights) trained on `data`, in `out`.
+fn untrained(model: &str, preset: &str, data: &Path, out: &Path) {
+    ok(&["train", model, "--preset", preset, "--data-dir", s(data), "--epochs", "0", "--out", s(out), "--quiet"]);
+}
+
+/// Every command that reads test images refuses a test split of 0 images by name (`embed`
+/// used to panic; `eval` reported a NaN loss with exit 0; `interpolate` printed indices "0 to
+/// 18446744073709551615"; `reconstruct --out x.npy` wrote an empty array), and training refuses
+/// an empty split of either kind before it writes a run directory.
+#[test]
+fn every_command_refuses_an_empty_split_by_name() {
+    let tmp = tempfile::tempdir().unwrap();
+    let full = idx_dir(&tmp.path().join("full"), 64, 16);
+    let no_test = idx_dir(&tmp.path().join("no-test"), 64, 0);
+    let no_train = idx_dir(&tmp.path().join("no-train"), 0, 16);
+    let vae = tmp.path().join("vae");
+    untrained("vae", "2d", &full, &vae);
+    let out = |name: &str| tmp.path().join(name);
+    let test_split = [format!("the test split of {}", no_test.display()), "holds no images".to_string()];
+    for (args, what) in [
+        (vec!["embed", s(&vae), "--out", s(&out("e.npy"))], "nothing to embed"),
+        (vec!["reconstruct", s(&vae), "--out", s(&out("r.png"))], "nothing to reconstruct"),
+        (vec!["reconstruct", s(&vae), "--out", s(&out("r.npy"))], "nothing to reconstruct"),
+        (vec!["interpolate", s(&vae), "--from", "0", "--to", "1", "--out", s(&out("i.png"))], "interpolate"),
+        (vec!["eval", s(&vae)], "nothing to evaluate on"),
+        (vec!["eval", s(&vae), "--iw-samples", "5"], "nothing to evaluate on"),
+    ] {
+        let mut args = args;
+        args.extend(["--data-dir", s(&no_test)]);
+        refused(&args, &[&test_split[0], &test_split[1], what]);
+    }
+    assert!(!out("r.npy").exists() && !out("e.npy").exists(), "nothing is written");
+
+    // Sampling reads no data: it works whatever the data.
+    let samples = out("s.npy");
+    ok(&["sample", s(&vae), "--n", "4", "--out", s(&samples)]);
+
+    // The digit classifier trains on the training split and measures itself on the test split;
+    // --nearest searches the one and makes its baseline of the other.
+    let classifier = out("classifier.safetensors");
+    let classify = |data: &Path, extra: &[&str]| -> Vec<String> {
+        let mut args = vec!["classify", s(&samples), "--classifier", s(&classifier), "--data-dir", s(data), "--json"];
+        args.extend(extra);
+        args.iter().map(|a| a.to_string()).collect()
+    };
+    for (data, split) in [(&no_test, "test"), (&no_train, "training")] {
+        let args = classify(data, &["--train-classifier", "--classifier-epochs", "1"]);
+        refused(&refs(&args), &[&format!("the {split} split of {}", data.display()), "digit classifier"]);
+    }
+    assert!(!classifier.exists(), "no classifier is written");
+    ok(&refs(&classify(&full, &["--train-classifier", "--classifier-epochs", "1"])));
+    for (data, split) in [(&no_test, "test"), (&no_train, "training")] {
+        let args = classify(data, &["--nearest"]);
+        refused(&refs(&args), &[&format!("the {split} split of {}", data.display()), "--nearest"]);
+    }
+
+    for (data, split) in [(&no_test, "test"), (&no_train, "training")] {
+        let run = out(&format!("run-{split}"));
+        refused(
+            &["train", "ae", "--preset", "shallow", "--data-dir", s(data), "--epochs", "1", "--out", s(&run)],
+            &[&format!("the {split} split of {}", data.display()), "holds no images"],
+        );
+        assert!(!run.exists(), "no run directory is left behind");
+    }
+}
