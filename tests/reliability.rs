@@ -127,3 +127,22 @@ fn every_command_refuses_an_empty_split_by_name() {
         assert!(!run.exists(), "no run directory is left behind");
     }
 }
+
+/// `latent eval` of a VAE reproduces the test figures of the run's last epoch exactly: it draws
+/// the same `z` as the trainer's test pass after that epoch (it used to draw with the run's seed
+/// alone, so its loss differed from the training report's).
+#[test]
+fn eval_reports_the_runs_own_test_loss_exactly() {
+    let tmp = tempfile::tempdir().unwrap();
+    let run = tmp.path().join("vae");
+    ok(&["train", "vae", "--dataset", "mnist-sample", "--epochs", "1", "--out", s(&run), "--quiet"]);
+    let metrics = std::fs::read_to_string(run.join("metrics.jsonl")).unwrap();
+    let last: serde_json::Value = serde_json::from_str(metrics.lines().last().unwrap()).unwrap();
+    let eval: serde_json::Value =
+        serde_json::from_str(ok(&["eval", s(&run), "--json"]).lines().next().unwrap()).unwrap();
+    assert_eq!(eval["epoch"], 1, "{eval}");
+    assert_eq!(eval["test_loss"].as_f64(), last["test"]["loss"].as_f64(), "eval {eval}\nrun {last}");
+    for part in ["recon", "kl"] {
+        assert_eq!(eval["parts"][part].as_f64(), last["test"][part].as_f64(), "{part}: eval {eval}\nrun {last}");
+    }
+}

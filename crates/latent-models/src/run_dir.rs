@@ -228,6 +228,16 @@ impl RunDir {
         Ok(state)
     }
 
+    /// The epoch the saved weights end (0 for the initial weights), read from the training
+    /// state without changing the directory. `None` when the state is missing, unreadable, or
+    /// from another step than the weights (a save under way or interrupted, which
+    /// [`RunDir::load_state`] finishes).
+    pub fn checkpoint_epoch(&self) -> Option<u64> {
+        let state = TrainingState::load(self.file(STATE_FILE)).ok()?;
+        let meta: CheckpointMeta = read_config(self.file(MODEL_FILE)).ok()?;
+        (meta.global_step == state.global_step).then_some(state.epoch)
+    }
+
     /// Finish or undo an interrupted [`RunDir::save_checkpoint`]: the weights and the state are
     /// replaced as a pair. If the process died after the new weights were renamed into place
     /// but before the new state was, the complete new state (`training_state.next.safetensors`,

@@ -647,7 +647,7 @@ impl Trainer {
                 Some(v) => Some(evaluate(&mut *self.model, v, &bcfg, self.options.seed ^ epoch ^ 0x5A5A)?),
                 None => None,
             };
-            let test = evaluate(&mut *self.model, test, &bcfg, self.options.seed ^ epoch)?;
+            let test = evaluate(&mut *self.model, test, &bcfg, test_seed(self.options.seed, epoch))?;
             let metrics = EpochMetrics {
                 epoch,
                 train: sums.per_example(examples),
@@ -724,6 +724,13 @@ pub fn first_non_finite(model: &dyn Model) -> Option<String> {
         }
     });
     found
+}
+
+/// The seed of the test pass at the end of epoch `epoch` of a run seeded `seed`: the draws of
+/// the objective (a VAE's `z`, a GAN's fakes) on the test set. `latent eval` of the checkpoint
+/// of that epoch uses it too, so it reports the very figures the run recorded.
+pub fn test_seed(seed: u64, epoch: u64) -> u64 {
+    seed ^ epoch
 }
 
 /// The model's objective on every example of `data` in eval mode, per example, with the

@@ -2,7 +2,9 @@
 //!
 //! `test_loss` is the training objective per test image (for the VAE: BCE summed over pixels
 //! plus KL with one sample of z, exactly pytorch/examples' "Test set loss"); the other fields
-//! are its parts. For a model with a likelihood estimate (every VAE: MLP, convolutional,
+//! are its parts. The objective's random draws (a VAE's `z`, a GAN's fakes) are those of the
+//! run's own test pass at the end of the checkpoint's epoch ([`test_seed`]), so on the run's
+//! data `eval` reports exactly the test figures `metrics.jsonl` holds for that epoch. For a model with a likelihood estimate (every VAE: MLP, convolutional,
 //! conditional), `--iw-samples K` adds the importance-weighted estimate of `log p(x)`
 //! (`iwae_log_likelihood`, nats per image; higher is better).
 
@@ -11,7 +13,7 @@ use std::collections::BTreeMap;
 use anyhow::{Context, bail};
 use latent_data::BatchConfig;
 use latent_models::RunDir;
-use latent_models::train::evaluate;
+use latent_models::train::{evaluate, test_seed};
 use latent_tensor::TensorRng;
 use serde::Serialize;
 
@@ -24,6 +26,10 @@ struct Report {
     model: String,
     data: String,
     test_images: usize,
+    /// The epoch the weights end (and whose test pass's draws are reproduced), when the
+    /// training state says.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    epoch: Option<u64>,
     test_loss: f64,
     parts: BTreeMap<String, f64>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -49,7 +55,17 @@ pub fn run(args: EvalArgs) -> anyhow::Result<()> {
     }
     let description = config.model.describe()?;
     let batches = BatchConfig::new(config.train.batch_size).noise(description.noise).scale(description.scale);
-    let mut parts = evaluate(&mut *model, &data.test, &batches, config.train.seed)?;
+    // The draws of the run's test pass after this checkpoint's epoch; without a readable
+    // training state, those of the initial weights' (epoch 0), and the report says so.
+    let epoch = dir.checkpoint_epoch();
+    if epoch.is_none() {
+        eprintln!(
+            "note: {} has no readable training state, so the epoch of its weights is unknown; the random draws of this evaluation may differ from the run's own test pass",
+            args.run.display()
+        );
+    }
+    let seed = test_seed(config.train.seed, epoch.unwrap_or(0));
+    let mut parts = evaluate(&mut *model, &data.test, &batches, seed)?;
     let test_loss = parts.remove("loss").unwrap_or(f64::NAN);
     let (iwae, iw_samples) = if args.iw_samples > 0 {
         let labels = model.classes().map(|_| data.test.labels().to_vec());
@@ -72,6 +88,7 @@ pub fn run(args: EvalArgs) -> anyhow::Result<()> {
         model: config.preset.clone(),
         data: data.source.name(),
         test_images: data.test.len(),
+        epoch,
         test_loss,
         parts,
         iwae_log_likelihood: iwae,
@@ -80,7 +97,8 @@ pub fn run(args: EvalArgs) -> anyhow::Result<()> {
     if args.json {
         println!("{}", serde_json::to_string(&report)?);
     } else {
-        println!("{} ({}) on {} test images of {}", report.run, report.model, report.test_images, report.data);
+        let after = report.epoch.map(|e| format!(" after epoch {e}")).unwrap_or_default();
+        println!("{} ({}){after} on {} test images of {}", report.run, report.model, report.test_images, report.data);
         println!("  test loss per image: {:.4}", report.test_loss);
         for (k, v) in &report.parts {
             println!("  {k:<18} {v:.4}");
