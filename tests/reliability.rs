@@ -146,3 +146,36 @@ fn eval_reports_the_runs_own_test_loss_exactly() {
         assert_eq!(eval["parts"][part].as_f64(), last["test"][part].as_f64(), "{part}: eval {eval}\nrun {last}");
     }
 }
+
+/// The progress lines label each figure: a GAN's are its D and G losses (its `loss` used to be
+/// shown unlabelled, though it is D's alone); other models keep `loss`.
+#[test]
+fn progress_lines_name_a_gans_d_and_g_losses() {
+    let tmp = tempfile::tempdir().unwrap();
+    for (model, names, test) in
+        [("gan", &["d_loss ", "g_loss "][..], "test d_loss "), ("ae", &["loss "][..], "test loss ")]
+    {
+        let out = tmp.path().join(model);
+        let text = ok(&[
+            "train",
+            model,
+            "--dataset",
+            "mnist-sample",
+            "--epochs",
+            "1",
+            "--limit-batches",
+            "10",
+            "--out",
+            s(&out),
+        ]);
+        let lines: Vec<&str> = text.lines().filter(|l| l.starts_with("epoch 1/1")).collect();
+        assert_eq!(lines.len(), 10, "9 batch lines and the epoch's: {text}");
+        for line in &lines {
+            assert!(names.iter().all(|n| line.contains(n)), "{model}: {line}");
+            if model == "gan" {
+                assert!(!line.contains("  loss ") && !line.contains("test loss "), "an unlabelled loss: {line}");
+            }
+        }
+        assert!(lines[9].contains(test), "{model}: {}", lines[9]);
+    }
+}

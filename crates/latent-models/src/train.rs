@@ -227,6 +227,9 @@ pub struct BatchProgress {
     pub batch_examples: usize,
     /// This batch's loss per example.
     pub batch_loss: f64,
+    /// This batch's [`Model::headline_parts`] per example, by name (`[("loss", ..)]` for most
+    /// models, `[("d_loss", ..), ("g_loss", ..)]` for a GAN), for a display to label.
+    pub batch_parts: Vec<(&'static str, f64)>,
     /// Training examples per second so far in this epoch.
     pub samples_per_s: f64,
 }
@@ -582,6 +585,7 @@ impl Trainer {
         };
         let bcfg = self.batch_config();
         let epochs = self.options.epochs;
+        let headline = self.model.headline_parts();
         // A run that stopped early (and is resumed) has no patience left: it stays stopped.
         if let (Some(best), Some(patience)) = (self.best, self.options.early_stop)
             && self.epochs_done >= best.epoch + patience
@@ -633,6 +637,10 @@ impl Trainer {
                     loss: sums.get("loss").unwrap_or(0.0) / examples as f64,
                     batch_examples: batch.len(),
                     batch_loss: loss / batch.len() as f64,
+                    batch_parts: headline
+                        .iter()
+                        .map(|&name| (name, parts.get(name).unwrap_or(f64::NAN) / batch.len() as f64))
+                        .collect(),
                     samples_per_s: examples as f64 / seconds.max(1e-9),
                 });
                 if observer.should_stop() && i + 1 < batches {

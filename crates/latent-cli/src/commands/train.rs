@@ -228,12 +228,16 @@ impl TrainObserver for Observer {
             self.epoch = p.epoch;
             self.progress.start_epoch(p.epoch as usize);
         }
-        self.progress.batch(p.batch_examples, p.batch_loss);
+        self.progress.batch_parts(p.batch_examples, &p.batch_parts);
     }
 
     fn epoch_done(&mut self, m: &EpochMetrics, model: &mut dyn Model) -> latent_models::Result<()> {
+        // The ELBO is the loss upside down; a `loss` that is not a headline part (a GAN's, which
+        // is its `d_loss`) would be the same figure again without its name.
+        let headline = model.headline_parts();
+        let shown = |k: &str| k != "elbo" && (k != "loss" || headline.contains(&"loss"));
         let labels: Vec<(String, f64)> =
-            m.test.iter().filter(|(k, _)| k.as_str() != "elbo").map(|(k, v)| (format!("test {k}"), *v)).collect();
+            m.test.iter().filter(|(k, _)| shown(k)).map(|(k, v)| (format!("test {k}"), *v)).collect();
         let shown: Vec<(&str, f64)> = labels.iter().map(|(k, v)| (k.as_str(), *v)).collect();
         self.progress.end_epoch(&shown);
         let metrics = self.run.read_metrics()?;

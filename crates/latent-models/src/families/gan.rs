@@ -435,6 +435,11 @@ impl Model for Gan {
         (c > 0).then_some(c)
     }
 
+    /// Both networks' losses: `loss` alone is the discriminator's.
+    fn headline_parts(&self) -> &'static [&'static str] {
+        &["d_loss", "g_loss"]
+    }
+
     fn decoder(&mut self) -> Option<&mut dyn Decoder> {
         Some(self)
     }
