@@ -99,7 +99,10 @@ pub fn run(args: EvalArgs) -> anyhow::Result<()> {
     } else {
         let after = report.epoch.map(|e| format!(" after epoch {e}")).unwrap_or_default();
         println!("{} ({}){after} on {} test images of {}", report.run, report.model, report.test_images, report.data);
-        println!("  test loss per image: {:.4}", report.test_loss);
+        // A GAN's `loss` is its `d_loss`, shown among the parts under that name.
+        if model.headline_parts().contains(&"loss") {
+            println!("  test loss per image: {:.4}", report.test_loss);
+        }
         for (k, v) in &report.parts {
             println!("  {k:<18} {v:.4}");
         }
