@@ -179,3 +179,128 @@ fn progress_lines_name_a_gans_d_and_g_losses() {
         assert!(lines[9].contains(test), "{model}: {}", lines[9]);
     }
 }
+
+/// Runs `latent args` with `env` set; its exit code and stderr.
+fn latent_env(args: &[&str], env: (&str, &str)) -> (Option<i32>, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_latent"))
+        .args(args)
+        .env_remove("LATENT_DATA_DIR")
+        .env(env.0, env.1)
+        .output()
+        .expect("the latent binary runs");
+    (out.status.code(), String::from_utf8_lossy(&out.stderr).into_owned())
+}
+
+/// Model sizes no memory holds are refused before anything is allocated, naming the flag, the
+/// estimate and the limit and how to raise it, and leave no run directory (`--hidden
+/// 18446744073709551615` panicked on an ndarray shape overflow; `--hidden 1000000000` and
+/// `--latent-dim 1000000000` aborted on "memory allocation of N bytes failed").
+#[test]
+fn model_sizes_beyond_memory_are_refused_naming_the_flag_the_estimate_and_the_limit() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("run");
+    let train = |extra: &[&str], expected: &[&str]| {
+        let mut args = vec!["train", "vae", "--dataset", "mnist-sample", "--epochs", "1", "--out", s(&out)];
+        args.extend(extra);
+        refused(&args, expected);
+        assert!(!out.exists(), "latent {args:?} left a run directory");
+    };
+    let limit = ["more than the memory limit of 8.00 GiB", "--max-memory SIZE", "LATENT_MAX_MEMORY"];
+    train(&["--hidden", "18446744073709551615"], &["hidden", "18446744073709551615", "at most 2^40"]);
+    train(&["--hidden", "1000000000"], &[&["--hidden 1000000000", "needs about 27.4 TiB"][..], &limit].concat());
+    train(&["--latent-dim", "1000000000"], &[&["--latent-dim 1000000000", "TiB"][..], &limit].concat());
+    for model in ["conv-vae", "dcgan", "gan"] {
+        let args = ["train", model, "--dataset", "mnist-sample", "--latent-dim", "1000000000", "--out", s(&out)];
+        refused(&args, &["--latent-dim 1000000000", "TiB", "--max-memory"]);
+    }
+    // The limit is the user's: --max-memory, else LATENT_MAX_MEMORY.
+    train(&["--max-memory", "1M"], &["training vae/pytorch-examples", "13.1 MiB", "memory limit of 1.00 MiB"]);
+    train(&["--max-memory", "lots"], &["--max-memory", "lots: not a size"]);
+    let args = ["train", "vae", "--dataset", "mnist-sample", "--epochs", "1", "--out", s(&out)];
+    let (code, err) = latent_env(&args, ("LATENT_MAX_MEMORY", "2M"));
+    assert!(code == Some(1) && err.contains("memory limit of 2.00 MiB"), "{err}");
+    let (code, err) = latent_env(
+        &["train", "ae", "--preset", "shallow", "--epochs", "0", "--out", s(&out)],
+        ("LATENT_MAX_MEMORY", "64G"),
+    );
+    assert_eq!(code, Some(0), "{err}");
+}
+
+/// Requests beyond memory or disk are refused by the flag that asks for them (`sample --n
+/// 1000000000000`, `interpolate --steps 10000000` and `eval --iw-samples 1000000000` aborted
+/// on failed allocations); a run whose `config.json` asks for 2^40 hidden units is refused by
+/// every command that would build it, naming the file.
+#[test]
+fn requests_and_configs_beyond_memory_are_refused() {
+    let tmp = tempfile::tempdir().unwrap();
+    let run = tmp.path().join("vae");
+    ok(&["train", "vae", "--dataset", "mnist-sample", "--epochs", "0", "--out", s(&run), "--quiet"]);
+    let out = |name: &str| tmp.path().join(name);
+    // The space left is known on Unix (elsewhere the file is written until the disk is full).
+    if cfg!(unix) {
+        refused(
+            &["sample", s(&run), "--n", "1000000000000", "--out", s(&out("x.npy"))],
+            &["--n 1000000000000", "would take 2.79 PiB", "free on its file system"],
+        );
+    }
+    refused(
+        &["sample", s(&run), "--n", "1000000000000", "--out", s(&out("x.png"))],
+        &["--n 1000000000000", "a PNG grid holds at most 10000 images", ".npy"],
+    );
+    refused(
+        &["interpolate", s(&run), "--from", "0", "--to", "1", "--steps", "10000000", "--out", s(&out("x.png"))],
+        &["--steps 10000000", "at most 10000 images"],
+    );
+    refused(&["eval", s(&run), "--iw-samples", "1000000000"], &["--iw-samples 1000000000", "at most 1000000"]);
+    refused(
+        &["reconstruct", s(&run), "--n", "2000", "--max-memory", "10M", "--out", s(&out("r.npy"))],
+        &["--n 2000", "MiB"],
+    );
+    assert!(std::fs::read_dir(tmp.path()).unwrap().count() == 1, "nothing written beside the run");
+
+    let config = run.join("config.json");
+    let text = std::fs::read_to_string(&config).unwrap();
+    std::fs::write(&config, text.replace("\"hidden\": [\n      400\n    ]", "\"hidden\": [1099511627776]")).unwrap();
+    assert!(std::fs::read_to_string(&config).unwrap().contains("1099511627776"));
+    for args in [
+        vec!["eval", s(&run)],
+        vec!["sample", s(&run), "--out", s(&out("s.npy"))],
+        vec!["info", s(&run)],
+        vec!["embed", s(&run), "--out", s(&out("e.npy"))],
+        vec!["train", "vae", "--out", s(&run), "--resume", "--epochs", "2"],
+    ] {
+        refused(&args, &["config.json", "needs about", "PiB", "--max-memory"]);
+    }
+}
+
+/// `sample` writes a large `.npy` a chunk at a time: 200,000 samples (627 MB) in a few tens of
+/// MB of memory (it held them all, and more than twice their size at its peak: 6.2 GB for a
+/// million), with the very draws of sampling them at once.
+#[cfg(target_os = "linux")]
+#[test]
+fn a_large_sample_is_streamed_in_bounded_memory() {
+    let tmp = tempfile::tempdir().unwrap();
+    let run = tmp.path().join("vae");
+    ok(&["train", "vae", "--dataset", "mnist-sample", "--epochs", "0", "--out", s(&run), "--quiet"]);
+    let big = tmp.path().join("big.npy");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_latent"))
+        .args(["sample", s(&run), "--n", "200000", "--out", s(&big), "--threads", "2"])
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let (mut status, mut usage) = (0, unsafe { std::mem::zeroed::<libc::rusage>() });
+    // SAFETY: waits for our own child, whose pid we hold; the pointers are to live locals.
+    let pid = unsafe { libc::wait4(child.id() as libc::pid_t, &mut status, 0, &mut usage) };
+    assert_eq!(pid, child.id() as libc::pid_t);
+    assert!(libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0, "status {status}");
+    let _ = child.try_wait();
+    let peak_mib = usage.ru_maxrss / 1024;
+    assert!(peak_mib < 150, "peak resident memory {peak_mib} MiB for a 627 MB output");
+    let bytes = std::fs::read(&big).unwrap();
+    assert_eq!(bytes.len(), 128 + 200_000 * 784 * 4);
+
+    let small = tmp.path().join("small.npy");
+    ok(&["sample", s(&run), "--n", "3000", "--out", s(&small)]);
+    let small = std::fs::read(&small).unwrap();
+    assert_eq!(small[128..], bytes[128..128 + 3000 * 784 * 4], "the first 3000 samples are the same draws");
+}

@@ -196,10 +196,16 @@ impl RunDir {
     /// Rebuild the model from the config and load its weights.
     ///
     /// # Errors
-    /// If the config or the weights are missing, malformed or do not match each other.
+    /// If the config or the weights are missing, malformed or do not match each other, or the
+    /// config asks for a model larger than the memory limit ([`crate::memory`]; the error names
+    /// `config.json`).
     pub fn load_model(&self) -> Result<(Box<dyn Model>, RunConfig)> {
         let config = self.read_config()?;
-        let mut model = build_model(&config.model, &mut TensorRng::seed_from_u64(0))?;
+        let mut model = build_model(&config.model, &mut TensorRng::seed_from_u64(0)).map_err(|e| match e {
+            // Say which file asked for so large a model.
+            ModelError::Memory { .. } => ModelError::Run { path: self.file(CONFIG_FILE), message: e.to_string() },
+            e => e,
+        })?;
         load_checkpoint(self.file(MODEL_FILE), &mut *model)?;
         Ok((model, config))
     }

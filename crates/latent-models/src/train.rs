@@ -31,6 +31,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{ModelError, Result};
 use crate::family::{Description, Registry};
+use crate::memory::{self, Footprint};
 use crate::metrics::EpochMetrics;
 use crate::model::{Model, Parts};
 pub use crate::optimizers::{OptimizerKind, OptimizerSpec};
@@ -349,6 +350,7 @@ pub struct Trainer {
     partial: PartialEpoch,
     best: Option<Best>,
     history: Vec<EpochMetrics>,
+    footprint: Footprint,
 }
 
 /// More epochs than any run can have done (a training state claiming more is corrupt).
@@ -367,9 +369,10 @@ impl Trainer {
     /// If the options or model configuration are invalid, or the directory cannot be written.
     pub fn with_registry(run: RunDir, config: RunConfig, registry: &Registry) -> Result<Self> {
         config.train.validate()?;
+        let footprint = registry.footprint(&config.model)?;
         let model = registry.build(&config.model, &mut TensorRng::seed_from_u64(config.train.seed))?;
         let description = registry.describe(&config.model)?;
-        let mut trainer = Trainer::assemble(model, description, config.train.clone())?;
+        let mut trainer = Trainer::assemble(model, description, config.train.clone(), footprint)?;
         run.write_config(&config)?;
         trainer.persist = Some(Persist { dir: run, config });
         // The initial weights are a checkpoint too (epoch 0): a run that fails or is killed in
@@ -394,10 +397,19 @@ impl Trainer {
     /// If the options are invalid.
     pub fn in_memory(model: Box<dyn Model>, description: Description, options: TrainOptions) -> Result<Self> {
         options.validate()?;
-        Trainer::assemble(model, description, options)
+        // A built-in family counts its layers; another is estimated from its description.
+        let footprint = Registry::builtin()
+            .footprint(&model.config())
+            .unwrap_or_else(|_| Footprint::from_description(&description));
+        Trainer::assemble(model, description, options, footprint)
     }
 
-    fn assemble(model: Box<dyn Model>, description: Description, options: TrainOptions) -> Result<Self> {
+    fn assemble(
+        model: Box<dyn Model>,
+        description: Description,
+        options: TrainOptions,
+        footprint: Footprint,
+    ) -> Result<Self> {
         let optimizers = Optimizers::new(model.optimizer_groups(&options.optimizer_spec()))?;
         let ctx = Ctx::train(TensorRng::seed_from_u64(ctx_seed(options.seed)));
         Ok(Trainer {
@@ -412,6 +424,7 @@ impl Trainer {
             partial: PartialEpoch::default(),
             best: None,
             history: Vec::new(),
+            footprint,
         })
     }
 
@@ -431,7 +444,8 @@ impl Trainer {
             .validate()
             .map_err(|e| ModelError::Run { path: run.file(crate::run_dir::CONFIG_FILE), message: e.to_string() })?;
         let description = config.model.describe()?;
-        let mut trainer = Trainer::assemble(model, description, config.train.clone())?;
+        let footprint = config.model.footprint()?;
+        let mut trainer = Trainer::assemble(model, description, config.train.clone(), footprint)?;
         trainer
             .optimizers
             .load_states(state.optimizers.clone(), &*trainer.model)
@@ -576,6 +590,20 @@ impl Trainer {
         if test.is_empty() {
             return Err(ModelError::input("test data", "has no examples: nothing to evaluate on"));
         }
+        // Training memory (gradients, optimiser state, a batch's activations) is checked against
+        // the limit before the first step allocates it.
+        let f = self.footprint;
+        memory::check(
+            || {
+                format!(
+                    "training a {} model of {} parameters on batches of {} examples",
+                    self.description.kind,
+                    f.parameters,
+                    self.options.batch_size.min(train.len())
+                )
+            },
+            memory::training_need(&f, &self.options, train.len()),
+        )?;
         let split;
         let (train, val) = if self.options.val_fraction > 0.0 {
             split = train.split(self.options.val_fraction, self.options.seed)?;

@@ -18,7 +18,15 @@ use latent_tensor::TensorRng;
 use serde::Serialize;
 
 use crate::cli::EvalArgs;
-use crate::commands::{Split, load_data_for_run, require_images};
+use crate::commands::{Split, check_request, load_data_for_run, require_images};
+
+/// The most importance samples per test image `--iw-samples` takes. Each costs one decoder pass
+/// per image (a million on the 10,000 MNIST test digits are 10^10 passes, hours to days on a
+/// CPU) and 8 bytes while its image is estimated; the literature uses 5,000.
+pub const MAX_IW_SAMPLES: usize = 1_000_000;
+
+/// Test images decoded at once by the importance-weighted estimate.
+const IW_CHUNK: usize = 1000;
 
 #[derive(Serialize)]
 struct Report {
@@ -53,7 +61,26 @@ pub fn run(args: EvalArgs) -> anyhow::Result<()> {
         }
         data.test = data.test.take(n.min(data.test.len()));
     }
+    if args.iw_samples > MAX_IW_SAMPLES {
+        bail!(
+            "--iw-samples {}: at most {MAX_IW_SAMPLES} importance samples per test image (the literature uses 5000; each costs a decoder pass per image)",
+            args.iw_samples
+        );
+    }
     let description = config.model.describe()?;
+    // A batch of the objective (or a chunk of importance samples) in flight, the test images as
+    // numbers, and each image's importance weights.
+    let rows = config.train.batch_size.min(data.test.len()).max(IW_CHUNK.min(args.iw_samples));
+    let held = data.test.len().saturating_mul(description.input_dim).saturating_add(args.iw_samples.saturating_mul(2));
+    check_request(
+        &config,
+        || match args.iw_samples {
+            0 => format!("evaluating {} test images in batches of {rows}", data.test.len()),
+            k => format!("--iw-samples {k} on {} test images", data.test.len()),
+        },
+        rows,
+        held,
+    )?;
     let batches = BatchConfig::new(config.train.batch_size).noise(description.noise).scale(description.scale);
     // The draws of the run's test pass after this checkpoint's epoch; without a readable
     // training state, those of the initial weights' (epoch 0), and the report says so.
@@ -78,7 +105,7 @@ pub fn run(args: EvalArgs) -> anyhow::Result<()> {
         };
         let images = data.test.to_flat(description.scale);
         let mut rng = TensorRng::seed_from_u64(config.train.seed);
-        let ll = estimate.log_likelihood(&images, labels.as_deref(), args.iw_samples, 1000, &mut rng)?;
+        let ll = estimate.log_likelihood(&images, labels.as_deref(), args.iw_samples, IW_CHUNK, &mut rng)?;
         (Some(ll.iter().sum::<f64>() / ll.len() as f64), Some(args.iw_samples))
     } else {
         (None, None)

@@ -7,7 +7,9 @@ use latent_tensor::Tensor;
 use ndarray::Array2;
 
 use crate::cli::InterpolateArgs;
-use crate::commands::{Split, load_data_for_run, require_images, test_images, to_matrix, write_images};
+use crate::commands::{
+    CHUNK_ROWS, Split, check_request, load_data_for_run, require_images, test_images, to_matrix, write_image_rows,
+};
 
 /// Run `latent interpolate`.
 ///
@@ -48,13 +50,18 @@ pub fn run(args: InterpolateArgs) -> anyhow::Result<()> {
     let ends = ndarray::stack![ndarray::Axis(0), images.row(args.from), images.row(args.to)];
     let codes = to_matrix(&model.encoder().expect("checked above").encode(&Tensor::new(ends), None)?);
     let dim = codes.ncols();
-    let line = Array2::from_shape_fn((args.steps, dim), |(s, j)| {
-        let t = s as f32 / (args.steps - 1) as f32;
-        (1.0 - t) * codes[[0, j]] + t * codes[[1, j]]
-    });
+    let flag = format!("--steps {}", args.steps);
+    check_request(&config, || format!("{flag}, decoded {CHUNK_ROWS} at a time"), CHUNK_ROWS.min(args.steps), 0)?;
+    let width = config.model.describe()?.input_dim;
     let decoder = model.decoder().context("this model has an encoder but no decoder")?;
-    let decoded = to_matrix(&decoder.decode(&Tensor::new(line), None)?);
-    write_images(&args.out, &decoded, args.steps)?;
+    // The points are decoded and written a chunk at a time (see `write_image_rows`).
+    write_image_rows(&args.out, args.steps, width, args.steps, &flag, |start, count| {
+        let line = Array2::from_shape_fn((count, dim), |(s, j)| {
+            let t = (start + s) as f32 / (args.steps - 1) as f32;
+            (1.0 - t) * codes[[0, j]] + t * codes[[1, j]]
+        });
+        Ok(to_matrix(&decoder.decode(&Tensor::new(line), None)?))
+    })?;
     eprintln!("wrote {} points from test digit {} to {} into {}", args.steps, args.from, args.to, args.out.display());
     Ok(())
 }

@@ -15,8 +15,9 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
 use latent_data::mnist::{self, Source};
-use latent_data::npy::write_npy;
+use latent_data::npy::NpyRowWriter;
 use latent_data::{Mnist, Scale, catalog};
+use latent_models::memory::Size;
 use latent_models::run_dir::{DataInfo, RunConfig};
 use latent_tensor::Tensor;
 use latent_viz::ImageGrid;
@@ -36,6 +37,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
     if cli.threads == Some(0) {
         bail!("--threads must be at least 1");
     }
+    set_memory_limit(cli.max_memory.as_deref())?;
     let threads = cli.threads.map(|n| {
         if n > MAX_THREADS {
             eprintln!("warning: --threads {n} is more than latent uses; using {MAX_THREADS}");
@@ -45,6 +47,21 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
     // On a worker of a pool of the requested size, parallel kernels start on this thread at once
     // (see `latent_tensor::threads::run_in_pool`).
     latent_tensor::threads::run_in_pool(threads, || dispatch(cli.command)).context("--threads")?
+}
+
+/// Set the memory limit of every estimate ([`latent_models::memory`]) from `--max-memory`, else
+/// `LATENT_MAX_MEMORY`, else the default.
+fn set_memory_limit(flag: Option<&str>) -> anyhow::Result<()> {
+    use latent_models::memory;
+    let limit = match (flag, std::env::var(memory::LIMIT_ENV)) {
+        (Some(text), _) => memory::parse_size(text).context("--max-memory")?,
+        (None, Ok(text)) if !text.trim().is_empty() => {
+            memory::parse_size(&text).with_context(|| format!("the {} environment variable", memory::LIMIT_ENV))?
+        }
+        _ => memory::DEFAULT_LIMIT,
+    };
+    memory::set_limit(limit);
+    Ok(())
 }
 
 /// Run one subcommand (on the current thread).
@@ -191,14 +208,77 @@ pub fn out_kind(path: &Path) -> anyhow::Result<OutKind> {
     }
 }
 
-/// Write `images` (`[N, 784]`, values in [0, 1]) as a grid picture or an array.
+/// The most images a PNG grid holds: 10,000 (a 100 × 100 grid of 28 × 28 digits is some 3,000
+/// pixels a side). Write `.npy` for more.
+pub const MAX_GRID_IMAGES: usize = 10_000;
+
+/// Rows generated and written at a time by the commands whose output can be larger than memory
+/// (`sample`, `interpolate`).
+pub const CHUNK_ROWS: usize = 1024;
+
+/// Refuse a request to the model of `config` that would need more memory than the limit
+/// ([`latent_models::memory`]): `rows` examples through the model at once, and `held` values
+/// kept besides (the output, a copy of the data). `what` names the flag (`--n 5000`).
 ///
 /// # Errors
-/// If the file cannot be written.
-pub fn write_images(path: &Path, images: &Array2<f32>, cols: usize) -> anyhow::Result<()> {
+/// If the configuration is invalid or the estimate exceeds the limit.
+pub fn check_request(
+    config: &RunConfig,
+    what: impl FnOnce() -> String,
+    rows: usize,
+    held: usize,
+) -> anyhow::Result<()> {
+    let footprint = config.model.footprint()?;
+    latent_models::memory::check(what, footprint.inference_bytes(rows as u64, held as u64))?;
+    Ok(())
+}
+
+/// Write `rows` images of `width` values each (in [0, 1]) to `path`, made [`CHUNK_ROWS`] at a
+/// time by `produce(first_row, count)`: a `.npy` is written as they come (the header first,
+/// then each chunk's rows; the file appears, atomically, once complete), so memory stays bounded
+/// whatever `rows`; a PNG grid of `cols` columns holds at most [`MAX_GRID_IMAGES`]. Both are
+/// checked before anything is made: the grid's size, and the `.npy`'s against the space left
+/// on its file system. `flag` names the count in errors (`--n 5000`).
+///
+/// # Errors
+/// If the output is too large, `produce` fails, or the file cannot be written.
+pub fn write_image_rows(
+    path: &Path,
+    rows: usize,
+    width: usize,
+    cols: usize,
+    flag: &str,
+    mut produce: impl FnMut(usize, usize) -> anyhow::Result<Array2<f32>>,
+) -> anyhow::Result<()> {
+    let chunks = (0..rows).step_by(CHUNK_ROWS).map(|start| (start, CHUNK_ROWS.min(rows - start)));
     match out_kind(path)? {
-        OutKind::Png => ImageGrid::new().cols(cols.max(1)).write_png(path, images)?,
-        OutKind::Npy => write_npy(path, images)?,
+        OutKind::Png => {
+            if rows > MAX_GRID_IMAGES {
+                bail!(
+                    "{flag}: a PNG grid holds at most {MAX_GRID_IMAGES} images; write a .npy file (--out NAME.npy) for more"
+                );
+            }
+            let parts = chunks.map(|(start, count)| produce(start, count)).collect::<anyhow::Result<Vec<_>>>()?;
+            ImageGrid::new().cols(cols.max(1)).write_png(path, &crate::pictures::stack_rows(&parts))?;
+        }
+        OutKind::Npy => {
+            let bytes = (rows as u64).saturating_mul(width as u64).saturating_mul(4).saturating_add(128);
+            if let Some(free) = latent_fsio::available_space(path)
+                && bytes > free
+            {
+                bail!(
+                    "{flag}: {} would take {}, more than the {} free on its file system",
+                    path.display(),
+                    Size(bytes),
+                    Size(free)
+                );
+            }
+            let mut out = NpyRowWriter::<f32>::create(path, rows, width)?;
+            for (start, count) in chunks {
+                out.write_rows(&produce(start, count)?)?;
+            }
+            out.finish()?;
+        }
     }
     Ok(())
 }

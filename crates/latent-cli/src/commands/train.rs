@@ -36,6 +36,7 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
         let data = load_data(&args.data)?;
         trainable(&data)?;
         let config = run_config(&args, &data)?;
+        fits_in_memory(&args, &config, data.train.len())?;
         let out = match &args.out {
             Some(out) => out.clone(),
             None => free_run_dir(&args.model),
@@ -198,6 +199,27 @@ fn run_config(args: &TrainArgs, data: &latent_data::Mnist) -> anyhow::Result<Run
     }
     train.validate()?;
     Ok(RunConfig { preset: format!("{family}/{name}"), model: config, train, data: data_info(data) })
+}
+
+/// Refuse, before a run directory is written, a model or batch that training could not hold
+/// within the memory limit ([`latent_models::memory`]), naming the flags that size it.
+fn fits_in_memory(args: &TrainArgs, config: &RunConfig, examples: usize) -> anyhow::Result<()> {
+    use latent_models::memory;
+    let footprint = config.model.footprint()?;
+    let sizes: Vec<String> = [
+        ("--hidden", args.hidden.clone()),
+        ("--latent-dim", args.latent_dim.map(|v| v.to_string())),
+        ("--batch-size", args.batch_size.map(|v| v.to_string())),
+    ]
+    .into_iter()
+    .filter_map(|(flag, value)| value.map(|v| format!("{flag} {v}")))
+    .collect();
+    let given = if sizes.is_empty() { String::new() } else { format!(" with {}", sizes.join(" ")) };
+    memory::check(
+        || format!("training {}{given} ({} parameters)", config.preset, footprint.parameters),
+        memory::training_need(&footprint, &config.train, examples),
+    )?;
+    Ok(())
 }
 
 /// Refuse data with an empty split before any run directory is written: training needs

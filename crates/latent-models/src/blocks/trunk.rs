@@ -105,7 +105,8 @@ impl Trunk {
                 }
                 layers.push(LayerSpec::Flatten { start_dim: 1 });
                 let side = image_size >> channels.len();
-                (layers, in_channels * side * side)
+                // Saturating: an absurd width is refused by its memory estimate, not overflowed.
+                (layers, in_channels.saturating_mul(side).saturating_mul(side))
             }
         }
     }
@@ -143,7 +144,7 @@ impl Trunk {
                 let mut layers = vec![
                     LayerSpec::Linear(LinearConfig {
                         in_features: latent,
-                        out_features: last * side * side,
+                        out_features: last.saturating_mul(side).saturating_mul(side),
                         bias: true,
                     }),
                     LayerSpec::Relu,
@@ -163,6 +164,15 @@ impl Trunk {
                 }
                 layers
             }
+        }
+    }
+
+    /// The shape of one example as the body reads it: `[input]` for an MLP, `[1, side, side]`
+    /// for convolutions.
+    pub fn input_shape(&self, input: usize) -> Vec<usize> {
+        match self {
+            Trunk::Mlp { .. } => vec![input],
+            Trunk::Conv { image_size, .. } => vec![1, *image_size, *image_size],
         }
     }
 

@@ -29,10 +29,12 @@ use serde::{Deserialize, Serialize};
 use latent_data::Scale;
 use latent_tensor::TensorRng;
 
+use crate::config::positive;
 use crate::error::{ModelError, Result};
 use crate::families::autoencoder::square_side;
 use crate::families::gan::{GAN_FLAGS, Gan, GanTraining, apply_gan_flags, gan_train};
 use crate::family::{Description, FamilyConfig, ModelConfig, ModelFlags, Preset};
+use crate::memory::Footprint;
 use crate::model::Model;
 
 /// LeakyReLU's slope in the discriminator.
@@ -62,15 +64,16 @@ impl DcganConfig {
     /// On the first invalid field: a zero size, an empty channel list, or an image side that
     /// the stride-2 layers do not halve exactly.
     pub fn validate(&self) -> Result<()> {
-        if self.latent_dim == 0 {
-            return Err(ModelError::config("latent_dim", "must be at least 1"));
-        }
+        positive("latent_dim", self.latent_dim)?;
+        positive("image_size", self.image_size)?;
+        positive("image_size squared", self.image_size.saturating_mul(self.image_size))?;
         for (field, channels) in
             [("generator_channels", &self.generator_channels), ("discriminator_channels", &self.discriminator_channels)]
         {
             if channels.is_empty() || channels.contains(&0) {
                 return Err(ModelError::config(field, "needs at least one layer, each of at least 1 channel"));
             }
+            channels.iter().try_for_each(|&c| positive(field, c))?;
             start_side(self.image_size, channels.len()).ok_or_else(|| {
                 ModelError::config(
                     field,
@@ -148,6 +151,12 @@ impl FamilyConfig for DcganConfig {
             noise: latent_data::NoiseSpec::None,
             classes: None,
         }
+    }
+
+    /// The discriminator, then the generator (the data's input is D's).
+    fn footprint(&self) -> Footprint {
+        Footprint::of_layers(&self.discriminator_specs(), &[self.image_size * self.image_size])
+            .plus(Footprint::of_layers(&self.generator_specs(), &[self.latent_dim]))
     }
 
     fn apply_flags(&mut self, flags: &ModelFlags) -> Result<()> {

@@ -64,6 +64,7 @@ use crate::config::{Activation, check_classes, positive};
 use crate::error::{ModelError, Result};
 pub use crate::families::dcgan::DcganConfig;
 use crate::family::{Description, FamilyConfig, ModelConfig, ModelFlags, Preset};
+use crate::memory::Footprint;
 use crate::model::{Decoder, Generator, Model, Objective, Parts, check_labels, data_tensor, sample_labels};
 use crate::optimizers::{OptimizerGroup, OptimizerSpec, Optimizers, StepContext, take_grads_under};
 use crate::train::TrainOptions;
@@ -234,6 +235,15 @@ impl FamilyConfig for GanConfig {
             noise: latent_data::NoiseSpec::None,
             classes: (self.classes > 0).then_some(self.classes),
         }
+    }
+
+    /// The discriminator, then the generator (the data's input is D's).
+    fn footprint(&self) -> Footprint {
+        let leaky = Activation::LeakyRelu;
+        let g_dims = widths(self.latent_dim + self.classes, &self.generator_hidden, self.output_dim);
+        let d_dims = widths(self.output_dim + self.classes, &self.discriminator_hidden, 1);
+        Footprint::of_layers(&mlp(&d_dims, leaky, None), &d_dims[..1])
+            .plus(Footprint::of_layers(&mlp(&g_dims, leaky, Some(Activation::Tanh)), &g_dims[..1]))
     }
 
     fn apply_flags(&mut self, flags: &ModelFlags) -> Result<()> {
