@@ -9,7 +9,10 @@ Loss: BCE-with-logits (mean), non-saturating G loss. Adam lr 2e-4 betas (0.5, 0.
 Per iteration (DCGAN-example order, as torch_gan.py): one z batch; D step on real (label 1) + G(z).detach()
 (label 0); then G step on D(G(z)) with label 1, reusing the same fake batch.
 Reported: train_loss = mean D loss per batch, g_loss = mean G loss per batch;
-test_loss = D loss on the test set (real test images vs. the same number of fresh fakes), eval mode, no grad.
+test_loss = D loss on the test set (real test images vs. the same number of fresh fakes), no grad, with BatchNorm as in
+training: each batch normalised by its own statistics, the running statistics frozen (momentum 0), as latent evaluates a
+GAN. (In eval mode D would normalise with running statistics that average real and fake batches, a mixture it never
+judged; the PyTorch DCGAN example never leaves training mode.) Samples are drawn in eval mode.
 Parameter names match latent's (generator.N.*, discriminator.N.*), so checkpoints are exchangeable.
 
 Imports common.py and mnist.py from the shared reference directory: LATENT_REFERENCE_DIR, default
@@ -62,6 +65,14 @@ def weights_init(m):
         nn.init.constant_(m.bias.data, 0)
 
 
+def batchnorm_momentum(momentum, *nets):
+    """Set every BatchNorm's momentum: 0.1 (PyTorch's default) to train, 0 to keep the running statistics frozen."""
+    for net in nets:
+        for m in net.modules():
+            if isinstance(m, nn.modules.batchnorm._BatchNorm):
+                m.momentum = momentum
+
+
 def main():
     args = parse_args(__doc__.splitlines()[0], 128)
     xtr = torch.from_numpy(mnist.load_float("train")[0]) * 2 - 1
@@ -75,6 +86,7 @@ def main():
     rep = Reporter("dcgan", args)
     for ep in range(1, args.epochs + 1):
         g.train(); d.train()
+        batchnorm_momentum(0.1, g, d)
         d_tot = g_tot = 0.0
         nb = n = 0
         t0 = now()
@@ -95,7 +107,7 @@ def main():
             d_tot += loss_d.item(); g_tot += loss_g.item()
             nb += 1; n += b
         train_s = now() - t0
-        g.eval(); d.eval()
+        batchnorm_momentum(0.0, g, d)  # still training mode: batch statistics, running ones untouched
         te, tb = 0.0, 0
         t1 = now()
         with torch.no_grad():

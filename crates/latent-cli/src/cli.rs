@@ -11,6 +11,11 @@ pub struct Cli {
     /// Threads for the parallel kernels (default: RAYON_NUM_THREADS, else every core).
     #[arg(long, global = true, value_name = "N")]
     pub threads: Option<usize>,
+    /// The most memory a model, a training run or a request may need, estimated before anything
+    /// is allocated; a larger one is refused with its estimate (e.g. 32G, 512M; default:
+    /// LATENT_MAX_MEMORY, else 8G).
+    #[arg(long, global = true, value_name = "SIZE")]
+    pub max_memory: Option<String>,
     /// What to do.
     #[command(subcommand)]
     pub command: Command,
@@ -337,7 +342,7 @@ pub struct EvalArgs {
     /// The run directory.
     pub run: PathBuf,
     /// Also estimate log p(x) of a VAE with K importance samples per test image (the literature
-    /// uses 5,000; 0 skips it).
+    /// uses 5,000; at most 1,000,000; 0 skips it).
     #[arg(long, value_name = "K", default_value_t = 0)]
     pub iw_samples: usize,
     /// Evaluate on at most this many test images.
@@ -359,7 +364,8 @@ pub struct SampleArgs {
     /// How many samples.
     #[arg(long, default_value_t = 64)]
     pub n: usize,
-    /// Output file: .png (a grid) or .npy (values in 0..1, shape N x 784).
+    /// Output file: .png (a grid of at most 10,000) or .npy (values in 0..1, shape N x 784,
+    /// written 1,024 rows at a time, so any N the disk holds).
     #[arg(long)]
     pub out: PathBuf,
     /// Seed of the prior draws.
@@ -407,7 +413,8 @@ pub struct InterpolateArgs {
     /// Points on the line, ends included.
     #[arg(long, default_value_t = 10)]
     pub steps: usize,
-    /// Output file: .png (one row) or .npy (shape steps x 784).
+    /// Output file: .png (one row, at most 10,000 points) or .npy (shape steps x 784, written
+    /// 1,024 rows at a time).
     #[arg(long)]
     pub out: PathBuf,
     #[command(flatten)]

@@ -1,7 +1,8 @@
 //! The training progress display: [`Progress`].
 //!
-//! It shows the epoch, batch `i/n`, the epoch's running mean loss, samples per second and the
-//! estimated time left (for the epoch and the whole run). On a terminal it is an `indicatif`
+//! It shows the epoch, batch `i/n`, the epoch's running mean of each figure it is given, each
+//! under its name (`loss` for most models, `d_loss` and `g_loss` for a GAN), samples per second
+//! and the estimated time left (for the epoch and the whole run). On a terminal it is an `indicatif`
 //! bar on stderr with one summary line per finished epoch scrolling above it. When stderr is not
 //! a terminal (CI, `2> log`), it prints plain lines instead, so logs stay readable: one line at
 //! about every 10% of an epoch and one summary line per epoch. [`ProgressMode::Quiet`] prints
@@ -54,7 +55,8 @@ pub struct Progress {
     epoch: usize,
     batch: usize,
     samples: u64,
-    loss_sum: f64,
+    /// Each figure's name and its sum over this epoch's samples.
+    sums: Vec<(String, f64)>,
     started: Instant,
     next_line: usize,
     last_draw: Option<Instant>,
@@ -115,7 +117,7 @@ impl Progress {
             epoch: 0,
             batch: 0,
             samples: 0,
-            loss_sum: 0.0,
+            sums: Vec::new(),
             started: Instant::now(),
             next_line: 1,
             last_draw: None,
@@ -127,7 +129,7 @@ impl Progress {
         self.epoch = epoch;
         self.batch = 0;
         self.samples = 0;
-        self.loss_sum = 0.0;
+        self.sums.clear();
         self.started = Instant::now();
         self.next_line = self.line_after(0);
         self.last_draw = None;
@@ -139,11 +141,22 @@ impl Progress {
         }
     }
 
-    /// Records one finished batch of `samples` samples with mean loss `loss`.
+    /// Records one finished batch of `samples` samples with mean loss `loss` (shown as `loss`).
     pub fn batch(&mut self, samples: usize, loss: f64) {
+        self.batch_parts(samples, &[("loss", loss)]);
+    }
+
+    /// Records one finished batch of `samples` samples with the mean of each named figure
+    /// (`[("d_loss", 1.2), ("g_loss", 0.8)]`); each is shown under its name.
+    pub fn batch_parts(&mut self, samples: usize, parts: &[(&str, f64)]) {
         self.batch += 1;
         self.samples += samples as u64;
-        self.loss_sum += loss * samples as f64;
+        for &(name, value) in parts {
+            match self.sums.iter_mut().find(|(n, _)| n == name) {
+                Some((_, sum)) => *sum += value * samples as f64,
+                None => self.sums.push((name.to_string(), value * samples as f64)),
+            }
+        }
         match &mut self.out {
             Output::Quiet => {}
             Output::Bar(bar) => {
@@ -174,11 +187,11 @@ impl Progress {
         }
     }
 
-    /// Ends the epoch and prints its summary line: the mean training loss, then `metrics`
-    /// (e.g. `[("test", 0.27), ("kl", 3.1)]`), the epoch's duration and throughput.
+    /// Ends the epoch and prints its summary line: the mean of each training figure, then
+    /// `metrics` (e.g. `[("test", 0.27), ("kl", 3.1)]`), the epoch's duration and throughput.
     pub fn end_epoch(&mut self, metrics: &[(&str, f64)]) {
         let secs = self.started.elapsed().as_secs_f64();
-        let mut line = format!("{}  loss {}", self.epoch_label(), format_value(self.running_loss()));
+        let mut line = format!("{}  {}", self.epoch_label(), self.running_figures());
         for (name, value) in metrics {
             let _ = write!(line, "  {name} {}", format_value(*value));
         }
@@ -205,10 +218,27 @@ impl Progress {
         }
     }
 
-    /// The mean loss of this epoch's batches so far, weighted by their sizes (NaN before the
-    /// first batch, and once any batch's loss was NaN).
+    /// The mean loss of this epoch's batches so far, weighted by their sizes: the first figure
+    /// given (`loss`, or a GAN's `d_loss`); NaN before the first batch, and once any batch's
+    /// value was NaN.
     pub fn running_loss(&self) -> f64 {
-        if self.samples == 0 { f64::NAN } else { self.loss_sum / self.samples as f64 }
+        self.running_means().first().map_or(f64::NAN, |&(_, v)| v)
+    }
+
+    /// Each figure's mean over this epoch's batches so far, weighted by their sizes.
+    pub fn running_means(&self) -> Vec<(&str, f64)> {
+        let n = self.samples as f64;
+        self.sums.iter().map(|(name, sum)| (name.as_str(), if n > 0.0 { sum / n } else { f64::NAN })).collect()
+    }
+
+    /// "loss 0.1234", or "d_loss 1.234  g_loss 0.8765": each running mean under its name
+    /// ("loss nan" before the first batch).
+    fn running_figures(&self) -> String {
+        let means = self.running_means();
+        if means.is_empty() {
+            return format!("loss {}", format_value(f64::NAN));
+        }
+        means.iter().map(|(name, v)| format!("{name} {}", format_value(*v))).collect::<Vec<_>>().join("  ")
     }
 
     /// Samples per second in this epoch so far.
@@ -233,9 +263,10 @@ impl Progress {
         format!("epoch {}/{}", self.epoch, self.epochs)
     }
 
-    /// "loss 0.1234  5012 samples/s  eta 23s (run 4m12s)".
+    /// "loss 0.1234  5012 samples/s  eta 23s (run 4m12s)" (a GAN's: "d_loss 1.234  g_loss
+    /// 0.8765  ...").
     fn status(&self) -> String {
-        let mut s = format!("loss {}  {:.0} samples/s", format_value(self.running_loss()), self.samples_per_second());
+        let mut s = format!("{}  {:.0} samples/s", self.running_figures(), self.samples_per_second());
         if let Some((epoch, run)) = self.eta() {
             let _ = write!(s, "  eta {}", format_duration(epoch));
             if run > epoch {
@@ -347,6 +378,25 @@ mod tests {
         assert!(lines[0].contains("batch 1/3") && lines[1].contains("batch 2/3"));
         assert_eq!(run(1, 1).len(), 1);
         assert_eq!(run(0, 1).len(), 1);
+    }
+
+    /// A GAN's figures are shown under their names: its `loss` is only D's, so an unlabelled
+    /// "loss" (what the line used to show) said the wrong thing.
+    #[test]
+    fn each_figure_is_shown_under_its_name() {
+        let buf = Shared::default();
+        let mut p = Progress::plain_to(Box::new(buf.clone()), 1, 4);
+        p.start_epoch(1);
+        for b in 0..4 {
+            p.batch_parts(64, &[("d_loss", 1.0 + b as f64), ("g_loss", 0.5)]);
+        }
+        p.end_epoch(&[("test d_loss", 1.25)]);
+        let text = String::from_utf8(buf.0.lock().unwrap().clone()).unwrap();
+        let lines: Vec<&str> = text.lines().collect();
+        assert!(lines[0].starts_with("epoch 1/1  batch 1/4 (25%)  d_loss 1.000  g_loss 0.5000  "), "{text}");
+        assert!(lines[3].starts_with("epoch 1/1  d_loss 2.500  g_loss 0.5000  test d_loss 1.250  ("), "{text}");
+        assert!(!text.contains(" loss "), "no unlabelled loss: {text}");
+        assert_eq!(p.running_means(), vec![("d_loss", 2.5), ("g_loss", 0.5)]);
     }
 
     #[test]

@@ -476,6 +476,111 @@ impl NpzReader {
     }
 }
 
+/// A 2-D `.npy` file written a block of rows at a time, for arrays too large to hold in memory
+/// (a million samples are 3 GB): the header, with the final shape, first, then the rows in
+/// order, little-endian. Nothing appears at the path until [`finish`](Self::finish) has
+/// checked that every row was written and put the file in place atomically; dropped before
+/// that, it leaves the previous file (if any) untouched and no temporary file behind. The bytes
+/// are those [`write_npy`] writes for the whole array.
+///
+/// ```
+/// use latent_data::npy::{NpyRowWriter, read_npy};
+/// use ndarray::{ArrayD, array};
+///
+/// let dir = tempfile::tempdir()?;
+/// let path = dir.path().join("rows.npy");
+/// let mut out = NpyRowWriter::<f32>::create(&path, 3, 2)?;
+/// out.write_rows(&array![[1.0, 2.0], [3.0, 4.0]])?;
+/// assert!(!path.exists());
+/// out.write_rows(&array![[5.0, 6.0]])?;
+/// out.finish()?;
+/// let back: ArrayD<f32> = read_npy(&path)?;
+/// assert_eq!(back, array![[1.0, 2.0], [3.0, 4.0], [5.0, 6.0]].into_dyn());
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub struct NpyRowWriter<A> {
+    path: PathBuf,
+    file: latent_fsio::AtomicFile,
+    rows: usize,
+    cols: usize,
+    written: usize,
+    element: std::marker::PhantomData<A>,
+}
+
+impl<A> std::fmt::Debug for NpyRowWriter<A> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NpyRowWriter")
+            .field("path", &self.path)
+            .field("shape", &(self.rows, self.cols))
+            .field("written", &self.written)
+            .finish()
+    }
+}
+
+impl<A: NpyElement> NpyRowWriter<A> {
+    /// Starts the file of a `rows` × `cols` array at `path` and writes its header.
+    ///
+    /// # Errors
+    /// [`DataError::Write`] naming `path` if the temporary file cannot be created or written.
+    pub fn create(path: impl AsRef<Path>, rows: usize, cols: usize) -> Result<Self, DataError> {
+        let path = path.as_ref().to_path_buf();
+        let mut file = latent_fsio::AtomicFile::create(&path)?;
+        let header =
+            Header { type_descriptor: A::type_descriptor(), layout: Layout::Standard, shape: vec![rows, cols] };
+        let write_error = |source| latent_fsio::WriteError { action: "write", path: path.clone(), source };
+        header.write(&mut file).map_err(|e| write_error(io::Error::other(e)))?;
+        Ok(NpyRowWriter { path, file, rows, cols, written: 0, element: std::marker::PhantomData })
+    }
+
+    /// Appends the rows of `block` (which must have the file's number of columns, and not take
+    /// it past its number of rows).
+    ///
+    /// # Errors
+    /// [`DataError::InvalidParameter`] for a block of another width or one row too many;
+    /// [`DataError::Write`] naming the file if the bytes cannot be written.
+    pub fn write_rows<S: Data<Elem = A>>(&mut self, block: &ArrayBase<S, ndarray::Ix2>) -> Result<(), DataError> {
+        let (n, cols) = block.dim();
+        if cols != self.cols || n > self.rows - self.written {
+            return Err(DataError::InvalidParameter {
+                what: "block of rows",
+                expected: format!("{} columns and at most {} more rows", self.cols, self.rows - self.written),
+                found: format!("{n} rows of {cols} columns"),
+            });
+        }
+        let block = block.as_standard_layout();
+        let values = block.as_slice().expect("a standard-layout array is contiguous");
+        A::write_slice(values, &mut self.file).map_err(|e| latent_fsio::WriteError {
+            action: "write",
+            path: self.path.clone(),
+            source: io::Error::other(e),
+        })?;
+        self.written += n;
+        Ok(())
+    }
+
+    /// Rows written so far.
+    pub fn rows_written(&self) -> usize {
+        self.written
+    }
+
+    /// Puts the complete file in place atomically.
+    ///
+    /// # Errors
+    /// [`DataError::InvalidParameter`] if fewer rows were written than the header says (nothing
+    /// is then put in place); [`DataError::Write`] if the file cannot be synced or renamed.
+    pub fn finish(self) -> Result<(), DataError> {
+        if self.written != self.rows {
+            return Err(DataError::InvalidParameter {
+                what: "number of rows written",
+                expected: self.rows.to_string(),
+                found: self.written.to_string(),
+            });
+        }
+        self.file.commit()?;
+        Ok(())
+    }
+}
+
 /// An `.npz` archive being written: add arrays by name, then [`finish`](Self::finish), which
 /// puts the whole archive in place atomically (nothing appears at the path before that).
 pub struct NpzWriter {
@@ -885,5 +990,33 @@ mod tests {
         let e = read_npz::<f32>(&p, "x").unwrap_err();
         assert!(matches!(e, DataError::Npy { .. }), "{e}");
         assert!(e.to_string().contains("damaged.npz"), "{e}");
+    }
+
+    /// Rows written in blocks give the very bytes of the whole array written at once; a file
+    /// short of rows, or abandoned, never appears; a block of the wrong width is refused.
+    #[test]
+    fn rows_written_in_blocks_make_the_same_file_and_only_when_complete() {
+        let dir = tempfile::tempdir().unwrap();
+        let whole = Array2::from_shape_fn((1000, 7), |(r, c)| (r * 7 + c) as f32 / 3.0);
+        let (a, b) = (dir.path().join("whole.npy"), dir.path().join("rows.npy"));
+        write_npy(&a, &whole).unwrap();
+        let mut out = NpyRowWriter::<f32>::create(&b, 1000, 7).unwrap();
+        for block in whole.axis_chunks_iter(ndarray::Axis(0), 300) {
+            out.write_rows(&block).unwrap();
+        }
+        assert_eq!(out.rows_written(), 1000);
+        let e = out.write_rows(&whole.slice(ndarray::s![..1, ..])).unwrap_err().to_string();
+        assert!(e.contains("at most 0 more rows"), "{e}");
+        out.finish().unwrap();
+        assert_eq!(std::fs::read(&a).unwrap(), std::fs::read(&b).unwrap());
+
+        let short = dir.path().join("short.npy");
+        let mut out = NpyRowWriter::<f32>::create(&short, 10, 7).unwrap();
+        assert!(out.write_rows(&Array2::<f32>::zeros((2, 6))).unwrap_err().to_string().contains("7 columns"));
+        out.write_rows(&Array2::<f32>::zeros((2, 7))).unwrap();
+        assert!(out.finish().unwrap_err().to_string().contains("expected 10, found 2"));
+        drop(NpyRowWriter::<f32>::create(&short, 10, 7).unwrap());
+        let left: Vec<_> = std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
+        assert_eq!(left.len(), 2, "only the two complete files: {left:?}");
     }
 }

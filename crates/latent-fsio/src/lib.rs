@@ -13,6 +13,8 @@
 //! - [`AtomicFile`]: the same as a value (`Write` + `Seek`), for writers that must look at the
 //!   finished temporary file before committing it (a download checked against its digest).
 //! - [`WriteError`]: the one error type, naming the file and the step that failed.
+//! - [`available_space`]: the bytes a file written at a path may take, to refuse a file that
+//!   cannot fit before writing any of it.
 //!
 //! A new file gets the permissions `0o666` less the process's umask, as `File::create` gives.
 //!
@@ -205,6 +207,35 @@ where
     let mut file = AtomicFile::create(path)?;
     write(&mut file).map_err(|e| WriteError::new("write", &file.dest, e))?;
     file.commit()
+}
+
+/// The bytes an unprivileged process may still write on the file system where a file at `path`
+/// would go (its directory's), or `None` where that is not known (another platform, a directory
+/// that does not exist).
+///
+/// ```
+/// let dir = tempfile::tempdir()?;
+/// # #[cfg(unix)]
+/// assert!(latent_fsio::available_space(dir.path().join("new.npy")).is_some_and(|b| b > 0));
+/// # Ok::<(), std::io::Error>(())
+/// ```
+pub fn available_space(path: impl AsRef<Path>) -> Option<u64> {
+    let dir = match path.as_ref().parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    free_bytes(dir)
+}
+
+#[cfg(unix)]
+fn free_bytes(dir: &Path) -> Option<u64> {
+    let s = rustix::fs::statvfs(dir).ok()?;
+    Some(s.f_bavail.saturating_mul(s.f_frsize))
+}
+
+#[cfg(not(unix))]
+fn free_bytes(_dir: &Path) -> Option<u64> {
+    None
 }
 
 /// Writes `bytes` to `path` atomically (see [`write_atomic`]).

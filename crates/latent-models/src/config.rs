@@ -192,12 +192,23 @@ pub fn noise_from_str<'de, D: Deserializer<'de>>(d: D) -> std::result::Result<No
     text.parse().map_err(serde::de::Error::custom)
 }
 
-/// `Ok` if `v` is at least 1; otherwise an error naming `field`.
+/// The largest size of any input, layer or code: 2^40, more values than any memory holds (a
+/// layer that wide is refused by [`crate::memory`] long before), and small enough that sums and
+/// products of a few sizes stay in range.
+pub const MAX_SIZE: u64 = 1 << 40;
+
+/// `Ok` if `v` is 1 to [`MAX_SIZE`]; otherwise an error naming `field`.
 ///
 /// # Errors
-/// If `v` is 0.
+/// If `v` is 0 or above [`MAX_SIZE`].
 pub fn positive(field: &str, v: usize) -> Result<()> {
-    if v == 0 { Err(ModelError::config(field, "must be at least 1")) } else { Ok(()) }
+    if v == 0 {
+        Err(ModelError::config(field, "must be at least 1"))
+    } else if v as u64 > MAX_SIZE {
+        Err(ModelError::config(field, format!("{v} is more than any memory can hold (at most 2^40 = {MAX_SIZE})")))
+    } else {
+        Ok(())
+    }
 }
 
 /// `Ok` if `v` is finite and not negative; otherwise an error naming `field`.
@@ -234,6 +245,7 @@ mod tests {
         assert!("swish".parse::<Activation>().unwrap_err().to_string().contains("relu"));
         assert_eq!("mse".parse::<Likelihood>().unwrap(), Likelihood::Gaussian);
         assert!(positive("latent_dim", 0).unwrap_err().to_string().contains("latent_dim"));
+        assert!(positive("hidden", usize::MAX).unwrap_err().to_string().contains("at most 2^40"));
         assert!(check_classes(0).is_err() && check_classes(256).is_ok());
     }
 }

@@ -79,6 +79,21 @@ pub enum ModelError {
         /// What it takes instead.
         takes: String,
     },
+    /// A model, a training run or a request would need more memory than the limit
+    /// ([`crate::memory`]); nothing was allocated.
+    #[error(
+        "{what} needs about {}, more than the memory limit of {}; if this machine has the memory, raise the limit with --max-memory SIZE (e.g. --max-memory 64G) or the LATENT_MAX_MEMORY environment variable",
+        crate::memory::Size(*needed),
+        crate::memory::Size(*limit)
+    )]
+    Memory {
+        /// What was asked, naming the flag or field (`--hidden 1000000000`).
+        what: String,
+        /// The estimate, in bytes.
+        needed: u64,
+        /// The limit, in bytes.
+        limit: u64,
+    },
     /// Writing a file atomically failed (the previous file, if any, is intact).
     #[error(transparent)]
     Write(#[from] latent_fsio::WriteError),

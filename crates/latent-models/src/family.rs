@@ -29,6 +29,7 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{ModelError, Result};
+use crate::memory::Footprint;
 use crate::model::Model;
 use crate::train::TrainOptions;
 
@@ -88,6 +89,15 @@ impl ModelConfig {
     /// If no built-in family knows the kind, or the configuration is invalid.
     pub fn describe(&self) -> Result<Description> {
         Registry::builtin().describe(self)
+    }
+
+    /// The sizes memory estimates start from ([`crate::memory`]), from the built-in family of
+    /// this kind (validating it first).
+    ///
+    /// # Errors
+    /// If no built-in family knows the kind, or the configuration is invalid.
+    pub fn footprint(&self) -> Result<Footprint> {
+        Registry::builtin().footprint(self)
     }
 
     /// Check every field with the built-in registry.
@@ -261,6 +271,15 @@ pub trait FamilyConfig: Serialize + DeserializeOwned + Clone + Send + Sync + 'st
     /// What the model needs from its data and offers (called on validated configurations).
     fn describe(&self) -> Description;
 
+    /// The sizes memory estimates start from ([`crate::memory`]), counted from the
+    /// configuration (called on validated configurations, before anything is built). The
+    /// default counts a dense autoencoder of the described sizes; a family whose layers are
+    /// other should count its own ([`Footprint::of_layers`] on its layer lists), as every
+    /// built-in family does.
+    fn footprint(&self) -> Footprint {
+        Footprint::from_description(&self.describe())
+    }
+
     /// Apply the flags (only those of [`FamilyConfig::flags`] reach it) and the data size.
     ///
     /// # Errors
@@ -290,6 +309,12 @@ pub trait Family: Sync {
     /// # Errors
     /// If the configuration does not parse or is invalid.
     fn describe(&self, config: &ModelConfig) -> Result<Description>;
+    /// Validate a configuration of one of its kinds and count its sizes
+    /// ([`FamilyConfig::footprint`]).
+    ///
+    /// # Errors
+    /// If the configuration does not parse or is invalid.
+    fn footprint(&self, config: &ModelConfig) -> Result<Footprint>;
     /// Apply flags to a configuration of one of its kinds, and validate the result.
     ///
     /// # Errors
@@ -329,6 +354,12 @@ impl<C: FamilyConfig> Family for FamilyOf<C> {
         Ok(typed.describe())
     }
 
+    fn footprint(&self, config: &ModelConfig) -> Result<Footprint> {
+        let typed: C = config.typed()?;
+        typed.validate()?;
+        Ok(typed.footprint())
+    }
+
     fn apply_flags(&self, config: &mut ModelConfig, flags: &ModelFlags) -> Result<()> {
         let mut typed: C = config.typed()?;
         typed.apply_flags(flags)?;
@@ -337,9 +368,15 @@ impl<C: FamilyConfig> Family for FamilyOf<C> {
         Ok(())
     }
 
+    /// Refuses, before allocating, a model whose weights alone exceed the memory limit.
     fn build(&self, config: &ModelConfig, rng: &mut TensorRng) -> Result<Box<dyn Model>> {
         let typed: C = config.typed()?;
         typed.validate()?;
+        let footprint = typed.footprint();
+        crate::memory::check(
+            || format!("a {} model of {} parameters", config.kind(), footprint.parameters),
+            footprint.weights_bytes(),
+        )?;
         typed.build(rng)
     }
 }
@@ -387,10 +424,19 @@ impl Registry {
         self.family(config.kind())?.describe(config)
     }
 
-    /// Build the model `config` describes, with fresh weights drawn from `rng`.
+    /// Validate `config` and count its sizes for memory estimates ([`crate::memory`]).
     ///
     /// # Errors
     /// If its kind is unknown or it is invalid.
+    pub fn footprint(&self, config: &ModelConfig) -> Result<Footprint> {
+        self.family(config.kind())?.footprint(config)
+    }
+
+    /// Build the model `config` describes, with fresh weights drawn from `rng`.
+    ///
+    /// # Errors
+    /// If its kind is unknown or it is invalid, or its weights alone would exceed the memory
+    /// limit ([`crate::memory`]).
     pub fn build(&self, config: &ModelConfig, rng: &mut TensorRng) -> Result<Box<dyn Model>> {
         self.family(config.kind())?.build(config, rng)
     }

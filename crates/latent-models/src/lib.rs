@@ -56,6 +56,8 @@
 //! - [`train`]: the training loop, its options and observer.
 //! - [`run_dir`]: the files of a run and how they are written and read back.
 //! - [`metrics`]: per-epoch records (JSON lines).
+//! - [`memory`]: memory estimates of models, training and requests, checked against a limit
+//!   before anything is allocated.
 //! - [`classifier`]: the MNIST digit classifier that judges generated digits (class balance,
 //!   confidence, distance to the nearest training digit).
 //! - [`identity`]: the 8-3-8 network of the textbook figure.
@@ -144,6 +146,7 @@ pub mod error;
 pub mod families;
 pub mod family;
 pub mod identity;
+pub mod memory;
 pub mod metrics;
 pub mod model;
 pub mod optimizers;

@@ -95,6 +95,13 @@ pub trait Model: Module {
         objective_step(self, batch, optimizers, step)
     }
 
+    /// The parts of [`Objective::parts`] that say how training goes, in the order a progress
+    /// display shows them, each under its own name. The default is the objective, `["loss"]`;
+    /// a GAN, whose `loss` is only its discriminator's, shows `["d_loss", "g_loss"]`.
+    fn headline_parts(&self) -> &'static [&'static str] {
+        &["loss"]
+    }
+
     /// The number of labels the model is conditioned on, or `None` for an unconditional model.
     fn classes(&self) -> Option<usize> {
         None

@@ -230,10 +230,16 @@ impl RunDir {
     /// Rebuild the model from the config and load its weights.
     ///
     /// # Errors
-    /// If the config or the weights are missing, malformed or do not match each other.
+    /// If the config or the weights are missing, malformed or do not match each other, or the
+    /// config asks for a model larger than the memory limit ([`crate::memory`]; the error names
+    /// `config.json`).
     pub fn load_model(&self) -> Result<(Box<dyn Model>, RunConfig)> {
         let config = self.read_config()?;
-        let mut model = build_model(&config.model, &mut TensorRng::seed_from_u64(0))?;
+        let mut model = build_model(&config.model, &mut TensorRng::seed_from_u64(0)).map_err(|e| match e {
+            // Say which file asked for so large a model.
+            ModelError::Memory { .. } => ModelError::Run { path: self.file(CONFIG_FILE), message: e.to_string() },
+            e => e,
+        })?;
         load_checkpoint(self.file(MODEL_FILE), &mut *model)?;
         Ok((model, config))
     }
@@ -260,6 +266,16 @@ impl RunDir {
             });
         }
         Ok(state)
+    }
+
+    /// The epoch the saved weights end (0 for the initial weights), read from the training
+    /// state without changing the directory. `None` when the state is missing, unreadable, or
+    /// from another step than the weights (a save under way or interrupted, which
+    /// [`RunDir::load_state`] finishes).
+    pub fn checkpoint_epoch(&self) -> Option<u64> {
+        let state = TrainingState::load(self.file(STATE_FILE)).ok()?;
+        let meta: CheckpointMeta = read_config(self.file(MODEL_FILE)).ok()?;
+        (meta.global_step == state.global_step).then_some(state.epoch)
     }
 
     /// Finish or undo an interrupted [`RunDir::save_checkpoint`]: the weights and the state are

@@ -31,6 +31,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{ModelError, Result};
 use crate::family::{Description, Registry};
+use crate::memory::{self, Footprint};
 use crate::metrics::EpochMetrics;
 use crate::model::{Model, Parts};
 pub use crate::optimizers::{OptimizerKind, OptimizerSpec};
@@ -227,6 +228,9 @@ pub struct BatchProgress {
     pub batch_examples: usize,
     /// This batch's loss per example.
     pub batch_loss: f64,
+    /// This batch's [`Model::headline_parts`] per example, by name (`[("loss", ..)]` for most
+    /// models, `[("d_loss", ..), ("g_loss", ..)]` for a GAN), for a display to label.
+    pub batch_parts: Vec<(&'static str, f64)>,
     /// Training examples per second so far in this epoch.
     pub samples_per_s: f64,
 }
@@ -346,6 +350,7 @@ pub struct Trainer {
     partial: PartialEpoch,
     best: Option<Best>,
     history: Vec<EpochMetrics>,
+    footprint: Footprint,
 }
 
 /// More epochs than any run can have done (a training state claiming more is corrupt).
@@ -364,9 +369,10 @@ impl Trainer {
     /// If the options or model configuration are invalid, or the directory cannot be written.
     pub fn with_registry(run: RunDir, config: RunConfig, registry: &Registry) -> Result<Self> {
         config.train.validate()?;
+        let footprint = registry.footprint(&config.model)?;
         let model = registry.build(&config.model, &mut TensorRng::seed_from_u64(config.train.seed))?;
         let description = registry.describe(&config.model)?;
-        let mut trainer = Trainer::assemble(model, description, config.train.clone())?;
+        let mut trainer = Trainer::assemble(model, description, config.train.clone(), footprint)?;
         run.write_config(&config)?;
         trainer.persist = Some(Persist { dir: run, config });
         // The initial weights are a checkpoint too (epoch 0): a run that fails or is killed in
@@ -391,10 +397,19 @@ impl Trainer {
     /// If the options are invalid.
     pub fn in_memory(model: Box<dyn Model>, description: Description, options: TrainOptions) -> Result<Self> {
         options.validate()?;
-        Trainer::assemble(model, description, options)
+        // A built-in family counts its layers; another is estimated from its description.
+        let footprint = Registry::builtin()
+            .footprint(&model.config())
+            .unwrap_or_else(|_| Footprint::from_description(&description));
+        Trainer::assemble(model, description, options, footprint)
     }
 
-    fn assemble(model: Box<dyn Model>, description: Description, options: TrainOptions) -> Result<Self> {
+    fn assemble(
+        model: Box<dyn Model>,
+        description: Description,
+        options: TrainOptions,
+        footprint: Footprint,
+    ) -> Result<Self> {
         let optimizers = Optimizers::new(model.optimizer_groups(&options.optimizer_spec()))?;
         let ctx = Ctx::train(TensorRng::seed_from_u64(ctx_seed(options.seed)));
         Ok(Trainer {
@@ -409,6 +424,7 @@ impl Trainer {
             partial: PartialEpoch::default(),
             best: None,
             history: Vec::new(),
+            footprint,
         })
     }
 
@@ -428,7 +444,8 @@ impl Trainer {
             .validate()
             .map_err(|e| ModelError::Run { path: run.file(crate::run_dir::CONFIG_FILE), message: e.to_string() })?;
         let description = config.model.describe()?;
-        let mut trainer = Trainer::assemble(model, description, config.train.clone())?;
+        let footprint = config.model.footprint()?;
+        let mut trainer = Trainer::assemble(model, description, config.train.clone(), footprint)?;
         trainer
             .optimizers
             .load_states(state.optimizers.clone(), &*trainer.model)
@@ -447,6 +464,18 @@ impl Trainer {
             return Err(ModelError::Run {
                 path: run.file(crate::run_dir::STATE_FILE),
                 message: format!("claims {} epochs done, which no run of latent reaches", state.epoch),
+            });
+        }
+        // Every epoch done, and every batch of the epoch under way, took at least one optimiser
+        // step: a state claiming more than its steps allow does not describe this run.
+        let claimed = u64::try_from(extra.partial.batches_done).ok().and_then(|b| b.checked_add(state.epoch));
+        if claimed.is_none_or(|c| c > state.global_step) {
+            return Err(ModelError::Run {
+                path: run.file(crate::run_dir::STATE_FILE),
+                message: format!(
+                    "claims {} epochs and {} batches of the next done in only {} optimiser steps; the state is corrupt or belongs to another run",
+                    state.epoch, extra.partial.batches_done, state.global_step
+                ),
             });
         }
         if let Some(parameter) = first_non_finite(&*trainer.model) {
@@ -561,6 +590,20 @@ impl Trainer {
         if test.is_empty() {
             return Err(ModelError::input("test data", "has no examples: nothing to evaluate on"));
         }
+        // Training memory (gradients, optimiser state, a batch's activations) is checked against
+        // the limit before the first step allocates it.
+        let f = self.footprint;
+        memory::check(
+            || {
+                format!(
+                    "training a {} model of {} parameters on batches of {} examples",
+                    self.description.kind,
+                    f.parameters,
+                    self.options.batch_size.min(train.len())
+                )
+            },
+            memory::training_need(&f, &self.options, train.len()),
+        )?;
         let split;
         let (train, val) = if self.options.val_fraction > 0.0 {
             split = train.split(self.options.val_fraction, self.options.seed)?;
@@ -570,6 +613,7 @@ impl Trainer {
         };
         let bcfg = self.batch_config();
         let epochs = self.options.epochs;
+        let headline = self.model.headline_parts();
         // A run that stopped early (and is resumed) has no patience left: it stays stopped.
         if let (Some(best), Some(patience)) = (self.best, self.options.early_stop)
             && self.epochs_done >= best.epoch + patience
@@ -621,6 +665,10 @@ impl Trainer {
                     loss: sums.get("loss").unwrap_or(0.0) / examples as f64,
                     batch_examples: batch.len(),
                     batch_loss: loss / batch.len() as f64,
+                    batch_parts: headline
+                        .iter()
+                        .map(|&name| (name, parts.get(name).unwrap_or(f64::NAN) / batch.len() as f64))
+                        .collect(),
                     samples_per_s: examples as f64 / seconds.max(1e-9),
                 });
                 if observer.should_stop() && i + 1 < batches {
@@ -635,7 +683,7 @@ impl Trainer {
                 Some(v) => Some(evaluate(&mut *self.model, v, &bcfg, self.options.seed ^ epoch ^ 0x5A5A)?),
                 None => None,
             };
-            let test = evaluate(&mut *self.model, test, &bcfg, self.options.seed ^ epoch)?;
+            let test = evaluate(&mut *self.model, test, &bcfg, test_seed(self.options.seed, epoch))?;
             let metrics = EpochMetrics {
                 epoch,
                 train: sums.per_example(examples),
@@ -712,6 +760,13 @@ pub fn first_non_finite(model: &dyn Model) -> Option<String> {
         }
     });
     found
+}
+
+/// The seed of the test pass at the end of epoch `epoch` of a run seeded `seed`: the draws of
+/// the objective (a VAE's `z`, a GAN's fakes) on the test set. `latent eval` of the checkpoint
+/// of that epoch uses it too, so it reports the very figures the run recorded.
+pub fn test_seed(seed: u64, epoch: u64) -> u64 {
+    seed ^ epoch
 }
 
 /// The model's objective on every example of `data` in eval mode, per example, with the

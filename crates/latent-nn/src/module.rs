@@ -128,26 +128,61 @@ impl BufferMut<'_> {
 /// mode, BatchNorm normalises with the batch statistics and updates its running statistics,
 /// and Dropout drops; in evaluation mode, BatchNorm uses its running statistics and Dropout is
 /// the identity.
+///
+/// An evaluation context can also ask BatchNorm for the batch statistics
+/// ([`Ctx::set_batch_statistics`]): each batch is then normalised by its own mean and
+/// variance, as in training, while the running statistics stay untouched. A GAN's
+/// discriminator is evaluated so: it only ever saw batches normalised by their own statistics,
+/// and its running statistics average real and fake batches, a distribution it never judged.
 #[derive(Clone, Debug)]
 pub struct Ctx {
     training: bool,
+    batch_statistics: bool,
     rng: TensorRng,
 }
 
 impl Ctx {
     /// A training context whose dropout masks come from `rng`.
     pub fn train(rng: TensorRng) -> Self {
-        Ctx { training: true, rng }
+        Ctx { training: true, batch_statistics: true, rng }
     }
 
     /// An evaluation context (no layer draws random numbers in evaluation mode).
     pub fn eval() -> Self {
-        Ctx { training: false, rng: TensorRng::seed_from_u64(0) }
+        Ctx { training: false, batch_statistics: false, rng: TensorRng::seed_from_u64(0) }
     }
 
     /// Whether layers behave as in training.
     pub fn is_training(&self) -> bool {
         self.training
+    }
+
+    /// Whether BatchNorm normalises each batch by its own statistics: always in training; in
+    /// evaluation when asked by [`Ctx::set_batch_statistics`].
+    pub fn uses_batch_statistics(&self) -> bool {
+        self.training || self.batch_statistics
+    }
+
+    /// In evaluation mode, make BatchNorm normalise each batch by its own statistics (`true`)
+    /// without updating its running statistics, or by the running statistics (`false`, the
+    /// default); returns the previous setting. Training always uses the batch statistics.
+    ///
+    /// ```
+    /// use latent_nn::layers::BatchNorm1d;
+    /// use latent_nn::{Ctx, Layer};
+    /// use latent_tensor::Tensor;
+    /// let mut bn = BatchNorm1d::new(1).unwrap();
+    /// let x = Tensor::from_vec(&[2, 1], vec![3.0, 5.0]).unwrap();
+    /// let mut ctx = Ctx::eval();
+    /// ctx.set_batch_statistics(true);
+    /// let y = bn.forward(&x, &mut ctx).unwrap().to_vec();
+    /// assert!((y[0] + 1.0).abs() < 1e-3 && (y[1] - 1.0).abs() < 1e-3, "{y:?}");
+    /// // The running statistics are untouched: evaluation by them still sees the raw values.
+    /// let y = bn.forward(&x, &mut Ctx::eval()).unwrap().to_vec();
+    /// assert!((y[0] - 3.0).abs() < 1e-3, "{y:?}");
+    /// ```
+    pub fn set_batch_statistics(&mut self, on: bool) -> bool {
+        std::mem::replace(&mut self.batch_statistics, on)
     }
 
     /// Switch between training (`true`) and evaluation (`false`), keeping the generator.

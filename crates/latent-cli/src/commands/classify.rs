@@ -36,7 +36,7 @@ use ndarray::{Array2, ArrayD, Ix2};
 use serde::Serialize;
 
 use crate::cli::{ClassifyArgs, SampleRange};
-use crate::commands::load_data;
+use crate::commands::{Split, load_data, require_images};
 
 /// The directory of cached classifiers in the user's data directory.
 pub const CLASSIFIER_DIR: &str = "classifiers";
@@ -166,6 +166,8 @@ pub fn classify(args: &ClassifyArgs) -> anyhow::Result<ClassifyReport> {
                 path.display()
             );
         }
+        require_images(&loaded, Split::Train, "to train the classifier on")?;
+        require_images(&loaded, Split::Test, "to measure the classifier's accuracy on")?;
         let which = match &loaded.source {
             Source::Named { dataset, .. } => format!("the full {}", dataset.title),
             Source::Sample => {
@@ -216,6 +218,8 @@ pub fn classify(args: &ClassifyArgs) -> anyhow::Result<ClassifyReport> {
         if args.baseline == 0 {
             bail!("--baseline must be at least 1");
         }
+        require_images(data, Split::Train, "to search for --nearest")?;
+        require_images(data, Split::Test, "to make the --nearest baseline of")?;
         eprintln!(
             "searching {} training examples for the nearest of {} samples and {} test examples",
             data.train.len(),

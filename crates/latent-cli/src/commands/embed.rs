@@ -9,7 +9,10 @@ use latent_tensor::Tensor;
 use latent_viz::ScatterPlot;
 
 use crate::cli::EmbedArgs;
-use crate::commands::{OutKind, load_data_for_run, out_kind, to_matrix};
+use crate::commands::{OutKind, Split, check_request, load_data_for_run, out_kind, require_images, to_matrix};
+
+/// Test images encoded at once.
+const CHUNK: usize = 1000;
 
 /// Run `latent embed`.
 ///
@@ -22,6 +25,12 @@ pub fn run(args: EmbedArgs) -> anyhow::Result<()> {
     let (mut model, config) =
         RunDir::open(&args.run)?.load_model().with_context(|| format!("latent embed {}", args.run.display()))?;
     let data = load_data_for_run(&args.data, &config)?;
+    require_images(&data, Split::Test, "to embed")?;
+    // A chunk through the model, the test images as numbers and their codes kept.
+    let description = config.model.describe()?;
+    let n = data.test.len();
+    let held = n.saturating_mul(description.input_dim.saturating_add(description.latent_dim));
+    check_request(&config, || format!("embedding {n} test images"), CHUNK.min(n), held)?;
     let images = data.test.to_flat(Scale::ZeroOne);
     let mut codes = Vec::new();
     // A conditional model (cvae) encodes each digit with its label.
@@ -34,8 +43,8 @@ pub fn run(args: EmbedArgs) -> anyhow::Result<()> {
             config.preset
         );
     };
-    let labels = data.test.labels().chunks(1000);
-    for (chunk, labels) in images.axis_chunks_iter(ndarray::Axis(0), 1000).zip(labels) {
+    let labels = data.test.labels().chunks(CHUNK);
+    for (chunk, labels) in images.axis_chunks_iter(ndarray::Axis(0), CHUNK).zip(labels) {
         let labels = conditional.then_some(labels);
         codes.push(to_matrix(&encoder.encode(&Tensor::new(chunk.to_owned()), labels)?));
     }

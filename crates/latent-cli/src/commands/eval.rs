@@ -2,7 +2,9 @@
 //!
 //! `test_loss` is the training objective per test image (for the VAE: BCE summed over pixels
 //! plus KL with one sample of z, exactly pytorch/examples' "Test set loss"); the other fields
-//! are its parts. For a model with a likelihood estimate (every VAE: MLP, convolutional,
+//! are its parts. The objective's random draws (a VAE's `z`, a GAN's fakes) are those of the
+//! run's own test pass at the end of the checkpoint's epoch ([`test_seed`]), so on the run's
+//! data `eval` reports exactly the test figures `metrics.jsonl` holds for that epoch. For a model with a likelihood estimate (every VAE: MLP, convolutional,
 //! conditional), `--iw-samples K` adds the importance-weighted estimate of `log p(x)`
 //! (`iwae_log_likelihood`, nats per image; higher is better).
 
@@ -11,12 +13,20 @@ use std::collections::BTreeMap;
 use anyhow::{Context, bail};
 use latent_data::BatchConfig;
 use latent_models::RunDir;
-use latent_models::train::evaluate;
+use latent_models::train::{evaluate, test_seed};
 use latent_tensor::TensorRng;
 use serde::Serialize;
 
 use crate::cli::EvalArgs;
-use crate::commands::load_data_for_run;
+use crate::commands::{Split, check_request, load_data_for_run, require_images};
+
+/// The most importance samples per test image `--iw-samples` takes. Each costs one decoder pass
+/// per image (a million on the 10,000 MNIST test digits are 10^10 passes, hours to days on a
+/// CPU) and 8 bytes while its image is estimated; the literature uses 5,000.
+pub const MAX_IW_SAMPLES: usize = 1_000_000;
+
+/// Test images decoded at once by the importance-weighted estimate.
+const IW_CHUNK: usize = 1000;
 
 #[derive(Serialize)]
 struct Report {
@@ -24,6 +34,10 @@ struct Report {
     model: String,
     data: String,
     test_images: usize,
+    /// The epoch the weights end (and whose test pass's draws are reproduced), when the
+    /// training state says.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    epoch: Option<u64>,
     test_loss: f64,
     parts: BTreeMap<String, f64>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -40,15 +54,45 @@ pub fn run(args: EvalArgs) -> anyhow::Result<()> {
     let dir = RunDir::open(&args.run).with_context(|| format!("latent eval {}", args.run.display()))?;
     let (mut model, config) = dir.load_model()?;
     let mut data = load_data_for_run(&args.data, &config)?;
+    require_images(&data, Split::Test, "to evaluate on")?;
     if let Some(n) = args.limit {
         if n == 0 {
             bail!("--limit must be at least 1");
         }
         data.test = data.test.take(n.min(data.test.len()));
     }
+    if args.iw_samples > MAX_IW_SAMPLES {
+        bail!(
+            "--iw-samples {}: at most {MAX_IW_SAMPLES} importance samples per test image (the literature uses 5000; each costs a decoder pass per image)",
+            args.iw_samples
+        );
+    }
     let description = config.model.describe()?;
+    // A batch of the objective (or a chunk of importance samples) in flight, the test images as
+    // numbers, and each image's importance weights.
+    let rows = config.train.batch_size.min(data.test.len()).max(IW_CHUNK.min(args.iw_samples));
+    let held = data.test.len().saturating_mul(description.input_dim).saturating_add(args.iw_samples.saturating_mul(2));
+    check_request(
+        &config,
+        || match args.iw_samples {
+            0 => format!("evaluating {} test images in batches of {rows}", data.test.len()),
+            k => format!("--iw-samples {k} on {} test images", data.test.len()),
+        },
+        rows,
+        held,
+    )?;
     let batches = BatchConfig::new(config.train.batch_size).noise(description.noise).scale(description.scale);
-    let mut parts = evaluate(&mut *model, &data.test, &batches, config.train.seed)?;
+    // The draws of the run's test pass after this checkpoint's epoch; without a readable
+    // training state, those of the initial weights' (epoch 0), and the report says so.
+    let epoch = dir.checkpoint_epoch();
+    if epoch.is_none() {
+        eprintln!(
+            "note: {} has no readable training state, so the epoch of its weights is unknown; the random draws of this evaluation may differ from the run's own test pass",
+            args.run.display()
+        );
+    }
+    let seed = test_seed(config.train.seed, epoch.unwrap_or(0));
+    let mut parts = evaluate(&mut *model, &data.test, &batches, seed)?;
     let test_loss = parts.remove("loss").unwrap_or(f64::NAN);
     let (iwae, iw_samples) = if args.iw_samples > 0 {
         let labels = model.classes().map(|_| data.test.labels().to_vec());
@@ -61,7 +105,7 @@ pub fn run(args: EvalArgs) -> anyhow::Result<()> {
         };
         let images = data.test.to_flat(description.scale);
         let mut rng = TensorRng::seed_from_u64(config.train.seed);
-        let ll = estimate.log_likelihood(&images, labels.as_deref(), args.iw_samples, 1000, &mut rng)?;
+        let ll = estimate.log_likelihood(&images, labels.as_deref(), args.iw_samples, IW_CHUNK, &mut rng)?;
         (Some(ll.iter().sum::<f64>() / ll.len() as f64), Some(args.iw_samples))
     } else {
         (None, None)
@@ -71,6 +115,7 @@ pub fn run(args: EvalArgs) -> anyhow::Result<()> {
         model: config.preset.clone(),
         data: data.source.name(),
         test_images: data.test.len(),
+        epoch,
         test_loss,
         parts,
         iwae_log_likelihood: iwae,
@@ -79,8 +124,12 @@ pub fn run(args: EvalArgs) -> anyhow::Result<()> {
     if args.json {
         println!("{}", serde_json::to_string(&report)?);
     } else {
-        println!("{} ({}) on {} test images of {}", report.run, report.model, report.test_images, report.data);
-        println!("  test loss per image: {:.4}", report.test_loss);
+        let after = report.epoch.map(|e| format!(" after epoch {e}")).unwrap_or_default();
+        println!("{} ({}){after} on {} test images of {}", report.run, report.model, report.test_images, report.data);
+        // A GAN's `loss` is its `d_loss`, shown among the parts under that name.
+        if model.headline_parts().contains(&"loss") {
+            println!("  test loss per image: {:.4}", report.test_loss);
+        }
         for (k, v) in &report.parts {
             println!("  {k:<18} {v:.4}");
         }

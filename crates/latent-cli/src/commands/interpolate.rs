@@ -7,7 +7,9 @@ use latent_tensor::Tensor;
 use ndarray::Array2;
 
 use crate::cli::InterpolateArgs;
-use crate::commands::{load_data_for_run, test_images, to_matrix, write_images};
+use crate::commands::{
+    CHUNK_ROWS, Split, check_request, load_data_for_run, require_images, test_images, to_matrix, write_image_rows,
+};
 
 /// Run `latent interpolate`.
 ///
@@ -37,6 +39,7 @@ pub fn run(args: InterpolateArgs) -> anyhow::Result<()> {
         );
     }
     let data = load_data_for_run(&args.data, &config)?;
+    require_images(&data, Split::Test, "to interpolate between")?;
     let n = data.test.len();
     for (flag, i) in [("--from", args.from), ("--to", args.to)] {
         if i >= n {
@@ -47,13 +50,21 @@ pub fn run(args: InterpolateArgs) -> anyhow::Result<()> {
     let ends = ndarray::stack![ndarray::Axis(0), images.row(args.from), images.row(args.to)];
     let codes = to_matrix(&model.encoder().expect("checked above").encode(&Tensor::new(ends), None)?);
     let dim = codes.ncols();
-    let line = Array2::from_shape_fn((args.steps, dim), |(s, j)| {
-        let t = s as f32 / (args.steps - 1) as f32;
-        (1.0 - t) * codes[[0, j]] + t * codes[[1, j]]
-    });
+    let flag = format!("--steps {}", args.steps);
+    check_request(&config, || format!("{flag}, decoded {CHUNK_ROWS} at a time"), CHUNK_ROWS.min(args.steps), 0)?;
     let decoder = model.decoder().context("this model has an encoder but no decoder")?;
-    let decoded = to_matrix(&decoder.decode(&Tensor::new(line), None)?);
-    write_images(&args.out, &decoded, args.steps, data.spec().shape)?;
+    let spec = data.spec().clone();
+    // The points are decoded and written a chunk at a time (see `write_image_rows`), real
+    // values in the data's own units.
+    write_image_rows(&args.out, args.steps, spec.shape, args.steps, &flag, |start, count| {
+        let line = Array2::from_shape_fn((count, dim), |(s, j)| {
+            let t = (start + s) as f32 / (args.steps - 1) as f32;
+            (1.0 - t) * codes[[0, j]] + t * codes[[1, j]]
+        });
+        let mut rows = to_matrix(&decoder.decode(&Tensor::new(line), None)?);
+        spec.to_user_units(rows.as_slice_mut().expect("a fresh contiguous array"));
+        Ok(rows)
+    })?;
     eprintln!("wrote {} points from test digit {} to {} into {}", args.steps, args.from, args.to, args.out.display());
     Ok(())
 }

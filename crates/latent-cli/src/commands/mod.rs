@@ -15,8 +15,9 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
 use latent_data::mnist;
-use latent_data::npy::write_npy;
+use latent_data::npy::NpyRowWriter;
 use latent_data::{Data, Format, LoadOptions, SampleShape, Scale, Source, catalog};
+use latent_models::memory::Size;
 use latent_models::run_dir::{DataInfo, RunConfig};
 use latent_tensor::Tensor;
 use ndarray::Array2;
@@ -35,6 +36,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
     if cli.threads == Some(0) {
         bail!("--threads must be at least 1");
     }
+    set_memory_limit(cli.max_memory.as_deref())?;
     let threads = cli.threads.map(|n| {
         if n > MAX_THREADS {
             eprintln!("warning: --threads {n} is more than latent uses; using {MAX_THREADS}");
@@ -44,6 +46,21 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
     // On a worker of a pool of the requested size, parallel kernels start on this thread at once
     // (see `latent_tensor::threads::run_in_pool`).
     latent_tensor::threads::run_in_pool(threads, || dispatch(cli.command)).context("--threads")?
+}
+
+/// Set the memory limit of every estimate ([`latent_models::memory`]) from `--max-memory`, else
+/// `LATENT_MAX_MEMORY`, else the default.
+fn set_memory_limit(flag: Option<&str>) -> anyhow::Result<()> {
+    use latent_models::memory;
+    let limit = match (flag, std::env::var(memory::LIMIT_ENV)) {
+        (Some(text), _) => memory::parse_size(text).context("--max-memory")?,
+        (None, Ok(text)) if !text.trim().is_empty() => {
+            memory::parse_size(&text).with_context(|| format!("the {} environment variable", memory::LIMIT_ENV))?
+        }
+        _ => memory::DEFAULT_LIMIT,
+    };
+    memory::set_limit(limit);
+    Ok(())
 }
 
 /// Run one subcommand (on the current thread).
@@ -173,6 +190,45 @@ pub fn data_info(data: &Data, args: &DataArgs) -> anyhow::Result<DataInfo> {
     Ok(DataInfo::new(data, dir, load))
 }
 
+/// The data named for a message: its name, and the directory read (`mnist
+/// (/home/me/.local/share/latent/mnist)`, `/data/digits`, `mnist-sample`).
+pub fn data_text(data: &Data) -> String {
+    let name = data.source.name();
+    match data.source.path() {
+        Some(dir) if dir.display().to_string() != name => format!("{name} ({})", dir.display()),
+        _ => name,
+    }
+}
+
+/// Refuse data whose `split` (`"test"` or `"training"`) holds no images, for a command that
+/// needs some: `purpose` says what for ("to embed").
+///
+/// # Errors
+/// If the split is empty; the message names the data, the split and the files to look at.
+pub fn require_images(data: &Data, split: Split, purpose: &str) -> anyhow::Result<()> {
+    let (set, name, files) = match split {
+        Split::Train => (&data.train, "training", "train-images/train-labels"),
+        Split::Test => (&data.test, "test", "t10k-images/t10k-labels"),
+    };
+    if set.is_empty() {
+        let why = match data.source.format() {
+            Format::Idx => format!(" (its {files} files are empty)"),
+            _ => String::new(),
+        };
+        bail!("the {name} split of {} holds no examples{why}: nothing {purpose}", data_text(data));
+    }
+    Ok(())
+}
+
+/// The two splits of a data set.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Split {
+    /// The training images.
+    Train,
+    /// The test images.
+    Test,
+}
+
 /// The first `n` test images, flat, in [0, 1].
 pub fn test_images(data: &Data, n: usize) -> Array2<f32> {
     data.test.take(n.min(data.test.len())).to_flat(Scale::ZeroOne)
@@ -199,15 +255,84 @@ pub fn out_kind(path: &Path) -> anyhow::Result<OutKind> {
     }
 }
 
-/// Write `images` (flat rows of examples of `shape`, values in [0, 1]) as a grid picture (grey
-/// or RGB) or an array.
+/// The most images a PNG grid holds: 10,000 (a 100 × 100 grid of 28 × 28 digits is some 3,000
+/// pixels a side). Write `.npy` for more.
+pub const MAX_GRID_IMAGES: usize = 10_000;
+
+/// Rows generated and written at a time by the commands whose output can be larger than memory
+/// (`sample`, `interpolate`).
+pub const CHUNK_ROWS: usize = 1024;
+
+/// Refuse a request to the model of `config` that would need more memory than the limit
+/// ([`latent_models::memory`]): `rows` examples through the model at once, and `held` values
+/// kept besides (the output, a copy of the data). `what` names the flag (`--n 5000`).
 ///
 /// # Errors
-/// If the file cannot be written.
-pub fn write_images(path: &Path, images: &Array2<f32>, cols: usize, shape: SampleShape) -> anyhow::Result<()> {
+/// If the configuration is invalid or the estimate exceeds the limit.
+pub fn check_request(
+    config: &RunConfig,
+    what: impl FnOnce() -> String,
+    rows: usize,
+    held: usize,
+) -> anyhow::Result<()> {
+    let footprint = config.model.footprint()?;
+    latent_models::memory::check(what, footprint.inference_bytes(rows as u64, held as u64))?;
+    Ok(())
+}
+
+/// Write `rows` examples of `shape` (values in [0, 1] for pixels) to `path`, made
+/// [`CHUNK_ROWS`] at a time by `produce(first_row, count)`: a `.npy` is written as they come
+/// (the header first, then each chunk's rows; the file appears, atomically, once complete), so
+/// memory stays bounded whatever `rows`; a PNG grid (grey or RGB) of `cols` columns holds at
+/// most [`MAX_GRID_IMAGES`], and only images make one. Both are
+/// checked before anything is made: the grid's size, and the `.npy`'s against the space left
+/// on its file system. `flag` names the count in errors (`--n 5000`).
+///
+/// # Errors
+/// If the output is too large, `produce` fails, or the file cannot be written.
+pub fn write_image_rows(
+    path: &Path,
+    rows: usize,
+    shape: SampleShape,
+    cols: usize,
+    flag: &str,
+    mut produce: impl FnMut(usize, usize) -> anyhow::Result<Array2<f32>>,
+) -> anyhow::Result<()> {
+    let width = shape.len();
+    let chunks = (0..rows).step_by(CHUNK_ROWS).map(|start| (start, CHUNK_ROWS.min(rows - start)));
     match out_kind(path)? {
-        OutKind::Png => crate::pictures::image_grid(shape).cols(cols.max(1)).write_png(path, images)?,
-        OutKind::Npy => write_npy(path, images)?,
+        OutKind::Png if !shape.is_image() => {
+            bail!("{}: the data's examples are rows of {width} values, not images: write a .npy file", path.display())
+        }
+        OutKind::Png => {
+            if rows > MAX_GRID_IMAGES {
+                bail!(
+                    "{flag}: a PNG grid holds at most {MAX_GRID_IMAGES} images; write a .npy file (--out NAME.npy) for more"
+                );
+            }
+            let parts = chunks.map(|(start, count)| produce(start, count)).collect::<anyhow::Result<Vec<_>>>()?;
+            crate::pictures::image_grid(shape)
+                .cols(cols.max(1))
+                .write_png(path, &crate::pictures::stack_rows(&parts))?;
+        }
+        OutKind::Npy => {
+            let bytes = (rows as u64).saturating_mul(width as u64).saturating_mul(4).saturating_add(128);
+            if let Some(free) = latent_fsio::available_space(path)
+                && bytes > free
+            {
+                bail!(
+                    "{flag}: {} would take {}, more than the {} free on its file system",
+                    path.display(),
+                    Size(bytes),
+                    Size(free)
+                );
+            }
+            let mut out = NpyRowWriter::<f32>::create(path, rows, width)?;
+            for (start, count) in chunks {
+                out.write_rows(&produce(start, count)?)?;
+            }
+            out.finish()?;
+        }
     }
     Ok(())
 }

@@ -10,7 +10,9 @@ use ndarray::Array2;
 use rand::SeedableRng;
 
 use crate::cli::ReconstructArgs;
-use crate::commands::{OutKind, load_data_for_run, out_kind, test_images, to_matrix};
+use crate::commands::{
+    OutKind, Split, check_request, load_data_for_run, out_kind, require_images, test_images, to_matrix,
+};
 use crate::pictures::RunPictures;
 
 /// Mean squared difference per pixel.
@@ -31,6 +33,11 @@ pub fn run(args: ReconstructArgs) -> anyhow::Result<()> {
     let (mut model, config) =
         RunDir::open(&args.run)?.load_model().with_context(|| format!("latent reconstruct {}", args.run.display()))?;
     let data = load_data_for_run(&args.data, &config)?;
+    require_images(&data, Split::Test, "to reconstruct")?;
+    // All the digits through the model at once, and three copies kept (clean, input, output).
+    let n = args.n.min(data.test.len());
+    let width = config.model.describe()?.input_dim;
+    check_request(&config, || format!("--n {} ({n} test digits at once)", args.n), n, n.saturating_mul(width) * 3)?;
     let clean = test_images(&data, args.n);
     let input =
         noise.corrupt(&clean, latent_data::Scale::ZeroOne, &mut rand_chacha::ChaCha8Rng::seed_from_u64(args.seed));

@@ -10,7 +10,7 @@ use latent_models::train::{BatchProgress, TrainObserver, TrainOutcome, Trainer, 
 use latent_models::{EpochMetrics, Model, ModelFlags, OptimizerKind, Preset, Registry, RunDir};
 
 use crate::cli::TrainArgs;
-use crate::commands::{data_info, load_data, load_data_for_run};
+use crate::commands::{Split, data_info, load_data, load_data_for_run, require_images};
 use crate::interrupt::{self, StopFlag};
 use crate::pictures::RunPictures;
 use crate::progress::{Progress, ProgressMode};
@@ -30,10 +30,13 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
         let trainer = Trainer::resume(run, args.epochs)
             .with_context(|| format!("--resume: cannot continue {}", out.display()))?;
         let data = load_data_for_run(&args.data, trainer.config())?;
+        trainable(&data)?;
         (trainer, data)
     } else {
         let data = load_data(&args.data)?;
+        trainable(&data)?;
         let config = run_config(&args, &data)?;
+        fits_in_memory(&args, &config, data.train.len())?;
         let out = match &args.out {
             Some(out) => out.clone(),
             None => free_run_dir(&args.model),
@@ -207,6 +210,34 @@ fn run_config(args: &TrainArgs, data: &latent_data::Data) -> anyhow::Result<RunC
     Ok(RunConfig { preset: format!("{family}/{name}"), model: config, train, data: data_info(data, &args.data)? })
 }
 
+/// Refuse, before a run directory is written, a model or batch that training could not hold
+/// within the memory limit ([`latent_models::memory`]), naming the flags that size it.
+fn fits_in_memory(args: &TrainArgs, config: &RunConfig, examples: usize) -> anyhow::Result<()> {
+    use latent_models::memory;
+    let footprint = config.model.footprint()?;
+    let sizes: Vec<String> = [
+        ("--hidden", args.hidden.clone()),
+        ("--latent-dim", args.latent_dim.map(|v| v.to_string())),
+        ("--batch-size", args.batch_size.map(|v| v.to_string())),
+    ]
+    .into_iter()
+    .filter_map(|(flag, value)| value.map(|v| format!("{flag} {v}")))
+    .collect();
+    let given = if sizes.is_empty() { String::new() } else { format!(" with {}", sizes.join(" ")) };
+    memory::check(
+        || format!("training {}{given} ({} parameters)", config.preset, footprint.parameters),
+        memory::training_need(&footprint, &config.train, examples),
+    )?;
+    Ok(())
+}
+
+/// Refuse data with an empty split before any run directory is written: training needs
+/// training images, and every epoch ends with a test pass.
+fn trainable(data: &latent_data::Data) -> anyhow::Result<()> {
+    require_images(data, Split::Train, "to train on")?;
+    require_images(data, Split::Test, "to evaluate each epoch on")
+}
+
 fn set<T>(field: &mut T, value: Option<T>) {
     if let Some(v) = value {
         *field = v;
@@ -228,12 +259,16 @@ impl TrainObserver for Observer {
             self.epoch = p.epoch;
             self.progress.start_epoch(p.epoch as usize);
         }
-        self.progress.batch(p.batch_examples, p.batch_loss);
+        self.progress.batch_parts(p.batch_examples, &p.batch_parts);
     }
 
     fn epoch_done(&mut self, m: &EpochMetrics, model: &mut dyn Model) -> latent_models::Result<()> {
+        // The ELBO is the loss upside down; a `loss` that is not a headline part (a GAN's, which
+        // is its `d_loss`) would be the same figure again without its name.
+        let headline = model.headline_parts();
+        let shown = |k: &str| k != "elbo" && (k != "loss" || headline.contains(&"loss"));
         let labels: Vec<(String, f64)> =
-            m.test.iter().filter(|(k, _)| k.as_str() != "elbo").map(|(k, v)| (format!("test {k}"), *v)).collect();
+            m.test.iter().filter(|(k, _)| shown(k)).map(|(k, v)| (format!("test {k}"), *v)).collect();
         let shown: Vec<(&str, f64)> = labels.iter().map(|(k, v)| (k.as_str(), *v)).collect();
         self.progress.end_epoch(&shown);
         let metrics = self.run.read_metrics()?;

@@ -162,7 +162,8 @@ impl Trunk {
                 }
                 layers.push(LayerSpec::Flatten { start_dim: 1 });
                 let n = channels.len();
-                (layers, in_channels * (h >> n) * (w >> n))
+                // Saturating: an absurd width is refused by its memory estimate, not overflowed.
+                (layers, in_channels.saturating_mul(h >> n).saturating_mul(w >> n))
             }
         }
     }
@@ -199,7 +200,11 @@ impl Trunk {
                 let last = *channels.last().expect("validated: at least one convolution");
                 let (h, w) = (h >> channels.len(), w >> channels.len());
                 let mut layers = vec![
-                    LayerSpec::Linear(LinearConfig { in_features: latent, out_features: last * h * w, bias: true }),
+                    LayerSpec::Linear(LinearConfig {
+                        in_features: latent,
+                        out_features: last.saturating_mul(h).saturating_mul(w),
+                        bias: true,
+                    }),
                     LayerSpec::Relu,
                     LayerSpec::Unflatten { dim: 1, sizes: vec![last, h, w] },
                 ];
@@ -217,6 +222,15 @@ impl Trunk {
                 }
                 layers
             }
+        }
+    }
+
+    /// The shape of one example as the body reads it: `[input]` for an MLP, `[C, H, W]` for
+    /// convolutions.
+    pub fn input_shape(&self, input: usize) -> Vec<usize> {
+        match self.image_dims() {
+            None => vec![input],
+            Some(dims) => dims.to_vec(),
         }
     }
 

@@ -26,6 +26,7 @@ use crate::blocks::trunk::Trunk;
 use crate::config::{Activation, Likelihood, finite_non_negative, noise_from_str, noise_to_str, positive};
 use crate::error::{ModelError, Result};
 use crate::family::{Description, FamilyConfig, ModelConfig, ModelFlags, Preset};
+use crate::memory::Footprint;
 use crate::model::{Decoder, Encoder, Model, Objective, Parts, check_labels, data_tensor};
 use crate::train::TrainOptions;
 
@@ -146,6 +147,12 @@ impl FamilyConfig for AutoencoderConfig {
             noise: self.noise,
             classes: None,
         }
+    }
+
+    fn footprint(&self) -> Footprint {
+        let encoder = self.trunk.encoder_with_code(self.input_dim, self.latent_dim, self.code_activation);
+        Footprint::of_layers(&encoder, &self.trunk.input_shape(self.input_dim))
+            .plus(Footprint::of_layers(&self.trunk.decoder(self.latent_dim, self.input_dim), &[self.latent_dim]))
     }
 
     fn apply_flags(&mut self, flags: &ModelFlags) -> Result<()> {

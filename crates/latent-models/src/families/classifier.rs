@@ -20,6 +20,7 @@ use serde::{Deserialize, Serialize};
 use crate::config::{check_classes, positive};
 use crate::error::{ModelError, Result};
 use crate::family::{Description, FamilyConfig, ModelConfig, ModelFlags, Preset};
+use crate::memory::Footprint;
 use crate::model::{Model, Objective, Parts, data_tensor};
 use crate::train::TrainOptions;
 
@@ -105,6 +106,8 @@ impl FamilyConfig for ClassifierConfig {
 
     fn validate(&self) -> Result<()> {
         self.input_shape.iter().try_for_each(|&d| positive("input_shape", d))?;
+        let values = self.input_shape.iter().try_fold(1usize, |a, &d| a.checked_mul(d)).unwrap_or(usize::MAX);
+        positive("input_shape (values per example)", values)?;
         check_classes(self.classes)?;
         if self.classes < 2 {
             return Err(ModelError::config("classes", "a classifier needs at least 2 classes"));
@@ -121,6 +124,10 @@ impl FamilyConfig for ClassifierConfig {
             noise: latent_data::NoiseSpec::None,
             classes: None,
         }
+    }
+
+    fn footprint(&self) -> Footprint {
+        Footprint::of_layers(&self.layers(), &[self.input_dim()])
     }
 
     fn apply_flags(&mut self, flags: &ModelFlags) -> Result<()> {

@@ -29,9 +29,11 @@ use serde::{Deserialize, Serialize};
 use latent_data::Scale;
 use latent_tensor::TensorRng;
 
+use crate::config::positive;
 use crate::error::{ModelError, Result};
 use crate::families::gan::{GAN_FLAGS, Gan, GanTraining, apply_gan_flags, gan_train, refuse_real_values};
 use crate::family::{Description, FamilyConfig, ModelConfig, ModelFlags, Preset};
+use crate::memory::Footprint;
 use crate::model::Model;
 
 /// LeakyReLU's slope in the discriminator.
@@ -88,18 +90,18 @@ impl DcganConfig {
     /// On the first invalid field: a zero size, an empty channel list, or an image side that
     /// the stride-2 layers do not halve exactly.
     pub fn validate(&self) -> Result<()> {
-        if self.latent_dim == 0 {
-            return Err(ModelError::config("latent_dim", "must be at least 1"));
-        }
-        if self.image_channels == 0 || self.image_width == Some(0) {
-            return Err(ModelError::config("image_channels", "images need at least one channel and one column"));
-        }
+        positive("latent_dim", self.latent_dim)?;
+        positive("image_size", self.image_size)?;
+        positive("image_width", self.image_width.unwrap_or(self.image_size))?;
+        positive("image_channels", self.image_channels)?;
+        positive("image values", self.image_dims().iter().fold(1usize, |a, &b| a.saturating_mul(b)))?;
         for (field, channels) in
             [("generator_channels", &self.generator_channels), ("discriminator_channels", &self.discriminator_channels)]
         {
             if channels.is_empty() || channels.contains(&0) {
                 return Err(ModelError::config(field, "needs at least one layer, each of at least 1 channel"));
             }
+            channels.iter().try_for_each(|&c| positive(field, c))?;
             self.start(channels.len()).ok_or_else(|| {
                 let [_, h, w] = self.image_dims();
                 ModelError::config(
@@ -182,6 +184,15 @@ impl FamilyConfig for DcganConfig {
             noise: latent_data::NoiseSpec::None,
             classes: None,
         }
+    }
+
+    /// The discriminator, then the generator (the data's input is D's).
+    fn footprint(&self) -> Footprint {
+        Footprint::of_layers(
+            &self.discriminator_specs(),
+            &[self.image_dims().iter().fold(1usize, |a, &b| a.saturating_mul(b))],
+        )
+        .plus(Footprint::of_layers(&self.generator_specs(), &[self.latent_dim]))
     }
 
     fn apply_flags(&mut self, flags: &ModelFlags) -> Result<()> {

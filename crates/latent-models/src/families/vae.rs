@@ -19,7 +19,7 @@
 //!   (kinds `vae`, `conv_vae`, `cvae`) read as this family's.
 
 use latent_data::{Batch, Scale};
-use latent_nn::layers::{Linear, Sequential};
+use latent_nn::layers::{LayerSpec, Linear, LinearConfig, Sequential};
 use latent_nn::{Ctx, Layer, Module};
 use latent_tensor::{Tensor, TensorRng, no_grad};
 use ndarray::Array2;
@@ -32,6 +32,7 @@ use crate::config::{Activation, check_classes, finite_non_negative, positive};
 use crate::config::{Likelihood, is_bernoulli};
 use crate::error::{ModelError, Result};
 use crate::family::{Description, FamilyConfig, ModelConfig, ModelFlags, Preset};
+use crate::memory::Footprint;
 use crate::model::{
     Decoder, Encoder, Generator, LikelihoodEstimate, Model, Objective, check_labels, data_tensor, sample_labels,
 };
@@ -101,6 +102,23 @@ impl FamilyConfig for VaeConfig {
             noise: latent_data::NoiseSpec::None,
             classes: self.classes,
         }
+    }
+
+    fn footprint(&self) -> Footprint {
+        let classes = self.classes.unwrap_or(0);
+        let (input_extra, head_extra) = if self.trunk.is_conv() { (0, classes) } else { (classes, 0) };
+        let (body, features) = self.trunk.body(self.input_dim, input_extra);
+        let mut input = self.trunk.input_shape(self.input_dim);
+        if let Some(last) = input.last_mut() {
+            *last += input_extra;
+        }
+        let head = [LayerSpec::Linear(LinearConfig::new(features + head_extra, self.latent_dim))];
+        let head = Footprint::of_layers(&head, &[features + head_extra]);
+        let decoder = self.trunk.decoder(self.latent_dim + classes, self.input_dim);
+        Footprint::of_layers(&body, &input)
+            .plus(head)
+            .plus(head)
+            .plus(Footprint::of_layers(&decoder, &[self.latent_dim + classes]))
     }
 
     fn apply_flags(&mut self, flags: &ModelFlags) -> Result<()> {

@@ -185,17 +185,19 @@ impl<const D: usize> Layer for BatchNorm<D> {
         let mut channel_shape = vec![1; x.ndim()];
         channel_shape[1] = c;
         let axes: Vec<usize> = (0..x.ndim()).filter(|&a| a != 1).collect();
-        if ctx.is_training() {
+        if ctx.uses_batch_statistics() {
             let count: usize = axes.iter().map(|&a| x.shape()[a]).product();
             if count < 2 {
                 return Err(NnError::input(
                     layer,
-                    format!("training needs more than 1 value per channel, found input {:?}", x.shape()),
+                    format!("batch statistics need more than 1 value per channel, found input {:?}", x.shape()),
                 ));
             }
             // One fused op (latent-tensor's `batch_norm`): two passes forward, closed-form backward.
             let (out, stats) = x.batch_norm(self.weight.as_ref(), self.bias.as_ref(), self.config.eps)?;
-            self.update_running_stats(&stats.mean, &stats.var, count);
+            if ctx.is_training() {
+                self.update_running_stats(&stats.mean, &stats.var, count);
+            }
             return Ok(out);
         }
         // Evaluation: (x - mean)·inv_std·w + b = x·scale + shift with scale = w·inv_std and
