@@ -99,7 +99,7 @@ fn every_command_refuses_an_empty_split_by_name() {
     let samples = out("s.npy");
     ok(&["sample", s(&vae), "--n", "4", "--out", s(&samples)]);
 
-    // The digit classifier trains on the training split and measures itself on the test split;
+    // The classifier trains on the training split and measures itself on the test split;
     // --nearest searches the one and makes its baseline of the other.
     let classifier = out("classifier.safetensors");
     let classify = |data: &Path, extra: &[&str]| -> Vec<String> {
@@ -109,7 +109,7 @@ fn every_command_refuses_an_empty_split_by_name() {
     };
     for (data, split) in [(&no_test, "test"), (&no_train, "training")] {
         let args = classify(data, &["--train-classifier", "--classifier-epochs", "1"]);
-        refused(&refs(&args), &[&format!("the {split} split of {}", data.display()), "digit classifier"]);
+        refused(&refs(&args), &[&format!("the {split} split of {}", data.display()), "the classifier"]);
     }
     assert!(!classifier.exists(), "no classifier is written");
     ok(&refs(&classify(&full, &["--train-classifier", "--classifier-epochs", "1"])));
