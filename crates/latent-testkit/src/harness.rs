@@ -89,6 +89,12 @@ impl Summary {
     pub fn rejected(&self) -> usize {
         self.errors.values().sum()
     }
+
+    /// Whether some mutant was refused with an error of this kind: a variant name, or the
+    /// start of a nested one (`"Npy"` matches `Npy/Header`; `"Npy/Header"` only that).
+    pub fn refused_with(&self, kind: &str) -> bool {
+        self.errors.keys().any(|k| k == kind || k.strip_prefix(kind).is_some_and(|rest| rest.starts_with('/')))
+    }
 }
 
 impl fmt::Display for Summary {
