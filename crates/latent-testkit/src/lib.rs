@@ -52,10 +52,34 @@
 //! # }
 //! ```
 //!
-//! A CSV reader or an image loader joins the same way: one `#[test]` calling `check_parser`
-//! (or `Campaign::new(..).errors_mention("data.csv").run(..)`) in its crate's
-//! `tests/mutation.rs`, and one cargo-fuzz target in `fuzz/fuzz_targets/` calling the same entry
-//! function (see `fuzz/README.md`).
+//! A CSV reader or an image loader joins the same way. For `latent_data::csv::read_csv`, which
+//! reads a path: an entry in `crates/latent-data/tests/entries/mod.rs` (shared with the fuzz
+//! targets), a valid input or two in its `inputs` module, and one test in `tests/mutation.rs`:
+//!
+//! ```text
+//! // tests/entries/mod.rs
+//! pub fn csv(bytes: &[u8], scratch: &Path) -> Result<latent_data::csv::Table, DataError> {
+//!     let path = scratch.join("table.csv");
+//!     std::fs::write(&path, bytes).expect("writing the scratch file");
+//!     let options = CsvOptions { label_column: Some("label".into()), ..CsvOptions::default() };
+//!     latent_data::csv::read_csv(&path, &options)
+//! }
+//!
+//! // tests/mutation.rs
+//! #[test]
+//! fn csv_mutants() {
+//!     let dir = latent_testkit::files::scratch_dir();
+//!     let s = Campaign::new("csv", [b"x,y,label\n1,2.5,a\n3,-4e2,b\n".to_vec()])
+//!         .errors_mention("table.csv")
+//!         .run(|b| entries::csv(b, dir.path()));
+//!     assert!(s.accepted > 0 && s.refused_with("Table"), "{s}");
+//! }
+//! ```
+//!
+//! An image folder is several files: pack them into one input with [`files::pack`], and in the
+//! entry [`files::unpack`] them into the scratch directory before loading it. Then add
+//! `fuzz/fuzz_targets/<name>.rs` (three lines, like `fuzz_targets/npz.rs`), its `[[bin]]` in
+//! `fuzz/Cargo.toml`, and its valid inputs to `fuzz/examples/corpus.rs`.
 //!
 //! # Replaying a failure
 //! A report names each failing mutant by seed. `LATENT_MUTANT_SEED=<seed> cargo test --release
@@ -66,13 +90,14 @@
 //! is the line the allocator writes to stderr just before, which names the seed.
 //!
 //! # Fuzzing for longer
-//! `fuzz/` at the root of the workspace is a cargo-fuzz package (outside the workspace) with one
-//! target per parser, calling the same entry functions as the mutation tests:
+//! `fuzz/` at the root of the workspace is a cargo-fuzz package (outside the workspace, nightly
+//! only) with one target per parser, calling the same entry functions as the mutation tests;
+//! `fuzz/README.md` says how to run them:
 //!
 //! ```text
 //! cargo install cargo-fuzz
-//! cargo +nightly fuzz list
-//! cargo +nightly fuzz run idx -- -max_total_time=60 -rss_limit_mb=1024 -malloc_limit_mb=256
+//! cd fuzz && cargo run --release --example corpus    # seed corpora from the valid inputs
+//! cargo +nightly fuzz run npy corpus/npy -- -max_total_time=60 -malloc_limit_mb=256 -timeout=2
 //! ```
 
 pub mod alloc;
