@@ -2,7 +2,8 @@
 //! (description, licence, repository, documentation, readme, keywords, categories), its
 //! dependencies on the workspace's crates carry a version, and its directory holds its README and
 //! both licence files, identical to the workspace's (cargo packages only what is in a crate's
-//! own directory).
+//! own directory). The unpublished crates (the test kit) are only ever path dev-dependencies
+//! without a version, which `cargo package` drops.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -69,6 +70,29 @@ fn every_published_crate_carries_its_readme_and_both_licences() {
         for (file, text) in &licences {
             let copy = std::fs::read(dir.join(file)).unwrap_or_default();
             assert!(copy == *text, "{name}: {file} missing or not the workspace's in {}", dir.display());
+        }
+    }
+}
+
+#[test]
+fn unpublished_crates_are_only_versionless_dev_dependencies() {
+    let meta = metadata();
+    let unpublished: Vec<&str> = meta["packages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|p| p["publish"] == serde_json::json!([]))
+        .map(|p| p["name"].as_str().unwrap())
+        .collect();
+    assert!(unpublished.contains(&"latent-testkit"), "{unpublished:?}");
+    for p in published(&meta) {
+        let name = p["name"].as_str().unwrap();
+        for dep in p["dependencies"].as_array().unwrap() {
+            let dep_name = dep["name"].as_str().unwrap();
+            if unpublished.contains(&dep_name) {
+                assert_eq!(dep["kind"], "dev", "{name} depends on the unpublished {dep_name} outside its tests");
+                assert_eq!(dep["req"], "*", "{name}: give the unpublished {dep_name} no version, so cargo drops it");
+            }
         }
     }
 }

@@ -57,13 +57,22 @@ use zip::write::SimpleFileOptions;
 
 use crate::error::DataError;
 
-/// The largest `.npy` header read, in bytes (NumPy's own reader stops at 10 000 by default; a
-/// header is some 100 bytes unless the array has thousands of axes).
-pub const MAX_HEADER_LEN: u64 = 1 << 20;
+/// The largest `.npy` header read, in bytes: 10 000, NumPy's own default (`max_header_size`).
+/// A header is some 100 bytes; NumPy arrays have at most 64 axes. The limit also bounds the
+/// time the header parser may take (see [`MAX_HEADER_DEPTH`]).
+pub const MAX_HEADER_LEN: u64 = 10_000;
 
 /// The most a deflated `.npz` member may expand: deflate's limit is about 1032 to 1, so a member
 /// claiming more than this many times its compressed size is refused before it is read.
 pub const MAX_DEFLATE_RATIO: u64 = 1032;
+
+/// The deepest nesting of brackets (outside strings) a `.npy` header may have: NumPy writes a
+/// dictionary holding a tuple (depth 2); a structured type (which this module does not read)
+/// adds a list of tuples, still parsed so the error can name it. Deeper headers are refused
+/// before parsing ([`NpyError::Header`]): the parser behind ndarray-npy backtracks, taking
+/// time exponential in the depth, so with [`MAX_HEADER_LEN`] this bounds a hostile header's
+/// cost to a fraction of a second.
+pub const MAX_HEADER_DEPTH: usize = 3;
 
 const MAGIC: &[u8; 6] = b"\x93NUMPY";
 
@@ -217,9 +226,47 @@ fn read_header<R: Read>(reader: &mut R, len: u64) -> Result<(Header, u64), NpyEr
     if claimed > available || claimed > MAX_HEADER_LEN {
         return Err(NpyError::HeaderLength { claimed, available });
     }
-    let mut whole = io::Cursor::new(&prelude[..start as usize]).chain(reader.take(claimed));
+    // At most MAX_HEADER_LEN, and no more than the stream holds.
+    let mut text = Vec::with_capacity(claimed as usize);
+    reader.take(claimed).read_to_end(&mut text).map_err(|e| NpyError::Data(e.to_string()))?;
+    check_nesting(&text)?;
+    let mut whole = io::Cursor::new(&prelude[..start as usize]).chain(&text[..]);
     let header = Header::from_reader(&mut whole).map_err(|e| NpyError::Header(e.to_string()))?;
     Ok((header, start + claimed))
+}
+
+/// Refuses a header whose brackets (outside quoted strings) nest deeper than
+/// [`MAX_HEADER_DEPTH`]. The header parser behind `ndarray-npy` backtracks, taking time
+/// exponential in the nesting depth: a 30-byte header of `[` or `{` would keep it busy for hours.
+fn check_nesting(text: &[u8]) -> Result<(), NpyError> {
+    let (mut depth, mut quote, mut escaped) = (0usize, None, false);
+    for &b in text {
+        match quote {
+            Some(q) => {
+                if escaped {
+                    escaped = false;
+                } else if b == b'\\' {
+                    escaped = true;
+                } else if b == q {
+                    quote = None;
+                }
+            }
+            None => match b {
+                b'\'' | b'"' => quote = Some(b),
+                b'(' | b'[' | b'{' => {
+                    depth += 1;
+                    if depth > MAX_HEADER_DEPTH {
+                        return Err(NpyError::Header(format!(
+                            "brackets nested more than {MAX_HEADER_DEPTH} deep (a NumPy header nests 2)"
+                        )));
+                    }
+                }
+                b')' | b']' | b'}' => depth = depth.saturating_sub(1),
+                _ => {}
+            },
+        }
+    }
+    Ok(())
 }
 
 /// Reads into `buf` until it is full or the stream ends; the number of bytes read.
@@ -799,7 +846,7 @@ mod tests {
         long[8..12].copy_from_slice(&u32::MAX.to_le_bytes());
         assert!(err(&long).contains("the header claims 4294967295 bytes but only 3 follow it"), "{}", err(&long));
         let e = read_header(&mut &long[..], 1 << 40).unwrap_err().to_string();
-        assert!(e.contains("at most 1048576 are accepted"), "{e}");
+        assert!(e.contains("at most 10000 are accepted"), "{e}");
         for dict in [
             "{'descr': '<f4'}",
             "{'descr': '<f4', 'fortran_order': Maybe, 'shape': ()}",
@@ -814,6 +861,37 @@ mod tests {
                 err(&npy_bytes(1, dict, &[]))
             );
         }
+    }
+
+    /// Found by the mutation tests (`tests/mutation.rs`, `npy_header_mutants`): the header
+    /// parser behind ndarray-npy backtracks exponentially in the nesting depth, so before the
+    /// depth check `{` twelve times took 7 s and `[` twenty times 5 s, and a 40-byte header
+    /// hung the reader for days; and a 1 MiB header (the former limit) nested 4 deep took a
+    /// minute.
+    #[test]
+    fn deeply_nested_headers_are_refused_at_once() {
+        let start = std::time::Instant::now();
+        for open in ["{", "[", "(", "{'a': [", "[(", "{1: {"] {
+            for rest in ["", "'descr': '<f4', 'fortran_order': False, 'shape': (2,), }"] {
+                // Thirteen: enough to take many seconds before the check, not hours.
+                let dict = format!("{}{rest}", open.repeat(13));
+                let e = decode_npy::<f32>(&npy_bytes(1, &dict, &[0; 8])).unwrap_err().to_string();
+                assert!(e.contains("nested more than 3 deep"), "{dict}: {e}");
+            }
+        }
+        assert!(start.elapsed() < std::time::Duration::from_secs(2), "{:?}", start.elapsed());
+        // Brackets inside strings do not count, and nesting up to the limit is parsed.
+        let quoted = "{'descr': '<f4', 'fortran_order': False, 'shape': (2,), 'note': '[[[[[((({{{'}";
+        assert!(decode_npy::<f32>(&npy_bytes(1, quoted, &[0; 8])).unwrap_err().to_string().contains("bad header"));
+        let structured = "{'descr': [('x', '<f4'), ('y', '<i8')], 'fortran_order': False, 'shape': (1,), }";
+        let e = decode_npy::<f32>(&npy_bytes(1, structured, &[0; 12])).unwrap_err().to_string();
+        assert!(e.contains("'<f4' (float32) expected, found [('x', '<f4'), ('y', '<i8')]"), "{e}");
+        // The longest header accepted, at the deepest nesting accepted, parses quickly too.
+        let long = format!("{{'descr': [({}1,)], }}", "1, ".repeat(3300));
+        assert!(long.len() < MAX_HEADER_LEN as usize);
+        let started = std::time::Instant::now();
+        assert!(decode_npy::<f32>(&npy_bytes(2, &long, &[])).is_err());
+        assert!(started.elapsed() < std::time::Duration::from_secs(2), "{:?}", started.elapsed());
     }
 
     #[test]

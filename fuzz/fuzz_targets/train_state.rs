@@ -1,0 +1,20 @@
+//! A training state, each optimiser's state loaded against a small model, as it is and resealed.
+
+#![no_main]
+
+#[path = "../../crates/latent-nn/tests/entries/mod.rs"]
+mod entries;
+
+use std::path::Path;
+use std::sync::OnceLock;
+
+/// One scratch directory for the whole run (in /dev/shm where there is one).
+fn scratch() -> &'static Path {
+    static DIR: OnceLock<tempfile::TempDir> = OnceLock::new();
+    DIR.get_or_init(latent_testkit::files::scratch_dir).path()
+}
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| {
+    let _ = entries::train_state(data, scratch());
+    let _ = entries::train_state_resealed(data, scratch());
+});
