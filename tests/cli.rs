@@ -446,3 +446,35 @@ fn own_data_and_class_filters_are_recorded_and_honoured() {
     );
     fails(&["train", "ae", "--data", s(&tmp.path().join("nothing")), "--out", s(&tmp.path().join("y"))], "nothing");
 }
+
+/// A table run reconstructs into the data's own units and prints each feature's error; a PNG
+/// of table rows is refused.
+#[test]
+fn a_table_run_reconstructs_in_its_own_units_feature_by_feature() {
+    let tmp = tempfile::tempdir().unwrap();
+    let table = Path::new(env!("CARGO_MANIFEST_DIR")).join("crates/latent-data/sample/table/wdbc-200.csv");
+    let run = tmp.path().join("wdbc");
+    ok(&[
+        "train",
+        "vae",
+        "--data",
+        s(&table),
+        "--label-column",
+        "diagnosis",
+        "--epochs",
+        "3",
+        "--out",
+        s(&run),
+        "--quiet",
+    ]);
+    assert!(run.join("features.png").is_file() && !run.join("reconstructions.png").exists());
+    let npy = tmp.path().join("r.npy");
+    let printed = ok(&["reconstruct", s(&run), "--n", "40", "--out", s(&npy)]);
+    assert!(printed.contains("feature") && printed.contains("area_mean") && printed.contains("RMSE/std"), "{printed}");
+    let recon: ndarray::ArrayD<f32> = latent_data::npy::read_npy(&npy).unwrap();
+    assert_eq!(recon.shape(), [40, 30]);
+    // area_mean (column 4) is in the hundreds in its own units; standardised it would be near 0.
+    let area: f32 = recon.index_axis(ndarray::Axis(1), 3).mean().unwrap();
+    assert!(area > 200.0, "mean reconstructed area_mean {area}");
+    fails(&["reconstruct", s(&run), "--out", s(&tmp.path().join("r.png"))], "not images: write a .npy file");
+}
