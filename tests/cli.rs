@@ -1,25 +1,11 @@
 //! End to end: the `latent` command on the bundled sample, as a user runs it.
 
+mod common;
+
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Command;
 
-fn latent(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_latent")).args(args).output().expect("the latent binary runs")
-}
-
-fn ok(args: &[&str]) -> String {
-    let out = latent(args);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "latent {args:?} failed:\n{stderr}");
-    String::from_utf8_lossy(&out.stdout).into_owned() + &stderr
-}
-
-fn fails(args: &[&str], expected: &str) {
-    let out = latent(args);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(!out.status.success(), "latent {args:?} should fail");
-    assert!(stderr.contains(expected), "latent {args:?}: expected `{expected}` in:\n{stderr}");
-}
+use common::{fails, ok, s};
 
 /// A run of the shallow autoencoder with 0 epochs (its initial checkpoint only) in `dir/run`.
 fn untrained_run(dir: &Path) -> std::path::PathBuf {
@@ -38,10 +24,6 @@ fn untrained_run(dir: &Path) -> std::path::PathBuf {
         "--quiet",
     ]);
     out
-}
-
-fn s(p: &Path) -> &str {
-    p.to_str().unwrap()
 }
 
 /// Each family trains briefly and writes a complete run directory.

@@ -1,33 +1,14 @@
 //! End to end: `latent` on a user's own CSV table and NumPy archive, as a user runs it; and the
 //! errors a malformed file gets.
 
+mod common;
+
 use std::path::Path;
-use std::process::{Command, Output};
+
+use common::{fails, ok, s};
 
 use latent_data::npy::NpzWriter;
 use ndarray::{Array, Array1};
-
-fn latent(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_latent")).args(args).output().expect("the latent binary runs")
-}
-
-fn ok(args: &[&str]) -> String {
-    let out = latent(args);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "latent {args:?} failed:\n{stderr}");
-    String::from_utf8_lossy(&out.stdout).into_owned() + &stderr
-}
-
-fn fails(args: &[&str], expected: &str) {
-    let out = latent(args);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(!out.status.success(), "latent {args:?} should fail");
-    assert!(stderr.contains(expected), "latent {args:?}: expected `{expected}` in:\n{stderr}");
-}
-
-fn s(p: &Path) -> &str {
-    p.to_str().unwrap()
-}
 
 /// The bundled 200-row sample of the Wisconsin breast-cancer table.
 fn table() -> String {

@@ -1,33 +1,14 @@
 //! End to end: colour data through the `latent` command: the generated shapes, an image folder
 //! with --image-size and --channels, and what a run records of them.
 
+mod common;
+
 use std::path::Path;
-use std::process::{Command, Output};
+
+use common::{fails, ok, s};
 
 use latent_data::shapes;
 use latent_data::source::{Data, Source};
-
-fn latent(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_latent")).args(args).output().expect("the latent binary runs")
-}
-
-fn ok(args: &[&str]) -> String {
-    let out = latent(args);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "latent {args:?} failed:\n{stderr}");
-    String::from_utf8_lossy(&out.stdout).into_owned() + &stderr
-}
-
-fn fails(args: &[&str], expected: &str) {
-    let out = latent(args);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(!out.status.success(), "latent {args:?} should fail");
-    assert!(stderr.contains(expected), "latent {args:?}: expected `{expected}` in:\n{stderr}");
-}
-
-fn s(p: &Path) -> &str {
-    p.to_str().unwrap()
-}
 
 /// The PNG colour type of a file (0 grey, 2 RGB) and its width and height.
 fn png_kind(path: &Path) -> (u8, u32, u32) {

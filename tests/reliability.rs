@@ -2,24 +2,12 @@
 //! memory, outputs larger than memory. Each must end in a clear error (exit 1) or succeed
 //! within bounded memory, never in a panic (exit 101) or an abort.
 
+mod common;
+
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Command;
 
-fn latent(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_latent"))
-        .args(args)
-        .env_remove("LATENT_DATA_DIR")
-        .env_remove("LATENT_MAX_MEMORY")
-        .output()
-        .expect("the latent binary runs")
-}
-
-fn ok(args: &[&str]) -> String {
-    let out = latent(args);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "latent {args:?} failed:\n{stderr}");
-    String::from_utf8_lossy(&out.stdout).into_owned() + &stderr
-}
+use common::{latent, ok, s};
 
 /// Runs `latent args`, which must fail with exit status 1 and every one of `expected` in its
 /// error; returns the error.
@@ -35,10 +23,6 @@ fn refused(args: &[&str], expected: &[&str]) -> String {
 
 fn refs(args: &[String]) -> Vec<&str> {
     args.iter().map(String::as_str).collect()
-}
-
-fn s(p: &Path) -> &str {
-    p.to_str().unwrap()
 }
 
 /// An MNIST-format directory with `train` training and `test` test images (28 × 28, labels
