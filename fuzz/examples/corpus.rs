@@ -23,6 +23,7 @@ fn main() -> std::io::Result<()> {
         ("npy_header", data::inputs::npy_framed()),
         ("npz", data::inputs::npz()),
         ("manifest", data::inputs::manifest()),
+        ("csv", data::inputs::csv()),
         ("checkpoint", nn::inputs::checkpoints()),
         ("train_state", nn::inputs::train_states()),
         ("run_config", models::inputs::configs()),

@@ -7,7 +7,7 @@
 
 mod entries;
 
-use entries::{IDX_NAME, MANIFEST_NAME, NPY_NAME, NPZ_NAME, inputs};
+use entries::{CSV_NAME, IDX_NAME, IMAGE_NAME, MANIFEST_NAME, NPY_NAME, NPZ_NAME, inputs};
 use latent_data::npy;
 use latent_testkit::Campaign;
 
@@ -76,29 +76,13 @@ fn manifest_mutants() {
     assert!(s.accepted > 0 && s.errors.contains_key("Manifest"), "{s}");
 }
 
-// The sources added with issue 12 (tables, arrays as data sets, image folders). Their entry
-// points live here rather than in `entries` because they use the `image` crate to make valid
-// inputs, which the cargo-fuzz package does not depend on.
-
-/// The name mutated CSV tables are written under; errors must name it.
-const CSV_NAME: &str = "table.csv";
-
-fn csv_file(bytes: &[u8], scratch: &std::path::Path) -> Result<latent_data::csv::Table, latent_data::DataError> {
-    let path = scratch.join(CSV_NAME);
-    std::fs::write(&path, bytes).expect("writing the scratch file");
-    let options = latent_data::csv::CsvOptions { label_column: Some("label".into()), ..Default::default() };
-    latent_data::csv::read_csv(&path, &options)
-}
+// The sources added with issue 12: tables, arrays read as data sets, image folders.
 
 #[test]
 fn csv_table_mutants() {
     let dir = latent_testkit::files::scratch_dir();
-    let tables: Vec<Vec<u8>> = vec![
-        b"a,b,label\n1.5,2,x\n-3e2,0.25,y\n4,5,x\n".to_vec(),
-        b"\xef\xbb\xbfradius,\"tex,ture\",label\r\n1,2,0\r\n3,4,1\r\n".to_vec(),
-        b"f1,label,f2\n0.1,7,3\n0.2,9,4\n".to_vec(),
-    ];
-    let s = Campaign::new("csv table", tables).errors_mention(CSV_NAME).run(|b| csv_file(b, dir.path()));
+    let s =
+        Campaign::new("csv table", inputs::csv()).errors_mention(CSV_NAME).run(|b| entries::csv_file(b, dir.path()));
     assert!(s.accepted > 0 && !s.errors.is_empty(), "{s}");
 }
 
@@ -140,13 +124,10 @@ fn png(grey: bool) -> Vec<u8> {
 fn image_folder_mutants() {
     let dir = latent_testkit::files::scratch_dir();
     let root = dir.path().join("folder");
-    for class in ["a", "b"] {
-        std::fs::create_dir_all(root.join(class)).expect("making the class folders");
-    }
+    std::fs::create_dir_all(root.join("b")).expect("making a class folder");
     std::fs::write(root.join("b").join("ok.png"), png(false)).expect("writing the valid image");
-    let s = Campaign::new("image folder", [png(false), png(true)]).errors_mention("x.png").run(|b| {
-        std::fs::write(root.join("a").join("x.png"), b).expect("writing the scratch image");
-        latent_data::images::read_folder(&root, &latent_data::images::ImageOptions::default())
-    });
+    let s = Campaign::new("image folder", [png(false), png(true)])
+        .errors_mention(IMAGE_NAME)
+        .run(|b| entries::image_folder(b, &root));
     assert!(s.accepted > 0 && s.errors.len() >= 2, "{s}");
 }

@@ -25,6 +25,31 @@ pub const NPZ_NAME: &str = "arrays.npz";
 /// The name mutated manifests are parsed under.
 pub const MANIFEST_NAME: &str = "MANIFEST";
 
+/// The name mutated CSV tables are written under; errors must name it.
+pub const CSV_NAME: &str = "table.csv";
+/// The name of a mutated image in an image folder; errors must name it.
+pub const IMAGE_NAME: &str = "x.png";
+
+/// A CSV table on disk with a `label` column (`latent_data::csv`).
+pub fn csv_file(bytes: &[u8], scratch: &Path) -> Result<latent_data::csv::Table, DataError> {
+    let path = scratch.join(CSV_NAME);
+    std::fs::write(&path, bytes).expect("writing the scratch file");
+    let options = latent_data::csv::CsvOptions { label_column: Some("label".into()), ..Default::default() };
+    latent_data::csv::read_csv(&path, &options)
+}
+
+/// The bytes as image `a/x.png` of the image folder `root` (whatever else `root` holds), read
+/// as a folder: every header first, sizes compared, then decoded.
+pub fn image_folder(
+    bytes: &[u8],
+    root: &Path,
+) -> Result<(latent_data::Dataset, Option<latent_data::Dataset>), DataError> {
+    let class = root.join("a");
+    std::fs::create_dir_all(&class).expect("making the class folder");
+    std::fs::write(class.join(IMAGE_NAME), bytes).expect("writing the scratch image");
+    latent_data::images::read_folder(root, &latent_data::images::ImageOptions::default())
+}
+
 /// An IDX file, raw or gzip (decided by content), of any rank.
 pub fn idx(bytes: &[u8]) -> Result<IdxArray, DataError> {
     latent_data::parse_idx(bytes, IDX_NAME)
@@ -131,6 +156,16 @@ pub fn manifest(bytes: &[u8]) -> Result<Manifest, DataError> {
 
 /// Small valid inputs for each entry.
 pub mod inputs {
+    /// Small valid CSV tables with a `label` column: names and integers as labels, a quoted
+    /// header with a comma, CRLF line ends, a byte-order mark.
+    pub fn csv() -> Vec<Vec<u8>> {
+        vec![
+            b"a,b,label\n1.5,2,x\n-3e2,0.25,y\n4,5,x\n".to_vec(),
+            b"\xef\xbb\xbfradius,\"tex,ture\",label\r\n1,2,0\r\n3,4,1\r\n".to_vec(),
+            b"f1,label,f2\n0.1,7,3\n0.2,9,4\n".to_vec(),
+        ]
+    }
+
     use super::*;
 
     fn pixels(n: usize) -> Vec<u8> {
