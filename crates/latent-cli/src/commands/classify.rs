@@ -46,17 +46,10 @@ pub const CLASSIFIER_DIR: &str = "classifiers";
 /// the data set's name made safe for a file name, DIGEST the first 16 hex digits of the
 /// training split's digest.
 pub fn default_classifier_path(data: &Data) -> PathBuf {
-    let name: String = data
-        .source
-        .name()
-        .chars()
-        .rev()
-        .take_while(|&c| c != '/' && c != '\\')
-        .collect::<Vec<_>>()
-        .into_iter()
-        .rev()
-        .map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '_' })
-        .collect();
+    let shown = data.source.name();
+    let last = Path::new(&shown).file_name().map_or(shown.clone(), |n| n.to_string_lossy().into_owned());
+    let name: String =
+        last.chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '_' }).collect();
     let digest = data.train.digest();
     let file = format!("{name}-{}.safetensors", &digest[..16]);
     mnist::data_home().unwrap_or_default().join(CLASSIFIER_DIR).join(file)
