@@ -1,0 +1,22 @@
+//! Statistics over sets of samples, for the analyses of trained models.
+//!
+//! The crate stands beside the model crates and knows nothing of them: its inputs are plain
+//! `ndarray` matrices with one sample per row (`f32`, as the models produce them), its sums are
+//! kept in `f64`, and it never panics on the values it is given (non-finite values, too few
+//! samples and mismatched shapes are [`StatsError`]s).
+//!
+//! - [`linalg`]: means and covariances, the symmetric eigendecomposition, and the square root
+//!   of a positive semi-definite matrix: the linear algebra every analysis here stands on.
+//!
+//! Everything is computed sequentially in a fixed order, so a result has the same bits on any
+//! machine with the same thread count, and on any thread count.
+
+pub mod error;
+pub mod linalg;
+
+pub use error::StatsError;
+
+// The README's example is compiled and run with the doctests.
+#[doc = include_str!("../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;
