@@ -64,3 +64,35 @@ fn a_signal_during_a_download_removes_the_partial_file() {
         assert_eq!(names(dest.path()), Vec::<String>::new(), "SIG{signal}: left behind");
     }
 }
+
+/// KMNIST's files are checked by the digests of its `.gz` files as served: a mirror with other
+/// bytes fails with both digests, nothing is left in place, and the by-hand instructions say
+/// which digest to compare (of the `.gz`, not of its content).
+#[test]
+fn kmnist_is_checked_against_the_digests_of_its_served_files() {
+    let mirror = tempfile::tempdir().unwrap();
+    for name in [
+        "train-images-idx3-ubyte.gz",
+        "train-labels-idx1-ubyte.gz",
+        "t10k-images-idx3-ubyte.gz",
+        "t10k-labels-idx1-ubyte.gz",
+    ] {
+        std::fs::write(mirror.path().join(name), b"not the real file").unwrap();
+    }
+    let dest = tempfile::tempdir().unwrap();
+    let home = tempfile::tempdir().unwrap();
+    let output = Command::new(env!("CARGO_BIN_EXE_latent"))
+        .args(["fetch", "kmnist", "--no-default-mirrors", "--mirror"])
+        .arg(mirror.path())
+        .arg("--dest")
+        .arg(dest.path())
+        .env("HOME", home.path())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("of the file as served"), "{stderr}");
+    assert!(stderr.contains("51467d22d8cc72929e2a028a0428f2086b092bb31cfb79c69cc0a90ce135fde4"), "{stderr}");
+    assert!(stderr.contains("of the .gz files as served (`sha256sum FILE`)"), "{stderr}");
+    assert_eq!(names(dest.path()), Vec::<String>::new(), "nothing left behind");
+}

@@ -1,14 +1,23 @@
-//! `cargo xtask fetch-mnist`: `latent fetch mnist` for a checkout, with the same options
-//! ([`latent_cli::cli::FetchOptions`]): the four MNIST files, verified, into `mnist/` in the
-//! user's data directory (or `--dest`). The work is `latent_cli::commands::fetch`'s.
+//! `cargo xtask fetch-mnist [--dataset NAME]`: `latent fetch NAME` for a checkout, with the same
+//! options ([`latent_cli::cli::FetchOptions`]): the four files of a named data set (MNIST unless
+//! `--dataset` says otherwise), verified, into its directory in the user's data directory (or
+//! `--dest`). The work is `latent_cli::commands::fetch`'s.
 
 use std::process::ExitCode;
 
-/// Options of `cargo xtask fetch-mnist`: those of `latent fetch`.
-pub type Args = latent_cli::cli::FetchOptions;
+/// Options of `cargo xtask fetch-mnist`: the data set, and those of `latent fetch`.
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    /// The named MNIST-format data set to fetch (mnist, fashion-mnist, kmnist).
+    #[arg(long, default_value = "mnist")]
+    dataset: String,
+    #[command(flatten)]
+    options: latent_cli::cli::FetchOptions,
+}
 
 /// Runs the command.
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
-    latent_cli::commands::fetch::fetch(&latent_data::catalog::MNIST, &args)?;
+    let dataset = latent_data::catalog::find(&args.dataset).map_err(|e| anyhow::anyhow!("--dataset: {e}"))?;
+    latent_cli::commands::fetch::fetch(dataset, &args.options)?;
     Ok(ExitCode::SUCCESS)
 }

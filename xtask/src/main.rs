@@ -29,7 +29,7 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Chore {
-    /// Download the four MNIST files, verified by the SHA-256 of their decompressed content.
+    /// Download the four files of MNIST (or `--dataset fashion-mnist|kmnist`), verified.
     FetchMnist(fetch_mnist::Args),
     /// Build the MNIST sample built into latent-data from the full MNIST files.
     MakeSample(make_sample::Args),

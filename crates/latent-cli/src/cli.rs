@@ -192,6 +192,9 @@ pub enum DatasetName {
     /// Fashion-MNIST (60,000 training, 10,000 test images of clothing), fetched by `latent fetch
     /// fashion-mnist`.
     FashionMnist,
+    /// Kuzushiji-MNIST (60,000 training, 10,000 test cursive Japanese characters), fetched by
+    /// `latent fetch kmnist`.
+    Kmnist,
     /// Colour shapes drawn on the fly (10,000 training, 2,000 test 32×32 RGB images, six
     /// classes); no download.
     Shapes,
@@ -204,6 +207,7 @@ impl DatasetName {
             DatasetName::Mnist => latent_data::catalog::MNIST.name,
             DatasetName::MnistSample => latent_data::sample::NAME,
             DatasetName::FashionMnist => latent_data::catalog::FASHION_MNIST.name,
+            DatasetName::Kmnist => latent_data::catalog::KMNIST.name,
             DatasetName::Shapes => latent_data::shapes::NAME,
         }
     }
@@ -523,6 +527,8 @@ pub enum FetchName {
     Mnist,
     /// Fashion-MNIST: 70,000 pictures of clothing in ten classes (about 30 MB).
     FashionMnist,
+    /// Kuzushiji-MNIST: 70,000 cursive Japanese characters in ten classes (about 20 MB).
+    Kmnist,
     /// The colour shapes of `--dataset shapes`, written as an image folder of 12,000 PNG files
     /// (train/ and test/, one subfolder per class; about 15 MB) for use with --data. Nothing is
     /// downloaded: they are drawn here.
@@ -535,6 +541,7 @@ impl FetchName {
         match self {
             FetchName::Mnist => Some(&latent_data::catalog::MNIST),
             FetchName::FashionMnist => Some(&latent_data::catalog::FASHION_MNIST),
+            FetchName::Kmnist => Some(&latent_data::catalog::KMNIST),
             FetchName::Shapes => None,
         }
     }

@@ -162,6 +162,35 @@ pub enum DataError {
         found: String,
     },
 
+    /// A file checked against the digest of the file as its publisher serves it (a data set
+    /// whose publisher gives no digest of the decompressed content) does not match it.
+    #[error(
+        "{}: checksum mismatch: expected SHA-256 {expected} of the file as served (the official .gz), found {found}",
+        path.display()
+    )]
+    ServedChecksum {
+        /// The file.
+        path: PathBuf,
+        /// The published digest (lowercase hex).
+        expected: String,
+        /// The digest computed (lowercase hex).
+        found: String,
+    },
+
+    /// A data set verifiable only through its served `.gz` files was given decompressed.
+    #[error(
+        "{}: {dataset} is verified by the SHA-256 of its official .gz files, and this copy is not the \
+         .gz as served: keep the files as `latent fetch {dataset}` downloads them, or load the \
+         directory unverified with --data DIR",
+        path.display()
+    )]
+    NotAsServed {
+        /// The file.
+        path: PathBuf,
+        /// The data set's name.
+        dataset: &'static str,
+    },
+
     /// None of the accepted spellings of a data file exists in a directory.
     #[error(
         "{}: no {what} file: expected one of {}",

@@ -390,6 +390,19 @@ pub fn content_sha256(path: impl AsRef<Path>) -> Result<[u8; 32], DataError> {
     Ok(hasher.finalize().into())
 }
 
+/// The SHA-256 of a file's bytes exactly as stored (compressed or not).
+///
+/// # Errors
+/// [`DataError::Io`] if the file cannot be read.
+pub fn file_sha256(path: impl AsRef<Path>) -> Result<[u8; 32], DataError> {
+    let path = path.as_ref();
+    let file = File::open(path).map_err(|e| DataError::io(path, e))?;
+    let mut reader = BufReader::with_capacity(1 << 16, file);
+    let mut hasher = Sha256::new();
+    copy_into_hasher(&mut reader, &mut hasher).map_err(|e| DataError::io(path, e))?;
+    Ok(hasher.finalize().into())
+}
+
 /// Checks a file's decompressed content against a SHA-256 given in hex.
 ///
 /// # Errors

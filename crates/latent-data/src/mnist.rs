@@ -148,7 +148,7 @@ pub fn accepted_names(split: Split, part: Part) -> [String; 4] {
 
 /// The canonical decompressed SHA-256 of a file, by any accepted spelling of its name.
 pub fn canonical_sha256(name: &str) -> Option<&'static str> {
-    catalog::MNIST.sha256_of(name)
+    catalog::MNIST.digest_of(name).map(catalog::Digest::hex)
 }
 
 /// Checks a file against [`CANONICAL_SHA256`], by the SHA-256 of its decompressed content.
@@ -223,15 +223,10 @@ impl Verification {
             Verification::None => Ok(()),
             Verification::Named(dataset) => {
                 let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-                let Some(expected) = dataset.sha256_of(&name) else {
+                let Some(digest) = dataset.digest_of(&name) else {
                     return Ok(());
                 };
-                let found = idx::hex(&array.content_sha256());
-                if found == expected {
-                    Ok(())
-                } else {
-                    Err(DataError::Checksum { path: path.to_path_buf(), expected: expected.to_string(), found })
-                }
+                digest.verify(path, dataset.name, Some(array))
             }
             Verification::Manifest(manifest_path, manifest) => manifest.check(
                 manifest_path,

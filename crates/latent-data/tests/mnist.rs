@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use common::{Scratch, images, labels, workspace_root};
 use latent_data::Source;
-use latent_data::catalog::{FASHION_MNIST, MNIST};
+use latent_data::catalog::{FASHION_MNIST, KMNIST, MNIST};
 use latent_data::mnist::{
     self, CANONICAL_SHA256, Part, Split, Verification, accepted_names, canonical_sha256, locate_named, locate_with,
 };
@@ -266,4 +266,39 @@ fn the_real_fashion_mnist_matches_the_catalog() {
     // The first training items are an ankle boot and a T-shirt; the first test item an ankle boot.
     assert_eq!(&data.train.labels()[..2], &[9, 0]);
     assert_eq!(data.test.labels()[0], 9);
+}
+
+/// KMNIST is checked by the digests of its `.gz` files as served: gzip copies that are not the
+/// official bytes fail with both digests named, and decompressed copies are refused with a
+/// message saying how to load them instead.
+#[test]
+fn kmnist_is_verified_by_its_served_gz_files() {
+    let root = Scratch::new("kmnist");
+    let home = root.join("home");
+    let dir = home.join("kmnist");
+    std::fs::create_dir_all(&dir).unwrap();
+    for (split, n) in [("train", 2), ("t10k", 2)] {
+        std::fs::write(dir.join(format!("{split}-images-idx3-ubyte.gz")), images(n, 28, 28).to_gzip()).unwrap();
+        std::fs::write(dir.join(format!("{split}-labels-idx1-ubyte.gz")), labels(n).to_gzip()).unwrap();
+    }
+    let found = locate_named("kmnist", Some(&home)).unwrap();
+    assert_eq!(found, Source::Named { dataset: &KMNIST, path: dir.clone() });
+    let err = mnist::load_from(found.clone()).unwrap_err();
+    assert!(matches!(err, DataError::ServedChecksum { .. }), "{err}");
+    assert!(err.to_string().contains(KMNIST.files[0].1.hex()), "{err}");
+
+    // The same files decompressed: not verifiable, and the message says what to do.
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
+        let raw = latent_data::read_idx(&path).unwrap().to_bytes();
+        std::fs::remove_file(&path).unwrap();
+        std::fs::write(path.with_extension(""), raw).unwrap();
+    }
+    let err = mnist::load_from(found).unwrap_err();
+    assert!(matches!(err, DataError::NotAsServed { dataset: "kmnist", .. }), "{err}");
+    let text = err.to_string();
+    assert!(text.contains("latent fetch kmnist") && text.contains("--data DIR"), "{text}");
+    // The same directory loads unverified as a plain one.
+    let data = mnist::load_from(Source::Flag(dir)).unwrap();
+    assert_eq!(data.train.len(), 2);
 }

@@ -178,9 +178,13 @@ fn by_hand(dataset: &NamedDataset, names: &[&str], specs: &[FileSpec], dest: &Pa
         s.push_str(&format!("  curl -fL -o {}/{name} {}{name}\n", dest.display(), dataset.mirrors[0]));
     }
     let dest_flag = if dest_given { format!(" --dest {}", dest.display()) } else { String::new() };
+    let of_what = if specs.iter().any(|s| s.served) {
+        "of the .gz files as served (`sha256sum FILE`)"
+    } else {
+        "of the decompressed files (`gunzip -c FILE | sha256sum`)"
+    };
     s.push_str(&format!(
-        "then check them with `latent fetch {} --verify{dest_flag}`. \
-         Expected SHA-256 of the decompressed files (`gunzip -c FILE | sha256sum`):\n",
+        "then check them with `latent fetch {} --verify{dest_flag}`. Expected SHA-256 {of_what}:\n",
         dataset.name
     ));
     for spec in specs.iter().filter(|s| names.contains(&s.name.as_str())) {

@@ -22,6 +22,8 @@ use std::sync::Mutex;
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
+#[cfg(doc)]
+use crate::catalog::Digest;
 use crate::catalog::NamedDataset;
 use crate::error::DataError;
 
@@ -29,19 +31,56 @@ use super::atomic::{self, AtomicFile};
 use super::mirror::Mirror;
 use super::progress::{Progress, ProgressMode};
 
-/// A file to fetch: its served name and the SHA-256 of its decompressed content.
+/// A file to fetch: its served name and its digest.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FileSpec {
     /// The name on the mirrors and in the destination.
     pub name: String,
-    /// The SHA-256 of the decompressed content, lowercase hex.
+    /// The SHA-256, lowercase hex: of the decompressed content, or of the file as served when
+    /// [`served`](Self::served) is set.
     pub sha256: String,
+    /// Whether [`sha256`](Self::sha256) is of the file as served ([`Digest::Served`]).
+    pub served: bool,
 }
 
 impl FileSpec {
+    /// A file known by the SHA-256 of its decompressed content.
+    pub fn content(name: impl Into<String>, sha256: impl Into<String>) -> Self {
+        FileSpec { name: name.into(), sha256: sha256.into(), served: false }
+    }
+
     /// The four files of a named data set with their digests.
     pub fn of(dataset: &NamedDataset) -> Vec<FileSpec> {
-        dataset.files.iter().map(|&(name, sha)| FileSpec { name: name.to_string(), sha256: sha.to_string() }).collect()
+        dataset
+            .files
+            .iter()
+            .map(|&(name, digest)| FileSpec {
+                name: name.to_string(),
+                sha256: digest.hex().to_string(),
+                served: digest.is_served(),
+            })
+            .collect()
+    }
+
+    /// Checks the file at `path` against this digest.
+    ///
+    /// # Errors
+    /// As [`Digest::verify`].
+    pub fn verify(&self, path: &Path) -> Result<(), DataError> {
+        if self.served {
+            let found = crate::idx::hex(&crate::idx::file_sha256(path)?);
+            if found.eq_ignore_ascii_case(&self.sha256) {
+                Ok(())
+            } else {
+                Err(DataError::ServedChecksum {
+                    path: path.to_path_buf(),
+                    expected: self.sha256.to_ascii_lowercase(),
+                    found,
+                })
+            }
+        } else {
+            crate::idx::verify_sha256(path, &self.sha256)
+        }
     }
 }
 
@@ -147,12 +186,12 @@ pub enum FileState {
     Invalid(String),
 }
 
-/// Checks the file at `path` against `sha256` (of its decompressed content).
-pub fn check_file(path: &Path, sha256: &str) -> FileState {
+/// Checks the file at `path` against `spec`'s digest.
+pub fn check_file(path: &Path, spec: &FileSpec) -> FileState {
     if !path.exists() {
         return FileState::Missing;
     }
-    match crate::idx::verify_sha256(path, sha256) {
+    match spec.verify(path) {
         Ok(()) => FileState::Valid,
         Err(e) => FileState::Invalid(e.to_string()),
     }
@@ -263,7 +302,7 @@ impl Fetcher {
             Err(e) => self.log(format_args!("warning: cannot sweep old temporary files in {}: {e}", dest.display())),
         }
         let final_path = dest.join(&spec.name);
-        let replaced = match check_file(&final_path, &spec.sha256) {
+        let replaced = match check_file(&final_path, spec) {
             FileState::Valid => return Ok(Fetched::Present),
             FileState::Missing => false,
             FileState::Invalid(reason) => {
@@ -295,7 +334,7 @@ impl Fetcher {
                 let result = self
                     .transfer(mirror, &spec.name, &mut out, &label)
                     .and_then(|_| out.sync().map_err(|e| AttemptError::permanent(format!("cannot write: {e}"))))
-                    .and_then(|()| verify(out.path(), &spec.sha256));
+                    .and_then(|()| verify(out.path(), spec));
                 match result {
                     Ok(()) => {
                         return match out.commit(&final_path) {
@@ -517,11 +556,14 @@ fn is_name_resolution(e: &ureq::Error) -> bool {
     matches!(e, ureq::Error::HostNotFound | ureq::Error::Timeout(ureq::Timeout::Resolve))
 }
 
-/// Checks a written temporary file's decompressed digest.
-fn verify(path: &Path, sha256: &str) -> Result<(), AttemptError> {
-    crate::idx::verify_sha256(path, sha256).map_err(|e| match e {
+/// Checks a written temporary file's digest.
+fn verify(path: &Path, spec: &FileSpec) -> Result<(), AttemptError> {
+    spec.verify(path).map_err(|e| match e {
         DataError::Checksum { expected, found, .. } => AttemptError::permanent(format!(
             "checksum mismatch: expected SHA-256 {expected} of the decompressed content, found {found}"
+        )),
+        DataError::ServedChecksum { expected, found, .. } => AttemptError::permanent(format!(
+            "checksum mismatch: expected SHA-256 {expected} of the file as served, found {found}"
         )),
         other => AttemptError::permanent(format!("the file served is not valid: {other}")),
     })

@@ -63,7 +63,7 @@ pub fn fetch_all(
 
 /// Checks the files in `dest` without fetching anything: each file's state, in order.
 pub fn verify_dir(dest: &Path, specs: &[FileSpec]) -> Vec<(String, FileState)> {
-    specs.iter().map(|spec| (spec.name.clone(), check_file(&dest.join(&spec.name), &spec.sha256))).collect()
+    specs.iter().map(|spec| (spec.name.clone(), check_file(&dest.join(&spec.name), spec))).collect()
 }
 
 /// Installs handlers for Ctrl-C and SIGTERM (and SIGHUP on Unix) that remove this process's

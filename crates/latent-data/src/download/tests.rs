@@ -14,6 +14,8 @@ use crate::IdxArray;
 use super::mirror::Mirror;
 use super::progress::ProgressMode;
 use super::test_server::{Reply, TestServer};
+use sha2::Digest as _;
+
 use super::{FetchConfig, Fetched, Fetcher, FileSpec, FileState, check_file, fetch_all, verify_dir};
 
 /// A fresh directory under the system temp dir, removed on drop.
@@ -62,8 +64,7 @@ fn files() -> Vec<(FileSpec, Vec<u8>)> {
         .map(|i| {
             let data: Vec<u8> = (0..300u32).map(|k| (k as u8).wrapping_mul(i + 3)).collect();
             let a = IdxArray::new(vec![3, 10, 10], data).unwrap();
-            let spec =
-                FileSpec { name: format!("file{i}-idx3-ubyte.gz"), sha256: crate::idx::hex(&a.content_sha256()) };
+            let spec = FileSpec::content(format!("file{i}-idx3-ubyte.gz"), crate::idx::hex(&a.content_sha256()));
             (spec, a.to_gzip())
         })
         .collect()
@@ -122,7 +123,7 @@ fn serving(prefix: &str, files: &[(FileSpec, Vec<u8>)]) -> Vec<(String, Vec<Repl
 
 fn assert_all_valid(dest: &Path, specs: &[FileSpec]) {
     for s in specs {
-        assert_eq!(check_file(&dest.join(&s.name), &s.sha256), FileState::Valid, "{}", s.name);
+        assert_eq!(check_file(&dest.join(&s.name), s), FileState::Valid, "{}", s.name);
     }
     let mut names: Vec<String> = specs.iter().map(|s| s.name.clone()).collect();
     names.sort();
@@ -182,6 +183,34 @@ fn a_checksum_mismatch_is_never_left_in_place() {
     let text = failure.to_string();
     assert!(text.contains("checksum mismatch") && text.contains(&spec.sha256), "{text}");
     assert!(text.contains(&mirrors[0].location(&spec.name)), "{text}");
+    assert_eq!(dir.entries(), Vec::<String>::new());
+}
+
+/// A file known by the digest of its bytes as served (KMNIST's case) is checked as served: the
+/// same content compressed differently is refused, and the file is kept byte for byte.
+#[test]
+fn served_digests_hold_the_file_to_its_exact_bytes() {
+    let files = files();
+    let (content_spec, gz) = files[0].clone();
+    let served = FileSpec { served: true, sha256: crate::idx::hex(&sha2::Sha256::digest(&gz)), ..content_spec.clone() };
+    let server = TestServer::start(serving("/", &files[..1]));
+    let dir = Scratch::new("served");
+    let mirrors = [Mirror::parse(&server.url())];
+    let fetcher = Fetcher::new(quick());
+    assert!(matches!(fetcher.fetch(&served, dir.path(), &mirrors), Ok(Fetched::Fetched { .. })));
+    assert_eq!(std::fs::read(dir.path().join(&served.name)).unwrap(), gz);
+    assert_eq!(check_file(&dir.path().join(&served.name), &served), FileState::Valid);
+
+    // The same content recompressed (another gzip header) passes the content digest only.
+    let mut other = gz.clone();
+    other[4] ^= 1; // the gzip header's modification time
+    let server = TestServer::start(vec![(format!("/{}", served.name), vec![Reply::Ok(other)])]);
+    let dir = Scratch::new("served-other");
+    let mirrors = [Mirror::parse(&server.url())];
+    assert!(fetcher.fetch(&content_spec, dir.path(), &mirrors).is_ok());
+    std::fs::remove_file(dir.path().join(&served.name)).unwrap();
+    let failure = fetcher.fetch(&served, dir.path(), &mirrors).unwrap_err().to_string();
+    assert!(failure.contains("of the file as served") && failure.contains(&served.sha256), "{failure}");
     assert_eq!(dir.entries(), Vec::<String>::new());
 }
 
@@ -271,7 +300,7 @@ fn a_corrupted_file_is_replaced_and_verify_notices_it() {
     // Corrupt one by hand.
     let victim = dest.path().join(&specs[2].name);
     std::fs::write(&victim, b"garbage").unwrap();
-    assert!(matches!(check_file(&victim, &specs[2].sha256), FileState::Invalid(_)));
+    assert!(matches!(check_file(&victim, &specs[2]), FileState::Invalid(_)));
     let states = verify_dir(dest.path(), &specs);
     assert!(matches!(states[2].1, FileState::Invalid(_)) && states[0].1 == FileState::Valid, "{states:?}");
     let fetcher = Fetcher::new(quick());
