@@ -26,8 +26,10 @@
 //!   if every image is grey and RGB (3) otherwise. An alpha channel is dropped.
 //! - **Bit depth**: 16-bit PNGs are converted to 8 bits (`round(v · 255 / 65535)`), so pixels
 //!   are always bytes ([`ValueKind::Pixels`](crate::ValueKind::Pixels)), stored channel-major
-//!   (`C × H × W`). Pixels are used as stored: a JPEG's EXIF orientation tag is not applied (a
-//!   phone photo tagged "rotate 90°" is read on its side) and colour profiles are ignored.
+//!   (`C × H × W`).
+//! - **Orientation**: an EXIF orientation tag (a phone photo stored on its side and tagged
+//!   "rotate 90°") is applied before anything else, so the image is read upright and its size is
+//!   the upright one; an unreadable EXIF block counts as no tag. Colour profiles are ignored.
 //!
 //! Memory is bounded before any pixel is decoded: the folder is listed and every file's header
 //! read first (dimensions and colour type), then `files × C × H × W` must not exceed
@@ -66,6 +68,7 @@ use std::io::BufReader;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
+use image::metadata::Orientation;
 use image::{DynamicImage, ImageDecoder, ImageError, ImageFormat, ImageReader, Limits};
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -422,8 +425,13 @@ fn open(path: &Path) -> Result<(impl ImageDecoder + use<>, Option<ImageFormat>),
 
 /// Reads one file's header: its size and whether it has colour.
 fn header(path: &Path) -> Result<Header, DataError> {
-    let (decoder, _) = open(path)?;
-    let (width, height) = decoder.dimensions();
+    let (mut decoder, _) = open(path)?;
+    let (stored_width, stored_height) = decoder.dimensions();
+    let (width, height) = if swaps_sides(orientation(&mut decoder)) {
+        (stored_height, stored_width)
+    } else {
+        (stored_width, stored_height)
+    };
     if width == 0 || height == 0 {
         return Err(folder_error(path, ImageProblem::ZeroSize { width, height }));
     }
@@ -438,12 +446,27 @@ fn header(path: &Path) -> Result<Header, DataError> {
     Ok(Header { height: height as usize, width: width as usize, colour: colour_type.has_color() })
 }
 
+/// The EXIF orientation a decoder reports; none when the file has no readable tag.
+fn orientation(decoder: &mut impl ImageDecoder) -> Orientation {
+    decoder.orientation().unwrap_or(Orientation::NoTransforms)
+}
+
+/// Whether an orientation turns the image a quarter (so width and height trade places).
+fn swaps_sides(orientation: Orientation) -> bool {
+    matches!(
+        orientation,
+        Orientation::Rotate90 | Orientation::Rotate270 | Orientation::Rotate90FlipH | Orientation::Rotate270FlipH
+    )
+}
+
 /// Decodes `path` into `out` (`channels × height × width` bytes, channel-major), converting and
 /// resizing as needed.
 fn decode_into(path: &Path, channels: usize, height: usize, width: usize, out: &mut [u8]) -> Result<(), DataError> {
     use image::imageops::{FilterType, resize};
-    let (decoder, format) = open(path)?;
-    let image = DynamicImage::from_decoder(decoder).map_err(|e| image_error(path, format, e))?;
+    let (mut decoder, format) = open(path)?;
+    let orientation = orientation(&mut decoder);
+    let mut image = DynamicImage::from_decoder(decoder).map_err(|e| image_error(path, format, e))?;
+    image.apply_orientation(orientation);
     let same = image.width() as usize == width && image.height() as usize == height;
     let (w, h) = (width as u32, height as u32);
     if channels == 1 {

@@ -321,3 +321,50 @@ fn the_result_does_not_depend_on_the_thread_count() {
     assert_eq!(one, with(4));
     assert_eq!(one.0.shape(), SampleShape::image(3, 20, 24));
 }
+
+/// A JPEG's bytes with an EXIF block saying "rotate 90° clockwise to view" (orientation 6)
+/// inserted after its start marker.
+fn with_exif_orientation_6(jpeg: &[u8]) -> Vec<u8> {
+    let mut tiff = b"II\x2a\x00\x08\x00\x00\x00".to_vec();
+    tiff.extend_from_slice(&[1, 0]); // one entry
+    tiff.extend_from_slice(&[0x12, 0x01, 3, 0, 1, 0, 0, 0, 6, 0, 0, 0]); // Orientation, SHORT, 1, 6
+    tiff.extend_from_slice(&[0, 0, 0, 0]); // no next directory
+    let mut app1 = b"Exif\0\0".to_vec();
+    app1.extend_from_slice(&tiff);
+    let len = u16::try_from(app1.len() + 2).unwrap().to_be_bytes();
+    let mut out = jpeg[..2].to_vec();
+    out.extend_from_slice(&[0xff, 0xe1, len[0], len[1]]);
+    out.extend_from_slice(&app1);
+    out.extend_from_slice(&jpeg[2..]);
+    out
+}
+
+#[test]
+fn an_exif_orientation_is_applied_so_photos_read_upright() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    // Stored 32 wide and 16 tall, black on the left, white on the right; tagged to be turned a
+    // quarter clockwise, it is 16 wide and 32 tall, black on top.
+    let stored: ImageBuffer<Luma<u8>, Vec<u8>> =
+        ImageBuffer::from_fn(32, 16, |x, _| Luma([if x < 16 { 0 } else { 255 }]));
+    let mut jpeg = Vec::new();
+    stored.write_to(&mut std::io::Cursor::new(&mut jpeg), image::ImageFormat::Jpeg).unwrap();
+    std::fs::create_dir_all(root.join("photos")).unwrap();
+    std::fs::write(root.join("photos/a-turned.jpg"), with_exif_orientation_6(&jpeg)).unwrap();
+    // An upright PNG of the upright size in the same folder: the sizes agree without resizing.
+    grey_png(&root.join("photos/b-upright.png"), 16, 32, |_, y| if y < 16 { 0 } else { 255 });
+
+    let (set, _) = read(root, &ImageOptions::default()).unwrap();
+    assert_eq!(set.shape(), SampleShape::image(1, 32, 16));
+    for i in 0..2 {
+        let pixels = set.image(i).unwrap();
+        let (top, bottom) = pixels.split_at(16 * 16);
+        assert!(top.iter().all(|&v| v < 40) && bottom.iter().all(|&v| v > 215), "image {i}: {pixels:?}");
+    }
+    // Resizing works on the upright image too.
+    let options = ImageOptions { size: size("8x4"), ..ImageOptions::default() };
+    let (set, _) = read(root, &options).unwrap();
+    assert_eq!(set.shape(), SampleShape::image(1, 8, 4));
+    let turned = set.image(0).unwrap();
+    assert!(turned[..4].iter().all(|&v| v < 40) && turned[28..].iter().all(|&v| v > 215), "{turned:?}");
+}
