@@ -3,7 +3,7 @@
 //!
 //! `d² = ‖μ₁ − μ₂‖² + tr Σ₁ + tr Σ₂ − 2 tr((Σ₁Σ₂)^½)`, the squared 2-Wasserstein distance
 //! between `N(μ₁, Σ₁)` and `N(μ₂, Σ₂)`. The cross term is taken from
-//! [`trace_sqrt_product`](crate::linalg::trace_sqrt_product), through symmetric
+//! [`trace_sqrt_product`], through symmetric
 //! eigendecompositions only, so it is real and non-negative even for singular covariances; the
 //! distance, which rounding could take a hair below zero for identical sets, is clamped at 0.
 //!
