@@ -41,6 +41,9 @@ pub enum Command {
     /// Judge generated digits with a digit classifier: counts per class, confidence, balance,
     /// and optionally the distance to the nearest training digit.
     Classify(ClassifyArgs),
+    /// Score generated samples against a data set in its classifier's features: Fréchet
+    /// distance, KID, precision/recall, density/coverage, class balance, copies.
+    Score(ScoreArgs),
     /// Download a named data set (mnist, fashion-mnist) into the user's data directory, where
     /// training finds it; each file verified by the SHA-256 of its decompressed content.
     Fetch(FetchArgs),
@@ -352,6 +355,16 @@ pub struct EvalArgs {
     /// Evaluate on at most this many test images.
     #[arg(long, value_name = "N")]
     pub limit: Option<usize>,
+    /// Also draw N samples from the generator and score them as `latent score` does (Fréchet
+    /// distance, KID, precision/recall, ...; 10,000 is the convention, fewer are warned about).
+    #[arg(long, value_name = "N")]
+    pub samples: Option<usize>,
+    /// Seed of the prior draws of --samples (0, as `latent sample`'s default).
+    #[arg(long, value_name = "SEED", default_value_t = 0, requires = "samples")]
+    pub sample_seed: u64,
+    /// The judge of --samples (default: the data set's cached classifier, trained when missing).
+    #[arg(long, value_name = "FILE", requires = "samples")]
+    pub classifier: Option<PathBuf>,
     /// Print one JSON object instead of a table.
     #[arg(long)]
     pub json: bool,
@@ -506,6 +519,47 @@ pub struct ClassifyArgs {
     #[command(flatten)]
     /// The data the classifier trains on and --nearest searches (default: full MNIST if
     /// present, else the sample).
+    pub data: DataArgs,
+}
+
+/// `latent score`.
+#[derive(Args, Debug)]
+pub struct ScoreArgs {
+    /// The samples to score: a float32 .npy of N examples of the data's shape (N x 784, N x 28 x
+    /// 28 or N x 1 x 28 x 28 for MNIST; N x C x H x W or N x D for other data), pixels in [0, 1]
+    /// or [-1, 1]. 10,000 is the convention; fewer are warned about.
+    pub samples: PathBuf,
+    /// The judge (default: the data set's own, classifiers/NAME-DIGEST.safetensors in the user's
+    /// data directory, trained and written there when missing).
+    #[arg(long, value_name = "FILE")]
+    pub classifier: Option<PathBuf>,
+    /// Train the judge anew and write it to the classifier file.
+    #[arg(long)]
+    pub train_classifier: bool,
+    /// Epochs when training the judge.
+    #[arg(long, value_name = "N", default_value_t = 10)]
+    pub classifier_epochs: usize,
+    /// KID's random subsets.
+    #[arg(long, value_name = "N", default_value_t = 100)]
+    pub kid_subsets: usize,
+    /// KID's subset size (the smaller set's size when that is less).
+    #[arg(long, value_name = "N", default_value_t = 1000)]
+    pub kid_subset_size: usize,
+    /// Neighbours of precision, recall, density and coverage.
+    #[arg(long, value_name = "K", default_value_t = 5)]
+    pub k: usize,
+    /// Samples (the first ones) and test examples searched for their nearest training example,
+    /// the check for copies; 0 skips it.
+    #[arg(long, value_name = "N", default_value_t = 1000)]
+    pub nearest: usize,
+    /// The samples' pixel range: auto, zero-one or minus-one-one.
+    #[arg(long, value_enum, value_name = "RANGE", default_value_t = SampleRange::Auto)]
+    pub range: SampleRange,
+    /// Print one JSON object instead of a summary.
+    #[arg(long)]
+    pub json: bool,
+    #[command(flatten)]
+    /// The data the samples imitate (default: full MNIST if present, else the sample).
     pub data: DataArgs,
 }
 

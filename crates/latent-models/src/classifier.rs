@@ -329,6 +329,45 @@ impl DataClassifier {
         Ok(correct as f64 / data.len() as f64)
     }
 
+    /// The penultimate layer's activations of `images` (`[N, D]`, as
+    /// [`predict_proba`](Self::predict_proba) takes them), in evaluation mode: `[N, F]` with
+    /// `F` = [`feature_dim`](Self::feature_dim) (256 for the MLP, 128 for the CNN). Generated
+    /// samples are compared with real ones in these features (the Fréchet distance, KID,
+    /// precision and recall of `latent score`).
+    ///
+    /// # Errors
+    /// As [`DataClassifier::predict_proba`].
+    pub fn features(&mut self, images: &Array2<f32>) -> Result<Array2<f32>> {
+        check_rows("images", images, &self.spec())?;
+        self.model.features(images)
+    }
+
+    /// The width of [`features`](Self::features).
+    pub fn feature_dim(&self) -> usize {
+        self.model.feature_dim()
+    }
+
+    /// The SHA-256 (hex) of the weights: every parameter's name, shape and little-endian `f32`
+    /// values in the network's order. Scores computed in the features of classifiers with one
+    /// digest are comparable; with different digests they are not.
+    pub fn weights_digest(&self) -> String {
+        use sha2::{Digest, Sha256};
+        let mut h = Sha256::new();
+        self.model.net().visit_params("net", &mut |name, p| {
+            h.update((name.len() as u64).to_le_bytes());
+            h.update(name.as_bytes());
+            let shape = p.shape();
+            h.update((shape.len() as u64).to_le_bytes());
+            for &d in shape {
+                h.update((d as u64).to_le_bytes());
+            }
+            for v in p.view().iter() {
+                h.update(v.to_le_bytes());
+            }
+        });
+        h.finalize().iter().map(|b| format!("{b:02x}")).collect()
+    }
+
     /// Classify `images` (`[N, D]`, as [`predict_proba`](Self::predict_proba) takes them) and
     /// judge them (see [`Judgement::new`]).
     ///
@@ -639,6 +678,32 @@ mod tests {
         assert_eq!(loaded.predict_proba(&x).unwrap(), model.predict_proba(&x).unwrap());
         let p = model.predict_proba(&x).unwrap();
         assert!(p.outer_iter().all(|r| (r.sum() - 1.0).abs() < 1e-4));
+
+        // The features are the last hidden layer's ReLU outputs: the last linear layer on them
+        // gives the logits whose softmax is predict_proba. The digest survives the round trip
+        // and tells differently trained weights apart.
+        let f = model.features(&x).unwrap();
+        assert_eq!((f.dim(), model.feature_dim()), ((50, 256), 256));
+        assert!(f.iter().all(|&v| v >= 0.0) && f.iter().any(|&v| v > 0.0));
+        assert_eq!(loaded.features(&x).unwrap(), f);
+        let mut last = std::collections::BTreeMap::new();
+        model.model.net().visit_params("", &mut |name, t| {
+            last.insert(name.to_string(), t.to_array());
+        });
+        let w = last["6.weight"].clone().into_dimensionality::<ndarray::Ix2>().unwrap();
+        let b = last["6.bias"].clone().into_dimensionality::<ndarray::Ix1>().unwrap();
+        let logits = f.dot(&w.t()) + &b;
+        for (row, probs) in logits.outer_iter().zip(p.outer_iter()) {
+            let top = row.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+            let total: f32 = row.iter().map(|&l| (l - top).exp()).sum();
+            for (&l, &q) in row.iter().zip(probs) {
+                assert!(((l - top).exp() / total - q).abs() < 1e-4);
+            }
+        }
+        assert_eq!(loaded.weights_digest(), model.weights_digest());
+        assert_eq!(model.weights_digest().len(), 64);
+        assert_ne!(first.weights_digest(), model.weights_digest());
+        assert!(model.features(&Array2::zeros((2, 100))).is_err());
 
         // Real test digits: every class present, mostly right, mostly confident.
         let test = data.test.to_flat(Scale::ZeroOne);

@@ -7,12 +7,18 @@
 //!
 //! - [`linalg`]: means and covariances, the symmetric eigendecomposition, and the square root
 //!   of a positive semi-definite matrix: the linear algebra every analysis here stands on.
+//! - [`frechet`]: the Fréchet distance between the Gaussians of two sample sets (FID's formula).
+//! - [`kid`]: the kernel distance, an unbiased MMD² with the cubic polynomial kernel over subsets.
+//! - [`manifold`]: precision, recall, density and coverage on k-nearest-neighbour balls.
 //!
 //! Everything is computed sequentially in a fixed order, so a result has the same bits on any
 //! machine with the same thread count, and on any thread count.
 
 pub mod error;
+pub mod frechet;
+pub mod kid;
 pub mod linalg;
+pub mod manifold;
 
 pub use error::StatsError;
 

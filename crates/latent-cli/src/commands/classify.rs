@@ -149,62 +149,8 @@ pub fn classify(args: &ClassifyArgs) -> anyhow::Result<ClassifyReport> {
         (None, Some(k)) => Some(vec![k; n]),
         (None, None) => None,
     };
-    let explicit = args.classifier.is_some();
-    let path = args.classifier.clone().unwrap_or_else(|| default_classifier_path(&loaded));
-    let trained_now = args.train_classifier || !path.exists();
-    let mut classifier = if trained_now {
-        if explicit && !args.train_classifier {
-            bail!(
-                "--classifier {}: no such file; pass --train-classifier to train one and write it there",
-                path.display()
-            );
-        }
-        require_images(&loaded, Split::Train, "to train the classifier on")?;
-        require_images(&loaded, Split::Test, "to measure the classifier's accuracy on")?;
-        let which = match &loaded.source {
-            Source::Named { dataset, .. } => format!("the full {}", dataset.title),
-            Source::Sample => {
-                "the built-in sample (full MNIST was not found; run `latent fetch mnist` for a better classifier)"
-                    .to_string()
-            }
-            other => other.name(),
-        };
-        eprintln!(
-            "training a classifier of {which} ({} training examples) for {} epochs; it will be saved to {}",
-            loaded.train.len(),
-            args.classifier_epochs,
-            path.display()
-        );
-        let options = ClassifierOptions { epochs: args.classifier_epochs, ..ClassifierOptions::default() };
-        let model = DataClassifier::train(&loaded, &options, |r| {
-            eprintln!(
-                "classifier epoch {}/{}: train loss {:.4}, test accuracy {:.2}%",
-                r.epoch,
-                options.epochs,
-                r.train_loss,
-                100.0 * r.test_accuracy
-            );
-        })?;
-        if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-            std::fs::create_dir_all(parent).with_context(|| format!("creating {}", parent.display()))?;
-        }
-        model.save(&path).with_context(|| format!("saving the classifier to {}", path.display()))?;
-        model
-    } else {
-        let model = DataClassifier::load(&path).with_context(|| format!("--classifier {}", path.display()))?;
-        let theirs = model.spec();
-        if theirs.shape != spec.shape || theirs.classes() != spec.classes() {
-            bail!(
-                "--classifier {}: it classifies {} into {} classes, and this data holds {} in {} classes",
-                path.display(),
-                theirs.shape,
-                theirs.classes().unwrap_or(0),
-                spec.shape,
-                classes
-            );
-        }
-        model
-    };
+    let (mut classifier, path, trained_now) =
+        obtain_classifier(&loaded, args.classifier.as_deref(), args.train_classifier, args.classifier_epochs)?;
     let judgement = classifier.judge(&images, expected.as_deref())?;
     let nearest = if args.nearest {
         let data = &loaded;
@@ -242,6 +188,83 @@ pub fn classify(args: &ClassifyArgs) -> anyhow::Result<ClassifyReport> {
         judgement,
         nearest,
     })
+}
+
+/// The classifier of `loaded`: the file `explicit` names, else the data set's cached one
+/// ([`default_classifier_path`]), trained (for `epochs` epochs, reporting each on stderr) and
+/// written there when it is missing or `retrain` asks. Returns it, its path, and whether it was
+/// trained now.
+///
+/// # Errors
+/// If an explicit file is missing (without `retrain`), the file is not a classifier of this
+/// data's shape and classes, or training or saving fails.
+pub fn obtain_classifier(
+    loaded: &Data,
+    explicit: Option<&Path>,
+    retrain: bool,
+    epochs: usize,
+) -> anyhow::Result<(DataClassifier, PathBuf, bool)> {
+    if epochs == 0 {
+        bail!("--classifier-epochs must be at least 1");
+    }
+    let spec = loaded.spec().clone();
+    let classes = spec.classes().context("the data has no labels: a classifier needs labelled data")?;
+    let path = explicit.map_or_else(|| default_classifier_path(loaded), Path::to_path_buf);
+    let trained_now = retrain || !path.exists();
+    let classifier = if trained_now {
+        if explicit.is_some() && !retrain {
+            bail!(
+                "--classifier {}: no such file; pass --train-classifier to train one and write it there",
+                path.display()
+            );
+        }
+        require_images(loaded, Split::Train, "to train the classifier on")?;
+        require_images(loaded, Split::Test, "to measure the classifier's accuracy on")?;
+        let which = match &loaded.source {
+            Source::Named { dataset, .. } => format!("the full {}", dataset.title),
+            Source::Sample => {
+                "the built-in sample (full MNIST was not found; run `latent fetch mnist` for a better classifier)"
+                    .to_string()
+            }
+            other => other.name(),
+        };
+        eprintln!(
+            "training a classifier of {which} ({} training examples) for {} epochs; it will be saved to {}",
+            loaded.train.len(),
+            epochs,
+            path.display()
+        );
+        let options = ClassifierOptions { epochs, ..ClassifierOptions::default() };
+        let model = DataClassifier::train(loaded, &options, |r| {
+            eprintln!(
+                "classifier epoch {}/{}: train loss {:.4}, test accuracy {:.2}%",
+                r.epoch,
+                options.epochs,
+                r.train_loss,
+                100.0 * r.test_accuracy
+            );
+        })?;
+        if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+            std::fs::create_dir_all(parent).with_context(|| format!("creating {}", parent.display()))?;
+        }
+        model.save(&path).with_context(|| format!("saving the classifier to {}", path.display()))?;
+        model
+    } else {
+        let model = DataClassifier::load(&path).with_context(|| format!("--classifier {}", path.display()))?;
+        let theirs = model.spec();
+        if theirs.shape != spec.shape || theirs.classes() != spec.classes() {
+            bail!(
+                "--classifier {}: it classifies {} into {} classes, and this data holds {} in {} classes",
+                path.display(),
+                theirs.shape,
+                theirs.classes().unwrap_or(0),
+                spec.shape,
+                classes
+            );
+        }
+        model
+    };
+    Ok((classifier, path, trained_now))
 }
 
 /// The data's classes as a list for messages: `0, 1, …` or their names.

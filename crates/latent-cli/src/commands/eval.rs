@@ -7,6 +7,11 @@
 //! data `eval` reports exactly the test figures `metrics.jsonl` holds for that epoch. For a model with a likelihood estimate (every VAE: MLP, convolutional,
 //! conditional), `--iw-samples K` adds the importance-weighted estimate of `log p(x)`
 //! (`iwae_log_likelihood`, nats per image; higher is better).
+//!
+//! For a generative model, `--samples N` draws `N` samples from the prior (seeded by
+//! `--sample-seed`, drawn as `latent sample` draws them) and scores them against the whole test
+//! split as `latent score` does ([`score_images`]: Fréchet distance, KID, precision/recall,
+//! density/coverage in the features of the data set's cached classifier).
 
 use std::collections::BTreeMap;
 
@@ -18,7 +23,9 @@ use latent_tensor::TensorRng;
 use serde::Serialize;
 
 use crate::cli::EvalArgs;
-use crate::commands::{Split, check_request, load_data_for_run, require_images};
+use crate::commands::classify::obtain_classifier;
+use crate::commands::score::{ScoreOptions, ScoreReport, render, score_images};
+use crate::commands::{CHUNK_ROWS, Split, check_request, load_data_for_run, require_images, to_matrix};
 
 /// The most importance samples per test image `--iw-samples` takes. Each costs one decoder pass
 /// per image (a million on the 10,000 MNIST test digits are 10^10 passes, hours to days on a
@@ -44,6 +51,9 @@ struct Report {
     iwae_log_likelihood: Option<f64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     iw_samples: Option<usize>,
+    /// With `--samples`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    score: Option<ScoreReport>,
 }
 
 /// Run `latent eval`.
@@ -55,6 +65,19 @@ pub fn run(args: EvalArgs) -> anyhow::Result<()> {
     let (mut model, config) = dir.load_model()?;
     let mut data = load_data_for_run(&args.data, &config)?;
     require_images(&data, Split::Test, "to evaluate on")?;
+    if args.samples == Some(0) {
+        bail!("--samples must be at least 1");
+    }
+    if args.samples.is_some() && model.generator().is_none() {
+        bail!(
+            "--samples scores draws from a generative model; {} is a {} ({}), which has no prior to sample from",
+            args.run.display(),
+            config.model.kind(),
+            config.preset
+        );
+    }
+    // The score compares with the whole test split, whatever --limit evaluates.
+    let full_test = args.samples.map(|_| data.test.clone());
     if let Some(n) = args.limit {
         if n == 0 {
             bail!("--limit must be at least 1");
@@ -110,6 +133,38 @@ pub fn run(args: EvalArgs) -> anyhow::Result<()> {
     } else {
         (None, None)
     };
+    let score = match (args.samples, full_test) {
+        (Some(n), Some(test)) => {
+            if let Some(path) = args.classifier.as_deref().filter(|p| !p.exists()) {
+                bail!(
+                    "--classifier {}: no such file (`latent score --classifier FILE --train-classifier` trains one there)",
+                    path.display()
+                );
+            }
+            let classes = model.classes();
+            let generator = model.generator().context("the model has no generator")?;
+            check_request(&config, || format!("--samples {n}, drawn {CHUNK_ROWS} at a time"), CHUNK_ROWS.min(n), 0)?;
+            let mut rng = TensorRng::seed_from_u64(args.sample_seed);
+            let mut images = ndarray::Array2::<f32>::zeros((n, description.input_dim));
+            for start in (0..n).step_by(CHUNK_ROWS) {
+                let count = CHUNK_ROWS.min(n - start);
+                // As `latent sample`: a conditional model draws label i mod classes for row i.
+                let labels: Option<Vec<u8>> =
+                    classes.map(|c| (start..start + count).map(|i| (i % c.max(1)) as u8).collect());
+                let rows = to_matrix(&generator.sample(count, labels.as_deref(), &mut rng)?);
+                images.slice_mut(ndarray::s![start..start + count, ..]).assign(&rows);
+            }
+            if data.spec().shape.is_image() {
+                images.mapv_inplace(|v| v.clamp(0.0, 1.0));
+            }
+            let mut scored = data.clone();
+            scored.test = test;
+            let (mut judge, path, trained_now) = obtain_classifier(&scored, args.classifier.as_deref(), false, 10)?;
+            let what = format!("{} samples of {} (seed {})", n, args.run.display(), args.sample_seed);
+            Some(score_images(&images, &scored, &mut judge, &path, trained_now, &ScoreOptions::default(), what)?)
+        }
+        _ => None,
+    };
     let report = Report {
         run: args.run.display().to_string(),
         model: config.preset.clone(),
@@ -120,8 +175,14 @@ pub fn run(args: EvalArgs) -> anyhow::Result<()> {
         parts,
         iwae_log_likelihood: iwae,
         iw_samples,
+        score,
     };
     if args.json {
+        if let Some(score) = &report.score {
+            for w in &score.warnings {
+                eprintln!("warning: {w}");
+            }
+        }
         println!("{}", serde_json::to_string(&report)?);
     } else {
         let after = report.epoch.map(|e| format!(" after epoch {e}")).unwrap_or_default();
@@ -135,6 +196,13 @@ pub fn run(args: EvalArgs) -> anyhow::Result<()> {
         }
         if let (Some(ll), Some(k)) = (report.iwae_log_likelihood, report.iw_samples) {
             println!("  log p(x) (IWAE, K={k}): {ll:.4}");
+        }
+        if let Some(score) = &report.score {
+            for w in &score.warnings {
+                eprintln!("warning: {w}");
+            }
+            println!();
+            print!("{}", render(score));
         }
     }
     Ok(())

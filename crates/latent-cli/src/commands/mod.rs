@@ -9,6 +9,7 @@ pub mod info;
 pub mod interpolate;
 pub mod reconstruct;
 pub mod sample;
+pub mod score;
 pub mod train;
 
 use std::path::{Path, PathBuf};
@@ -74,6 +75,7 @@ fn dispatch(command: Command) -> anyhow::Result<()> {
         Command::Embed(a) => embed::run(a),
         Command::Info(a) => info::run(a),
         Command::Classify(a) => classify::run(a),
+        Command::Score(a) => score::run(a),
         Command::Fetch(a) => fetch::run(a),
     }
 }

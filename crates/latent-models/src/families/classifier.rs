@@ -199,6 +199,34 @@ impl Classifier {
     /// # Errors
     /// If the rows do not have the classifier's input size.
     pub fn predict_proba(&mut self, x: &Array2<f32>) -> Result<Array2<f32>> {
+        self.check_input(x)?;
+        let layers = self.net.len();
+        self.run_layers(x, layers, self.config.classes, true)
+    }
+
+    /// The width of the penultimate layer, whose outputs [`features`](Self::features) returns:
+    /// the input width of the last (linear) layer.
+    pub fn feature_dim(&self) -> usize {
+        match self.config.layers().last() {
+            Some(LayerSpec::Linear(last)) => last.in_features,
+            _ => self.config.input_dim(),
+        }
+    }
+
+    /// The penultimate layer's activations (`[N, feature_dim]`: every layer but the last
+    /// linear one, after its ReLU; dropout is off) of `[N, input]` rows, in evaluation mode,
+    /// [`PREDICT_BATCH`] rows at a time: the features in which generated samples are compared
+    /// with real ones.
+    ///
+    /// # Errors
+    /// If the rows do not have the classifier's input size.
+    pub fn features(&mut self, x: &Array2<f32>) -> Result<Array2<f32>> {
+        self.check_input(x)?;
+        let layers = self.net.len() - 1;
+        self.run_layers(x, layers, self.feature_dim(), false)
+    }
+
+    fn check_input(&self, x: &Array2<f32>) -> Result<()> {
         if x.ncols() != self.config.input_dim() {
             return Err(ModelError::input(
                 "images",
@@ -210,14 +238,28 @@ impl Classifier {
                 ),
             ));
         }
+        Ok(())
+    }
+
+    /// The first `layers` layers on `x` in batches (a softmax after them when `softmax`).
+    fn run_layers(&mut self, x: &Array2<f32>, layers: usize, width: usize, softmax: bool) -> Result<Array2<f32>> {
         let _guard = no_grad();
         let mut ctx = Ctx::eval();
-        let mut out = Array2::zeros((x.nrows(), self.config.classes));
+        let mut out = Array2::zeros((x.nrows(), width));
         let mut start = 0;
         while start < x.nrows() {
             let end = (start + PREDICT_BATCH).min(x.nrows());
-            let t = Tensor::new(x.slice(s![start..end, ..]).to_owned());
-            let p = self.net.forward(&t, &mut ctx)?.softmax(1)?.to_array();
+            let mut t = Tensor::new(x.slice(s![start..end, ..]).to_owned());
+            for index in 0..layers {
+                let layer = self.net.layer_mut(index).expect("index below the layer count");
+                t = layer
+                    .forward(&t, &mut ctx)
+                    .map_err(|e| latent_nn::NnError::Layer { index, source: Box::new(e) })?;
+            }
+            if softmax {
+                t = t.softmax(1)?;
+            }
+            let p = t.to_array();
             out.slice_mut(s![start..end, ..]).assign(&p.into_dimensionality::<ndarray::Ix2>().expect("[B, K]"));
             start = end;
         }
