@@ -282,7 +282,8 @@ pub struct TrainArgs {
     /// the stride-2 convolutions (e.g. `32,64`).
     #[arg(long, value_name = "W,W,...")]
     pub hidden: Option<String>,
-    /// Hidden-layer activation: relu, leaky_relu, elu, sigmoid, tanh, softplus.
+    /// Hidden-layer activation: relu, leaky_relu, elu, sigmoid, tanh, softplus, identity (none:
+    /// with `--loss mse`, a linear autoencoder, the neural form of PCA).
     #[arg(long)]
     pub activation: Option<String>,
     /// The VAE's KL weight (1: VAE; other values: beta-VAE).

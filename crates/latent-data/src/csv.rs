@@ -86,6 +86,40 @@ pub struct Table {
     pub dropped: usize,
 }
 
+/// The column names of the CSV table at `path`, from its header row (to check a table for a
+/// column before reading it).
+///
+/// # Errors
+/// [`DataError::Io`] if the file cannot be read; [`DataError::Table`] for an empty file or a
+/// malformed header.
+pub fn read_header(path: impl AsRef<Path>) -> Result<Vec<String>, DataError> {
+    let path = path.as_ref();
+    let file = File::open(path).map_err(|e| DataError::io(path, e))?;
+    let mut reader = ::csv::ReaderBuilder::new()
+        .has_headers(true)
+        .flexible(true)
+        .trim(::csv::Trim::All)
+        .from_reader(LineCounter::new(file.take(MAX_TABLE_BYTES)));
+    let header = match reader.byte_headers() {
+        Ok(h) => h.clone(),
+        Err(e) => {
+            let line = line_of(&mut reader, e.position());
+            return Err(csv_error(path, e, line));
+        }
+    };
+    let line = line_of(&mut reader, header.position());
+    if header.is_empty() || (header.len() == 1 && header[0].is_empty()) {
+        return Err(DataError::Table {
+            path: path.to_path_buf(),
+            line: Some(line),
+            column: None,
+            expected: "a header row naming the columns".into(),
+            found: "an empty file".into(),
+        });
+    }
+    header_names(path, line, &header)
+}
+
 /// Reads the CSV table at `path`: see the [module documentation](self).
 ///
 /// # Errors

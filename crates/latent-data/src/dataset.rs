@@ -344,6 +344,38 @@ impl Dataset {
         Dataset { values, labels, spec: self.spec.clone() }
     }
 
+    /// The examples of `self` followed by those of `other`, with `self`'s spec.
+    ///
+    /// ```
+    /// use latent_data::Dataset;
+    /// let a = Dataset::new(vec![1, 2], vec![0, 1], 1, 1)?;
+    /// let b = Dataset::new(vec![3], vec![1], 1, 1)?;
+    /// let both = a.concat(&b)?;
+    /// assert_eq!((both.len(), both.labels()), (3, &[0, 1, 1][..]));
+    /// # Ok::<(), latent_data::DataError>(())
+    /// ```
+    ///
+    /// # Errors
+    /// [`DataError::InvalidParameter`] if the two differ in shape, kind of values or class
+    /// names.
+    pub fn concat(&self, other: &Dataset) -> Result<Dataset, DataError> {
+        let (a, b) = (&self.spec, &other.spec);
+        if a.shape != b.shape || a.values != b.values || a.class_names != b.class_names {
+            return Err(DataError::InvalidParameter {
+                what: "data sets to join",
+                expected: format!("{} of {} values, as the first", a.shape, a.values.as_str()),
+                found: format!("{} of {} values (or other class names)", b.shape, b.values.as_str()),
+            });
+        }
+        let values = match (&self.values, &other.values) {
+            (Values::Bytes(x), Values::Bytes(y)) => Values::Bytes([x.as_slice(), y.as_slice()].concat()),
+            (Values::Reals(x), Values::Reals(y)) => Values::Reals([x.as_slice(), y.as_slice()].concat()),
+            _ => unreachable!("the value kinds were compared"),
+        };
+        let labels = [self.labels.as_slice(), other.labels.as_slice()].concat();
+        Ok(Dataset { values, labels, spec: self.spec.clone() })
+    }
+
     /// The examples whose label is in `keep`, in order (how a one-class training set for
     /// anomaly detection is made).
     pub fn filter_labels(&self, keep: &[u8]) -> Dataset {

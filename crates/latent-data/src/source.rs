@@ -387,6 +387,83 @@ fn class_label(spec: &DataSpec, name: &str) -> Result<u8, DataError> {
 /// image options ([`LoadOptions::image_size`], [`LoadOptions::channels`]) with a source that
 /// is not an image folder.
 pub fn load(source: Source, options: &LoadOptions) -> Result<Data, DataError> {
+    check_options(&source, options)?;
+    if source == Source::Shapes {
+        return Ok(crate::shapes::load());
+    }
+    let path = source.path().map(Path::to_path_buf);
+    let path = match (source.format(), path) {
+        (Format::Idx, _) | (_, None) => return mnist::load_from(source),
+        (_, Some(path)) => path,
+    };
+    match source.format() {
+        Format::Csv => {
+            let table = crate::csv::read_csv(&path, &csv_options(options))?;
+            let mut data = Data::from_parts(table.dataset, None, source, options)?;
+            data.dropped_rows = table.dropped;
+            Ok(data)
+        }
+        Format::Npy => Data::from_parts(crate::arrays::read_npy(&path)?, None, source, options),
+        Format::Npz => {
+            let (train, test) = crate::arrays::read_npz(&path, &array_options(options))?;
+            Data::from_parts(train, test, source, options)
+        }
+        Format::Idx => mnist::load_from(source),
+        Format::Images => crate::images::load(source, options),
+    }
+}
+
+/// Every example of a located source as one data set, unsplit, with the count of incomplete
+/// rows dropped ([`LoadOptions::drop_incomplete`]): a source without a test split of its own (a
+/// table, an array, an image folder without `train/` and `test/`) in its own order, row `i` of
+/// the file being example `i`; a source with its own test split (MNIST, a Keras `.npz`, a split
+/// folder) as its training examples followed by its test examples. Classes are not filtered
+/// and values not standardised. This is how new data is read to be scored by a trained model.
+///
+/// # Errors
+/// As [`load`].
+pub fn load_all(source: Source, options: &LoadOptions) -> Result<(Dataset, usize), DataError> {
+    check_options(&source, options)?;
+    let join = |train: Dataset, test: Option<Dataset>| match test {
+        Some(test) => train.concat(&test),
+        None => Ok(train),
+    };
+    match (source.format(), source.path()) {
+        (Format::Csv, Some(path)) => {
+            let table = crate::csv::read_csv(path, &csv_options(options))?;
+            Ok((table.dataset, table.dropped))
+        }
+        (Format::Npy, Some(path)) => Ok((crate::arrays::read_npy(path)?, 0)),
+        (Format::Npz, Some(path)) => {
+            let (train, test) = crate::arrays::read_npz(path, &array_options(options))?;
+            Ok((join(train, test)?, 0))
+        }
+        (Format::Images, Some(path)) => {
+            let (train, test) = crate::images::read_folder(path, &crate::images::ImageOptions::from_load(options))?;
+            Ok((join(train, test)?, 0))
+        }
+        _ => {
+            let data = load(source, options)?;
+            Ok((join(data.train, Some(data.test))?, data.dropped_rows))
+        }
+    }
+}
+
+fn csv_options(options: &LoadOptions) -> crate::csv::CsvOptions {
+    crate::csv::CsvOptions {
+        label_column: options.label_column.clone(),
+        columns: options.columns.clone(),
+        drop_incomplete: options.drop_incomplete,
+    }
+}
+
+fn array_options(options: &LoadOptions) -> crate::arrays::ArrayOptions {
+    crate::arrays::ArrayOptions { data_key: options.data_key.clone(), label_key: options.label_key.clone() }
+}
+
+/// Refuses options that do not apply to the source (image options without an image folder,
+/// array keys without an `.npz`, table options without a CSV).
+fn check_options(source: &Source, options: &LoadOptions) -> Result<(), DataError> {
     let is_folder = source.format() == Format::Images && source.path().is_some();
     if !is_folder && (options.image_size.is_some() || options.channels.is_some()) {
         return Err(DataError::InvalidParameter {
@@ -395,13 +472,10 @@ pub fn load(source: Source, options: &LoadOptions) -> Result<Data, DataError> {
             found: format!("them with {}", source.name()),
         });
     }
-    if source == Source::Shapes {
-        return Ok(crate::shapes::load());
-    }
-    let path = source.path().map(Path::to_path_buf);
-    let path = match (source.format(), path) {
-        (Format::Idx, _) | (_, None) => return mnist::load_from(source),
-        (_, Some(path)) => path,
+    // MNIST-format directories, the sample and the shapes ignore the file options.
+    let path = match source.path() {
+        Some(path) if source.format() != Format::Idx && *source != Source::Shapes => path,
+        _ => return Ok(()),
     };
     if source.format() != Format::Npz && (options.data_key.is_some() || options.label_key.is_some()) {
         return Err(DataError::InvalidParameter {
@@ -420,30 +494,7 @@ pub fn load(source: Source, options: &LoadOptions) -> Result<Data, DataError> {
             found: format!("{} ({} data)", path.display(), source.format()),
         });
     }
-    match source.format() {
-        Format::Csv => {
-            let csv_options = crate::csv::CsvOptions {
-                label_column: options.label_column.clone(),
-                columns: options.columns.clone(),
-                drop_incomplete: options.drop_incomplete,
-            };
-            let table = crate::csv::read_csv(&path, &csv_options)?;
-            let mut data = Data::from_parts(table.dataset, None, source, options)?;
-            data.dropped_rows = table.dropped;
-            Ok(data)
-        }
-        Format::Npy => Data::from_parts(crate::arrays::read_npy(&path)?, None, source, options),
-        Format::Npz => {
-            let array_options = crate::arrays::ArrayOptions {
-                data_key: options.data_key.clone(),
-                label_key: options.label_key.clone(),
-            };
-            let (train, test) = crate::arrays::read_npz(&path, &array_options)?;
-            Data::from_parts(train, test, source, options)
-        }
-        Format::Idx => mnist::load_from(source),
-        Format::Images => crate::images::load(source, options),
-    }
+    Ok(())
 }
 
 /// [`load`], then [`Data::prepare`] with the training split's statistics.

@@ -243,3 +243,22 @@ mod never_panics {
         }
     }
 }
+
+/// New data to score: every row, in file order, unsplit; the header read on its own.
+#[test]
+fn a_table_is_read_whole_in_file_order_to_be_scored() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = write(dir.path(), "new.csv", "a,b,kind\n1,2,x\n3,4,y\n5,6,x\n7,8,x\n9,10,y\n");
+    assert_eq!(latent_data::csv::read_header(&path).unwrap(), ["a", "b", "kind"]);
+    let options = LoadOptions { label_column: Some("kind".into()), ..LoadOptions::default() };
+    let source = Source::from_path(&path, None).unwrap();
+    let (all, dropped) = source::load_all(source.clone(), &options).unwrap();
+    assert_eq!((all.len(), dropped), (5, 0));
+    assert_eq!(all.labels(), [0, 1, 0, 0, 1]);
+    assert_eq!(all.to_flat(latent_data::Scale::ZeroOne).column(0).to_vec(), [1.0, 3.0, 5.0, 7.0, 9.0]);
+    // The same options a split load refuses are refused here too.
+    let keyed = LoadOptions { data_key: Some("x".into()), ..LoadOptions::default() };
+    assert!(source::load_all(source, &keyed).unwrap_err().to_string().contains(".npz"));
+    let empty = write(dir.path(), "empty.csv", "");
+    assert!(latent_data::csv::read_header(&empty).unwrap_err().to_string().contains("empty file"));
+}

@@ -31,6 +31,9 @@ pub enum Activation {
     Tanh,
     /// `ln(1 + e^x)`.
     Softplus,
+    /// `x`: no activation, so Linear layers joined by it make a linear map (a linear
+    /// autoencoder, which reaches PCA's reconstruction error).
+    Identity,
 }
 
 impl Activation {
@@ -42,6 +45,7 @@ impl Activation {
         Activation::Sigmoid,
         Activation::Tanh,
         Activation::Softplus,
+        Activation::Identity,
     ];
 
     /// The layer that applies it.
@@ -53,6 +57,7 @@ impl Activation {
             Activation::Sigmoid => LayerSpec::Sigmoid,
             Activation::Tanh => LayerSpec::Tanh,
             Activation::Softplus => LayerSpec::Softplus { beta: 1.0 },
+            Activation::Identity => LayerSpec::Identity,
         }
     }
 
@@ -65,6 +70,7 @@ impl Activation {
             Activation::Sigmoid => "sigmoid",
             Activation::Tanh => "tanh",
             Activation::Softplus => "softplus",
+            Activation::Identity => "identity",
         }
     }
 }
@@ -142,6 +148,21 @@ impl Likelihood {
                     .mul_scalar(0.5)
                     .add_scalar(0.5 * d * LN_2PI)
             }
+        })
+    }
+
+    /// The reconstruction error per example (`[N]`) in the units the autoencoders train in:
+    /// binary cross-entropy on logits summed over values (Bernoulli), or the squared error
+    /// summed over values (Gaussian; without the ½ and the constant of [`nll_rows`](Self::nll_rows)).
+    ///
+    /// # Errors
+    /// If the shapes differ.
+    pub fn reconstruction_error_rows(self, output: &Tensor, target: &Tensor) -> Result<Tensor> {
+        Ok(match self {
+            Likelihood::Bernoulli => {
+                binary_cross_entropy_with_logits(output, target, Reduction::None)?.sum_axes(&[1], false)?
+            }
+            Likelihood::Gaussian => mse_loss(output, target, Reduction::None)?.sum_axes(&[1], false)?,
         })
     }
 

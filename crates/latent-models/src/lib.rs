@@ -163,7 +163,7 @@ pub use families::gan::{Gan, GanConfig, GanTraining};
 pub use families::vae::{Vae, VaeConfig};
 pub use family::{Description, Family, FamilyConfig, FamilyOf, ModelConfig, ModelFlags, Preset, Registry, build_model};
 pub use metrics::EpochMetrics;
-pub use model::{Decoder, Encoder, Generator, LikelihoodEstimate, Model, Objective, Parts, reconstruct};
+pub use model::{Decoder, Encoder, ExampleScores, Generator, LikelihoodEstimate, Model, Objective, Parts, reconstruct};
 pub use optimizers::{OptimizerGroup, OptimizerKind, OptimizerSpec, Optimizers, StepContext};
 pub use run_dir::RunDir;
 pub use train::{TrainObserver, TrainOptions, TrainOutcome, Trainer};

@@ -316,7 +316,8 @@ fn add_layers(f: &mut Footprint, specs: &[LayerSpec], shape: &mut Vec<u64>) {
             | LayerSpec::Elu { .. }
             | LayerSpec::Sigmoid
             | LayerSpec::Tanh
-            | LayerSpec::Softplus { .. } => 0,
+            | LayerSpec::Softplus { .. }
+            | LayerSpec::Identity => 0,
         };
         f.parameters = f.parameters.saturating_add(params);
         f.activations = f.activations.saturating_add(product(shape));

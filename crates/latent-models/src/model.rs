@@ -1,6 +1,7 @@
 //! The [`Model`] trait — what every model has — and the optional capabilities a caller asks a
-//! model for: an [`Encoder`], a [`Decoder`], a [`Generator`] (samples from a prior) and a
-//! [`LikelihoodEstimate`].
+//! model for: an [`Encoder`], a [`Decoder`], a [`Generator`] (samples from a prior), a
+//! [`LikelihoodEstimate`] and [`ExampleScores`] (each example's reconstruction error, what
+//! anomaly detection ranks by).
 //!
 //! # Design
 //! - Every model has a configuration, a training objective and optimiser groups; everything
@@ -128,6 +129,11 @@ pub trait Model: Module {
     fn likelihood(&mut self) -> Option<&mut dyn LikelihoodEstimate> {
         None
     }
+
+    /// Per-example scores, if the model reconstructs its input (every autoencoder and VAE).
+    fn example_scores(&mut self) -> Option<&mut dyn ExampleScores> {
+        None
+    }
 }
 
 /// Maps data rows to codes.
@@ -178,6 +184,28 @@ pub trait LikelihoodEstimate {
         chunk: usize,
         rng: &mut TensorRng,
     ) -> Result<Vec<f64>>;
+
+    /// Per example: the evidence lower bound `E_q[log p(x|z)] − KL(q(z|x) ‖ p(z))` in nats (the
+    /// negative of a VAE's loss with β = 1), its expectation over `z ~ q(z|x)` estimated with
+    /// `samples` draws and the KL term in closed form.
+    ///
+    /// # Errors
+    /// If `samples` is 0 or the input does not fit.
+    fn elbo(&mut self, x: &Array2<f32>, labels: Option<&[u8]>, samples: usize, rng: &mut TensorRng)
+    -> Result<Vec<f64>>;
+}
+
+/// Per-example scores of how well a model explains each example: what anomaly detection ranks
+/// by (higher: explained worse).
+pub trait ExampleScores {
+    /// The reconstruction error of each row of `x` (`[N, input]`), decoded from its code (the
+    /// posterior mean for a VAE), in the units the model trains in: binary cross-entropy summed
+    /// over values for a Bernoulli likelihood (pixels), the squared error summed over values for
+    /// a Gaussian one (real values, `--loss mse`). Computed without recording a graph.
+    ///
+    /// # Errors
+    /// If the input or labels do not fit the model.
+    fn reconstruction_error(&mut self, x: &Array2<f32>, labels: Option<&[u8]>) -> Result<Vec<f64>>;
 }
 
 /// The labels a conditional model is asked with: checked against `rows` and `classes` (every

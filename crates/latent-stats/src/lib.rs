@@ -10,6 +10,17 @@
 //! - [`frechet`]: the Fréchet distance between the Gaussians of two sample sets (FID's formula).
 //! - [`kid`]: the kernel distance, an unbiased MMD² with the cubic polynomial kernel over subsets.
 //! - [`manifold`]: precision, recall, density and coverage on k-nearest-neighbour balls.
+//! - [`pca`]: principal component analysis (fit, transform, inverse transform, explained
+//!   variance), the linear baseline of every autoencoder.
+//! - [`roc`]: ROC and precision-recall curves, their areas, the confusion at a threshold, and
+//!   quantiles to fit thresholds: how well anomaly scores separate.
+//! - [`mahalanobis`]: the Mahalanobis distance to a set of samples (an anomaly score in a code
+//!   space).
+//! - [`logistic`]: multinomial logistic regression, the linear probe of learned features.
+//! - [`normal`]: the standard normal quantile function.
+//!
+//! With the `serde` feature, the fitted [`pca::Pca`] and [`mahalanobis::Mahalanobis`]
+//! serialise, so a program can store them beside a model.
 //!
 //! Everything is computed sequentially in a fixed order, so a result has the same bits on any
 //! machine with the same thread count, and on any thread count.
@@ -18,7 +29,12 @@ pub mod error;
 pub mod frechet;
 pub mod kid;
 pub mod linalg;
+pub mod logistic;
+pub mod mahalanobis;
 pub mod manifold;
+pub mod normal;
+pub mod pca;
+pub mod roc;
 
 pub use error::StatsError;
 

@@ -27,7 +27,7 @@ use crate::config::{Activation, Likelihood, finite_non_negative, noise_from_str,
 use crate::error::{ModelError, Result};
 use crate::family::{Description, FamilyConfig, ModelConfig, ModelFlags, Preset};
 use crate::memory::Footprint;
-use crate::model::{Decoder, Encoder, Model, Objective, Parts, check_labels, data_tensor};
+use crate::model::{Decoder, Encoder, ExampleScores, Model, Objective, Parts, check_labels, data_tensor};
 use crate::train::TrainOptions;
 
 /// A penalty added to an autoencoder's reconstruction loss, per example.
@@ -416,6 +416,23 @@ impl Model for Autoencoder {
     fn decoder(&mut self) -> Option<&mut dyn Decoder> {
         Some(self)
     }
+
+    fn example_scores(&mut self) -> Option<&mut dyn ExampleScores> {
+        Some(self)
+    }
+}
+
+impl ExampleScores for Autoencoder {
+    fn reconstruction_error(&mut self, x: &ndarray::Array2<f32>, labels: Option<&[u8]>) -> Result<Vec<f64>> {
+        check_labels(None, labels, x.nrows(), "score examples")?;
+        let _guard = no_grad();
+        let mut ctx = Ctx::eval();
+        let input = data_tensor(x);
+        let code = self.code(&input, &mut ctx)?;
+        let out = self.output(&code, &mut ctx)?;
+        let rows = self.config.likelihood.reconstruction_error_rows(&out, &input)?;
+        Ok(rows.to_vec().into_iter().map(f64::from).collect())
+    }
 }
 
 impl Encoder for Autoencoder {
@@ -477,6 +494,30 @@ mod tests {
         assert_eq!(r.shape(), &[3, 784]);
         assert!(r.to_vec().iter().all(|&p| (0.0..=1.0).contains(&p)));
         assert!(model.encode(&x, Some(&[1, 2, 3])).is_err(), "an unconditional model refuses labels");
+    }
+
+    #[test]
+    fn the_reconstruction_error_is_the_training_loss_per_example() {
+        let x = TensorRng::seed_from_u64(1).uniform(&[4, 784], 0.0, 1.0).unwrap();
+        let rows = x.to_array().into_dimensionality::<ndarray::Ix2>().unwrap();
+        for (likelihood, code) in [(Likelihood::Bernoulli, None), (Likelihood::Gaussian, Some(Activation::Identity))] {
+            let mut config = mlp(&[16], 3, code, Regularizer::None, "none");
+            config.likelihood = likelihood;
+            let mut model = Autoencoder::new(config, &mut TensorRng::seed_from_u64(0)).unwrap();
+            let errors = model.reconstruction_error(&rows, None).unwrap();
+            let data = latent_data::Dataset::from_reals(
+                rows.iter().copied().collect(),
+                vec![0; 4],
+                latent_data::SampleShape::Features { features: 784 },
+            )
+            .unwrap();
+            let config = latent_data::BatchConfig::new(4).shuffle(false);
+            let batch = data.batches(&config, 0).unwrap().next().unwrap();
+            assert_eq!(batch.images, rows);
+            let loss = model.objective(&batch, &mut Ctx::eval()).unwrap().parts.get("recon").unwrap();
+            assert!((errors.iter().sum::<f64>() - loss).abs() < 1e-3 * loss, "{likelihood:?}: {errors:?} vs {loss}");
+            assert!(model.reconstruction_error(&rows, Some(&[0, 0, 0, 0])).is_err());
+        }
     }
 
     #[test]

@@ -34,7 +34,8 @@ use crate::error::{ModelError, Result};
 use crate::family::{Description, FamilyConfig, ModelConfig, ModelFlags, Preset};
 use crate::memory::Footprint;
 use crate::model::{
-    Decoder, Encoder, Generator, LikelihoodEstimate, Model, Objective, check_labels, data_tensor, sample_labels,
+    Decoder, Encoder, ExampleScores, Generator, LikelihoodEstimate, Model, Objective, check_labels, data_tensor,
+    sample_labels,
 };
 use crate::train::TrainOptions;
 
@@ -294,6 +295,24 @@ impl Model for Vae {
     fn likelihood(&mut self) -> Option<&mut dyn LikelihoodEstimate> {
         Some(self)
     }
+
+    fn example_scores(&mut self) -> Option<&mut dyn ExampleScores> {
+        Some(self)
+    }
+}
+
+impl ExampleScores for Vae {
+    /// Decoded from the posterior mean `μ(x)`.
+    fn reconstruction_error(&mut self, x: &Array2<f32>, labels: Option<&[u8]>) -> Result<Vec<f64>> {
+        let labels = self.rows_labels(x.nrows(), labels, "score examples")?;
+        let _guard = no_grad();
+        let mut ctx = Ctx::eval();
+        let input = data_tensor(x);
+        let (mu, _) = self.posterior(&input, labels, &mut ctx)?;
+        let out = self.logits(&mu, labels, &mut ctx)?;
+        let rows = self.config.likelihood.reconstruction_error_rows(&out, &input)?;
+        Ok(rows.to_vec().into_iter().map(f64::from).collect())
+    }
 }
 
 impl Encoder for Vae {
@@ -352,6 +371,49 @@ impl LikelihoodEstimate for Vae {
             self.logits(z, row_labels.as_deref(), &mut ctx)
         })
     }
+
+    fn elbo(
+        &mut self,
+        x: &Array2<f32>,
+        labels: Option<&[u8]>,
+        samples: usize,
+        rng: &mut TensorRng,
+    ) -> Result<Vec<f64>> {
+        let labels = self.rows_labels(x.nrows(), labels, "estimate the ELBO")?;
+        if samples == 0 {
+            return Err(ModelError::config("elbo samples", "the ELBO needs at least 1 sample of z per example"));
+        }
+        let _guard = no_grad();
+        let mut ctx = Ctx::eval();
+        let input = data_tensor(x);
+        let (mu, logvar) = self.posterior(&input, labels, &mut ctx)?;
+        let to2 = |t: Tensor| t.to_array().into_dimensionality::<ndarray::Ix2>().expect("2-D posterior");
+        let (mu, logvar) = (to2(mu), to2(logvar));
+        // KL(N(μ, σ²) ‖ N(0, I)) = −½ Σ (1 + log σ² − μ² − σ²), per row.
+        let kl: Vec<f64> = mu
+            .rows()
+            .into_iter()
+            .zip(logvar.rows())
+            .map(|(m, lv)| {
+                -0.5 * m
+                    .iter()
+                    .zip(lv)
+                    .map(|(&m, &lv)| 1.0 + f64::from(lv) - f64::from(m).powi(2) - f64::from(lv).exp())
+                    .sum::<f64>()
+            })
+            .collect();
+        let std = logvar.mapv(|v| (0.5 * v).exp());
+        let mut nll = vec![0.0f64; x.nrows()];
+        for _ in 0..samples {
+            let eps = rng.normal_array(mu.shape(), 0.0, 1.0)?.into_dimensionality::<ndarray::Ix2>().expect("2-D");
+            let z = &mu + &(&eps * &std);
+            let out = self.logits(&Tensor::new(z), labels, &mut ctx)?;
+            for (total, v) in nll.iter_mut().zip(self.config.likelihood.nll_rows(&out, &input)?.to_vec()) {
+                *total += f64::from(v);
+            }
+        }
+        Ok(nll.iter().zip(&kl).map(|(n, k)| -(n / samples as f64 + k)).collect())
+    }
 }
 
 #[cfg(test)]
@@ -396,6 +458,36 @@ mod tests {
                 let err = model.generator().unwrap().sample(1, Some(&[10]), &mut rng).unwrap_err().to_string();
                 assert!(err.contains("out of range"), "{err}");
             }
+        }
+    }
+
+    #[test]
+    fn per_example_scores_agree_with_the_bounds_and_the_reconstruction() {
+        let config: ModelConfig = serde_json::from_str(
+            r#"{"kind":"vae","input_dim":16,"hidden":[8],"latent_dim":3,"activation":"relu","beta":1.0}"#,
+        )
+        .unwrap();
+        let mut model = crate::build_model(&config, &mut TensorRng::seed_from_u64(0)).unwrap();
+        let x = Array2::from_shape_fn((5, 16), |(r, c)| ((r * 3 + c) % 4) as f32 / 3.0);
+        let mut rng = TensorRng::seed_from_u64(3);
+        let elbo = model.likelihood().unwrap().elbo(&x, None, 200, &mut rng).unwrap();
+        let iwae = model.likelihood().unwrap().log_likelihood(&x, None, 200, 50, &mut rng).unwrap();
+        // log p(x) >= IWAE_K >= ELBO in expectation: on every row with this many draws.
+        for (e, i) in elbo.iter().zip(&iwae) {
+            assert!(e.is_finite() && e < i, "ELBO {e} vs IWAE {i}");
+        }
+        assert!(model.likelihood().unwrap().elbo(&x, None, 0, &mut rng).is_err());
+        // The reconstruction error is the BCE of the mean's reconstruction, summed per row.
+        let errors = model.example_scores().unwrap().reconstruction_error(&x, None).unwrap();
+        let recon = crate::reconstruct(&mut *model, &Tensor::new(x.clone()), None).unwrap().to_vec();
+        for (r, &e) in errors.iter().enumerate() {
+            let bce: f64 = (0..16)
+                .map(|c| {
+                    let (p, t) = (f64::from(recon[r * 16 + c]), f64::from(x[[r, c]]));
+                    -(t * p.ln() + (1.0 - t) * (1.0 - p).ln())
+                })
+                .sum();
+            assert!((bce - e).abs() < 1e-4 * bce, "row {r}: {bce} vs {e}");
         }
     }
 

@@ -1,5 +1,6 @@
-//! The activation functions as layers: [`Relu`], [`LeakyRelu`], [`Elu`], [`Sigmoid`], [`Tanh`]
-//! and [`Softplus`] (PyTorch's `nn.ReLU`, `nn.LeakyReLU`, ...). None has parameters.
+//! The activation functions as layers: [`Relu`], [`LeakyRelu`], [`Elu`], [`Sigmoid`], [`Tanh`],
+//! [`Softplus`] and [`Identity`] (PyTorch's `nn.ReLU`, `nn.LeakyReLU`, ..., `nn.Identity`). None
+//! has parameters.
 
 use latent_tensor::Tensor;
 
@@ -44,6 +45,12 @@ pub struct Sigmoid;
 /// The hyperbolic tangent.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Module)]
 pub struct Tanh;
+
+/// `x` itself: no activation (PyTorch's `nn.Identity`). A network of Linear layers joined by it
+/// is linear, as a linear autoencoder (the neural form of PCA) needs; keeping it as a layer
+/// keeps the `nn.Sequential` indices, and so the parameter names, of the other activations.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Module)]
+pub struct Identity;
 
 /// `ln(1 + e^(β·x)) / β`, computed stably (PyTorch's default β is 1; PyTorch switches to the
 /// identity above `β·x > 20`, where the two differ by less than 3e-9).
@@ -128,6 +135,7 @@ stateless_layer!(LeakyRelu, |s, x| x.leaky_relu(s.negative_slope));
 stateless_layer!(Elu, |s, x| x.elu(s.alpha));
 stateless_layer!(Sigmoid, |_s, x| x.sigmoid());
 stateless_layer!(Tanh, |_s, x| x.tanh());
+stateless_layer!(Identity, |_s, x| x.clone());
 stateless_layer!(Softplus, |s, x| if s.beta == 1.0 {
     x.softplus()
 } else {
@@ -152,6 +160,7 @@ mod tests {
         assert!((apply(&mut Tanh, 1.0) - 1f32.tanh()).abs() < 1e-7);
         assert!((apply(&mut Softplus::default(), 0.0) - 2f32.ln()).abs() < 1e-7);
         assert!((apply(&mut Softplus::new(2.0).unwrap(), 0.0) - 2f32.ln() / 2.0).abs() < 1e-7);
+        assert_eq!(apply(&mut Identity, -2.5), -2.5);
         assert_eq!(Relu.parameter_count(), 0);
         assert!(Softplus::new(0.0).is_err());
         assert!(LeakyRelu::new(f32::NAN).is_err());

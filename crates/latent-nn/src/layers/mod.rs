@@ -9,7 +9,7 @@ pub mod reshape;
 pub mod sequential;
 pub mod spec;
 
-pub use activation::{Elu, LeakyRelu, Relu, Sigmoid, Softplus, Tanh};
+pub use activation::{Elu, Identity, LeakyRelu, Relu, Sigmoid, Softplus, Tanh};
 pub use batchnorm::{BatchNorm, BatchNorm1d, BatchNorm2d, BatchNormConfig};
 pub use conv::{Conv2d, Conv2dConfig, ConvTranspose2d, ConvTranspose2dConfig};
 pub use dropout::Dropout;

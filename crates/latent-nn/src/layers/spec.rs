@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{
     BatchNorm1d, BatchNorm2d, BatchNormConfig, Conv2d, Conv2dConfig, ConvTranspose2d, ConvTranspose2dConfig, Dropout,
-    Elu, Flatten, LeakyRelu, Linear, LinearConfig, Relu, Sequential, Sigmoid, Softplus, Tanh, Unflatten,
+    Elu, Flatten, Identity, LeakyRelu, Linear, LinearConfig, Relu, Sequential, Sigmoid, Softplus, Tanh, Unflatten,
 };
 use crate::error::Result;
 use crate::module::Layer;
@@ -64,6 +64,8 @@ pub enum LayerSpec {
         /// The sharpness.
         beta: f32,
     },
+    /// [`Identity`].
+    Identity,
     /// A nested [`Sequential`].
     Sequential {
         /// Its layers.
@@ -92,6 +94,7 @@ impl LayerSpec {
             LayerSpec::Sigmoid => Box::new(Sigmoid),
             LayerSpec::Tanh => Box::new(Tanh),
             LayerSpec::Softplus { beta } => Box::new(Softplus::new(*beta)?),
+            LayerSpec::Identity => Box::new(Identity),
             LayerSpec::Sequential { layers } => Box::new(Sequential::from_specs(layers, rng)?),
         })
     }
