@@ -13,8 +13,8 @@ use proptest::prelude::*;
 
 use crate::error::NnError;
 use crate::layers::{
-    BatchNorm1d, BatchNorm2d, BatchNormConfig, Conv2d, ConvTranspose2d, Dropout, Elu, Flatten, LeakyRelu, Linear, Relu,
-    Sequential, Sigmoid, Softplus, Tanh, Unflatten,
+    BatchNorm1d, BatchNorm2d, BatchNormConfig, Conv2d, ConvTranspose2d, Dropout, Elu, Flatten, Identity, LeakyRelu,
+    Linear, Relu, Sequential, Sigmoid, Softplus, Tanh, Unflatten,
 };
 use crate::module::{BufferMut, Ctx, Layer, Module};
 
@@ -107,6 +107,7 @@ pub fn gradcheck_registry() -> Vec<OpCheck> {
         check("nn::Elu", || one(-3.0, 3.0, &[0.0]), |t, _| run(Elu::new(1.0), &t[0], false)),
         check("nn::Sigmoid", || one(-5.0, 5.0, &[]), |t, _| run(Ok(Sigmoid), &t[0], false)),
         check("nn::Tanh", || one(-3.0, 3.0, &[]), |t, _| run(Ok(Tanh), &t[0], false)),
+        check("nn::Identity", || one(-3.0, 3.0, &[]), |t, _| run(Ok(Identity), &t[0], false)),
         check("nn::Softplus", || one(-5.0, 5.0, &[]), |t, _| run(Ok(Softplus::default()), &t[0], false)),
         check("nn::Softplus_beta", || one(-3.0, 3.0, &[]), |t, _| run(Softplus::new(2.5), &t[0], false)),
         check("nn::Flatten", || one(-2.0, 2.0, &[]), |t, _| run(Ok(Flatten::new(0)), &t[0], false)),
