@@ -6,7 +6,8 @@ latent_tensor::gradcheck_tests! {
     registry: latent_nn::gradcheck_registry, cases: 8, seed: 1;
     mod nn {
         Linear, Conv2d, ConvTranspose2d, BatchNorm1d, BatchNorm2d, BatchNorm2d_eval, Dropout, Relu,
-        LeakyRelu, Elu, Sigmoid, Tanh, Softplus, Softplus_beta, Flatten, Unflatten, Sequential_mlp,
+        LeakyRelu, Elu, Sigmoid, Tanh, Softplus, Softplus_beta, Identity, Flatten, Unflatten,
+        Sequential_mlp,
         Sequential_conv,
     }
 }
