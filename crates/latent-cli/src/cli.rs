@@ -357,8 +357,9 @@ pub struct EvalArgs {
     #[arg(long, value_name = "N")]
     pub limit: Option<usize>,
     /// Also draw N samples from the generator and score them as `latent score` does (Fréchet
-    /// distance, KID, precision/recall, ...; 10,000 is the convention, fewer are warned about).
-    #[arg(long, value_name = "N")]
+    /// distance, KID, precision/recall, ...; 10,000, the convention, when N is left out; fewer
+    /// are warned about).
+    #[arg(long, value_name = "N", num_args = 0..=1, default_missing_value = "10000")]
     pub samples: Option<usize>,
     /// Seed of the prior draws of --samples (0, as `latent sample`'s default).
     #[arg(long, value_name = "SEED", default_value_t = 0, requires = "samples")]
@@ -630,4 +631,20 @@ pub struct FetchOptions {
     /// mirror is abandoned for the next one. 0 accepts any rate.
     #[arg(long, value_name = "KIB_PER_S", default_value_t = 10)]
     pub min_rate: u64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn eval_samples_defaults_to_ten_thousand_when_given_bare() {
+        let eval = |args: &[&str]| match Cli::try_parse_from(args).unwrap().command {
+            Command::Eval(e) => e.samples,
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(eval(&["latent", "eval", "run", "--samples"]), Some(10_000));
+        assert_eq!(eval(&["latent", "eval", "run", "--samples", "300"]), Some(300));
+        assert_eq!(eval(&["latent", "eval", "run"]), None);
+    }
 }
