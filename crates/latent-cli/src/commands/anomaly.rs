@@ -109,13 +109,14 @@ impl fmt::Display for ScoreKind {
 }
 
 impl ScoreKind {
-    /// What the score is, in words, for a model of this likelihood.
-    fn meaning(self, bernoulli: bool) -> String {
+    /// What the score is, in words, for a model of this likelihood on these values.
+    fn meaning(self, bernoulli: bool, values: latent_data::ValueKind) -> String {
+        let over = if values == latent_data::ValueKind::Pixels { "pixels" } else { "standardised values" };
         match self {
             ScoreKind::Recon if bernoulli => {
-                "reconstruction error (binary cross-entropy summed over pixels, nats)".into()
+                format!("reconstruction error (binary cross-entropy summed over {over}, nats)")
             }
-            ScoreKind::Recon => "reconstruction error (squared error summed over standardised values)".into(),
+            ScoreKind::Recon => format!("reconstruction error (squared error summed over {over})"),
             ScoreKind::Elbo(s) => format!("negative ELBO (nats; {s} draws of z)"),
             ScoreKind::Iwae(k) => format!("negative log p(x), importance-weighted estimate (nats; K = {k})"),
             ScoreKind::Latent => "squared Mahalanobis distance of the code to the training codes".into(),
@@ -523,7 +524,7 @@ pub fn run(args: AnomalyArgs) -> anyhow::Result<()> {
         anomalous.as_deref(),
         baseline.as_ref().map(|b| b.1.as_slice()),
     )?;
-    let meaning = score.meaning(likelihood_of(&config) == Some(latent_models::Likelihood::Bernoulli));
+    let meaning = score.meaning(likelihood_of(&config) == Some(latent_models::Likelihood::Bernoulli), spec.values);
     draw(&out, &scored, &x, &scores, &fit, anomalous.as_deref(), baseline.as_ref(), &score.to_string())?;
 
     let names = |keep: &dyn Fn(u8) -> bool| -> Option<Vec<String>> {
