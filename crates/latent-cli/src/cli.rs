@@ -47,6 +47,22 @@ pub enum Command {
     /// Download a named data set (mnist, fashion-mnist) into the user's data directory, where
     /// training finds it; each file verified by the SHA-256 of its decompressed content.
     Fetch(FetchArgs),
+    /// Anomaly detection with a trained autoencoder or VAE: score examples, flag those above a
+    /// threshold fitted on training scores (and stored in the run), and with labels report
+    /// ROC-AUC, PR-AUC, precision, recall and F1, beside a PCA baseline on request.
+    Anomaly(Box<AnomalyArgs>),
+    /// Principal component analysis of a data set: fit, transform, inverse transform.
+    Pca(PcaArgs),
+    /// The test reconstruction error of a run's autoencoder against PCA with as many
+    /// components as the code has dimensions.
+    ComparePca(ComparePcaArgs),
+    /// A linear probe: logistic regression on the codes of N labelled training examples per
+    /// class, against the same probe on raw inputs and on PCA codes of the same size.
+    Probe(ProbeArgs),
+    /// A VAE's 2-D latent manifold: a grid of decoded codes spaced by the prior's quantiles.
+    Manifold(ManifoldArgs),
+    /// Latent traversals: one row per latent dimension, decoding codes that vary it alone.
+    Traverse(TraverseArgs),
 }
 
 /// Where the data comes from and how it is prepared.
@@ -452,7 +468,8 @@ pub struct EmbedArgs {
     /// Also write the test labels as .npy (u8, one per image).
     #[arg(long, value_name = "FILE")]
     pub labels: Option<PathBuf>,
-    /// Also draw a scatter plot of the codes coloured by digit (2-D codes only).
+    /// Also draw a scatter plot of the codes coloured by class; codes of more than two
+    /// dimensions are projected on their first two principal components (the title says so).
     #[arg(long, value_name = "FILE")]
     pub plot: Option<PathBuf>,
     #[command(flatten)]
@@ -631,6 +648,243 @@ pub struct FetchOptions {
     /// mirror is abandoned for the next one. 0 accepts any rate.
     #[arg(long, value_name = "KIB_PER_S", default_value_t = 10)]
     pub min_rate: u64,
+}
+
+/// Which examples fit an anomaly threshold.
+#[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FitOn {
+    /// The validation split if the run held one out (`--val-fraction`), else the training split.
+    Auto,
+    /// The run's training split (the examples the model was trained on).
+    Train,
+    /// The run's validation split (examples of the training classes it was not trained on).
+    Val,
+}
+
+/// Which examples of the run's own data `latent anomaly` scores.
+#[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EvalSet {
+    /// The whole test split, every class (the one-class protocol of Ruff et al.).
+    Test,
+    /// The test split and every training example of a class the run left out (`--classes`):
+    /// all the examples the model never saw.
+    Unseen,
+}
+
+/// The baselines `latent anomaly` can score beside the model.
+#[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Baseline {
+    /// The reconstruction error of PCA with as many components as the model's code.
+    Pca,
+}
+
+/// `latent anomaly`.
+#[derive(Args, Debug)]
+pub struct AnomalyArgs {
+    /// The run directory (an autoencoder or VAE, typically trained with `--classes` on the
+    /// normal class).
+    pub run: PathBuf,
+    /// The score (higher: more anomalous): recon (the reconstruction error: BCE for pixels,
+    /// squared error for real values), elbo or elbo:S (a VAE's negative ELBO, S draws, default 10),
+    /// iwae:K (a VAE's negative log p(x), K importance samples), latent (the squared
+    /// Mahalanobis distance of the code to the training codes). Default: the score last fitted,
+    /// else recon.
+    #[arg(long, value_name = "SCORE")]
+    pub score: Option<String>,
+    /// How the threshold is fitted on the training scores: quantile:Q (flag what scores above
+    /// the Q-quantile; default quantile:0.95), contamination:C (the same as quantile:1-C), or a
+    /// number. Given, it refits and stores the threshold in the run (anomaly.json); without
+    /// it the stored threshold is used.
+    #[arg(long, value_name = "SPEC")]
+    pub threshold: Option<String>,
+    /// The classes that are normal, by name or label number, comma-separated (default: the
+    /// run's --classes); every other class is anomalous.
+    #[arg(long, value_name = "LIST", value_delimiter = ',', conflicts_with = "anomaly_classes")]
+    pub normal_classes: Option<Vec<String>>,
+    /// The classes that are anomalous, comma-separated; every other class is normal.
+    #[arg(long, value_name = "LIST", value_delimiter = ',')]
+    pub anomaly_classes: Option<Vec<String>>,
+    /// The examples the threshold is fitted on.
+    #[arg(long, value_enum, value_name = "SPLIT", default_value_t = FitOn::Auto)]
+    pub fit_on: FitOn,
+    /// Which examples of the run's own data are scored (new data given by --data is scored
+    /// whole).
+    #[arg(long = "eval", value_enum, value_name = "SET", default_value_t = EvalSet::Test)]
+    pub eval_set: EvalSet,
+    /// Also score a baseline on the same examples, with its own threshold fitted the same way.
+    #[arg(long, value_enum, value_name = "METHOD")]
+    pub baseline: Option<Baseline>,
+    /// Where to write scores.csv and the pictures (default: RUN/anomaly, or
+    /// RUN/anomaly-NAME for new data NAME).
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    /// Seed of the draws of the elbo and iwae scores.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Print one JSON object instead of a report.
+    #[arg(long)]
+    pub json: bool,
+    #[command(flatten)]
+    /// New data to score, every example of it (default: the run's own data, as --eval says).
+    pub data: DataArgs,
+}
+
+/// `latent pca`.
+#[derive(Args, Debug)]
+pub struct PcaArgs {
+    /// What to do.
+    #[command(subcommand)]
+    pub action: PcaAction,
+}
+
+/// The actions of `latent pca`.
+#[derive(Subcommand, Debug)]
+pub enum PcaAction {
+    /// Fit principal components to a data set's training split; report the explained variance
+    /// and the test reconstruction error; write the fit (pca.json) and pictures to a directory.
+    Fit(PcaFitArgs),
+    /// The coordinates of examples on fitted components, as .npy.
+    Transform(PcaTransformArgs),
+    /// Examples back from their coordinates (the inverse transform), as .npy or a PNG grid.
+    Inverse(PcaInverseArgs),
+}
+
+/// `latent pca fit`.
+#[derive(Args, Debug)]
+pub struct PcaFitArgs {
+    /// The number of components (at most the examples' size).
+    #[arg(long, short = 'k', value_name = "K", default_value_t = 32)]
+    pub components: usize,
+    /// The directory to write pca.json, explained-variance.png and (for images)
+    /// components.png and reconstructions.png to.
+    #[arg(long, value_name = "DIR")]
+    pub out: PathBuf,
+    /// Replace a fit already in --out.
+    #[arg(long)]
+    pub force: bool,
+    /// Print one JSON object instead of a report.
+    #[arg(long)]
+    pub json: bool,
+    #[command(flatten)]
+    /// The data.
+    pub data: DataArgs,
+}
+
+/// `latent pca transform`.
+#[derive(Args, Debug)]
+pub struct PcaTransformArgs {
+    /// The directory of a fit (`latent pca fit --out DIR`).
+    pub fit: PathBuf,
+    /// Output .npy of the coordinates, N x K (float32).
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Examples to transform: a float32 .npy of N rows of the data's size, in the data's own
+    /// units (pixels in 0..1). Default: the test split of the data the fit was made on.
+    #[arg(long, value_name = "FILE")]
+    pub input: Option<PathBuf>,
+    #[command(flatten)]
+    /// The data (default: what the fit was made on).
+    pub data: DataArgs,
+}
+
+/// `latent pca inverse`.
+#[derive(Args, Debug)]
+pub struct PcaInverseArgs {
+    /// The directory of a fit (`latent pca fit --out DIR`).
+    pub fit: PathBuf,
+    /// The coordinates: a float32 .npy of N x K values (as `latent pca transform` writes).
+    #[arg(long, value_name = "FILE")]
+    pub codes: PathBuf,
+    /// Output: .npy (N rows in the data's own units) or .png (a grid, images only).
+    #[arg(long)]
+    pub out: PathBuf,
+}
+
+/// `latent compare-pca`.
+#[derive(Args, Debug)]
+pub struct ComparePcaArgs {
+    /// The run directory (an autoencoder or VAE).
+    pub run: PathBuf,
+    /// PCA components (default: the run's code size).
+    #[arg(long, short = 'k', value_name = "K")]
+    pub components: Option<usize>,
+    /// Print one JSON object instead of a table.
+    #[arg(long)]
+    pub json: bool,
+    #[command(flatten)]
+    /// The data (default: what the run was trained on).
+    pub data: DataArgs,
+}
+
+/// `latent probe`.
+#[derive(Args, Debug)]
+pub struct ProbeArgs {
+    /// The run directory (a model with an encoder).
+    pub run: PathBuf,
+    /// Labelled training examples per class, comma-separated; `all` for every one.
+    #[arg(long, value_name = "LIST", value_delimiter = ',', default_value = "10,100,all")]
+    pub labels_per_class: Vec<String>,
+    /// Draws of the labelled examples averaged for each N below `all` (mean and standard
+    /// deviation reported).
+    #[arg(long, value_name = "R", default_value_t = 5)]
+    pub repeats: usize,
+    /// Seed of the draws of labelled examples.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// The weight of the logistic regression's L2 penalty (1: scikit-learn's default C = 1).
+    #[arg(long, value_name = "F", default_value_t = 1.0)]
+    pub l2: f64,
+    /// Print one JSON object instead of a table.
+    #[arg(long)]
+    pub json: bool,
+    #[command(flatten)]
+    /// The data (default: what the run was trained on).
+    pub data: DataArgs,
+}
+
+/// `latent manifold`.
+#[derive(Args, Debug)]
+pub struct ManifoldArgs {
+    /// The run directory (a VAE, or any model with a decoder, whose code has 2 dimensions).
+    pub run: PathBuf,
+    /// Output PNG.
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Codes per side of the grid.
+    #[arg(long, default_value_t = 20)]
+    pub n: usize,
+    /// The grid spans the prior's quantiles from this fraction to one minus it (Kingma and
+    /// Welling's figure: 0.05).
+    #[arg(long, value_name = "F", default_value_t = 0.05)]
+    pub margin: f64,
+    /// The class to decode (conditional models).
+    #[arg(long, value_name = "K")]
+    pub label: Option<u8>,
+}
+
+/// `latent traverse`.
+#[derive(Args, Debug)]
+pub struct TraverseArgs {
+    /// The run directory (a model with a decoder; a VAE's prior makes the range meaningful).
+    pub run: PathBuf,
+    /// Output PNG.
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Codes per row.
+    #[arg(long, default_value_t = 11)]
+    pub steps: usize,
+    /// Each dimension runs from -RANGE to RANGE (prior standard deviations for a VAE).
+    #[arg(long, value_name = "RANGE", default_value_t = 3.0)]
+    pub range: f64,
+    /// Start from the code of this test example (default: the zero code, the prior's mean).
+    #[arg(long, value_name = "INDEX")]
+    pub from: Option<usize>,
+    /// The class to decode (conditional models).
+    #[arg(long, value_name = "K")]
+    pub label: Option<u8>,
+    #[command(flatten)]
+    /// The data of --from (default: what the run was trained on).
+    pub data: DataArgs,
 }
 
 #[cfg(test)]

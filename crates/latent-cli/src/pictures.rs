@@ -15,9 +15,17 @@
 //! only its samples from the fixed noise (a cgan's one row per digit, as above) and the curves
 //! of its D and G losses and mean D outputs.
 //!
+//! A VAE (unconditional, on images) also draws `traversals.png`, one row per latent dimension
+//! decoding codes that vary it alone from the prior's mean ([`traversal_codes`]), and with a
+//! 2-D code `manifold.png`, a grid of codes spaced by the prior's quantiles ([`manifold_codes`],
+//! Kingma and Welling's figure); `latent traverse` and `latent manifold` draw them on request.
+//!
 //! Every grid is drawn in the data's shape ([`image_grid`]): grey pictures for one channel
 //! (MNIST's are byte for byte what they were before shapes were recorded), RGB pictures for
 //! three.
+//!
+//! The charts of the analyses live here too: score histograms ([`score_histogram`]) and ROC
+//! and precision-recall curves ([`roc_chart`], [`pr_chart`]) for `latent anomaly`.
 
 use std::path::{Path, PathBuf};
 
@@ -41,6 +49,18 @@ const SAMPLES: usize = 64;
 const CLASSES: usize = 10;
 /// Test digits in the latent scatter.
 const SCATTER_POINTS: usize = 5000;
+/// Codes per side of a 2-D VAE's manifold picture.
+pub const MANIFOLD_SIDE: usize = 20;
+/// The manifold spans the prior's quantiles from this fraction to one minus it.
+pub const MANIFOLD_MARGIN: f64 = 0.05;
+/// Codes per row of a traversal, and the prior standard deviations each dimension spans.
+pub const TRAVERSAL_STEPS: usize = 11;
+/// See [`TRAVERSAL_STEPS`].
+pub const TRAVERSAL_RANGE: f64 = 3.0;
+/// The most latent dimensions (rows) a traversal picture drawn during training shows.
+const TRAVERSAL_ROWS: usize = 32;
+/// Bins of a score histogram.
+pub const HISTOGRAM_BINS: usize = 40;
 
 /// A grid that draws flat rows of examples of `shape`: grey or RGB images channel-major, and
 /// a table row as a one-pixel-high strip.
@@ -146,8 +166,22 @@ impl RunPictures {
         if let Some(chart) = rate_chart(metrics) {
             chart.write_png(run.file("rates.png"))?;
         }
+        let latent_dim = self.noise.shape()[1];
+        if model.likelihood().is_some() && !conditional && self.shape.is_image() {
+            // A VAE: what each latent dimension does, and the 2-D manifold.
+            let decoder = model.decoder().expect("a VAE decodes");
+            let rows = latent_dim.min(TRAVERSAL_ROWS);
+            let codes = traversal_codes(&vec![0.0; latent_dim], rows, TRAVERSAL_STEPS, TRAVERSAL_RANGE);
+            let images = to_matrix(&decoder.decode(&Tensor::new(codes), None)?);
+            image_grid(self.shape).cols(TRAVERSAL_STEPS).write_png(run.file("traversals.png"), &images)?;
+            if latent_dim == 2 {
+                let codes = manifold_codes(MANIFOLD_SIDE, MANIFOLD_MARGIN);
+                let images = to_matrix(&decoder.decode(&Tensor::new(codes), None)?);
+                image_grid(self.shape).cols(MANIFOLD_SIDE).write_png(run.file("manifold.png"), &images)?;
+            }
+        }
         if let Some(encoder) = model.encoder()
-            && self.noise.shape()[1] == 2
+            && latent_dim == 2
         {
             let labels = conditional.then_some(self.scatter_labels.as_slice());
             let codes = to_matrix(&encoder.encode(&Tensor::new(self.scatter_images.clone()), labels)?);
@@ -277,6 +311,105 @@ pub fn summary(m: &EpochMetrics) -> String {
         format!("test accuracy {:.2}%, cross-entropy {:.4} per example", 100.0 * t("accuracy"), t("loss"))
     } else {
         format!("test loss {:.2} per example", t("loss"))
+    }
+}
+
+/// The codes of a 2-D manifold picture, `[n·n, 2]` row-major: column `j` has
+/// `z1 = Φ⁻¹(q_j)` and row `i` has `z2 = Φ⁻¹(1 − q_i)` (larger `z2` at the top), the `q` evenly
+/// spaced from `margin` to `1 − margin`. Equal steps of prior mass, so the grid covers where the
+/// prior puts its codes.
+pub fn manifold_codes(n: usize, margin: f64) -> Array2<f32> {
+    let q = |k: usize| if n == 1 { 0.5 } else { margin + (1.0 - 2.0 * margin) * k as f64 / (n - 1) as f64 };
+    let inv = latent_stats::normal::inverse_cdf;
+    Array2::from_shape_fn((n * n, 2), |(r, c)| {
+        let (i, j) = (r / n, r % n);
+        (if c == 0 { inv(q(j)) } else { inv(1.0 - q(i)) }) as f32
+    })
+}
+
+/// The codes of a traversal picture, `[rows·steps, latent]`: row `d` varies dimension `d` of
+/// `base` over `steps` values evenly spaced from `−range` to `range`, the others held.
+pub fn traversal_codes(base: &[f32], rows: usize, steps: usize, range: f64) -> Array2<f32> {
+    let latent = base.len();
+    Array2::from_shape_fn((rows * steps, latent), |(r, c)| {
+        let (d, k) = (r / steps, r % steps);
+        if c == d {
+            let t = if steps == 1 { 0.0 } else { -range + 2.0 * range * k as f64 / (steps - 1) as f64 };
+            t as f32
+        } else {
+            base[c]
+        }
+    })
+}
+
+/// Histograms of the scores of each named group (`(name, scores)`), as step outlines of the
+/// fraction of the group in each of [`HISTOGRAM_BINS`] shared bins, with the threshold as a
+/// vertical line. The bins span the lowest score to the 99.5th percentile of all scores; the
+/// last bin also counts everything above (the x label says where it starts).
+pub fn score_histogram(title: &str, x_label: &str, groups: &[(&str, &[f64])], threshold: Option<f64>) -> LineChart {
+    let all: Vec<f64> = groups.iter().flat_map(|(_, s)| s.iter().copied()).filter(|v| v.is_finite()).collect();
+    let mut chart = LineChart::new(title).y_label("fraction of the group");
+    if all.is_empty() {
+        return chart.x_label(x_label);
+    }
+    let lo = all.iter().copied().fold(f64::INFINITY, f64::min);
+    let max = all.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    let mut hi = latent_stats::roc::quantile(&all, 0.995).unwrap_or(max);
+    if hi <= lo {
+        hi = if max > lo { max } else { lo + 1.0 };
+    }
+    let width = (hi - lo) / HISTOGRAM_BINS as f64;
+    let mut top: f64 = 0.0;
+    for (name, scores) in groups {
+        let mut counts = [0usize; HISTOGRAM_BINS];
+        for &s in scores.iter().filter(|v| v.is_finite()) {
+            let bin = (((s - lo) / width).floor().max(0.0) as usize).min(HISTOGRAM_BINS - 1);
+            counts[bin] += 1;
+        }
+        let n = scores.len().max(1) as f64;
+        let mut points = vec![(lo, 0.0)];
+        for (b, &c) in counts.iter().enumerate() {
+            let f = c as f64 / n;
+            top = top.max(f);
+            points.push((lo + b as f64 * width, f));
+            points.push((lo + (b + 1) as f64 * width, f));
+        }
+        points.push((hi, 0.0));
+        chart.add_series(format!("{name} ({})", scores.len()), points);
+    }
+    if let Some(t) = threshold.filter(|t| t.is_finite()) {
+        let x = t.clamp(lo, hi);
+        chart.add_series(format!("threshold {}", short_number(t)), [(x, 0.0), (x, top)]);
+    }
+    let above = if hi < max { format!(" (last bin: {} and above)", short_number(hi - width)) } else { String::new() };
+    chart.x_label(format!("{x_label}{above}"))
+}
+
+/// ROC curves (`(name, false positive rates, true positive rates)`) with the chance diagonal.
+pub fn roc_chart(title: &str, curves: &[(String, &[f64], &[f64])]) -> LineChart {
+    let mut chart = LineChart::new(title).x_label("false positive rate").y_label("true positive rate (recall)");
+    for (name, fpr, tpr) in curves {
+        chart.add_series(name.clone(), fpr.iter().copied().zip(tpr.iter().copied()));
+    }
+    chart.series("chance", [(0.0, 0.0), (1.0, 1.0)])
+}
+
+/// Precision-recall curves (`(name, recalls, precisions)`) with the chance level, the fraction
+/// of positives.
+pub fn pr_chart(title: &str, curves: &[(String, &[f64], &[f64])], positive_fraction: f64) -> LineChart {
+    let mut chart = LineChart::new(title).x_label("recall").y_label("precision");
+    for (name, recall, precision) in curves {
+        chart.add_series(name.clone(), recall.iter().copied().zip(precision.iter().copied()));
+    }
+    chart.series(format!("chance ({positive_fraction:.3})"), [(0.0, positive_fraction), (1.0, positive_fraction)])
+}
+
+/// A number in at most four significant digits, for labels.
+pub fn short_number(v: f64) -> String {
+    if v != 0.0 && (v.abs() >= 1e5 || v.abs() < 1e-3) {
+        format!("{v:.3e}")
+    } else {
+        format!("{}", (v * 1e4).round() / 1e4)
     }
 }
 

@@ -1,5 +1,6 @@
 //! `latent embed`: the codes of the whole test set (the mean for a VAE), as `.npy`, with the
-//! labels and a scatter plot on request.
+//! labels and a scatter plot on request (codes wider than two projected on their first two
+//! principal components, which the title says, with the share of the variance they show).
 
 use anyhow::{Context, bail};
 use latent_data::Scale;
@@ -54,14 +55,27 @@ pub fn run(args: EmbedArgs) -> anyhow::Result<()> {
         write_npy(path, &ndarray::Array1::from(data.test.labels().to_vec()))?;
     }
     if let Some(path) = &args.plot {
-        if codes.ncols() != 2 {
-            bail!("--plot draws 2-D codes; this model's codes have {} dimensions", codes.ncols());
+        match codes.ncols() {
+            2 => ScatterPlot::new(format!("{} test codes", config.preset)).x_label("z1").y_label("z2").write_png(
+                path,
+                &codes,
+                Some(data.test.labels()),
+            )?,
+            1 => bail!("--plot draws codes of 2 or more dimensions; this model's have 1"),
+            d => {
+                // Project on the codes' first two principal components.
+                let pca = latent_stats::pca::Pca::fit(codes.view(), 2).context("projecting the codes for --plot")?;
+                let shown = pca.explained_variance_ratio();
+                ScatterPlot::new(format!(
+                    "{}: {d}-d codes, first 2 PCs ({:.0}% of variance)",
+                    config.preset,
+                    100.0 * shown.sum()
+                ))
+                .x_label(format!("PC1 ({:.0}%)", 100.0 * shown[0]))
+                .y_label(format!("PC2 ({:.0}%)", 100.0 * shown[1]))
+                .write_png(path, &pca.transform(codes.view())?, Some(data.test.labels()))?
+            }
         }
-        ScatterPlot::new(format!("{} test codes", config.preset)).x_label("z1").y_label("z2").write_png(
-            path,
-            &codes,
-            Some(data.test.labels()),
-        )?;
     }
     eprintln!("wrote {} codes of {} dimensions to {}", codes.nrows(), codes.ncols(), args.out.display());
     Ok(())

@@ -1,23 +1,29 @@
 //! One module per subcommand, plus what they share: finding the data, opening runs, and
 //! writing a batch of images to `.png` or `.npy` as the `--out` extension says.
 
+pub mod anomaly;
 pub mod classify;
+pub mod compare_pca;
 pub mod embed;
 pub mod eval;
 pub mod fetch;
 pub mod info;
 pub mod interpolate;
+pub mod manifold;
+pub mod pca;
+pub mod probe;
 pub mod reconstruct;
 pub mod sample;
 pub mod score;
 pub mod train;
+pub mod traverse;
 
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
 use latent_data::mnist;
 use latent_data::npy::NpyRowWriter;
-use latent_data::{Data, Format, LoadOptions, SampleShape, Scale, Source, catalog};
+use latent_data::{Data, DataSpec, Dataset, Format, LoadOptions, SampleShape, Scale, Source, catalog};
 use latent_models::memory::Size;
 use latent_models::run_dir::{DataInfo, RunConfig};
 use latent_tensor::Tensor;
@@ -77,6 +83,12 @@ fn dispatch(command: Command) -> anyhow::Result<()> {
         Command::Classify(a) => classify::run(a),
         Command::Score(a) => score::run(a),
         Command::Fetch(a) => fetch::run(a),
+        Command::Anomaly(a) => anomaly::run(*a),
+        Command::Pca(a) => pca::run(a),
+        Command::ComparePca(a) => compare_pca::run(a),
+        Command::Probe(a) => probe::run(a),
+        Command::Manifold(a) => manifold::run(a),
+        Command::Traverse(a) => traverse::run(a),
     }
 }
 
@@ -125,12 +137,22 @@ fn load_source(source: Source, options: &LoadOptions) -> anyhow::Result<Data> {
 /// # Errors
 /// As [`load_data`], and if the data's examples differ in shape or kind from the run's.
 pub fn load_data_for_run(args: &DataArgs, run: &RunConfig) -> anyhow::Result<Data> {
-    let spec = run.data.spec_or_mnist();
-    let options = args.load_options(run.data.load.clone())?;
+    load_recorded_data(args, &run.data, run.data.load.clone())
+}
+
+/// The data `info` records (a run's, or a PCA fit's), as [`load_data_for_run`] reads it, with
+/// `base` as the options the flags apply on top of (the recorded ones, or those with the class
+/// filter removed to see every class).
+///
+/// # Errors
+/// As [`load_data_for_run`].
+pub fn load_recorded_data(args: &DataArgs, info: &DataInfo, base: LoadOptions) -> anyhow::Result<Data> {
+    let spec = info.spec_or_mnist();
+    let options = args.load_options(base)?;
     let data = if args.names_data() || std::env::var_os(mnist::DATA_DIR_ENV).is_some() {
         load_source(locate(args, &options)?, &options)?
     } else {
-        load_source(run_source(run)?, &options)?
+        load_source(run_source(info)?, &options)?
     };
     let data = data.prepare(&options, spec.standardization.as_ref()).context("preparing the data")?;
     let found = data.spec();
@@ -149,20 +171,20 @@ pub fn load_data_for_run(args: &DataArgs, run: &RunConfig) -> anyhow::Result<Dat
 
 /// Where a run's own data is: its named data set (from the directory recorded if it still holds
 /// it), the built-in sample, or the path recorded.
-fn run_source(run: &RunConfig) -> anyhow::Result<Source> {
-    let recorded = PathBuf::from(&run.data.dir);
-    if run.data.name == latent_data::sample::NAME {
+fn run_source(info: &DataInfo) -> anyhow::Result<Source> {
+    let recorded = PathBuf::from(&info.dir);
+    if info.name == latent_data::sample::NAME {
         return Ok(Source::Sample);
     }
-    if run.data.name == latent_data::shapes::NAME {
+    if info.name == latent_data::shapes::NAME {
         return Ok(Source::Shapes);
     }
-    let format = run.data.load.format.unwrap_or(Format::Idx);
+    let format = info.load.format.unwrap_or(Format::Idx);
     if format != Format::Idx {
         return Ok(Source::Path { path: recorded, format });
     }
-    let recorded_ok = !run.data.dir.is_empty() && mnist::is_complete(&recorded);
-    if let Ok(dataset) = catalog::find(&run.data.name) {
+    let recorded_ok = !info.dir.is_empty() && mnist::is_complete(&recorded);
+    if let Ok(dataset) = catalog::find(&info.name) {
         return Ok(if recorded_ok {
             Source::Named { dataset, path: recorded }
         } else {
@@ -174,6 +196,110 @@ fn run_source(run: &RunConfig) -> anyhow::Result<Source> {
         return Ok(Source::Flag(recorded));
     }
     Ok(mnist::locate(None)?)
+}
+
+/// Every example of the data the flags name (new data to score with a trained model), unsplit
+/// and in its own order ([`latent_data::source::load_all`]), prepared as the data `info` records
+/// was: real values standardised with its statistics, a table's feature columns chosen by the
+/// recorded names (and its label column read only if the file has it), other options of the
+/// same kind of file carried over unless the flags say otherwise. Only `--classes` filters.
+/// Returns the examples and the data's name.
+///
+/// # Errors
+/// If the data cannot be read, or its examples differ in shape or kind from the recorded data.
+pub fn load_new_data(args: &DataArgs, info: &DataInfo) -> anyhow::Result<(Dataset, String)> {
+    let spec = info.spec_or_mnist();
+    let probe = args.load_options(LoadOptions::default())?;
+    let source = locate(args, &probe)?;
+    let recorded_format = info.load.format.unwrap_or(Format::Idx);
+    let mut options = if source.format() == recorded_format {
+        let base = LoadOptions { classes: None, ..info.load.clone() };
+        args.load_options(base)?
+    } else {
+        probe
+    };
+    if let (Format::Csv, Some(path)) = (source.format(), source.path()) {
+        let header = latent_data::csv::read_header(path).context("--data")?;
+        if args.label_column.is_none()
+            && let Some(label) = &options.label_column
+            && !header.contains(label)
+        {
+            options.label_column = None;
+        }
+        if options.columns.is_none()
+            && let Some(names) = &spec.feature_names
+        {
+            options.columns = Some(names.clone());
+        }
+    }
+    let shown = match source.path() {
+        Some(path) => path.display().to_string(),
+        None => source.name(),
+    };
+    let name = source.name();
+    let (mut all, dropped) =
+        latent_data::source::load_all(source, &options).with_context(|| format!("loading {shown}"))?;
+    if dropped > 0 {
+        eprintln!("{shown}: dropped {dropped} incomplete rows (--drop-incomplete)");
+    }
+    let found = all.spec().clone();
+    if found.shape != spec.shape || found.values != spec.values {
+        bail!(
+            "the data ({shown}: {} of {} values) does not fit this run, which was trained on {} of {} values",
+            found.shape,
+            found.values.as_str(),
+            spec.shape,
+            spec.values.as_str()
+        );
+    }
+    if let Some(stats) = &spec.standardization {
+        all.standardize(stats).with_context(|| format!("standardising {shown} with the run's statistics"))?;
+    }
+    if let Some(names) = &options.classes {
+        let keep = class_labels(all.spec(), names, "--classes")?;
+        all = all.filter_labels(&keep);
+        if all.is_empty() {
+            bail!("--classes {}: {shown} holds no example of these classes", names.join(","));
+        }
+    }
+    Ok((all, name))
+}
+
+/// The labels of the classes named in `names` (class names, or label numbers for data that
+/// names no classes), for data described by `spec`; `flag` names the option in errors.
+///
+/// # Errors
+/// If a name is not one of the data's classes.
+pub fn class_labels(spec: &DataSpec, names: &[String], flag: &str) -> anyhow::Result<Vec<u8>> {
+    names
+        .iter()
+        .map(|name| {
+            let name = name.trim();
+            let found = match &spec.class_names {
+                Some(classes) => classes.iter().position(|c| c == name).or_else(|| {
+                    // Digits are named by their numbers already; a number also names a label.
+                    name.parse::<usize>().ok().filter(|&i| i < classes.len())
+                }),
+                None => name.parse::<u8>().ok().map(usize::from),
+            };
+            found.and_then(|i| u8::try_from(i).ok()).ok_or_else(|| match &spec.class_names {
+                Some(classes) => {
+                    anyhow::anyhow!("{flag}: no class '{name}'; the data's classes are {}", classes.join(", "))
+                }
+                None => anyhow::anyhow!("{flag}: '{name}' is not a label number (the data names no classes)"),
+            })
+        })
+        .collect()
+}
+
+/// How the decoder of a run's autoencoder or VAE reads its output (`None` for other models).
+pub fn likelihood_of(config: &RunConfig) -> Option<latent_models::Likelihood> {
+    use latent_models::{AutoencoderConfig, VaeConfig};
+    match config.model.kind() {
+        "autoencoder" | "conv_autoencoder" => config.model.typed::<AutoencoderConfig>().ok().map(|c| c.likelihood),
+        "vae" | "conv_vae" | "cvae" => config.model.typed::<VaeConfig>().ok().map(|c| c.likelihood),
+        _ => None,
+    }
 }
 
 /// How a run records its data: the data set's name or the path given, the path read (empty for
