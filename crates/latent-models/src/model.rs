@@ -21,6 +21,7 @@ use latent_nn::{Ctx, Module};
 use latent_tensor::{Tensor, TensorRng};
 use ndarray::Array2;
 
+use crate::architecture::Architecture;
 use crate::error::{ModelError, Result};
 use crate::family::ModelConfig;
 use crate::optimizers::{OptimizerGroup, Optimizers, StepContext, take_grads};
@@ -126,6 +127,12 @@ pub trait Model: Module {
 
     /// An estimate of `log p(x)`, if the model defines one (the VAEs).
     fn likelihood(&mut self) -> Option<&mut dyn LikelihoodEstimate> {
+        None
+    }
+
+    /// Its networks as data, for writers to other frameworks ([`crate::architecture`]), if the
+    /// model describes itself (every built-in family does).
+    fn architecture(&self) -> Option<Architecture> {
         None
     }
 }
