@@ -2,8 +2,10 @@
 //! writing a batch of images to `.png` or `.npy` as the `--out` extension says.
 
 pub mod classify;
+pub mod decode;
 pub mod embed;
 pub mod eval;
+pub mod export;
 pub mod fetch;
 pub mod info;
 pub mod interpolate;
@@ -72,6 +74,8 @@ fn dispatch(command: Command) -> anyhow::Result<()> {
         Command::Reconstruct(a) => reconstruct::run(a),
         Command::Interpolate(a) => interpolate::run(a),
         Command::Embed(a) => embed::run(a),
+        Command::Decode(a) => decode::run(a),
+        Command::Export(a) => export::run(a),
         Command::Info(a) => info::run(a),
         Command::Classify(a) => classify::run(a),
         Command::Fetch(a) => fetch::run(a),
