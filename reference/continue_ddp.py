@@ -1,7 +1,7 @@
 """Continue a latent run in PyTorch with DistributedDataParallel: the scale-out path.
 
     latent export RUN --format torch --out EXPORT
-    torchrun --nproc_per_node 2 reference/continue_ddp.py EXPORT --epochs 2 [--run RUN] [--save OUT.safetensors]
+    torchrun --nproc_per_node 2 reference/continue_ddp.py EXPORT --epochs 2 [--latent-run RUN] [--save OUT.safetensors]
 
 Loads the exported module (EXPORT/model.py, `load(EXPORT)`: the weights with strict=True), restores
 Adam's moments and step counts from the run's training state (EXPORT/training_state.safetensors, saved
@@ -9,7 +9,7 @@ under PyTorch's names), and trains the run's objective on the run's data with th
 learning rate, each process on its share of every epoch's batches (DistributedSampler's split of one
 seeded permutation). Backend: gloo on CPUs (what this script was run with here), NCCL on GPUs
 (`--backend nccl`, one process per GPU). Epoch 0 is latent's weights evaluated here, so the first
-line can be compared with latent's last epoch (printed from RUN/metrics.jsonl with --run); the loss
+line can be compared with latent's last epoch (printed from RUN/metrics.jsonl with --latent-run); the loss
 then goes on from there. `--save` writes the weights back as safetensors that `latent` reads.
 
 Families: the autoencoders (BCE or MSE, sparsity, contractive, denoising noise) and the VAEs
@@ -160,7 +160,7 @@ def main():
     p.add_argument("--data-dir", default=None, help="default: the run's data")
     p.add_argument("--dataset", choices=["mnist", "fashion-mnist", "mnist-sample"], default=None)
     p.add_argument("--backend", default="gloo", help="gloo (CPU) or nccl (GPUs)")
-    p.add_argument("--run", default=None, help="the latent run, to print its last epoch's figures")
+    p.add_argument("--latent-run", default=None, help="the latent run, to print its last epoch's figures")
     p.add_argument("--save", default=None, help="write the trained weights here (.safetensors)")
     a = p.parse_args()
 
@@ -203,8 +203,8 @@ def main():
               f"batch {batch} ({batch // world} per process), Adam lr {lr}; "
               + (f"Adam state restored from latent's step {meta['global_step']} (epoch {meta['epoch']})" if meta
                  else "fresh Adam state"), flush=True)
-        if a.run:
-            with open(os.path.join(a.run, "metrics.jsonl")) as f:
+        if a.latent_run:
+            with open(os.path.join(a.latent_run, "metrics.jsonl")) as f:
                 last = json.loads(f.read().splitlines()[-1])
             print(f"latent epoch {last['epoch']}: train loss {last['train']['loss']:.4f}, test loss {last['test']['loss']:.4f}", flush=True)
 

@@ -147,12 +147,15 @@ pub fn write_torch(
     }
     let spec = ExportSpec::new(&arch, run, &entries)?;
     let title = format!("The {} model of the latent run `{}` ({}).", spec.kind, spec.preset, spec.producer);
-    let shape = spec.data.shape.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ");
+    let shape = match spec.data.shape.as_slice() {
+        [one] => format!("{one},"),
+        dims => dims.iter().map(ToString::to_string).collect::<Vec<_>>().join(", "),
+    };
     let constants = [
         ("KIND", format!("{:?}", spec.kind)),
         ("LATENT_DIM", spec.latent_dim.to_string()),
         ("CLASSES", spec.classes.map_or_else(|| "None".to_string(), |c| c.to_string())),
-        ("DATA_SHAPE", format!("({shape},)")),
+        ("DATA_SHAPE", format!("({shape})")),
     ];
     let mut written = Vec::new();
     let py = dir.join(torch::MODEL_PY);

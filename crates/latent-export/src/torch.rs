@@ -226,8 +226,9 @@ def read_safetensors(path):
 
 
 def load(directory, device="cpu"):
-    """The model of `directory` (this file's directory by default usage: load(os.path.dirname(__file__)))
-    with the weights of its model.safetensors, loaded strictly, in evaluation mode."""
+    """The model with the weights of `directory`/model.safetensors (every name and shape must
+    match: strict=True), on `device`, in evaluation mode. From beside this file:
+    load(os.path.dirname(os.path.abspath(__file__)))."""
     model = Model()
     model.load_state_dict(read_safetensors(os.path.join(directory, "model.safetensors")), strict=True)
     return model.to(device).eval()
