@@ -15,22 +15,15 @@ GAN. (In eval mode D would normalise with running statistics that average real a
 judged; the PyTorch DCGAN example never leaves training mode.) Samples are drawn in eval mode.
 Parameter names match latent's (generator.N.*, discriminator.N.*), so checkpoints are exchangeable.
 
-Imports common.py and mnist.py from the shared reference directory: LATENT_REFERENCE_DIR, default
-../shared/reference relative to the repository root. MNIST_DIR defaults to the repository's datasets/mnist.
+Flags and data as `latent train dcgan` (common.py): --epochs (10) --batch-size (128) --lr (2e-4) --seed --threads
+--limit-batches --data-dir/--dataset, and --save-samples FILE.npy.
 """
-import os
-import sys
+import torch
+import torch.nn.functional as F
+from torch import nn, optim
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, os.environ.get("LATENT_REFERENCE_DIR", os.path.join(ROOT, "..", "shared", "reference")))
-os.environ.setdefault("MNIST_DIR", os.path.join(ROOT, "datasets", "mnist"))
-
-import torch  # noqa: E402
-import torch.nn.functional as F  # noqa: E402
-from torch import nn, optim  # noqa: E402
-
-import mnist  # noqa: E402
-from common import Reporter, batches, now, parse_args, save_samples  # noqa: E402
+import mnist
+from common import Reporter, batches, now, parse_args, save_samples
 
 NZ = 100
 
@@ -74,14 +67,14 @@ def batchnorm_momentum(momentum, *nets):
 
 
 def main():
-    args = parse_args(__doc__.splitlines()[0], 128)
+    args = parse_args(__doc__.splitlines()[0], 128, default_epochs=10, default_lr=2e-4)
     xtr = torch.from_numpy(mnist.load_float("train")[0]) * 2 - 1
     xte = torch.from_numpy(mnist.load_float("t10k")[0]) * 2 - 1
     g, d = G(), D()
     g.apply(weights_init)
     d.apply(weights_init)
-    opt_g = optim.Adam(g.parameters(), lr=2e-4, betas=(0.5, 0.999))
-    opt_d = optim.Adam(d.parameters(), lr=2e-4, betas=(0.5, 0.999))
+    opt_g = optim.Adam(g.parameters(), lr=args.lr, betas=(0.5, 0.999))
+    opt_d = optim.Adam(d.parameters(), lr=args.lr, betas=(0.5, 0.999))
     bce = F.binary_cross_entropy_with_logits
     rep = Reporter("dcgan", args)
     for ep in range(1, args.epochs + 1):

@@ -26,6 +26,10 @@ pub use latent_models as models;
 /// Pictures from arrays as PNG: image grids, line charts, scatter plots.
 pub use latent_viz as viz;
 
+/// Exports to other engines: ONNX graphs and self-contained PyTorch modules, with a JSON
+/// description of the data.
+pub use latent_export as export;
+
 /// The `latent` command's library: subcommands, what a run draws, progress, Ctrl-C.
 pub use latent_cli as cli;
 

@@ -235,7 +235,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             let version = Torch::torch_version(python)?;
             let reference_dir = std::env::var_os("LATENT_REFERENCE_DIR")
                 .filter(|v| !v.is_empty())
-                .map_or_else(|| root.join("../shared/reference"), PathBuf::from);
+                .map_or_else(|| root.join("reference"), PathBuf::from);
             let reference_dir = reference_dir.canonicalize().with_context(|| {
                 format!(
                     "the PyTorch reference directory {} does not exist (set LATENT_REFERENCE_DIR)",

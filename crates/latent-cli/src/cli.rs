@@ -36,6 +36,12 @@ pub enum Command {
     Interpolate(InterpolateArgs),
     /// Encode the test set and write the codes.
     Embed(EmbedArgs),
+    /// Decode codes (a .npy, as embed writes them) to data in the data's units: the inverse of
+    /// embed, through the decoder (a GAN's generator).
+    Decode(DecodeArgs),
+    /// Write a trained run for another engine: ONNX graphs (encoder, decoder, generator) or a
+    /// self-contained PyTorch module, with spec.json describing inputs, outputs and scaling.
+    Export(ExportArgs),
     /// Describe a run: model, parameters, training so far.
     Info(InfoArgs),
     /// Judge generated digits with a digit classifier: counts per class, confidence, balance,
@@ -475,6 +481,52 @@ pub struct EmbedArgs {
     #[command(flatten)]
     /// The data (default: what the run was trained on).
     pub data: DataArgs,
+}
+
+/// `latent decode`.
+#[derive(Args, Debug)]
+pub struct DecodeArgs {
+    /// The run directory.
+    pub run: PathBuf,
+    /// The codes: a .npy of float32 or float64, shape N x latent_dim (what `latent embed`
+    /// writes, or draws from N(0, I) to sample).
+    #[arg(long, value_name = "FILE")]
+    pub codes: PathBuf,
+    /// Output file: .npy (N rows in the data's units: pixels in 0..1, real values
+    /// de-standardised; written 1,024 rows at a time) or .png (a grid of images).
+    #[arg(long)]
+    pub out: PathBuf,
+    /// The label of each code, for conditional models: a .npy of N labels (uint8, int64 or
+    /// whole-number float32).
+    #[arg(long, value_name = "FILE", conflicts_with = "label")]
+    pub labels: Option<PathBuf>,
+    /// One label for every code (conditional models).
+    #[arg(long, value_name = "K")]
+    pub label: Option<u8>,
+}
+
+/// The formats `latent export` writes.
+#[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExportFormat {
+    /// One ONNX graph per part (encoder.onnx, decoder.onnx, generator.onnx, classifier.onnx),
+    /// opset 17, free batch axis N.
+    Onnx,
+    /// model.py (plain torch.nn modules, state_dict = model.safetensors, load(dir)), the
+    /// weights and the training state.
+    Torch,
+}
+
+/// `latent export`.
+#[derive(Args, Debug)]
+pub struct ExportArgs {
+    /// The run directory.
+    pub run: PathBuf,
+    /// The format: onnx or torch.
+    #[arg(long, value_enum)]
+    pub format: ExportFormat,
+    /// The directory to write (created if needed; not a run directory).
+    #[arg(long, value_name = "DIR")]
+    pub out: PathBuf,
 }
 
 /// `latent info`.

@@ -49,6 +49,8 @@
 //!   [`Preset`].
 //! - [`families`]: the built-in families, one file each.
 //! - [`model`]: the [`Model`] trait, its capabilities, [`Objective`] and [`Parts`].
+//! - [`architecture`]: a model's networks as data (sub-modules and inference graphs), for
+//!   exports to other frameworks.
 //! - [`blocks`]: trunks, the Gaussian posterior, label conditioning — shared by families.
 //! - [`config`]: the vocabulary configurations share (activations, likelihoods, validators).
 //! - [`presets`]: every built-in preset, gathered from the families.
@@ -139,6 +141,7 @@
 //! assert!(losses[2] < losses[0], "{losses:?}");
 //! ```
 
+pub mod architecture;
 pub mod blocks;
 pub mod classifier;
 pub mod config;
@@ -154,6 +157,7 @@ pub mod presets;
 pub mod run_dir;
 pub mod train;
 
+pub use architecture::Architecture;
 pub use config::{Activation, Likelihood};
 pub use error::{ModelError, Result};
 pub use families::autoencoder::{Autoencoder, AutoencoderConfig, Regularizer};

@@ -22,6 +22,7 @@ use latent_nn::{Ctx, Module};
 use latent_tensor::{Tensor, TensorRng};
 use ndarray::Array2;
 
+use crate::architecture::Architecture;
 use crate::error::{ModelError, Result};
 use crate::family::ModelConfig;
 use crate::optimizers::{OptimizerGroup, Optimizers, StepContext, take_grads};
@@ -132,6 +133,12 @@ pub trait Model: Module {
 
     /// Per-example scores, if the model reconstructs its input (every autoencoder and VAE).
     fn example_scores(&mut self) -> Option<&mut dyn ExampleScores> {
+        None
+    }
+
+    /// Its networks as data, for writers to other frameworks ([`crate::architecture`]), if the
+    /// model describes itself (every built-in family does).
+    fn architecture(&self) -> Option<Architecture> {
         None
     }
 }

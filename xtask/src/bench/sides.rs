@@ -8,7 +8,7 @@
 //! - latent: `latent train MODEL --data-dir DIR --epochs 2 --limit-batches N --threads T
 //!   --batch-size B --seed 1 --out TMP --quiet`, read from `TMP/metrics.jsonl`;
 //! - PyTorch: `PYTHON SCRIPT --epochs 2 --limit-batches N --threads T --batch-size B --seed 1`
-//!   with `MNIST_DIR=DIR` and `LATENT_REFERENCE_DIR`, read from its final JSON line.
+//!   with `--data-dir DIR`, read from its final JSON line.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -70,13 +70,10 @@ impl Model {
         }
     }
 
-    /// The PyTorch reference script: the shared ones in `reference_dir`, the DCGAN's in the
-    /// repository's `reference/`.
-    pub fn torch_script(self, root: &Path, reference_dir: &Path) -> PathBuf {
-        match self {
-            Model::Dcgan => root.join("reference/torch_dcgan.py"),
-            m => reference_dir.join(format!("torch_{}.py", m.name())),
-        }
+    /// The PyTorch reference script, `torch_NAME.py` in `reference_dir` (the repository's
+    /// `reference/` unless `LATENT_REFERENCE_DIR` says otherwise).
+    pub fn torch_script(self, reference_dir: &Path) -> PathBuf {
+        reference_dir.join(format!("torch_{}.py", self.name()))
     }
 }
 
@@ -218,11 +215,11 @@ impl Side for Latent {
 pub struct Torch {
     /// The Python interpreter.
     pub python: PathBuf,
-    /// The workspace root (for `reference/torch_dcgan.py`).
+    /// The workspace root (the scripts' working directory).
     pub root: PathBuf,
-    /// The shared reference directory (`LATENT_REFERENCE_DIR`).
+    /// The reference scripts' directory (`reference/`, or `LATENT_REFERENCE_DIR`).
     pub reference_dir: PathBuf,
-    /// The data directory (`MNIST_DIR`).
+    /// The data directory (given to the scripts as `--data-dir`).
     pub data_dir: PathBuf,
 }
 
@@ -241,30 +238,27 @@ impl Torch {
     }
 
     /// Checks that the scripts of `models` exist and that the data directory holds the four
-    /// files under the names the scripts read (`mnist.py` opens `{train,t10k}-*-idx?-ubyte.gz`
-    /// and nothing else).
+    /// files (`mnist.py` reads them as latent does: compressed or raw, either spelling).
     ///
     /// # Errors
-    /// Naming the missing script or file.
+    /// Naming the missing script or directory.
     pub fn check(&self, models: &[Model]) -> anyhow::Result<()> {
         for &m in models {
-            let script = m.torch_script(&self.root, &self.reference_dir);
+            let script = m.torch_script(&self.reference_dir);
             if !script.is_file() {
                 bail!(
-                    "the PyTorch reference script {} is missing (the shared scripts' directory comes from \
-                     LATENT_REFERENCE_DIR, default ../shared/reference beside the repository)",
+                    "the PyTorch reference script {} is missing (the scripts' directory is the repository's \
+                     reference/, or LATENT_REFERENCE_DIR)",
                     script.display()
                 );
             }
         }
-        for name in latent_data::mnist::FILE_NAMES {
-            if !self.data_dir.join(name).is_file() {
-                bail!(
-                    "the PyTorch scripts read {}/{name}, which does not exist: they accept only the gzip files \
-                     under their standard names (give --data-dir a directory that has them)",
-                    self.data_dir.display()
-                );
-            }
+        if !latent_data::mnist::is_complete(&self.data_dir) {
+            bail!(
+                "the PyTorch scripts read the four MNIST-format files of {}, which lacks some (give --data-dir a \
+                 directory that has them)",
+                self.data_dir.display()
+            );
         }
         Ok(())
     }
@@ -276,13 +270,9 @@ impl Side for Torch {
     }
 
     fn run(&self, case: &Case) -> anyhow::Result<RunFigure> {
-        let script = case.model.torch_script(&self.root, &self.reference_dir);
+        let script = case.model.torch_script(&self.reference_dir);
         let mut cmd = Command::new(&self.python);
-        cmd.arg(&script)
-            .args(run_flags(case))
-            .env("MNIST_DIR", &self.data_dir)
-            .env("LATENT_REFERENCE_DIR", &self.reference_dir)
-            .current_dir(&self.root);
+        cmd.arg(&script).args(run_flags(case)).arg("--data-dir").arg(&self.data_dir).current_dir(&self.root);
         let name = script.file_name().map_or_else(|| script.display().to_string(), |n| n.to_string_lossy().into());
         let what = format!("`{name} --threads {}`", case.threads);
         let done = child::run(&mut cmd).with_context(|| format!("cannot run {}", self.python.display()))?;
@@ -306,10 +296,9 @@ mod tests {
 
     #[test]
     fn scripts_are_found_where_they_live() {
-        let root = Path::new("/repo");
-        let shared = Path::new("/shared/reference");
-        assert_eq!(Model::Vae.torch_script(root, shared), Path::new("/shared/reference/torch_vae.py"));
-        assert_eq!(Model::Gan.torch_script(root, shared), Path::new("/shared/reference/torch_gan.py"));
-        assert_eq!(Model::Dcgan.torch_script(root, shared), Path::new("/repo/reference/torch_dcgan.py"));
+        let dir = Path::new("/repo/reference");
+        assert_eq!(Model::Vae.torch_script(dir), Path::new("/repo/reference/torch_vae.py"));
+        assert_eq!(Model::Gan.torch_script(dir), Path::new("/repo/reference/torch_gan.py"));
+        assert_eq!(Model::Dcgan.torch_script(dir), Path::new("/repo/reference/torch_dcgan.py"));
     }
 }

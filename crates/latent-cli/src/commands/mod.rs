@@ -4,8 +4,10 @@
 pub mod anomaly;
 pub mod classify;
 pub mod compare_pca;
+pub mod decode;
 pub mod embed;
 pub mod eval;
+pub mod export;
 pub mod fetch;
 pub mod info;
 pub mod interpolate;
@@ -79,6 +81,8 @@ fn dispatch(command: Command) -> anyhow::Result<()> {
         Command::Reconstruct(a) => reconstruct::run(a),
         Command::Interpolate(a) => interpolate::run(a),
         Command::Embed(a) => embed::run(a),
+        Command::Decode(a) => decode::run(a),
+        Command::Export(a) => export::run(a),
         Command::Info(a) => info::run(a),
         Command::Classify(a) => classify::run(a),
         Command::Score(a) => score::run(a),

@@ -19,8 +19,9 @@ use latent_nn::layers::{Conv2dConfig, ConvTranspose2dConfig, LayerSpec, LinearCo
 use latent_tensor::Tensor;
 use serde::{Deserialize, Serialize};
 
+use crate::architecture::{Graph, Op};
 use crate::blocks::mlp::{mlp, widths};
-use crate::config::{Activation, positive};
+use crate::config::{Activation, Likelihood, positive};
 use crate::error::{ModelError, Result};
 
 fn one() -> usize {
@@ -260,6 +261,36 @@ impl Trunk {
                 let n = y.shape().first().copied().unwrap_or(0);
                 Ok(y.reshape(&[n, y.len() / n.max(1)])?)
             }
+        }
+    }
+
+    /// In graph `g`, the value `x` (flat rows) as the body reads it: `x` itself for an MLP, a
+    /// new value `image` of shape `[C, H, W]` for convolutions. Returns the value's name.
+    pub fn graph_input(&self, g: &mut Graph, x: &str) -> String {
+        match self.image_dims() {
+            None => x.to_string(),
+            Some(dims) => g.push("image", Op::Reshape(dims.to_vec()), &[x]),
+        }
+    }
+
+    /// In graph `g`, apply the decoder (sub-module `module`) to `input` and bring its output to
+    /// flat rows of `width` values, then to data space as `likelihood` reads it; the result is
+    /// the value `x`, the graph's output.
+    pub fn graph_decode(&self, g: &mut Graph, module: &str, input: &str, width: usize, likelihood: Likelihood) {
+        let bernoulli = likelihood == Likelihood::Bernoulli;
+        let raw = if bernoulli { "logits" } else { "x" };
+        let out = match self {
+            Trunk::Mlp { .. } => g.push(raw, Op::Module(module.into()), &[input]),
+            Trunk::Conv { .. } => {
+                let h = g.push("h", Op::Module(module.into()), &[input]);
+                g.push(raw, Op::Reshape(vec![width]), &[&h])
+            }
+        };
+        if bernoulli {
+            g.push_data_map("x", Op::Sigmoid, &[&out]);
+            g.output("x", "the mean of p(x|z) in model units: pixel probabilities σ(logits) in [0, 1]");
+        } else {
+            g.output("x", "the mean of p(x|z) in model units (standardised values)");
         }
     }
 

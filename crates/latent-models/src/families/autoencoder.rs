@@ -22,6 +22,7 @@ use latent_nn::{Ctx, Layer, Module};
 use latent_tensor::{Tensor, TensorRng, no_grad};
 use serde::{Deserialize, Serialize};
 
+use crate::architecture::{Architecture, Graph, Op, Submodule, code_port, data_port};
 use crate::blocks::trunk::Trunk;
 use crate::config::{Activation, Likelihood, finite_non_negative, noise_from_str, noise_to_str, positive};
 use crate::error::{ModelError, Result};
@@ -415,6 +416,31 @@ impl Model for Autoencoder {
 
     fn decoder(&mut self) -> Option<&mut dyn Decoder> {
         Some(self)
+    }
+
+    /// `encoder` (the trunk's body and the code layer, one `nn.Sequential`) and `decoder`; the
+    /// graphs `encoder` (`x` → `z`) and `decoder` (`z` → `x`).
+    fn architecture(&self) -> Option<Architecture> {
+        let c = &self.config;
+        let enc = c.trunk.encoder_with_code(c.input_dim, c.latent_dim, c.code_activation);
+        let dec = c.trunk.decoder(c.latent_dim, c.input_dim);
+        let mut encoder = Graph::new("encoder", "the code of each example", vec![data_port(c.input_dim)]);
+        let input = c.trunk.graph_input(&mut encoder, "x");
+        encoder.push("z", Op::Module("encoder".into()), &[&input]);
+        encoder.output("z", format!("the code, {} values", c.latent_dim));
+        let mut decoder = Graph::new(
+            "decoder",
+            "the reconstruction of each code",
+            vec![code_port(c.latent_dim, "codes, as the encoder gives them")],
+        );
+        c.trunk.graph_decode(&mut decoder, "decoder", "z", c.input_dim, c.likelihood);
+        Some(Architecture {
+            modules: vec![
+                ("encoder".into(), Submodule::Sequential(enc)),
+                ("decoder".into(), Submodule::Sequential(dec)),
+            ],
+            graphs: vec![encoder, decoder],
+        })
     }
 
     fn example_scores(&mut self) -> Option<&mut dyn ExampleScores> {

@@ -17,6 +17,7 @@ use latent_tensor::{Tensor, TensorRng, no_grad};
 use ndarray::{Array2, s};
 use serde::{Deserialize, Serialize};
 
+use crate::architecture::{Architecture, Graph, Op, Submodule, data_port};
 use crate::config::{check_classes, positive};
 use crate::error::{ModelError, Result};
 use crate::family::{Description, FamilyConfig, ModelConfig, ModelFlags, Preset};
@@ -300,5 +301,20 @@ impl Model for Classifier {
         parts.set("loss", f64::from(loss.item()?));
         parts.set("accuracy", correct as f64);
         Ok(Objective { loss, parts })
+    }
+
+    /// `net`; the graph `classifier` (`x` → class logits; dropout is the identity).
+    fn architecture(&self) -> Option<Architecture> {
+        let mut graph =
+            Graph::new("classifier", "class logits for each example", vec![data_port(self.config.input_dim())]);
+        graph.push("logits", Op::Module("net".into()), &["x"]);
+        graph.output(
+            "logits",
+            format!("{} class logits (softmax of them: the class probabilities)", self.config.classes),
+        );
+        Some(Architecture {
+            modules: vec![("net".into(), Submodule::Sequential(self.config.layers()))],
+            graphs: vec![graph],
+        })
     }
 }

@@ -58,6 +58,7 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use latent_data::Scale;
 
+use crate::architecture::{Architecture, Graph, Op, Port, Submodule, code_port, label_port};
 use crate::blocks::labels::with_labels;
 use crate::blocks::mlp::{mlp, widths};
 use crate::config::{Activation, check_classes, positive};
@@ -492,6 +493,50 @@ impl Model for Gan {
 
     fn generator(&mut self) -> Option<&mut dyn Generator> {
         Some(self)
+    }
+
+    /// `generator` and `discriminator`; the graphs `generator` (`z` [, `y`] → `x`, images in
+    /// [0, 1]) and `discriminator` (images in [-1, 1] [, `y`] → one logit; for training only).
+    fn architecture(&self) -> Option<Architecture> {
+        let (g_specs, d_specs, width) = match &self.arch {
+            Arch::Mlp(c) => {
+                let leaky = Activation::LeakyRelu;
+                let g_dims = widths(c.latent_dim + c.classes, &c.generator_hidden, c.output_dim);
+                let d_dims = widths(c.output_dim + c.classes, &c.discriminator_hidden, 1);
+                (mlp(&g_dims, leaky, Some(Activation::Tanh)), mlp(&d_dims, leaky, None), c.output_dim)
+            }
+            Arch::Conv(c) => (c.generator_specs(), c.discriminator_specs(), c.image_dims().iter().product()),
+        };
+        let classes = self.class_count();
+        let label = (classes > 0).then(|| label_port(classes));
+        let mut inputs = vec![code_port(self.latent_dim(), "noise from the prior N(0, I)")];
+        inputs.extend(label.clone());
+        let mut generator = Graph::new("generator", "an image for each noise vector", inputs);
+        let z = if classes > 0 { generator.push("zy", Op::Concat, &["z", "y"]) } else { "z".to_string() };
+        let g = generator.push("g", Op::Module(GENERATOR.into()), &[&z]);
+        let shifted = generator.push_data_map("g_plus_1", Op::AddScalar(1.0), &[&g]);
+        generator.push_data_map("x", Op::MulScalar(0.5), &[&shifted]);
+        generator
+            .output("x", "images as flat rows in [0, 1]: (G(z) + 1) / 2, G's tanh output mapped as latent shows it");
+
+        let mut inputs = vec![Port {
+            name: "x".into(),
+            shape: vec![width],
+            doc: "images as flat rows in [-1, 1] (2·pixel − 1), as the discriminator trains on them".into(),
+        }];
+        inputs.extend(label);
+        let mut discriminator = Graph::new("discriminator", "the discriminator's logit for each image", inputs);
+        let x = if classes > 0 { discriminator.push("xy", Op::Concat, &["x", "y"]) } else { "x".to_string() };
+        discriminator.push("logit", Op::Module(DISCRIMINATOR.into()), &[&x]);
+        discriminator.output("logit", "D's logit (σ of it: the probability that the image is real)");
+        discriminator.inference = false;
+        Some(Architecture {
+            modules: vec![
+                (GENERATOR.into(), Submodule::Sequential(g_specs)),
+                (DISCRIMINATOR.into(), Submodule::Sequential(d_specs)),
+            ],
+            graphs: vec![generator, discriminator],
+        })
     }
 
     /// Two optimisers of the run's spec (with [`GanTraining::betas`] for Adam): `"generator"`

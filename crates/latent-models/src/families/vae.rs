@@ -25,6 +25,7 @@ use latent_tensor::{Tensor, TensorRng, no_grad};
 use ndarray::Array2;
 use serde::{Deserialize, Serialize};
 
+use crate::architecture::{Architecture, Graph, Op, Submodule, code_port, data_port, label_port};
 use crate::blocks::gaussian::{gaussian_elbo, importance_weighted_log_likelihood};
 use crate::blocks::labels::with_labels;
 use crate::blocks::trunk::Trunk;
@@ -235,6 +236,17 @@ impl Vae {
         Ok(Vae { config, encoder, fc_mu, fc_logvar, decoder })
     }
 
+    /// `(μ, log σ²)` of `q(z|x, labels)` for rows `x` (`[N, input]`), in evaluation mode without
+    /// recording a graph: what the exported encoders compute.
+    ///
+    /// # Errors
+    /// If the input or labels do not fit the model.
+    pub fn posterior_params(&mut self, x: &Tensor, labels: Option<&[u8]>) -> Result<(Tensor, Tensor)> {
+        let labels = self.rows_labels(x.shape().first().copied().unwrap_or(0), labels, "encode")?;
+        let _guard = no_grad();
+        self.posterior(x, labels, &mut Ctx::eval())
+    }
+
     /// `(μ, log σ²)` of `q(z|x, labels)`.
     fn posterior(&mut self, x: &Tensor, labels: Option<&[u8]>, ctx: &mut Ctx) -> Result<(Tensor, Tensor)> {
         let classes = self.config.classes.unwrap_or(0);
@@ -294,6 +306,51 @@ impl Model for Vae {
 
     fn likelihood(&mut self) -> Option<&mut dyn LikelihoodEstimate> {
         Some(self)
+    }
+
+    /// `encoder` (the trunk's body), `fc_mu`, `fc_logvar`, `decoder`; the graphs `encoder`
+    /// (`x` [, `y`] → `mu`, `logvar`) and `decoder` (`z` [, `y`] → `x`). Sampling is the decoder
+    /// on `z ~ N(0, I)`.
+    fn architecture(&self) -> Option<Architecture> {
+        let c = &self.config;
+        let classes = c.classes.unwrap_or(0);
+        let (input_extra, head_extra) = if c.trunk.is_conv() { (0, classes) } else { (classes, 0) };
+        let (body, features) = c.trunk.body(c.input_dim, input_extra);
+        let head = LayerSpec::Linear(LinearConfig::new(features + head_extra, c.latent_dim));
+        let dec = c.trunk.decoder(c.latent_dim + classes, c.input_dim);
+        let label = c.classes.map(label_port);
+
+        let mut inputs = vec![data_port(c.input_dim)];
+        inputs.extend(label.clone());
+        let mut encoder = Graph::new("encoder", "the Gaussian posterior q(z|x) of each example", inputs);
+        let h = if c.trunk.is_conv() {
+            let image = c.trunk.graph_input(&mut encoder, "x");
+            let h = encoder.push("h", Op::Module("encoder".into()), &[&image]);
+            if classes > 0 { encoder.push("hy", Op::Concat, &[&h, "y"]) } else { h }
+        } else {
+            let x = if classes > 0 { encoder.push("xy", Op::Concat, &["x", "y"]) } else { "x".to_string() };
+            encoder.push("h", Op::Module("encoder".into()), &[&x])
+        };
+        encoder.push("mu", Op::Module("fc_mu".into()), &[&h]);
+        encoder.push("logvar", Op::Module("fc_logvar".into()), &[&h]);
+        encoder.output("mu", format!("the posterior mean, {} values (what `latent embed` writes)", c.latent_dim));
+        encoder.output("logvar", "the posterior log-variance log σ², same shape");
+
+        let mut inputs =
+            vec![code_port(c.latent_dim, "codes: posterior means, or draws from the prior N(0, I) to sample")];
+        inputs.extend(label);
+        let mut decoder = Graph::new("decoder", "the mean of p(x|z) for each code", inputs);
+        let z = if classes > 0 { decoder.push("zy", Op::Concat, &["z", "y"]) } else { "z".to_string() };
+        c.trunk.graph_decode(&mut decoder, "decoder", &z, c.input_dim, c.likelihood);
+        Some(Architecture {
+            modules: vec![
+                ("encoder".into(), Submodule::Sequential(body)),
+                ("fc_mu".into(), Submodule::Layer(head.clone())),
+                ("fc_logvar".into(), Submodule::Layer(head)),
+                ("decoder".into(), Submodule::Sequential(dec)),
+            ],
+            graphs: vec![encoder, decoder],
+        })
     }
 
     fn example_scores(&mut self) -> Option<&mut dyn ExampleScores> {
