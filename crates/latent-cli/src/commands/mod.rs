@@ -9,6 +9,7 @@ pub mod info;
 pub mod interpolate;
 pub mod reconstruct;
 pub mod sample;
+pub mod serve;
 pub mod train;
 
 use std::path::{Path, PathBuf};
@@ -75,6 +76,7 @@ fn dispatch(command: Command) -> anyhow::Result<()> {
         Command::Info(a) => info::run(a),
         Command::Classify(a) => classify::run(a),
         Command::Fetch(a) => fetch::run(a),
+        Command::Serve(a) => serve::run(a),
     }
 }
 
