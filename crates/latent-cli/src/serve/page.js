@@ -496,10 +496,10 @@ let walkTarget = null;
 async function walkStep() {
   if (!state.walking) return;
   if (!walkTarget) walkTarget = priorCode();
-  const step = 0.06;
+  const step = 0.015 * Math.sqrt(state.run.latent_dim);
   const d = Math.hypot(...state.code.map((c, j) => walkTarget[j] - c));
   if (d < step * 2) walkTarget = priorCode();
-  state.code = state.code.map((c, j) => c + (walkTarget[j] - c) * Math.min(1, step * 4 / Math.max(d, 1e-6)) * 0.25);
+  state.code = state.code.map((c, j) => c + (walkTarget[j] - c) * Math.min(1, step / Math.max(d, 1e-6)));
   showSliders();
   try {
     const answer = await api(runPath('decode'), { codes: [state.code], ...labelBody() });
@@ -534,8 +534,8 @@ const denoise = latest(async () => {
   const kind = $('noise-kind').value;
   const noise = amount === 0 ? 'none' : `${kind}:${amount}`;
   $('noise-value').textContent = noise;
+  // A conditional model reconstructs a test example with its own label.
   const body = { test_indices: [Number($('noisy-index').value)], noise, seed: 0 };
-  if (conditional()) body.label = state.label;
   const answer = await api(runPath('reconstruct'), body);
   render($('clean'), answer.inputs[0]);
   render($('noisy'), answer.corrupted[0]);
@@ -571,7 +571,6 @@ function refresh() {
   if (caps().sample) sample().catch((e) => status(e.message, true));
   if (state.drawing && caps().encode) encodeDrawing();
   if (state.ends) interpolate().catch((e) => status(e.message, true));
-  if (caps().encode) denoise();
 }
 
 async function selectRun(name) {
@@ -591,6 +590,7 @@ async function selectRun(name) {
   $('colour-label').hidden = !(drawable && d.dims[0] === 3);
   $('interp-panel').hidden = !can.decode || (!can.encode && !can.sample);
   document.querySelectorAll('.needs-drawing').forEach((b) => { b.hidden = !drawable; });
+  document.querySelectorAll('.needs-encoder').forEach((b) => { b.hidden = !can.encode; });
   $('interp-hint').textContent = can.encode
     ? 'The straight line between the codes of two test examples (or your drawing), decoded.'
     : 'The straight line between two codes drawn from the prior, decoded.';
