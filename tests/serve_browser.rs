@@ -1,6 +1,7 @@
 //! `latent serve`'s page in a real browser: headless Chromium driven through ChromeDriver
 //! (WebDriver) draws a stroke on the canvas, sees a reconstruction appear that is not blank,
-//! clicks the latent map and sees the decoded image change, and saves a screenshot.
+//! clicks the latent map and sees the decoded image change, draws again with a finger (touch),
+//! and saves a screenshot.
 //!
 //! It needs `chromium` (or `chromium-browser`, `google-chrome`) and `chromedriver` on the PATH
 //! (Debian: `apt-get install chromium chromium-driver`; `.ci/run` installs them). Without them
@@ -14,7 +15,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::{Server, ok, s};
-use fantoccini::actions::{InputSource, MOUSE_BUTTON_LEFT, MouseActions, PointerAction};
+use fantoccini::actions::{InputSource, MOUSE_BUTTON_LEFT, MouseActions, PointerAction, TouchActions};
 use fantoccini::{Client, ClientBuilder, Locator};
 use serde_json::{Value, json};
 
@@ -194,6 +195,20 @@ async fn exercise(client: &Client, base: &str, screenshot: &Path) {
     client.perform_actions(click).await.unwrap();
     wait_for(client, "the decoded picture to change", "return document.getElementById('decoded').toDataURL()", |v| {
         *v != before
+    })
+    .await;
+
+    // A finger draws too: cleared, then a touch stroke, and a reconstruction appears again.
+    client.find(Locator::Id("clear")).await.unwrap().click().await.unwrap();
+    let canvas = client.find(Locator::Id("draw")).await.unwrap();
+    let touch = TouchActions::new("finger".into())
+        .then(PointerAction::MoveToElement { element: canvas, duration: None, x: 0.0, y: -90.0 })
+        .then(PointerAction::Down { button: MOUSE_BUTTON_LEFT })
+        .then(PointerAction::MoveBy { duration: Some(Duration::from_millis(200)), x: 0.0, y: 180.0 })
+        .then(PointerAction::Up { button: MOUSE_BUTTON_LEFT });
+    client.perform_actions(touch).await.unwrap();
+    wait_for(client, "the reconstruction of a touch stroke", INK.replace("arguments[0]", "'recon'").as_str(), |v| {
+        v.as_f64().is_some_and(|s| s > 0.0)
     })
     .await;
     let png = client.screenshot().await.unwrap();

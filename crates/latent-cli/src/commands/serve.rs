@@ -21,6 +21,18 @@ pub const MAX_WORKERS: usize = 8;
 /// If a run or its data cannot be loaded, the address is invalid or taken, or serving fails.
 pub fn run(args: ServeArgs) -> anyhow::Result<()> {
     let addr = resolve(&args.host, args.port)?;
+    // Bound first, so that a taken port fails at once rather than after loading the runs;
+    // connections made while they load wait in the backlog.
+    let listener = std::net::TcpListener::bind(addr).map_err(|e| match e.kind() {
+        std::io::ErrorKind::AddrInUse => anyhow::anyhow!(
+            "--port {}: the port is in use on {}; pick another (--port 0 takes any free one)",
+            args.port,
+            addr.ip()
+        ),
+        _ => anyhow::Error::new(e)
+            .context(format!("cannot listen on {addr} (--host {} --port {})", args.host, args.port)),
+    })?;
+    listener.set_nonblocking(true).context("preparing the listening socket")?;
     let mut served = Vec::new();
     for (path, name) in args.runs.iter().zip(runs::names(&args.runs)) {
         let run =
@@ -48,15 +60,7 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
         .build()
         .context("starting the server's runtime")?;
     runtime.block_on(async move {
-        let listener = tokio::net::TcpListener::bind(addr).await.map_err(|e| match e.kind() {
-            std::io::ErrorKind::AddrInUse => anyhow::anyhow!(
-                "--port {}: the port is in use on {}; pick another (--port 0 takes any free one)",
-                args.port,
-                addr.ip()
-            ),
-            _ => anyhow::Error::new(e)
-                .context(format!("cannot listen on {addr} (--host {} --port {})", args.host, args.port)),
-        })?;
+        let listener = tokio::net::TcpListener::from_std(listener).context("preparing the listening socket")?;
         let url = page_url(listener.local_addr()?);
         if !loopback {
             eprintln!(

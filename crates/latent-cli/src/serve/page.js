@@ -582,7 +582,8 @@ async function selectRun(name) {
   mapBackground = null;
   const r = state.run, d = r.data;
   const shape = d.shape.kind === 'image' ? `${d.dims[0]}×${d.dims[1]}×${d.dims[2]} images` : `rows of ${d.dims[2]} features`;
-  $('about').textContent = `${r.preset} (${r.kind}) · ${r.latent_dim}-dimensional codes · ${d.name}, ${shape}`;
+  const table = d.shape.kind === 'image' ? '' : ' · rows drawn as bars of standard scores (hover for the values); nothing to draw';
+  $('about').textContent = `${r.preset} (${r.kind}) · ${r.latent_dim}-dimensional codes · ${d.name}, ${shape}${table}`;
   const can = caps();
   const drawable = isImage() && can.encode;
   $('draw-panel').hidden = !drawable;
