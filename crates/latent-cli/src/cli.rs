@@ -69,6 +69,9 @@ pub enum Command {
     Manifold(ManifoldArgs),
     /// Latent traversals: one row per latent dimension, decoding codes that vary it alone.
     Traverse(TraverseArgs),
+    /// Explore trained runs in the browser: draw and encode, click the latent map to decode,
+    /// interpolate, sample, denoise; and a JSON API for scripts (docs/serve.md).
+    Serve(ServeArgs),
 }
 
 /// Where the data comes from and how it is prepared.
@@ -537,6 +540,27 @@ pub struct InfoArgs {
     /// Print one JSON object.
     #[arg(long)]
     pub json: bool,
+}
+
+/// `latent serve`.
+#[derive(Args, Debug)]
+pub struct ServeArgs {
+    /// The run directories to explore (each is served under its directory's name).
+    #[arg(required = true, value_name = "RUN")]
+    pub runs: Vec<PathBuf>,
+    /// The port to listen on (0: any free port; the address is printed).
+    #[arg(long, default_value_t = 8080)]
+    pub port: u16,
+    /// The address to listen on. The default answers this machine only; another (0.0.0.0 for
+    /// every interface) lets anyone who can reach it use the models, without a password.
+    #[arg(long, default_value = "127.0.0.1", value_name = "ADDRESS")]
+    pub host: String,
+    /// Open the page in the default browser once the server listens.
+    #[arg(long)]
+    pub open: bool,
+    #[command(flatten)]
+    /// The data (default: what each run was trained on).
+    pub data: DataArgs,
 }
 
 /// The pixel range of the images given to `latent classify`.

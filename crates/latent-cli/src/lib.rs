@@ -6,6 +6,7 @@
 //! - [`progress`]: the training progress display (a bar on a terminal, plain lines in logs).
 //! - [`interrupt`]: Ctrl-C: stop after this batch and save, or quit at once on the second press.
 //! - [`error`]: [`CliError`], the error of the above.
+//! - [`serve`]: the web server of `latent serve`: its page and JSON API.
 //!
 //! What the command writes comes from the library crates, every file atomically through
 //! [`latent_fsio`]: pictures from [`latent_viz`], `.npy`/`.npz` arrays from
@@ -29,6 +30,7 @@ pub mod error;
 pub mod interrupt;
 pub mod pictures;
 pub mod progress;
+pub mod serve;
 
 pub use error::CliError;
 pub use interrupt::StopFlag;

@@ -15,6 +15,24 @@ use crate::commands::{OutKind, Split, check_request, load_data_for_run, out_kind
 /// Test images encoded at once.
 const CHUNK: usize = 1000;
 
+/// The codes of `rows` (values as the model reads them), encoded 1,000 rows at a time; a
+/// conditional model is given each row's label.
+///
+/// # Errors
+/// If the rows or labels do not fit the model.
+pub fn encode_rows(
+    encoder: &mut dyn latent_models::Encoder,
+    rows: &ndarray::Array2<f32>,
+    labels: Option<&[u8]>,
+) -> anyhow::Result<ndarray::Array2<f32>> {
+    let mut codes = Vec::new();
+    for (i, chunk) in rows.axis_chunks_iter(ndarray::Axis(0), CHUNK).enumerate() {
+        let labels = labels.map(|l| &l[i * CHUNK..i * CHUNK + chunk.nrows()]);
+        codes.push(to_matrix(&encoder.encode(&Tensor::new(chunk.to_owned()), labels)?));
+    }
+    Ok(crate::pictures::stack_rows(&codes))
+}
+
 /// Run `latent embed`.
 ///
 /// # Errors
@@ -33,7 +51,6 @@ pub fn run(args: EmbedArgs) -> anyhow::Result<()> {
     let held = n.saturating_mul(description.input_dim.saturating_add(description.latent_dim));
     check_request(&config, || format!("embedding {n} test images"), CHUNK.min(n), held)?;
     let images = data.test.to_flat(Scale::ZeroOne);
-    let mut codes = Vec::new();
     // A conditional model (cvae) encodes each digit with its label.
     let conditional = model.classes().is_some();
     let Some(encoder) = model.encoder() else {
@@ -44,12 +61,7 @@ pub fn run(args: EmbedArgs) -> anyhow::Result<()> {
             config.preset
         );
     };
-    let labels = data.test.labels().chunks(CHUNK);
-    for (chunk, labels) in images.axis_chunks_iter(ndarray::Axis(0), CHUNK).zip(labels) {
-        let labels = conditional.then_some(labels);
-        codes.push(to_matrix(&encoder.encode(&Tensor::new(chunk.to_owned()), labels)?));
-    }
-    let codes = crate::pictures::stack_rows(&codes);
+    let codes = encode_rows(encoder, &images, conditional.then_some(data.test.labels()))?;
     write_npy(&args.out, &codes)?;
     if let Some(path) = &args.labels {
         write_npy(path, &ndarray::Array1::from(data.test.labels().to_vec()))?;

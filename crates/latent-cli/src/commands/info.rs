@@ -1,10 +1,36 @@
 //! `latent info`: what a run is and how far it got.
 
 use anyhow::Context;
-use latent_models::RunDir;
+use latent_models::run_dir::RunConfig;
+use latent_models::{Model, RunDir};
 use serde_json::json;
 
 use crate::cli::InfoArgs;
+
+/// What `latent info --json` says of a run, but its path: the preset, the model's and the
+/// training's configuration, the data, the parameter count, the epochs done, the last epoch's
+/// metrics and whether it can be resumed.
+///
+/// # Errors
+/// If the metrics file cannot be read.
+pub fn describe(dir: &RunDir, model: &dyn Model, config: &RunConfig) -> anyhow::Result<serde_json::Value> {
+    let metrics = dir.read_metrics()?;
+    let last = metrics.last();
+    // The checkpoint, not the metrics, says what can be resumed (an interrupted save is
+    // finished or undone first).
+    let state = dir.load_state();
+    Ok(json!({
+        "preset": config.preset,
+        "model": config.model,
+        "train": config.train,
+        "data": config.data,
+        "parameters": model.parameter_count(),
+        "epochs_done": state.as_ref().ok().map(|s| s.epoch).unwrap_or_else(|| last.map_or(0, |m| m.epoch)),
+        "last_epoch": last,
+        "resumable": state.is_ok(),
+        "not_resumable_because": state.as_ref().err().map(ToString::to_string),
+    }))
+}
 
 /// Run `latent info`.
 ///
@@ -13,30 +39,19 @@ use crate::cli::InfoArgs;
 pub fn run(args: InfoArgs) -> anyhow::Result<()> {
     let dir = RunDir::open(&args.run).with_context(|| format!("latent info {}", args.run.display()))?;
     let (model, config) = dir.load_model()?;
+    if args.json {
+        let mut value = describe(&dir, &*model, &config)?;
+        value["run"] = json!(args.run.display().to_string());
+        println!("{value}");
+        return Ok(());
+    }
     let metrics = dir.read_metrics()?;
     let last = metrics.last();
     // The checkpoint, not the metrics, says what can be resumed (an interrupted save is
     // finished or undone first).
     let state = dir.load_state();
-    let resumable = state.is_ok();
     let checkpoint_epoch = state.as_ref().ok().map(|s| s.epoch);
     let why_not = state.as_ref().err().map(ToString::to_string);
-    if args.json {
-        let value = json!({
-            "run": args.run.display().to_string(),
-            "preset": config.preset,
-            "model": config.model,
-            "train": config.train,
-            "data": config.data,
-            "parameters": model.parameter_count(),
-            "epochs_done": checkpoint_epoch.unwrap_or_else(|| last.map_or(0, |m| m.epoch)),
-            "last_epoch": last,
-            "resumable": resumable,
-            "not_resumable_because": why_not,
-        });
-        println!("{value}");
-        return Ok(());
-    }
     println!("run        {}", args.run.display());
     println!("model      {} ({}), {} parameters", config.preset, config.model.kind(), model.parameter_count());
     println!("config     {}", serde_json::to_string(&config.model)?);

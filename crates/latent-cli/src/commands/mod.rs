@@ -17,6 +17,7 @@ pub mod probe;
 pub mod reconstruct;
 pub mod sample;
 pub mod score;
+pub mod serve;
 pub mod train;
 pub mod traverse;
 
@@ -93,6 +94,7 @@ fn dispatch(command: Command) -> anyhow::Result<()> {
         Command::Probe(a) => probe::run(a),
         Command::Manifold(a) => manifold::run(a),
         Command::Traverse(a) => traverse::run(a),
+        Command::Serve(a) => serve::run(a),
     }
 }
 
