@@ -135,7 +135,7 @@ fn codes_round_trip_and_the_map_shows_the_test_codes() {
     assert_eq!(names, ["vae2d", "vae8"]);
     assert_eq!(
         listed["runs"][0]["capabilities"],
-        json!({"encode": true, "decode": true, "sample": true, "classes": null})
+        json!({"encode": true, "decode": true, "sample": true, "classes": null, "anomaly": true})
     );
     assert_eq!(listed["runs"][0]["data"]["dims"], json!([1, 28, 28]));
     let info = ok_get(&server, "/api/runs/vae2d");
@@ -370,7 +370,10 @@ fn conditional_adversarial_and_table_runs_serve_what_they_can() {
 
     // A GAN: samples and walks between codes; its map is the prior's plane, without points.
     let gan = ok_get(&server, "/api/runs/gan");
-    assert_eq!(gan["capabilities"], json!({"encode": false, "decode": true, "sample": true, "classes": null}));
+    assert_eq!(
+        gan["capabilities"],
+        json!({"encode": false, "decode": true, "sample": true, "classes": null, "anomaly": false})
+    );
     let map = ok_get(&server, "/api/runs/gan/map");
     assert_eq!(map["projection"]["kind"], "prior");
     assert!(map["points"].as_array().unwrap().is_empty());
@@ -469,4 +472,70 @@ fn a_burst_of_concurrent_requests_is_answered_and_its_latency_measured() {
     );
     // Generous bounds: the machine running the tests may be busy; the figures are printed.
     assert!(alone_median < Duration::from_secs(1) && burst_p99 < Duration::from_secs(30));
+}
+
+/// `latent serve`'s anomaly scores are `latent anomaly`'s: without `anomaly.json` the server fits
+/// the command's default threshold (and writes nothing); with it, the server uses the stored one.
+#[test]
+fn anomaly_scores_and_thresholds_are_those_of_latent_anomaly() {
+    // A copy of the autoencoder run, so no other test sees its anomaly.json.
+    let dir = runs().join("ae-anomaly");
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    for entry in std::fs::read_dir(runs().join("ae")).unwrap() {
+        let entry = entry.unwrap();
+        if entry.file_type().unwrap().is_file() {
+            std::fs::copy(entry.path(), dir.join(entry.file_name())).unwrap();
+        }
+    }
+    let fitted_by_server = {
+        let server = Server::start(&[s(&dir), &run("gan"), "--threads", "2"]);
+        assert_eq!(ok_get(&server, "/api/runs/ae-anomaly")["capabilities"]["anomaly"], true);
+        let scored = ok_post(&server, "/api/runs/ae-anomaly/anomaly", &json!({ "test_indices": [0, 1, 2] }));
+        assert_eq!(scored["score"], "recon");
+        assert_eq!(scored["from_run_file"], false);
+        assert_eq!(scored["rule"], "quantile:0.95");
+        let threshold = scored["threshold"].as_f64().unwrap();
+        let scores: Vec<f64> = scored["scores"].as_array().unwrap().iter().map(|v| v.as_f64().unwrap()).collect();
+        let flagged: Vec<bool> = scored["flagged"].as_array().unwrap().iter().map(|v| v.as_bool().unwrap()).collect();
+        assert_eq!(flagged, scores.iter().map(|&v| v > threshold).collect::<Vec<_>>());
+        // Noise is far from any digit: flagged, far above the training scores.
+        let noise: Vec<f32> = (0..784).map(|i| ((i * 7919) % 101) as f32 / 100.0).collect();
+        let odd = ok_post(&server, "/api/runs/ae-anomaly/anomaly", &json!({ "inputs": [noise] }));
+        assert_eq!(odd["flagged"][0], true, "{odd}");
+        assert!(odd["scores"][0].as_f64().unwrap() > odd["normal_scores"]["max"].as_f64().unwrap());
+        // The GAN reconstructs nothing.
+        refused(post(&server, "/api/runs/gan/anomaly", &json!({ "test_indices": [0] })), 422, "reconstruct");
+        refused(
+            post(&server, "/api/runs/ae-anomaly/anomaly", &json!({ "test_indices": [99999] })),
+            422,
+            "test_indices",
+        );
+        assert!(!dir.join("anomaly.json").exists(), "the server writes nothing into a run");
+        (threshold, scores)
+    };
+
+    // The command, with its default rule, fits the same threshold and gives the same scores.
+    let out = dir.join("report");
+    let report: Value =
+        serde_json::from_str(&ok(&["anomaly", s(&dir), "--json", "--out", s(&out), "--threads", "1"])).unwrap();
+    let (threshold, scores) = fitted_by_server;
+    assert!((report["threshold"].as_f64().unwrap() - threshold).abs() <= 1e-5 * threshold.abs(), "{report}");
+    let csv = std::fs::read_to_string(out.join("scores.csv")).unwrap();
+    let header: Vec<&str> = csv.lines().next().unwrap().split(',').collect();
+    let column = header.iter().position(|h| *h == "score").unwrap();
+    for (i, line) in csv.lines().skip(1).take(3).enumerate() {
+        let cli: f64 = line.split(',').nth(column).unwrap().parse().unwrap();
+        assert!((cli - scores[i]).abs() <= 1e-4 * cli.abs().max(1.0), "example {i}: {cli} vs {}", scores[i]);
+    }
+
+    // Refitted by the command with another rule, the stored threshold is what the server uses.
+    let refit: Value =
+        serde_json::from_str(&ok(&["anomaly", s(&dir), "--json", "--threshold", "quantile:0.5", "--out", s(&out)]))
+            .unwrap();
+    let server = Server::start(&[s(&dir)]);
+    let scored = ok_post(&server, "/api/runs/ae-anomaly/anomaly", &json!({ "test_indices": [0] }));
+    assert_eq!(scored["from_run_file"], true);
+    assert_eq!(scored["rule"], "quantile:0.5");
+    assert_eq!(scored["threshold"].as_f64().unwrap(), refit["threshold"].as_f64().unwrap());
 }

@@ -184,6 +184,15 @@ async fn exercise(client: &Client, base: &str, screenshot: &Path) {
         })
         .await;
     eprintln!("the reconstruction's ink: {ink}");
+    // And its anomaly score, against the threshold fitted on the training digits.
+    let verdict = wait_for(
+        client,
+        "the drawing's anomaly score",
+        "return document.getElementById('draw-anomaly').textContent",
+        |v| v.as_str().is_some_and(|t| t.starts_with("anomaly score ") && t.contains("threshold")),
+    )
+    .await;
+    eprintln!("{verdict}");
 
     // A click on the latent map decodes that point: the decoded picture changes.
     let before = client.execute("return document.getElementById('decoded').toDataURL()", vec![]).await.unwrap();

@@ -90,6 +90,10 @@ pub struct Args {
     /// Timed repetitions per micro-benchmark [default: 7; 3 with --quick].
     #[arg(long)]
     reps: Option<usize>,
+    /// Time this `latent` executable instead of building one (`cargo build --release`). CI
+    /// passes the one `cargo test --release` built, whose dependencies' features differ.
+    #[arg(long, value_name = "PATH")]
+    latent: Option<PathBuf>,
 }
 
 /// The settings as run, recorded in the JSON.
@@ -250,7 +254,11 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             settings.reference_dir = Some(torch.reference_dir.clone());
             torch_side = Some(torch);
         }
-        let exe = Latent::build(&root)?;
+        let exe = match &args.latent {
+            Some(exe) if exe.is_file() => exe.canonicalize()?,
+            Some(exe) => bail!("--latent {}: no such executable", exe.display()),
+            None => Latent::build(&root)?,
+        };
         println!("latent: {}", exe.display());
         settings.latent_exe = Some(exe.clone());
         settings.data_dir = Some(data_dir.clone());

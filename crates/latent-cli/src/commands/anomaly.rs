@@ -110,7 +110,7 @@ impl fmt::Display for ScoreKind {
 
 impl ScoreKind {
     /// What the score is, in words, for a model of this likelihood on these values.
-    fn meaning(self, bernoulli: bool, values: latent_data::ValueKind) -> String {
+    pub fn meaning(self, bernoulli: bool, values: latent_data::ValueKind) -> String {
         let over = if values == latent_data::ValueKind::Pixels { "pixels" } else { "standardised values" };
         match self {
             ScoreKind::Recon if bernoulli => {
@@ -425,31 +425,10 @@ pub fn run(args: AnomalyArgs) -> anyhow::Result<()> {
 
     let scale = description.scale;
     let conditional = model.classes().is_some();
-    let check =
-        |what: String, n: usize| check_request(&config, || what, CHUNK.min(n), n.saturating_mul(description.input_dim));
+    let check = |what: String, n: usize| check_scoring(&config, description.input_dim, what, n);
     let fit = if must_fit {
         let basis = basis.as_ref().expect("the run's data is loaded to fit");
-        check(format!("scoring {} examples to fit the threshold", basis.fit_set.len()), basis.fit_set.len())?;
-        let latent = if score == ScoreKind::Latent {
-            let codes =
-                encode_all(&mut *model, &basis.train_part.to_flat(scale), labels_of(&basis.train_part, conditional))?;
-            Some(Mahalanobis::fit(codes.view()).context("fitting the training codes' distribution")?)
-        } else {
-            None
-        };
-        let x = basis.fit_set.to_flat(scale);
-        let fit_scores =
-            score_rows(&mut *model, score, &x, labels_of(&basis.fit_set, conditional), latent.as_ref(), args.seed)?;
-        let threshold = rule.apply(&fit_scores)?;
-        ScoreFit {
-            threshold,
-            rule: rule.to_string(),
-            fitted_on: basis.fit_name.clone(),
-            examples: fit_scores.len(),
-            seed: args.seed,
-            summary: Summary::of(&fit_scores)?,
-            latent,
-        }
+        fit_score(&mut *model, &config, score, basis, rule, args.seed)?
     } else {
         existing.clone().expect("a stored fit when none is made")
     };
@@ -555,6 +534,96 @@ pub fn run(args: AnomalyArgs) -> anyhow::Result<()> {
         print_report(&report, &fit);
     }
     Ok(())
+}
+
+/// Refuse to score `n` examples if holding them would pass the run's memory bound.
+fn check_scoring(config: &RunConfig, width: usize, what: String, n: usize) -> anyhow::Result<()> {
+    check_request(config, || what, CHUNK.min(n), n.saturating_mul(width))
+}
+
+/// Fit a threshold for `score` by `rule` on the scores of `basis.fit_set` (the latent score's
+/// Gaussian on the codes of `basis.train_part`), draws seeded by `seed`.
+fn fit_score(
+    model: &mut dyn Model,
+    config: &RunConfig,
+    score: ScoreKind,
+    basis: &FitBasis,
+    rule: ThresholdRule,
+    seed: u64,
+) -> anyhow::Result<ScoreFit> {
+    let description = config.model.describe()?;
+    let (scale, conditional) = (description.scale, model.classes().is_some());
+    let n = basis.fit_set.len();
+    check_scoring(config, description.input_dim, format!("scoring {n} examples to fit the threshold"), n)?;
+    let latent = if score == ScoreKind::Latent {
+        let codes = encode_all(model, &basis.train_part.to_flat(scale), labels_of(&basis.train_part, conditional))?;
+        Some(Mahalanobis::fit(codes.view()).context("fitting the training codes' distribution")?)
+    } else {
+        None
+    };
+    let x = basis.fit_set.to_flat(scale);
+    let fit_scores = score_rows(model, score, &x, labels_of(&basis.fit_set, conditional), latent.as_ref(), seed)?;
+    Ok(ScoreFit {
+        threshold: rule.apply(&fit_scores)?,
+        rule: rule.to_string(),
+        fitted_on: basis.fit_name.clone(),
+        examples: fit_scores.len(),
+        seed,
+        summary: Summary::of(&fit_scores)?,
+        latent,
+    })
+}
+
+/// The score and threshold `latent anomaly RUN` uses without flags, for callers that only read
+/// the run (`latent serve`).
+#[derive(Clone, Debug)]
+pub struct DefaultFit {
+    /// The score.
+    pub score: ScoreKind,
+    /// Its threshold, how it was fitted, and the scores it was fitted on, summarised.
+    pub fit: ScoreFit,
+    /// Whether it was read from the run's [`FIT_FILE`] (else fitted now, and not stored).
+    pub stored: bool,
+    /// What the score is, in words.
+    pub meaning: String,
+}
+
+/// The run's stored default score and its threshold when [`FIT_FILE`] was written for the
+/// present weights; else the reconstruction error with a threshold fitted now by
+/// [`DEFAULT_RULE`] on the training split of `own` (the run's data, as the model saw it),
+/// without writing to the run.
+///
+/// # Errors
+/// If the model does not reconstruct its input, the stored file cannot be read, or scoring fails.
+pub fn default_fit(dir: &RunDir, model: &mut dyn Model, config: &RunConfig, own: &Data) -> anyhow::Result<DefaultFit> {
+    if model.example_scores().is_none() {
+        bail!(
+            "a {} ({}) does not reconstruct its input: anomaly scores need an autoencoder or a VAE",
+            config.model.kind(),
+            config.preset
+        );
+    }
+    let bernoulli = likelihood_of(config) == Some(latent_models::Likelihood::Bernoulli);
+    let weights = hex(&latent_data::content_sha256(dir.file(MODEL_FILE))?);
+    let stored = read_fits(dir)?.filter(|s| s.weights_sha256 == weights);
+    if let Some(stored) = stored {
+        let score: ScoreKind = stored.default_score.parse().with_context(|| format!("{}: default_score", FIT_FILE))?;
+        if let Some(fit) = stored.fits.get(&stored.default_score) {
+            let usable = score != ScoreKind::Latent || fit.latent.is_some();
+            if usable && (model.likelihood().is_some() || matches!(score, ScoreKind::Recon | ScoreKind::Latent)) {
+                let meaning = score.meaning(bernoulli, own.spec().values);
+                return Ok(DefaultFit { score, fit: fit.clone(), stored: true, meaning });
+            }
+        }
+    }
+    let basis = FitBasis::new(own, config, FitOn::Auto)?;
+    let fit = fit_score(model, config, ScoreKind::Recon, &basis, DEFAULT_RULE, 0)?;
+    Ok(DefaultFit {
+        score: ScoreKind::Recon,
+        fit,
+        stored: false,
+        meaning: ScoreKind::Recon.meaning(bernoulli, own.spec().values),
+    })
 }
 
 /// The run's training data as the model saw it, and the part of it a threshold is fitted on.
@@ -693,9 +762,9 @@ fn encode_all(model: &mut dyn Model, x: &Array2<f32>, labels: Option<&[u8]>) -> 
     Ok(crate::pictures::stack_rows(&parts))
 }
 
-/// The score of each row of `x` (higher: more anomalous), [`CHUNK`] rows at a time; draws
+/// The score of each row of `x` (higher: more anomalous), a thousand rows at a time; draws
 /// (elbo, iwae) from a generator seeded by `seed`, so the same rows give the same scores.
-fn score_rows(
+pub fn score_rows(
     model: &mut dyn Model,
     kind: ScoreKind,
     x: &Array2<f32>,

@@ -311,6 +311,27 @@ pub struct ReconstructRequest {
     labels: Option<Vec<u8>>,
 }
 
+/// Examples sent (`inputs`) or test examples by index (`test_indices`), in model space, with the
+/// test examples' labels.
+fn examples_in(
+    run: &ServedRun,
+    inputs: Option<&[Vec<f32>]>,
+    test_indices: Option<&[usize]>,
+) -> Result<(Array2<f32>, Option<Vec<u8>>), ApiError> {
+    match (inputs, test_indices) {
+        (Some(inputs), None) => {
+            check_count(inputs.len(), "inputs", MAX_ROWS)?;
+            Ok((run.rows_in(inputs, "inputs")?, None))
+        }
+        (None, Some(indices)) => {
+            check_count(indices.len(), "test_indices", MAX_ROWS)?;
+            let rows = run.test_rows(indices, "test_indices:")?;
+            Ok((rows, Some(indices.iter().map(|&i| run.data.test.labels()[i]).collect())))
+        }
+        _ => Err(ApiError::bad_request("send either `inputs` or `test_indices`, not both")),
+    }
+}
+
 /// Per row, the mean squared difference of `a` and `b`.
 fn row_mse(a: &Array2<f32>, b: &Array2<f32>) -> Vec<f64> {
     a.rows()
@@ -333,19 +354,7 @@ pub async fn reconstruct(
     require(&run, run.can.encode && run.can.decode, "reconstruct: it has no encoder")?;
     let noise: NoiseSpec =
         req.noise.as_deref().unwrap_or("none").parse().map_err(|e| ApiError::unprocessable(format!("`noise`: {e}")))?;
-    let (clean, test_labels) = match (&req.inputs, &req.test_indices) {
-        (Some(inputs), None) => {
-            check_count(inputs.len(), "inputs", MAX_ROWS)?;
-            (run.rows_in(inputs, "inputs")?, None)
-        }
-        (None, Some(indices)) => {
-            check_count(indices.len(), "test_indices", MAX_ROWS)?;
-            let labels: Vec<u8> =
-                indices.iter().map(|&i| run.data.test.labels().get(i).copied().unwrap_or(0)).collect();
-            (run.test_rows(indices, "test_indices:")?, Some(labels))
-        }
-        _ => return Err(ApiError::bad_request("send either `inputs` or `test_indices`, not both")),
-    };
+    let (clean, test_labels) = examples_in(&run, req.inputs.as_deref(), req.test_indices.as_deref())?;
     let labels = run.labels(clean.nrows(), req.label, req.labels.as_deref(), test_labels.as_deref())?;
     run.check_rows(clean.nrows())?;
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(req.seed);
@@ -566,4 +575,82 @@ pub async fn nearest(
         })
         .collect();
     Ok(Json(json!({ "query": run.rows_out(query).remove(0), "neighbours": neighbours })))
+}
+
+/// The body of `anomaly`: examples sent, or test examples by index.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AnomalyRequest {
+    #[serde(default)]
+    inputs: Option<Vec<Vec<f32>>>,
+    #[serde(default)]
+    test_indices: Option<Vec<usize>>,
+    #[serde(default)]
+    label: Option<u8>,
+    #[serde(default)]
+    labels: Option<Vec<u8>>,
+}
+
+/// `POST /api/runs/{run}/anomaly`: how anomalous examples are, by the score and threshold
+/// `latent anomaly RUN` uses: those of the run's `anomaly.json` when it was written for these
+/// weights, else the reconstruction error with the 0.95-quantile of the training split's scores,
+/// fitted on the first request (and kept, not written to the run).
+pub async fn anomaly(
+    State(state): State<Arc<AppState>>,
+    name: Result<Path<String>, PathRejection>,
+    body: Body<AnomalyRequest>,
+) -> Answer {
+    let (index, run) = find(&state, &name?.0)?;
+    let Json(req) = body?;
+    require(
+        &run,
+        run.can.anomaly,
+        "score anomalies: it does not reconstruct its input (an autoencoder or a VAE does)",
+    )?;
+    let (x, test_labels) = examples_in(&run, req.inputs.as_deref(), req.test_indices.as_deref())?;
+    let labels = run.labels(x.nrows(), req.label, req.labels.as_deref(), test_labels.as_deref())?;
+    run.check_rows(x.nrows())?;
+    let fitting = Arc::clone(&run);
+    let fit = run
+        .anomaly_fit
+        .get_or_try_init(|| {
+            state.workers.run(move |models| {
+                let run = &fitting;
+                crate::commands::anomaly::default_fit(&run.dir, &mut *models[index], &run.config, &run.data)
+                    .map(Arc::new)
+                    .map_err(|e| ApiError::internal(format!("fitting the anomaly threshold of `{}`: {e:#}", run.name)))
+            })
+        })
+        .await?
+        .clone();
+    let used = Arc::clone(&fit);
+    let scores = state
+        .workers
+        .run(move |models| {
+            let latent = used.fit.latent.as_ref();
+            crate::commands::anomaly::score_rows(
+                &mut *models[index],
+                used.score,
+                &x,
+                labels.as_deref(),
+                latent,
+                used.fit.seed,
+            )
+            .map_err(|e| ApiError::unprocessable(format!("{e:#}")))
+        })
+        .await?;
+    let threshold = fit.fit.threshold;
+    let flagged: Vec<bool> = scores.iter().map(|&s| s > threshold).collect();
+    Ok(Json(json!({
+        "score": fit.score.to_string(),
+        "meaning": fit.meaning,
+        "scores": scores,
+        "flagged": flagged,
+        "threshold": threshold,
+        "rule": fit.fit.rule,
+        "fitted_on": fit.fit.fitted_on,
+        "fit_examples": fit.fit.examples,
+        "from_run_file": fit.stored,
+        "normal_scores": fit.fit.summary,
+    })))
 }

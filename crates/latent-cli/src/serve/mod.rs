@@ -84,6 +84,7 @@ pub fn router(state: Arc<AppState>, loopback_only: bool) -> Router {
         .route("/api/runs/{run}/reconstruct", post(api::reconstruct))
         .route("/api/runs/{run}/interpolate", post(api::interpolate))
         .route("/api/runs/{run}/nearest", post(api::nearest))
+        .route("/api/runs/{run}/anomaly", post(api::anomaly))
         .with_state(state);
     let app = Router::new()
         .route("/", get(|| async { file("text/html; charset=utf-8", PAGE_HTML) }))

@@ -426,8 +426,20 @@ const encodeDrawing = latest(async () => {
   render($('recon'), answer.outputs[0]);
   $('recon-caption').textContent = `reconstruction (MSE ${answer.mse[0].toFixed(4)})`;
   drawMap();
+  if (caps().anomaly) {
+    const a = await api(runPath('anomaly'), { inputs: [input], ...labelBody() });
+    $('draw-anomaly').textContent = describeAnomaly(a, 0);
+  }
   status('ready');
 });
+
+/** One example's anomaly score in words, against the threshold and the training examples'. */
+function describeAnomaly(a, i) {
+  const f = (v) => (Math.abs(v) >= 100 ? v.toFixed(0) : v.toPrecision(3));
+  const verdict = a.flagged[i] ? 'anomalous: above the threshold' : 'normal: below the threshold';
+  return `anomaly score ${f(a.scores[i])} (${a.score}), ${verdict} ${f(a.threshold)}`
+    + ` (${a.rule} of ${a.fit_examples} training scores; their median ${f(a.normal_scores.median)})`;
+}
 
 // ---- interpolation, samples, walks, denoising, neighbours ----------------------------------
 
@@ -541,6 +553,10 @@ const denoise = latest(async () => {
   render($('noisy'), answer.corrupted[0]);
   render($('denoised'), answer.outputs[0]);
   $('denoised-caption').textContent = `reconstruction (MSE ${answer.mse[0].toFixed(4)})`;
+  if (caps().anomaly && !conditional()) {
+    const a = await api(runPath('anomaly'), { inputs: [answer.inputs[0], answer.corrupted[0]] });
+    $('denoise-anomaly').textContent = `clean: ${describeAnomaly(a, 0)}. Corrupted: ${describeAnomaly(a, 1)}.`;
+  }
   status('ready');
 });
 
@@ -599,6 +615,8 @@ async function selectRun(name) {
   $('sample-panel').hidden = !can.sample;
   $('walk').hidden = !can.sample;
   $('denoise-panel').hidden = !can.encode;
+  $('draw-anomaly').textContent = '';
+  $('denoise-anomaly').textContent = '';
   $('noisy-index').max = d.test_examples - 1;
   const proj = state.map.projection;
   $('map-caption').textContent = proj.kind === 'pca'

@@ -7,6 +7,7 @@
 //! model reads, [`ServedRun::rows_out`] turns the model's answers back.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use anyhow::Context;
 use latent_data::{Data, DataSpec, Scale, ValueKind};
@@ -18,6 +19,7 @@ use serde::Serialize;
 use super::error::ApiError;
 use super::projection::Projection;
 use crate::cli::DataArgs;
+use crate::commands::anomaly::DefaultFit;
 use crate::commands::{Split, check_request, load_data_for_run, require_images};
 
 /// The most test codes the latent map shows (the first ones of a larger test set).
@@ -34,6 +36,8 @@ pub struct Capabilities {
     pub sample: bool,
     /// The number of labels a conditional model needs with every code, else `None`.
     pub classes: Option<usize>,
+    /// It scores how anomalous examples are (autoencoders and VAEs).
+    pub anomaly: bool,
 }
 
 /// The test codes of the latent map, and its plane.
@@ -73,6 +77,9 @@ pub struct ServedRun {
     /// The training split in model space, for the nearest-neighbour search of real-valued data
     /// (pixels are searched in place, as bytes).
     pub train_reals: Option<Array2<f32>>,
+    /// The anomaly score and its threshold, found on the first request that needs them
+    /// ([`crate::commands::anomaly::default_fit`]: the run's `anomaly.json`, else fitted then).
+    pub anomaly_fit: tokio::sync::OnceCell<Arc<DefaultFit>>,
 }
 
 impl ServedRun {
@@ -92,13 +99,15 @@ impl ServedRun {
             decode: model.decoder().is_some(),
             sample: model.generator().is_some(),
             classes: model.classes(),
+            anomaly: model.example_scores().is_some(),
         };
         let map = map_of(&mut *model, &config, &data, description.latent_dim)?;
         let mut info = crate::commands::info::describe(&dir, &*model, &config)?;
         info["name"] = serde_json::json!(name);
         let train_reals = (data.spec().values == ValueKind::Real).then(|| data.train.to_flat(Scale::ZeroOne));
         let spec = data.spec().clone();
-        Ok(Self { name, dir, config, description, spec, can, data, map, info, train_reals })
+        let anomaly_fit = tokio::sync::OnceCell::new();
+        Ok(Self { name, dir, config, description, spec, can, data, map, info, train_reals, anomaly_fit })
     }
 
     /// A fresh copy of the run's model, for one worker.
