@@ -36,6 +36,7 @@ RUNS = [
     ("sparse-l1", ["sparse", "--preset", "l1"]),
     ("contractive", ["contractive"]),
     ("ae-elu-mse", ["ae", "--activation", "elu", "--loss", "mse", "--hidden", "64,16"]),
+    ("ae-linear", ["ae", "--activation", "identity", "--loss", "mse", "--hidden", "64"]),
     ("conv-ae", ["conv-ae", "--hidden", "8,16"]),
     ("vae", ["vae"]),
     ("vae-softplus", ["vae", "--activation", "softplus", "--hidden", "64,32"]),
