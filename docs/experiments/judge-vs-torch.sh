@@ -5,7 +5,8 @@
 #
 #   docs/experiments/judge-vs-torch.sh DATA_DIR MODEL EPOCHS PYTHON > MODEL.jsonl
 #
-# MODEL is a `latent train` family with a script reference/torch_MODEL.py (vae, gan, dcgan; the
+# MODEL is a `latent train` family with a script reference/torch_MODEL.py, dashes as
+# underscores (vae, conv-vae, gan, dcgan, cgan; the
 # β-VAE and CVAE rows used vae --preset beta4 against torch_beta_vae.py and cvae against
 # torch_cvae.py). DATA_DIR holds MNIST-format IDX files (MNIST, Fashion-MNIST). Each output line
 # is one JSON object: side, seed, the `latent score --json` report, and the test loss (latent
@@ -18,6 +19,7 @@ EPOCHS=$3
 PYTHON=$4
 OUT=${OUT:-runs/judge}
 HERE=$(dirname "$0")
+SCRIPT="$HERE/../../reference/torch_$(echo "$MODEL" | tr - _).py"
 mkdir -p "$OUT"
 
 for seed in 1 2 3; do
@@ -29,7 +31,7 @@ for seed in 1 2 3; do
     echo "{\"side\": \"latent\", \"seed\": $seed, \"test_loss\": $loss, \"score\": $score}"
 
     samples="$OUT/$MODEL-torch-$seed.npy"
-    last=$("$PYTHON" "$HERE/../../reference/torch_$MODEL.py" --data-dir "$DIR" --epochs "$EPOCHS" --seed "$seed" \
+    last=$("$PYTHON" "$SCRIPT" --data-dir "$DIR" --epochs "$EPOCHS" --seed "$seed" \
         --threads 1 --save-samples "$samples" | tail -n 1)
     loss=$(echo "$last" | "$PYTHON" -c 'import json,sys; print(json.load(sys.stdin).get("test_loss"))')
     score=$($LATENT score "$samples" --data "$DIR" --json --threads 1)
