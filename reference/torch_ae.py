@@ -26,13 +26,15 @@ class AE(nn.Module):
         return self.dec(self.enc(x))
 
 
-def main():
-    args = parse_args(__doc__.splitlines()[0], 128, default_epochs=10, default_lr=1e-3)
+def main(model_class=AE, name="ae", doc=__doc__):
+    """Train `model_class` (flat rows in, pixel probabilities out) as `name`; `doc`'s first line
+    describes the script. torch_conv_ae.py trains its convolutional autoencoder with this loop."""
+    args = parse_args(doc.splitlines()[0], 128, default_epochs=10, default_lr=1e-3)
     xtr = torch.from_numpy(mnist.load_float("train")[0])
     xte = torch.from_numpy(mnist.load_float("t10k")[0])
-    model = AE()
+    model = model_class()
     opt = optim.Adam(model.parameters(), lr=args.lr)
-    rep = Reporter("ae", args)
+    rep = Reporter(name, args)
     for ep in range(1, args.epochs + 1):
         model.train()
         tot, n = 0.0, 0

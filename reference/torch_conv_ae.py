@@ -6,18 +6,15 @@ ConvTranspose2d 64-32-1 (kernel 4, stride 2, padding 1), ReLU between, sigmoid o
 default initialisation (as latent's). Loss = BCE summed over pixels (reported per sample), Adam
 lr 1e-3, batch 128, shuffled.
 
-Flags and data as `latent train conv-ae` (common.py): --epochs (10) --batch-size (128) --lr (1e-3) --seed
---threads --limit-batches --data-dir/--dataset, and --save-samples FILE.npy.
+The training loop is torch_ae.py's. Flags and data as `latent train conv-ae` (common.py): --epochs
+(10) --batch-size (128) --lr (1e-3) --seed --threads --limit-batches --data-dir/--dataset.
 """
-import torch
-import torch.nn.functional as F
-from torch import nn, optim
+from torch import nn
 
-import mnist
-from common import Reporter, batches, now, parse_args
+import torch_ae
 
 
-class AE(nn.Module):
+class ConvAE(nn.Module):
     def __init__(self):
         super().__init__()
         self.enc = nn.Sequential(nn.Conv2d(1, 32, 4, 2, 1), nn.ReLU(), nn.Conv2d(32, 64, 4, 2, 1), nn.ReLU(),
@@ -30,37 +27,5 @@ class AE(nn.Module):
         return self.dec(self.enc(x.view(-1, 1, 28, 28))).view(-1, 784)
 
 
-def main():
-    args = parse_args(__doc__.splitlines()[0], 128, default_epochs=10, default_lr=1e-3)
-    xtr = torch.from_numpy(mnist.load_float("train")[0])
-    xte = torch.from_numpy(mnist.load_float("t10k")[0])
-    model = AE()
-    opt = optim.Adam(model.parameters(), lr=args.lr)
-    rep = Reporter("conv-ae", args)
-    for ep in range(1, args.epochs + 1):
-        model.train()
-        tot, n = 0.0, 0
-        t0 = now()
-        for idx in batches(len(xtr), args.batch_size, args.limit_batches, True):
-            data = xtr[idx]
-            opt.zero_grad()
-            loss = F.binary_cross_entropy(model(data), data, reduction="sum")
-            loss.backward()
-            tot += loss.item()
-            opt.step()
-            n += len(idx)
-        train_s = now() - t0
-        model.eval()
-        te = 0.0
-        t1 = now()
-        with torch.no_grad():
-            for idx in batches(len(xte), args.batch_size, 0, False):
-                data = xte[idx]
-                te += F.binary_cross_entropy(model(data), data, reduction="sum").item()
-        test_s = now() - t1
-        rep.epoch(ep, tot / n, te / len(xte), train_s, n, test_s)
-    rep.finish()
-
-
 if __name__ == "__main__":
-    main()
+    torch_ae.main(ConvAE, "conv-ae", __doc__)

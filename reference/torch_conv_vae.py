@@ -7,20 +7,21 @@ sigmoid output. PyTorch's default initialisation (as latent's). Loss = BCE(sum) 
 shuffled train set, test batches of 128 in order (z is still sampled at test time, as upstream).
 Loss figures are per sample (sum over the epoch / dataset size), as upstream prints them.
 
-Flags and data as `latent train conv-vae` (common.py): --epochs (10) --batch-size (128) --lr (1e-3) --seed
---threads --limit-batches --data-dir/--dataset, and --save-samples FILE.npy.
+The training loop is torch_vae.py's. Flags and data as `latent train conv-vae` (common.py): --epochs
+(10) --batch-size (128) --lr (1e-3) --seed --threads --limit-batches --data-dir/--dataset, and
+--save-samples FILE.npy.
 """
 import torch
-import torch.nn.functional as F
-from torch import nn, optim
+from torch import nn
 
-import mnist
-from common import Reporter, batches, now, parse_args, save_samples
+import torch_vae
 
 
-class VAE(nn.Module):
+class ConvVAE(torch_vae.VAE):
+    """torch_vae.VAE's reparameterisation and forward pass around convolutions."""
+
     def __init__(self):
-        super().__init__()
+        nn.Module.__init__(self)  # not VAE's layers: only these, drawn in this order
         self.encoder = nn.Sequential(nn.Conv2d(1, 32, 4, 2, 1), nn.ReLU(), nn.Conv2d(32, 64, 4, 2, 1), nn.ReLU(),
                                      nn.Flatten(1))
         self.fc_mu = nn.Linear(3136, 20)
@@ -32,61 +33,9 @@ class VAE(nn.Module):
         h = self.encoder(x.view(-1, 1, 28, 28))
         return self.fc_mu(h), self.fc_logvar(h)
 
-    def reparameterize(self, mu, logvar):
-        std = torch.exp(0.5 * logvar)
-        eps = torch.randn_like(std)
-        return mu + eps * std
-
     def decode(self, z):
         return torch.sigmoid(self.decoder(z).view(-1, 784))
 
-    def forward(self, x):
-        mu, logvar = self.encode(x)
-        z = self.reparameterize(mu, logvar)
-        return self.decode(z), mu, logvar
-
-
-def loss_function(recon_x, x, mu, logvar):
-    bce = F.binary_cross_entropy(recon_x, x.view(-1, 784), reduction="sum")
-    kld = -0.5 * torch.sum(1 + logvar - mu.pow(2) - logvar.exp())
-    return bce + kld
-
-
-def main():
-    args = parse_args(__doc__.splitlines()[0], 128, default_epochs=10, default_lr=1e-3)
-    xtr = torch.from_numpy(mnist.load_float("train")[0])
-    xte = torch.from_numpy(mnist.load_float("t10k")[0])
-    model = VAE()
-    opt = optim.Adam(model.parameters(), lr=args.lr)
-    rep = Reporter("conv-vae", args)
-    for ep in range(1, args.epochs + 1):
-        model.train()
-        tot, n = 0.0, 0
-        t0 = now()
-        for idx in batches(len(xtr), args.batch_size, args.limit_batches, True):
-            data = xtr[idx]
-            opt.zero_grad()
-            recon, mu, logvar = model(data)
-            loss = loss_function(recon, data, mu, logvar)
-            loss.backward()
-            tot += loss.item()
-            opt.step()
-            n += len(idx)
-        train_s = now() - t0
-        model.eval()
-        te = 0.0
-        t1 = now()
-        with torch.no_grad():
-            for idx in batches(len(xte), args.batch_size, 0, False):
-                data = xte[idx]
-                recon, mu, logvar = model(data)
-                te += loss_function(recon, data, mu, logvar).item()
-        test_s = now() - t1
-        rep.epoch(ep, tot / n, te / len(xte), train_s, n, test_s)
-    rep.finish()
-    with torch.no_grad():
-        save_samples(args.save_samples, model.decode(torch.randn(10000, 20)))
-
 
 if __name__ == "__main__":
-    main()
+    torch_vae.main(ConvVAE, "conv-vae", __doc__)

@@ -20,42 +20,54 @@ from common import Reporter, batches, now, parse_args, save_samples
 NZ = 100
 
 
-def G():
-    return nn.Sequential(nn.Linear(NZ, 256), nn.LeakyReLU(0.2), nn.Linear(256, 512), nn.LeakyReLU(0.2),
+def G(classes=0):
+    return nn.Sequential(nn.Linear(NZ + classes, 256), nn.LeakyReLU(0.2), nn.Linear(256, 512), nn.LeakyReLU(0.2),
                          nn.Linear(512, 1024), nn.LeakyReLU(0.2), nn.Linear(1024, 784), nn.Tanh())
 
 
-def D():
-    return nn.Sequential(nn.Linear(784, 512), nn.LeakyReLU(0.2), nn.Linear(512, 256), nn.LeakyReLU(0.2),
+def D(classes=0):
+    return nn.Sequential(nn.Linear(784 + classes, 512), nn.LeakyReLU(0.2), nn.Linear(512, 256), nn.LeakyReLU(0.2),
                          nn.Linear(256, 1))
 
 
-def main():
-    args = parse_args(__doc__.splitlines()[0], 64, default_epochs=30, default_lr=2e-4)
-    xtr = torch.from_numpy(mnist.load_float("train")[0]) * 2 - 1
-    xte = torch.from_numpy(mnist.load_float("t10k")[0]) * 2 - 1
-    g, d = G(), D()
+def main(classes=0, name="gan", doc=__doc__):
+    """Train the GAN; with `classes` > 0 the conditional GAN (torch_cgan.py), whose G reads
+    [z, onehot(y)] and whose D reads [x, onehot(y)], fakes drawn for the real images' labels."""
+    args = parse_args(doc.splitlines()[0], 64, default_epochs=30, default_lr=2e-4)
+    xtr, ytr = mnist.load_float("train")
+    xte, yte = mnist.load_float("t10k")
+    xtr, ytr = torch.from_numpy(xtr) * 2 - 1, torch.from_numpy(ytr)
+    xte, yte = torch.from_numpy(xte) * 2 - 1, torch.from_numpy(yte)
+    g, d = G(classes), D(classes)
     opt_g = optim.Adam(g.parameters(), lr=args.lr, betas=(0.5, 0.999))
     opt_d = optim.Adam(d.parameters(), lr=args.lr, betas=(0.5, 0.999))
     bce = F.binary_cross_entropy_with_logits
-    rep = Reporter("gan", args)
+
+    def onehot(y):
+        return F.one_hot(y.long(), classes).float() if classes else None
+
+    def with_label(a, y):
+        return a if y is None else torch.cat([a, y], 1)
+
+    gen = lambda z, y: g(with_label(z, y))  # noqa: E731
+    dis = lambda x, y: d(with_label(x, y))  # noqa: E731
+    rep = Reporter(name, args)
     for ep in range(1, args.epochs + 1):
         g.train(); d.train()
         d_tot = g_tot = 0.0
         nb = n = 0
         t0 = now()
         for idx in batches(len(xtr), args.batch_size, args.limit_batches, True):
-            real = xtr[idx]
+            real, y = xtr[idx], onehot(ytr[idx])
             b = real.shape[0]
             ones, zeros = torch.ones(b, 1), torch.zeros(b, 1)
-            z = torch.randn(b, NZ)
-            fake = g(z)
+            fake = gen(torch.randn(b, NZ), y)
             opt_d.zero_grad()
-            loss_d = bce(d(real), ones) + bce(d(fake.detach()), zeros)
+            loss_d = bce(dis(real, y), ones) + bce(dis(fake.detach(), y), zeros)
             loss_d.backward()
             opt_d.step()
             opt_g.zero_grad()
-            loss_g = bce(d(fake), ones)
+            loss_g = bce(dis(fake, y), ones)
             loss_g.backward()
             opt_g.step()
             d_tot += loss_d.item(); g_tot += loss_g.item()
@@ -66,17 +78,19 @@ def main():
         t1 = now()
         with torch.no_grad():
             for idx in batches(len(xte), args.batch_size, 0, False):
-                real = xte[idx]
+                real, y = xte[idx], onehot(yte[idx])
                 b = real.shape[0]
-                fake = g(torch.randn(b, NZ))
-                te += (bce(d(real), torch.ones(b, 1)) + bce(d(fake), torch.zeros(b, 1))).item()
+                fake = gen(torch.randn(b, NZ), y)
+                te += (bce(dis(real, y), torch.ones(b, 1)) + bce(dis(fake, y), torch.zeros(b, 1))).item()
                 tb += 1
         test_s = now() - t1
         rep.epoch(ep, d_tot / nb, te / tb, train_s, n, test_s, extra=dict(g_loss=g_tot / nb))
     rep.finish()
     g.eval()
     with torch.no_grad():
-        save_samples(args.save_samples, (g(torch.randn(10000, NZ)) + 1) / 2)
+        # A conditional GAN draws digit i mod `classes` for sample i.
+        labels = onehot(torch.arange(10000) % classes) if classes else None
+        save_samples(args.save_samples, (gen(torch.randn(10000, NZ), labels) + 1) / 2)
 
 
 if __name__ == "__main__":

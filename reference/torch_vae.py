@@ -49,13 +49,15 @@ def loss_function(recon_x, x, mu, logvar):
     return bce + kld
 
 
-def main():
-    args = parse_args(__doc__.splitlines()[0], 128, default_epochs=10, default_lr=1e-3)
+def main(model_class=VAE, name="vae", doc=__doc__):
+    """Train `model_class` (a module with this VAE's forward and decode) as `name`; `doc`'s first
+    line describes the script. torch_conv_vae.py trains its convolutional VAE with this loop."""
+    args = parse_args(doc.splitlines()[0], 128, default_epochs=10, default_lr=1e-3)
     xtr = torch.from_numpy(mnist.load_float("train")[0])
     xte = torch.from_numpy(mnist.load_float("t10k")[0])
-    model = VAE()
+    model = model_class()
     opt = optim.Adam(model.parameters(), lr=args.lr)
-    rep = Reporter("vae", args)
+    rep = Reporter(name, args)
     for ep in range(1, args.epochs + 1):
         model.train()
         tot, n = 0.0, 0
