@@ -306,6 +306,19 @@ pub fn take_grads<M: Module + ?Sized>(model: &M, grads: &mut Gradients) -> Named
     take_grads_under(model, "", grads)
 }
 
+/// The parameters of `model` under `prefix` (cheap handles sharing the values), to ask
+/// [`Tensor::backward_for`](latent_tensor::Tensor::backward_for) for their gradients only.
+pub fn params_under<M: Module + ?Sized>(model: &M, prefix: &str) -> Vec<latent_tensor::Tensor> {
+    let group = OptimizerGroup::prefixed("", prefix, OptimizerSpec::adam(0.0));
+    let mut out = Vec::new();
+    model.visit_params("", &mut |name, p| {
+        if group.contains(name) {
+            out.push(p.clone());
+        }
+    });
+    out
+}
+
 /// Move the gradients of `model`'s parameters under `prefix` out of `grads`, by name.
 pub fn take_grads_under<M: Module + ?Sized>(model: &M, prefix: &str, grads: &mut Gradients) -> NamedGrads {
     let group = OptimizerGroup::prefixed("", prefix, OptimizerSpec::adam(0.0));

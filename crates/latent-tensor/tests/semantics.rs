@@ -42,6 +42,33 @@ fn only_leaves_appear_in_the_gradients() {
 }
 
 #[test]
+fn backward_for_gives_only_the_wanted_gradients_bit_for_bit() {
+    // A GAN's generator step in miniature: g (generator weight) feeds a convolution with d
+    // (discriminator weight), whose gradient the step does not want.
+    let mut rng = latent_tensor::TensorRng::seed_from_u64(3);
+    let g = rng.randn(&[2, 3, 4, 4]).to_leaf();
+    let d = rng.randn(&[5, 3, 3, 3]).to_leaf();
+    let other = rng.randn(&[2, 5, 2, 2]).to_leaf();
+    let fake = g.tanh();
+    let logits = fake.conv2d(&d, ConvOptions::new(2, 1)).unwrap().leaky_relu(0.2);
+    let loss = logits.mul(&other).unwrap().sum_all();
+    let all = loss.backward().unwrap();
+    let only_g = loss.backward_for(&[&g]).unwrap();
+    assert_eq!(only_g.len(), 1);
+    assert!(only_g.get(&d).is_none() && only_g.get(&other).is_none());
+    let bits = |a: &ArrayD<f32>| a.iter().map(|v| v.to_bits()).collect::<Vec<_>>();
+    assert_eq!(bits(only_g.get_array(&g).unwrap()), bits(all.get_array(&g).unwrap()));
+    // Several wanted leaves, one not in the graph at all.
+    let stray = param(&[1.0]);
+    let some = loss.backward_for(&[&d, &other, &stray]).unwrap();
+    assert_eq!(some.len(), 2);
+    assert_eq!(bits(some.get_array(&d).unwrap()), bits(all.get_array(&d).unwrap()));
+    assert_eq!(bits(some.get_array(&other).unwrap()), bits(all.get_array(&other).unwrap()));
+    assert!(loss.backward_for(&[&stray]).unwrap().is_empty());
+    assert!(logits.backward_for(&[&g]).is_err(), "not a scalar");
+}
+
+#[test]
 fn detach_stops_the_gradient_and_shares_the_value() {
     let x = param(&[2.0]);
     let d = x.detach();

@@ -67,7 +67,7 @@ pub use crate::families::dcgan::DcganConfig;
 use crate::family::{Description, FamilyConfig, ModelConfig, ModelFlags, Preset};
 use crate::memory::Footprint;
 use crate::model::{Decoder, Generator, Model, Objective, Parts, check_labels, data_tensor, sample_labels};
-use crate::optimizers::{OptimizerGroup, OptimizerSpec, Optimizers, StepContext, take_grads_under};
+use crate::optimizers::{OptimizerGroup, OptimizerSpec, Optimizers, StepContext, params_under, take_grads_under};
 use crate::train::TrainOptions;
 
 /// The optimiser name of the generator's parameters.
@@ -590,7 +590,10 @@ impl Model for Gan {
             let g_loss = training.loss.generator_loss(&logits)?;
             drop(logits);
             let value = f64::from(g_loss.item()?);
-            let mut grads = g_loss.backward()?;
+            // Only G's gradients: the pass goes through D to reach G, but D's weight gradients
+            // (as much work as D's forward pass) would be thrown away.
+            let g_params = params_under(self, GENERATOR);
+            let mut grads = g_loss.backward_for(&g_params.iter().collect::<Vec<_>>())?;
             drop(g_loss);
             let mut named = take_grads_under(self, GENERATOR, &mut grads);
             if let Some(max) = step.clip_grad_norm {
