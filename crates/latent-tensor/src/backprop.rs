@@ -266,8 +266,17 @@ fn input_grads<'a>(
         }
         Op::Neg(x) => push(x, &|| map1(g, |g| -g)),
         Op::AddScalar(x) => push(x, &|| g.to_owned()),
-        Op::MulScalar(x, s) => push(x, &|| map1(g, |g| g * s)),
-        Op::PowScalar(x, p) => push(x, &|| by_input(x, g, |x| if *p == 0.0 { 0.0 } else { p * x.powf(p - 1.0) })),
+        // The scalars are copied into the closures: read through a reference, they were loaded
+        // again for every element (the output might alias them), which kept the loops scalar and
+        // branchy (LeakyReLU's backward took 9% of a DCGAN step, at ~3 ns per element).
+        Op::MulScalar(x, s) => {
+            let s = *s;
+            push(x, &|| map1(g, move |g| g * s));
+        }
+        Op::PowScalar(x, p) => {
+            let p = *p;
+            push(x, &|| by_input(x, g, move |x| if p == 0.0 { 0.0 } else { p * x.powf(p - 1.0) }));
+        }
         Op::Exp(x) => push(x, &|| by_output(y, g, |y| y)),
         Op::Log(x) => push(x, &|| by_input(x, g, |x| 1.0 / x)),
         Op::Sqrt(x) => push(x, &|| by_output(y, g, |y| 0.5 / y)),
@@ -282,10 +291,19 @@ fn input_grads<'a>(
                 }
             })
         }),
-        Op::Clamp { x, min, max } => push(x, &|| by_input(x, g, |x| if x >= *min && x <= *max { 1.0 } else { 0.0 })),
+        Op::Clamp { x, min, max } => {
+            let (min, max) = (*min, *max);
+            push(x, &|| by_input(x, g, move |x| if x >= min && x <= max { 1.0 } else { 0.0 }));
+        }
         Op::Relu(x) => push(x, &|| by_input(x, g, |x| if x > 0.0 { 1.0 } else { 0.0 })),
-        Op::LeakyRelu(x, s) => push(x, &|| by_input(x, g, |x| if x > 0.0 { 1.0 } else { *s })),
-        Op::Elu(x, alpha) => push(x, &|| map3(&x.view(), y, g, |x, y, g| if x > 0.0 { g } else { g * (y + alpha) })),
+        Op::LeakyRelu(x, s) => {
+            let s = *s;
+            push(x, &|| by_input(x, g, move |x| if x > 0.0 { 1.0 } else { s }));
+        }
+        Op::Elu(x, alpha) => {
+            let alpha = *alpha;
+            push(x, &|| map3(&x.view(), y, g, move |x, y, g| if x > 0.0 { g } else { g * (y + alpha) }));
+        }
         Op::Sigmoid(x) => push(x, &|| by_output(y, g, |y| y * (1.0 - y))),
         Op::Tanh(x) => push(x, &|| by_output(y, g, |y| 1.0 - y * y)),
         // A closure, not the function itself: a function item called through `impl Fn` is not
