@@ -2,12 +2,12 @@
 //! models against PyTorch's on the same machine, and GFLOP/s of latent's kernels.
 //!
 //! # What it measures
-//! - End to end ([`e2e`], [`sides`]): for each model (`vae`, `ae`, `gan`, `dcgan`) and thread
-//!   count, `--runs` separate training processes of 2 epochs of `--batches` batches each; the
-//!   figure is epoch 2's training samples/s (epoch 1 is warm-up), and each process's peak RSS.
-//!   With `--compare PYTHON` the matching PyTorch reference script runs too, alternated with
-//!   latent's runs, and the table gives latent/torch with the range the extremes allow
-//!   ([`stats`]).
+//! - End to end ([`e2e`], [`sides`]): for each model (`vae`, `ae`, `gan`, `dcgan`, `conv-ae`,
+//!   `conv-vae`) and thread count, `--runs` separate training processes of 2 epochs of
+//!   `--batches` batches each; the figure is epoch 2's training samples/s (epoch 1 is warm-up),
+//!   and each process's peak RSS. With `--compare PYTHON` the matching PyTorch reference script
+//!   runs too, alternated with latent's runs, and the table gives latent/torch with the range the
+//!   extremes allow ([`stats`]).
 //! - Micro-benchmarks ([`micro`]), in this process: GEMM and the conv layers of the conv
 //!   autoencoder and the DCGAN, forward and backward, at each thread count.
 //!
@@ -58,7 +58,7 @@ pub enum Section {
 #[derive(clap::Args, Debug)]
 pub struct Args {
     /// Models to train end to end, comma-separated.
-    #[arg(long, value_delimiter = ',', default_value = "vae,ae,gan,dcgan")]
+    #[arg(long, value_delimiter = ',', default_value = "vae,ae,gan,dcgan,conv-ae,conv-vae")]
     models: Vec<Model>,
     /// Thread counts, comma-separated (both sides, and the micro-benchmarks' pools).
     #[arg(long, value_delimiter = ',', default_value = "1,2")]
@@ -67,7 +67,7 @@ pub struct Args {
     #[arg(long)]
     runs: Option<usize>,
     /// Training batches per epoch, for every model [default: vae, ae, gan 200; dcgan 15;
-    /// with --quick 5 and 2].
+    /// conv-ae, conv-vae 40; with --quick 5, and 2 for the conv models].
     #[arg(long)]
     batches: Option<usize>,
     /// Also run the PyTorch reference scripts with this Python (which must have torch).

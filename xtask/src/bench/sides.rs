@@ -28,7 +28,7 @@ pub const SEED: u64 = 1;
 
 /// A model benchmarked end to end.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, clap::ValueEnum, Serialize)]
-#[serde(rename_all = "lowercase")]
+#[serde(rename_all = "kebab-case")]
 pub enum Model {
     /// The 784-400-20 VAE of pytorch/examples (`torch_vae.py`).
     Vae,
@@ -38,6 +38,11 @@ pub enum Model {
     Gan,
     /// The 28×28 DCGAN (`reference/torch_dcgan.py`).
     Dcgan,
+    /// The convolutional autoencoder 1-32-64, 4×4 stride 2, with a 32-d code
+    /// (`reference/torch_conv_ae.py`).
+    ConvAe,
+    /// The convolutional VAE of the same encoder with a 20-d latent (`reference/torch_conv_vae.py`).
+    ConvVae,
 }
 
 impl Model {
@@ -48,13 +53,15 @@ impl Model {
             Model::Ae => "ae",
             Model::Gan => "gan",
             Model::Dcgan => "dcgan",
+            Model::ConvAe => "conv-ae",
+            Model::ConvVae => "conv-vae",
         }
     }
 
     /// The batch size of both the latent preset and the reference script.
     pub fn batch_size(self) -> usize {
         match self {
-            Model::Vae | Model::Ae | Model::Dcgan => 128,
+            Model::Vae | Model::Ae | Model::Dcgan | Model::ConvAe | Model::ConvVae => 128,
             Model::Gan => 64,
         }
     }
@@ -64,16 +71,18 @@ impl Model {
     pub fn default_batches(self, quick: bool) -> usize {
         match (self, quick) {
             (Model::Dcgan, false) => 15,
+            (Model::ConvAe | Model::ConvVae, false) => 40,
             (_, false) => 200,
-            (Model::Dcgan, true) => 2,
+            (Model::Dcgan | Model::ConvAe | Model::ConvVae, true) => 2,
             (_, true) => 5,
         }
     }
 
     /// The PyTorch reference script, `torch_NAME.py` in `reference_dir` (the repository's
-    /// `reference/` unless `LATENT_REFERENCE_DIR` says otherwise).
+    /// `reference/` unless `LATENT_REFERENCE_DIR` says otherwise), with the name's dashes as
+    /// underscores.
     pub fn torch_script(self, reference_dir: &Path) -> PathBuf {
-        reference_dir.join(format!("torch_{}.py", self.name()))
+        reference_dir.join(format!("torch_{}.py", self.name().replace('-', "_")))
     }
 }
 
@@ -300,5 +309,6 @@ mod tests {
         assert_eq!(Model::Vae.torch_script(dir), Path::new("/repo/reference/torch_vae.py"));
         assert_eq!(Model::Gan.torch_script(dir), Path::new("/repo/reference/torch_gan.py"));
         assert_eq!(Model::Dcgan.torch_script(dir), Path::new("/repo/reference/torch_dcgan.py"));
+        assert_eq!(Model::ConvVae.torch_script(dir), Path::new("/repo/reference/torch_conv_vae.py"));
     }
 }
