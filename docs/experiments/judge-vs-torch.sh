@@ -10,7 +10,8 @@
 # β-VAE and CVAE rows used vae --preset beta4 against torch_beta_vae.py and cvae against
 # torch_cvae.py). DATA_DIR holds MNIST-format IDX files (MNIST, Fashion-MNIST). Each output line
 # is one JSON object: side, seed, the `latent score --json` report, and the test loss (latent
-# eval's test_loss; the script's final test loss).
+# eval's test_loss; the script's final test loss). SEEDS="1 2 3" by default; give a subset to
+# split the runs over several processes (e.g. SEEDS="1 2" and SEEDS=3 at once on two cores).
 set -eu
 LATENT=${LATENT:-latent}
 DIR=$1
@@ -22,7 +23,7 @@ HERE=$(dirname "$0")
 SCRIPT="$HERE/../../reference/torch_$(echo "$MODEL" | tr - _).py"
 mkdir -p "$OUT"
 
-for seed in 1 2 3; do
+for seed in ${SEEDS:-1 2 3}; do
     run="$OUT/$MODEL-latent-$seed"
     $LATENT train "$MODEL" --data-dir "$DIR" --epochs "$EPOCHS" --seed "$seed" --threads 1 --out "$run" --force --quiet >&2
     $LATENT sample "$run" --n 10000 --seed 7 --out "$run/samples.npy" >&2
