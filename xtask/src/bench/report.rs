@@ -191,7 +191,7 @@ pub fn e2e_table(cases: &[CaseReport], runs: usize) -> String {
     );
     let mut row = |cells: [&str; 8]| {
         let line = format!(
-            "{:<6} {:>3} {:>9}  {:<24} {:<24} {:<20} {:>6} {:>6}",
+            "{:<8} {:>3} {:>9}  {:<24} {:<24} {:<20} {:>6} {:>6}",
             cells[0], cells[1], cells[2], cells[3], cells[4], cells[5], cells[6], cells[7]
         );
         out.push_str(line.trim_end());
@@ -330,7 +330,7 @@ mod tests {
         let table = e2e_table(&[ok, failed], 3);
         let lines: Vec<&str> = table.lines().collect();
         assert_eq!(lines.len(), 4, "{table}");
-        assert!(lines[2].starts_with("vae      1   100x128"), "{}", lines[2]);
+        assert!(lines[2].starts_with("vae        1   100x128"), "{}", lines[2]);
         assert!(lines[2].contains("15,500 (15,000-16,000)"), "{}", lines[2]);
         assert!(lines[2].contains("11,000 (10,000-12,000)"), "{}", lines[2]);
         assert!(lines[2].contains("1.41 (1.25-1.60)"), "{}", lines[2]);
