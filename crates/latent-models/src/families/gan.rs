@@ -592,8 +592,12 @@ impl Model for Gan {
             let value = f64::from(g_loss.item()?);
             // Only G's gradients: the pass goes through D to reach G, but D's weight gradients
             // (as much work as D's forward pass) would be thrown away.
-            let g_params = params_under(self, GENERATOR);
-            let mut grads = g_loss.backward_for(&g_params.iter().collect::<Vec<_>>())?;
+            // `g_params` holds handles on G's weights: it goes with the graph, or the optimiser
+            // would find the weights shared and update copies of them (copy-on-write).
+            let mut grads = {
+                let g_params = params_under(self, GENERATOR);
+                g_loss.backward_for(&g_params.iter().collect::<Vec<_>>())?
+            };
             drop(g_loss);
             let mut named = take_grads_under(self, GENERATOR, &mut grads);
             if let Some(max) = step.clip_grad_norm {
