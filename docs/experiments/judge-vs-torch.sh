@@ -6,9 +6,8 @@
 #   docs/experiments/judge-vs-torch.sh DATA_DIR MODEL EPOCHS PYTHON > MODEL.jsonl
 #
 # MODEL is a `latent train` family with a script reference/torch_MODEL.py, dashes as
-# underscores (vae, conv-vae, gan, dcgan, cgan; the
-# β-VAE and CVAE rows used vae --preset beta4 against torch_beta_vae.py and cvae against
-# torch_cvae.py). DATA_DIR holds MNIST-format IDX files (MNIST, Fashion-MNIST). Each output line
+# underscores (vae, conv-vae, gan, dcgan, cgan; the β-VAE and CVAE rows used vae --preset beta4
+# against torch_beta_vae.py and cvae against torch_cvae.py). DATA_DIR holds MNIST-format IDX files (MNIST, Fashion-MNIST). Each output line
 # is one JSON object: side, seed, the `latent score --json` report, and the test loss (latent
 # eval's test_loss; the script's final test loss). SEEDS="1 2 3" by default; give a subset to
 # split the runs over several processes (e.g. SEEDS="1 2" and SEEDS=3 at once on two cores).

@@ -591,9 +591,9 @@ impl Model for Gan {
             drop(logits);
             let value = f64::from(g_loss.item()?);
             // Only G's gradients: the pass goes through D to reach G, but D's weight gradients
-            // (as much work as D's forward pass) would be thrown away.
-            // `g_params` holds handles on G's weights: it goes with the graph, or the optimiser
-            // would find the weights shared and update copies of them (copy-on-write).
+            // (as much work as D's forward pass) would be thrown away. `g_params` holds handles
+            // on G's weights, so it must be gone before the optimiser runs, or that would find
+            // the weights shared and update copies of them (copy-on-write).
             let mut grads = {
                 let g_params = params_under(self, GENERATOR);
                 g_loss.backward_for(&g_params.iter().collect::<Vec<_>>())?

@@ -222,8 +222,10 @@ fn from_slices(
 }
 
 /// [`from_slices`] with chunks of `chunk` elements (the last may be shorter) when parallel, and
-/// of `chunk` elements too when serial, so `fill` always sees whole chunks.
-fn from_runs(
+/// of `chunk` elements too when serial, so `fill` always sees whole chunks. `fill(start, out)`
+/// must write every element of `out` (the output is never zeroed). Batch norm's passes use it
+/// with one chunk per image.
+pub(super) fn from_runs(
     shape: &[usize],
     len: usize,
     chunk: usize,

@@ -15,12 +15,10 @@
 //! parallel over the batch, each element by the same arithmetic whatever the thread count, so
 //! results are bit-identical across pool sizes.
 
-use std::mem::MaybeUninit;
-
 use ndarray::{ArrayD, ArrayViewD};
 use rayon::prelude::*;
 
-use super::elementwise::{vectorized, worth_parallel};
+use super::elementwise::{from_runs, vectorized, worth_parallel};
 
 /// Per-channel statistics of a batch-norm forward pass.
 #[derive(Clone, Debug, PartialEq)]
@@ -95,15 +93,12 @@ fn write_per_element<const K: usize>(
     x: &[f32],
     k: &[f32],
     consts: &[[f32; K]],
-    f: impl Fn(&[f32; K], f32, f32) -> f32 + Sync + Send + Copy,
+    f: impl Fn(&[f32; K], f32, f32) -> f32 + Sync + Send,
 ) -> ArrayD<f32> {
     let (_, c, s) = geometry(shape);
     assert_eq!(consts.len(), c, "one set of constants per channel");
-    let mut data: Vec<f32> = Vec::with_capacity(x.len());
-    let out = &mut data.spare_capacity_mut()[..x.len()];
-    let block = (c * s).max(1);
-    let fill = |(i, o): (usize, &mut [MaybeUninit<f32>])| {
-        let base = i * block;
+    // One chunk per image: `c` runs of `s` elements, each written whole.
+    from_runs(shape, x.len(), c * s, |base, o| {
         vectorized(
             #[inline(always)]
             || {
@@ -116,15 +111,7 @@ fn write_per_element<const K: usize>(
                 }
             },
         )
-    };
-    if worth_parallel(x.len()) {
-        out.par_chunks_mut(block).enumerate().for_each(fill);
-    } else {
-        out.chunks_mut(block).enumerate().for_each(fill);
-    }
-    // SAFETY: the blocks cover the output, and each block's runs cover the block (c runs of s).
-    unsafe { data.set_len(x.len()) };
-    ArrayD::from_shape_vec(shape, data).expect("length matches the shape")
+    })
 }
 
 /// Training-mode batch norm of `x: [n, c, ...]` (standard layout) with optional per-channel
