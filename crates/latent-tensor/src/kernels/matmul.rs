@@ -1,9 +1,11 @@
 //! General matrix multiply on strided views, split over the rayon pool.
 //!
 //! The arithmetic is matrixmultiply's packed SIMD `sgemm` (its AVX-512 16×16 micro-kernel on
-//! CPUs that have one, detected at run time, with AVX2/AVX/scalar fallbacks). [`gemm`] only
-//! decides how to cut the output into blocks and who computes each block; every block is one
-//! serial `sgemm` call on the operands' original strides.
+//! CPUs that have one, detected at run time, with AVX2/AVX/scalar fallbacks), except for
+//! products whose two operands are contiguous along the inner dimension (a linear layer's
+//! `x · Wᵀ`), which [`super::dot_gemm`] computes as dot products without packing when it is
+//! faster (see there). [`gemm`] decides that once per call, how to cut the output into blocks and
+//! who computes each block; every block is one serial call on the operands' original strides.
 //!
 //! # Why the calling thread works too
 //! A plain `rayon` split (`par_iter`/`join`) hands all blocks to pool workers. When they are
@@ -19,6 +21,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use ndarray::{ArrayView2, ArrayViewMut2, Axis, s};
+
+use super::dot_gemm::{self, DotProduct};
 
 /// Smallest amount of work (in floating-point operations, `2·m·k·n`) worth a block of its own.
 ///
@@ -51,10 +55,11 @@ const TILE: usize = 16;
 /// computes blocks itself while helpers on the pool join in (see the module docs).
 ///
 /// # Determinism
-/// Each element of `c` is computed by exactly one `sgemm` call, over the full `k`, with the same
-/// micro-kernel and the same `k` blocking whatever the cut, so the result is bit-identical from
-/// run to run, whichever thread computes which block (and, with matrixmultiply 0.3, across
-/// thread counts too).
+/// The kernel (matrixmultiply or [`super::dot_gemm`]) is chosen from the product's shape and
+/// strides alone. Each element of `c` is computed by exactly one call of it, over the full `k`,
+/// with the same micro-kernel and the same `k` blocking whatever the cut, so the result is
+/// bit-identical from run to run, whichever thread computes which block (and, with
+/// matrixmultiply 0.3, across thread counts too).
 ///
 /// # Panics
 /// If the shapes do not chain: `a` is `[m, k]`, `b` is `[k, n]` and `c` is `[m, n]`.
@@ -66,11 +71,12 @@ pub fn gemm(alpha: f32, a: ArrayView2<f32>, b: ArrayView2<f32>, beta: f32, mut c
     if m == 0 || n == 0 {
         return;
     }
+    let dot = dot_gemm::suits(m, k, n, a.strides()[1], b.strides()[0]);
     let threads = rayon::current_num_threads();
     let blocks = block_count(m, k, n, threads);
     if blocks <= 1 {
         // SAFETY: the block is made from views that live through this statement, on this thread.
-        unsafe { BlockGemm::new(a, b, c.view_mut()).run(alpha, beta) };
+        unsafe { BlockGemm::new(a, b, c.view_mut(), dot).run(alpha, beta) };
         return;
     }
 
@@ -84,7 +90,7 @@ pub fn gemm(alpha: f32, a: ArrayView2<f32>, b: ArrayView2<f32>, beta: f32, mut c
         let end = start + c_block.len_of(axis);
         let (a_block, b_block) =
             if split_rows { (a.slice(s![start..end, ..]), b.view()) } else { (a.view(), b.slice(s![.., start..end])) };
-        parts.push(BlockGemm::new(a_block, b_block, c_block));
+        parts.push(BlockGemm::new(a_block, b_block, c_block, dot));
         start = end;
     }
     let helpers = threads.min(parts.len()) - 1;
@@ -118,8 +124,10 @@ fn block_count(m: usize, k: usize, n: usize, threads: usize) -> usize {
     threads.min(by_work).min(by_tiles).max(1)
 }
 
-/// One block's `sgemm` call, kept as raw parts so that a helper task may run it.
+/// One block's product, kept as raw parts so that a helper task may run it.
 struct BlockGemm {
+    /// Computed by [`dot_gemm`] rather than matrixmultiply.
+    dot: bool,
     m: usize,
     k: usize,
     n: usize,
@@ -135,10 +143,12 @@ struct BlockGemm {
 }
 
 impl BlockGemm {
-    /// The call computing `c = alpha·a·b + beta·c` for views of checked, chaining shapes.
-    fn new(a: ArrayView2<f32>, b: ArrayView2<f32>, mut c: ArrayViewMut2<f32>) -> Self {
+    /// The call computing `c = alpha·a·b + beta·c` for views of checked, chaining shapes, by
+    /// [`dot_gemm`] if `dot` (which [`dot_gemm::suits`] must have allowed).
+    fn new(a: ArrayView2<f32>, b: ArrayView2<f32>, mut c: ArrayViewMut2<f32>, dot: bool) -> Self {
         debug_assert_eq!((a.ncols(), c.dim()), (b.nrows(), (a.nrows(), b.ncols())));
         BlockGemm {
+            dot,
             m: a.nrows(),
             k: a.ncols(),
             n: b.ncols(),
@@ -154,12 +164,30 @@ impl BlockGemm {
         }
     }
 
-    /// Runs the `sgemm` call.
+    /// Runs the product.
     ///
     /// # Safety
     /// The views it was made from must still be alive, and nobody else may access its block of
     /// `c` during the call.
     unsafe fn run(&self, alpha: f32, beta: f32) {
+        if self.dot {
+            let product = DotProduct {
+                m: self.m,
+                k: self.k,
+                n: self.n,
+                a: self.a,
+                lda: self.rsa,
+                b: self.b,
+                ldb: self.csb,
+                c: self.c,
+                rsc: self.rsc,
+                csc: self.csc,
+            };
+            // SAFETY: as for sgemm below; `dot` was set only where `dot_gemm::suits` held, so
+            // `a` has unit column stride, `b` unit row stride, and the CPU has AVX2 and FMA.
+            unsafe { product.run(alpha, beta) };
+            return;
+        }
         // SAFETY: the pointers and strides come from ndarray views of shapes [m,k], [k,n],
         // [m,n] that the caller guarantees are still alive; `as_ptr` is logical element [0,0]
         // and every `ptr + i*rs + j*cs` for in-range (i, j) lies inside its view, which is
@@ -295,7 +323,9 @@ mod tests {
         let mut rng = Lcg::new(1);
         let shapes =
             [(0, 3, 4), (3, 0, 4), (3, 4, 0), (1, 1, 1), (1, 7, 1), (5, 1, 3), (17, 9, 33), (33, 40, 17), (64, 31, 70)];
-        for &(m, k, n) in &shapes {
+        // With k ≥ 128 the `a · bᵀ` layout below goes to dot_gemm, the other layouts do not.
+        let dot_shapes = [(1, 128, 5), (13, 131, 50), (70, 200, 9)];
+        for &(m, k, n) in shapes.iter().chain(&dot_shapes) {
             for &(alpha, beta) in &[(1.0, 0.0), (0.5, 2.0), (-1.5, 1.0)] {
                 // Plain row-major.
                 let a = rng.array2(m, k);
@@ -412,16 +442,26 @@ mod tests {
         let mut rng = Lcg::new(4);
         // Shapes that split by rows (m >= n) and by columns (n > m), including a transposed `a`
         // and ragged last blocks, on pools of 1, 2 and 3 threads.
-        let cases = [(200, 150, 150), (130, 160, 210), (100, 80, 530)];
-        for &(m, k, n) in &cases {
+        // The last two are `a · bᵀ` products of dot_gemm's kind (on CPUs with AVX2 and FMA).
+        let cases = [
+            (200, 150, 150, false),
+            (130, 160, 210, false),
+            (100, 80, 530, false),
+            (200, 150, 150, true),
+            (100, 300, 530, true),
+        ];
+        for &(m, k, n, dot) in &cases {
             assert!(block_count(m, k, n, 2) == 2, "case {m}x{k}x{n} must split");
-            let a = rng.array2(k, m);
-            let b = rng.array2(k, n);
-            let expect = naive(1.0, a.t(), b.view(), 0.0, &Array2::zeros((m, n)));
+            let (at, a_rows) = (rng.array2(k, m), rng.array2(m, k));
+            let (b_rows, bt) = (rng.array2(k, n), rng.array2(n, k));
+            let (a, b) = if dot { (a_rows.view(), bt.t()) } else { (at.t(), b_rows.view()) };
+            let on_cpu = dot_gemm::suits(64, 256, 64, 1, 1);
+            assert_eq!(dot_gemm::suits(m, k, n, a.strides()[1], b.strides()[0]), dot && on_cpu);
+            let expect = naive(1.0, a, b, 0.0, &Array2::zeros((m, n)));
             let mut outputs = Vec::new();
             for threads in [1, 2, 3] {
                 let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
-                let run = || pool.install(|| matmul(a.t(), b.view()));
+                let run = || pool.install(|| matmul(a, b));
                 let first = run();
                 assert_close(first.view().into_dyn(), expect.view().into_dyn(), 1e-4, "parallel gemm");
                 for _ in 0..3 {

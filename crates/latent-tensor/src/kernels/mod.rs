@@ -2,7 +2,8 @@
 //!
 //! The autodiff layer (`crate::ops`, `crate::backprop`) calls these for both its forward values
 //! and its backward rules, so a kernel is written, optimised and tested once.
-//! - [`matmul`]: strided, rayon-parallel GEMM on matrixmultiply's packed SIMD kernels.
+//! - [`matmul`]: strided, rayon-parallel GEMM on matrixmultiply's packed SIMD kernels, and
+//!   `dot_gemm`: its unpacked dot-product kernel for `x · Wᵀ`-shaped products.
 //! - [`conv`]: 2-D convolution and transposed convolution by im2col + GEMM, parallel over the batch.
 //! - [`pool`]: 2-D max and average pooling.
 //! - [`norm`]: training-mode batch normalisation, forward and closed-form backward.
@@ -10,6 +11,7 @@
 //! - [`vmath`]: branch-free `exp`, `sigmoid`, `softplus`, `tanh` that vectorise inside those maps.
 
 pub mod conv;
+mod dot_gemm;
 pub mod elementwise;
 pub mod matmul;
 pub mod norm;
