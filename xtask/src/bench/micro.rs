@@ -34,12 +34,17 @@ struct Gemm {
     b_transposed: bool,
 }
 
+/// The products of a linear layer `y = x · Wᵀ` (`W` stored `[out, in]`, so `b = Wᵀ` is a
+/// transposed view), its input gradient `g · W` and its weight gradient `gᵀ · x`, as latent's
+/// autodiff calls them.
 const GEMMS: &[Gemm] = &[
-    Gemm { name: "vae fc1 forward", m: 128, k: 784, n: 400, a_transposed: false, b_transposed: false },
-    Gemm { name: "vae fc1 grad W = xT·g", m: 784, k: 128, n: 400, a_transposed: true, b_transposed: false },
-    Gemm { name: "vae fc4 forward", m: 128, k: 400, n: 784, a_transposed: false, b_transposed: false },
-    Gemm { name: "vae fc4 grad x = g·WT", m: 128, k: 784, n: 400, a_transposed: false, b_transposed: true },
-    Gemm { name: "vae head forward", m: 128, k: 400, n: 20, a_transposed: false, b_transposed: false },
+    Gemm { name: "vae fc1 forward x·Wᵀ", m: 128, k: 784, n: 400, a_transposed: false, b_transposed: true },
+    Gemm { name: "vae fc1 grad W = gᵀ·x", m: 400, k: 128, n: 784, a_transposed: true, b_transposed: false },
+    Gemm { name: "vae fc4 forward x·Wᵀ", m: 128, k: 400, n: 784, a_transposed: false, b_transposed: true },
+    Gemm { name: "vae fc4 grad x = g·W", m: 128, k: 784, n: 400, a_transposed: false, b_transposed: false },
+    Gemm { name: "vae head forward x·Wᵀ", m: 128, k: 400, n: 20, a_transposed: false, b_transposed: true },
+    Gemm { name: "gan G4 forward x·Wᵀ", m: 64, k: 1024, n: 784, a_transposed: false, b_transposed: true },
+    Gemm { name: "gan G4 grad x = g·W", m: 64, k: 784, n: 1024, a_transposed: false, b_transposed: false },
     Gemm { name: "square 1024", m: 1024, k: 1024, n: 1024, a_transposed: false, b_transposed: false },
 ];
 
