@@ -3,8 +3,8 @@
 //! The arithmetic is matrixmultiply's packed SIMD `sgemm` (its AVX-512 16×16 micro-kernel on
 //! CPUs that have one, detected at run time, with AVX2/AVX/scalar fallbacks), except for
 //! products whose two operands are contiguous along the inner dimension (a linear layer's
-//! `x · Wᵀ`), which [`super::dot_gemm`] computes as dot products without packing when it is
-//! faster (see there). [`gemm`] decides that once per call, how to cut the output into blocks and
+//! `x · Wᵀ`), which the private `dot_gemm` module computes as dot products without packing when
+//! that is faster (its module docs say when and why). [`gemm`] decides that once per call, how to cut the output into blocks and
 //! who computes each block; every block is one serial call on the operands' original strides.
 //!
 //! # Why the calling thread works too
@@ -55,7 +55,7 @@ const TILE: usize = 16;
 /// computes blocks itself while helpers on the pool join in (see the module docs).
 ///
 /// # Determinism
-/// The kernel (matrixmultiply or [`super::dot_gemm`]) is chosen from the product's shape and
+/// The kernel (matrixmultiply or `dot_gemm`) is chosen from the product's shape and
 /// strides alone. Each element of `c` is computed by exactly one call of it, over the full `k`,
 /// with the same micro-kernel and the same `k` blocking whatever the cut, so the result is
 /// bit-identical from run to run, whichever thread computes which block (and, with
