@@ -7,20 +7,18 @@
 //! matrixmultiply copies `b` into panels of 16 columns before multiplying. When `b`'s columns are
 //! contiguous (`Wᵀ`, the weight stored `[out, in]` as in PyTorch) that copy is a gather with a
 //! stride of a whole weight row, and at a training batch of 64 it costs nearly as much as the
-//! multiply-adds. Measured with thread CPU time on the 2-core Zen 4 machine, one thread
-//! (GFLOP/s, `m×k·k×n`, matrixmultiply on `x · Wᵀ` / matrixmultiply on the same product with `b`
-//! stored row-major / these dot products on `x · Wᵀ`):
+//! multiply-adds: timed on its own (thread CPU time, one thread, on the 2-core Zen 4 machine),
+//! matrixmultiply ran `64×1024·1024×784` at 58 GFLOP/s on `x · Wᵀ` and at 91 with the same `b`
+//! stored row-major; transposing `W` before each product (the `transpose` crate) did not beat
+//! the gather. `cargo xtask bench --only micro` on that machine, one thread, GFLOP/s, before
+//! (the same build with [`suits`] always false) and after:
 //!
-//! | product | `x · Wᵀ` | row-major `b` | dot products |
-//! | --- | --- | --- | --- |
-//! | 64×1024·1024×784 | 58 | 91 | 80 |
-//! | 64×512·512×1024 | 71 | 81 | 95 |
-//! | 64×784·784×512 | 77 | 90 | 100 |
-//! | 128×784·784×512 | 86 | 94 | 100 |
-//! | 128×400·400×20 | 38 | | 77 |
-//! | 1×784·784×512 | 3 | | 21 |
-//!
-//! Transposing the weight before each product (the `transpose` crate) lost to the gather.
+//! | product `x · Wᵀ` | matrixmultiply | dot products |
+//! | --- | --- | --- |
+//! | 128×784·784×400 (VAE fc1) | 92 | 102 |
+//! | 128×400·400×784 (VAE fc4) | 91 | 101 |
+//! | 128×400·400×20 (VAE head) | 39 | 80 |
+//! | 64×1024·1024×784 (MLP GAN G4) | 62 | 88 |
 //!
 //! # How
 //! A register tile of 4 rows of `a` by 3 columns of `b` keeps 12 eight-lane accumulators (AVX2
@@ -29,12 +27,15 @@
 //! blocks of 48 (48 rows of `W`, up to 192 KiB at `k = 1024`, stay in L2 while every row tile of
 //! `a` passes over them). Rows and columns left over at the edges are single dot products.
 //! Rows of `a` a multiple of 4 KiB apart (`k = 1024`) are first copied with a gap between them,
-//! since they would all share one L1 set.
+//! since they would all share one L1 set (timed on its own, `64×1024·1024×784` went from 80 to
+//! 100 GFLOP/s; the copy is `m·k` values against `m·k·n` multiply-adds, and a thread block that
+//! covers only some columns copies all of `a` again, which at 2 blocks is still `1/n` of the
+//! work).
 //!
 //! # When ([`suits`])
 //! On x86-64 with AVX2 and FMA, for `a` with unit column stride and `b` with unit row stride,
 //! `128 ≤ k ≤ 4096` and a short side `min(m, n) ≤ 256`. Outside that matrixmultiply is as fast
-//! or faster: with `k = 100` it ran at 78 against 55 here (short dot products spend their time
+//! or faster (timed on their own, as above): with `k = 100` it ran at 78 against 55 here (short dot products spend their time
 //! in the horizontal sums and the scalar tail), with `k = 6272` at 76 against 70 (the rows no
 //! longer stay in L1), and on a large square `1024×256·256×1024` at 100 against 81 (there its
 //! packing is paid back over many rows, and its 16×16 tile reuses each load more).
@@ -135,8 +136,8 @@ mod avx2 {
     pub(super) unsafe fn run(d: &DotProduct, alpha: f32, beta: f32) {
         let DotProduct { m, k, n, mut a, mut lda, b, ldb, c, rsc, csc } = *d;
         // Rows a multiple of 4 KiB apart all fall in one set of the 8-way L1 cache, and a tile
-        // streams 4 of them beside 3 columns of `b` (which may do the same): copied rows of `a`
-        // with a pad between them took 64×1024·1024×784 from 80 to 100 GFLOP/s.
+        // streams 4 of them beside 3 columns of `b` (which may do the same): copy them with a
+        // gap (module docs).
         let padded: Vec<f32>;
         if m > 1 && lda.unsigned_abs() % ALIASING_STRIDE == 0 {
             let stride = k + PAD;
