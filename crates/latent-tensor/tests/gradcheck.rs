@@ -12,7 +12,7 @@ latent_tensor::gradcheck_tests! {
     sum_axes, mean_all, mean_axes, max_axis, logsumexp, logsumexp_extreme, softmax, log_softmax,
     log_softmax_extreme, matmul, matmul_batched, matmul_shared_rhs, matmul_transposed_lhs,
     linear, permute, transpose, reshape, reshape_strided, broadcast_to, slice, concat, stack,
-    gather_rows, conv2d, conv_transpose2d, max_pool2d, avg_pool2d, mask, batch_norm,
+    gather_rows, conv2d, conv_transpose2d, conv2d_winograd, conv_transpose2d_winograd, max_pool2d, avg_pool2d, mask, batch_norm,
     batch_norm_2d_no_affine, fused_elementwise,
 }
 

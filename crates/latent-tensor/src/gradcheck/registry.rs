@@ -19,6 +19,11 @@ use crate::tensor::Tensor;
 /// amplifies by `1 / 2h`; the checks at such inputs (there to prove stability) allow 3%.
 const EXTREME: Tolerance = Tolerance { step: 1e-2, rtol: 3e-2, floor: 0.1 };
 
+/// A convolution is linear in each input, so a central difference is exact at any step up to
+/// rounding: the Winograd path's checks take a step of 0.5, dividing its rounding (a few 1e-5
+/// of its outputs, against ~1e-7 for a direct sum) by 50 rather than 0.02.
+const LINEAR: Tolerance = Tolerance { step: 0.5, rtol: 1e-2, floor: 0.1 };
+
 fn extreme(
     name: &'static str,
     cases: fn() -> BoxedStrategy<Case>,
@@ -139,6 +144,30 @@ fn conv_case(transposed: bool) -> BoxedStrategy<Case> {
             let fits =
                 |len: usize, k: usize| if transposed { (len - 1) * s + k + op > 2 * p } else { len + 2 * p >= k };
             fits(x[2], w[2]) && fits(x[3], w[3])
+        })
+        .boxed()
+}
+
+/// [`conv_case`] for the layers the convolution kernels compute by Winograd's algorithm (4×4
+/// kernel, stride 2, at least 8 input and 32 output channels of the convolution, which for a
+/// transposed one are its output and input channels): 8 and 32 channels, sides 3 to 6,
+/// padding 0 to 2.
+fn winograd_conv_case(transposed: bool) -> BoxedStrategy<Case> {
+    (1usize..=2, 3usize..=6, 3usize..=6, 0usize..=2, any::<bool>())
+        .prop_flat_map(move |(n, h, w, p, op)| {
+            let (c, o) = if transposed { (32, 8) } else { (8, 32) };
+            let out_pad = usize::from(op && transposed);
+            let wshape = if transposed { vec![c, o, 4, 4] } else { vec![o, c, 4, 4] };
+            (array(vec![n, c, h, w], -2.0, 2.0), array(wshape, -1.0, 1.0)).prop_map(move |(x, w)| Case {
+                inputs: vec![x, w],
+                ints: vec![2, p, out_pad],
+                floats: vec![],
+            })
+        })
+        .prop_filter("output must not be empty", move |c| {
+            let (x, p, op) = (c.inputs[0].shape(), c.ints[1], c.ints[2]);
+            let fits = |len: usize| if transposed { (len - 1) * 2 + 4 + op > 2 * p } else { len + 2 * p >= 4 };
+            fits(x[2]) && fits(x[3])
         })
         .boxed()
 }
@@ -359,6 +388,18 @@ pub fn registry() -> Vec<OpCheck> {
         ),
         check("conv2d", || conv_case(false), |t, c| t[0].conv2d(&t[1], conv_options(c))),
         check("conv_transpose2d", || conv_case(true), |t, c| t[0].conv_transpose2d(&t[1], conv_options(c))),
+        OpCheck {
+            tolerance: LINEAR,
+            ..check("conv2d_winograd", || winograd_conv_case(false), |t, c| t[0].conv2d(&t[1], conv_options(c)))
+        },
+        OpCheck {
+            tolerance: LINEAR,
+            ..check(
+                "conv_transpose2d_winograd",
+                || winograd_conv_case(true),
+                |t, c| t[0].conv_transpose2d(&t[1], conv_options(c)),
+            )
+        },
         check("max_pool2d", pool_case, |t, c| t[0].max_pool2d(pool_options(c))),
         check("avg_pool2d", pool_case, |t, c| t[0].avg_pool2d(pool_options(c))),
         // ints = [mask seed]: a fixed dropout mask, scaled as inverted dropout scales it.

@@ -4,7 +4,8 @@
 //! and its backward rules, so a kernel is written, optimised and tested once.
 //! - [`matmul`]: strided, rayon-parallel GEMM on matrixmultiply's packed SIMD kernels, and
 //!   `dot_gemm`: its unpacked dot-product kernel for `x · Wᵀ`-shaped products.
-//! - [`conv`]: 2-D convolution and transposed convolution by im2col + GEMM, parallel over the batch.
+//! - [`conv`]: 2-D convolution and transposed convolution by im2col + GEMM, parallel over the batch,
+//!   and by Winograd's algorithm for the 4×4 stride-2 layers.
 //! - [`pool`]: 2-D max and average pooling.
 //! - [`norm`]: training-mode batch normalisation, forward and closed-form backward.
 //! - [`elementwise`]: maps over whole arrays, vectorised (AVX2 when present) and parallel when large.
