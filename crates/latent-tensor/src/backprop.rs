@@ -7,6 +7,7 @@
 //! pushed on; the result holds only the leaves' gradients. A rule computes the gradient of an
 //! input only if that input requires one (the data fed to a network's first layer gets none).
 
+use std::cell::Cell;
 use std::collections::{BTreeSet, HashMap, HashSet};
 
 use ndarray::{ArrayD, ArrayViewD, Axis, Ix2, IxDyn, Slice, Zip};
@@ -419,6 +420,14 @@ fn input_grads<'a>(
             }
             gx
         }),
+        Op::ConvTranspose2d { x, w, options } if x.requires_grad() && wants(x) && w.requires_grad() && wants(w) => {
+            // Both gradients in one pass, which shares work between them.
+            let (gx, gw) =
+                conv_kernels::conv_transpose2d_backward(tensor4(x).view(), tensor4(w).view(), as4(g).view(), *options);
+            let (gx, gw) = (Cell::new(Some(gx.into_dyn())), Cell::new(Some(gw.into_dyn())));
+            push(x, &|| gx.take().expect("pushed once"));
+            push(w, &|| gw.take().expect("pushed once"));
+        }
         Op::Conv2d { x, w, options } => {
             let (x4, w4, g4) = (tensor4(x), tensor4(w), as4(g));
             let (spec, kernel) = (*options, (w.shape()[2], w.shape()[3]));

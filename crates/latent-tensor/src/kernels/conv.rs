@@ -477,11 +477,11 @@ pub fn conv_transpose2d(x: ArrayView4<f32>, w: ArrayView4<f32>, spec: ConvOption
 /// like `x` and `w`.
 ///
 /// `grad_x` is `conv2d(grad_out, w)` and `grad_w` is the [`conv2d`] weight gradient with input
-/// `grad_out` and output gradient `x`.
+/// `grad_out` and output gradient `x` (in one pass where the two share work: the Winograd path
+/// transforms `grad_out` once for both).
 ///
 /// # Panics
 /// If the shapes are inconsistent with a transposed convolution of `x` by `w`.
-#[cfg(any(test, feature = "bench"))]
 pub fn conv_transpose2d_backward(
     x: ArrayView4<f32>,
     w: ArrayView4<f32>,
@@ -499,6 +499,17 @@ pub fn conv_transpose2d_backward(
         (n, c_out, oh, ow),
         "conv_transpose2d_backward: grad_out does not have the output's shape"
     );
+    // The convolution this is the adjoint of: input grad_out, output x.
+    let geo = Geometry::new(c_out, (oh, ow), (kh, kw), spec).filter(|g| (g.oh, g.ow) == (h, wd));
+    if let Some(fast) = geo.as_ref().and_then(|geo| winograd_for(geo, n, c_in)) {
+        let mut grad_x = Array4::zeros((n, c_in, h, wd));
+        let (x, w, g) = (x.as_standard_layout(), w.as_standard_layout(), grad_out.as_standard_layout());
+        let (x, w, g) =
+            (x.as_slice().expect("standard"), w.as_slice().expect("standard"), g.as_slice().expect("standard"));
+        let gx = grad_x.as_slice_mut().expect("fresh array is contiguous");
+        let grad_w = fast.weight_gradient_with(g, x, c_in, Some((w, gx)));
+        return (grad_x, grad_w.into_shape_with_order((c_in, c_out, kh, kw)).expect("weight gradient shape"));
+    }
     let grad_x = conv2d(grad_out, w, spec);
     let grad_w = conv2d_backward_weight(grad_out, x, (kh, kw), spec);
     (grad_x, grad_w)

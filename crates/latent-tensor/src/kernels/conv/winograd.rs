@@ -277,12 +277,44 @@ pub(super) struct Winograd {
     plane_w: usize,
 }
 
-/// One chunk's scratch buffers, reused from chunk to chunk on a thread.
+/// Which products a transformed weight is for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Use {
+    /// The forward pass, `M_ξ = U_ξ·V_ξ`.
+    Forward,
+    /// The gradient with respect to the input, `dV_ξ = U_ξᵀ·dM_ξ`.
+    InputGradient,
+}
+
+/// Per-image lengths of the input and output, and the images per chunk.
+struct Sizes {
+    in_len: usize,
+    out_len: usize,
+    chunk: usize,
+}
+
+/// One chunk's scratch buffers, kept by each thread from call to call: allocated afresh, the
+/// few megabytes of a chunk were paged in again on every call, which took as long as the
+/// transforms (1.7 against 0.9 ms for a chunk of DCGAN's 64→128-channel layer). Their contents
+/// carry no meaning between uses.
 #[derive(Default)]
 struct Scratch {
     planes: Vec<f32>,
     inputs: Vec<f32>,
     outputs: Vec<f32>,
+}
+
+thread_local! {
+    static SCRATCH: std::cell::RefCell<Scratch> = std::cell::RefCell::new(Scratch::default());
+}
+
+/// `f` with this thread's [`Scratch`], or with fresh buffers if it is in use (a GEMM that
+/// waits for its helpers can run another chunk on this thread).
+fn with_scratch<R>(f: impl FnOnce(&mut Scratch) -> R) -> R {
+    SCRATCH.with(|cell| match cell.try_borrow_mut() {
+        Ok(mut scratch) => f(&mut scratch),
+        Err(_) => f(&mut Scratch::default()),
+    })
 }
 
 impl Winograd {
@@ -337,8 +369,16 @@ impl Winograd {
     }
 
     /// `U_ξ = G g Gᵀ` for every output channel `o` and channel-phase `k`, computed in `f64` from
-    /// the weight `[c_out, c_in, 4, 4]`; value `(ξ, o, k)` goes to `u[at(ξ, o, k)]`.
-    fn transform_weight(&self, w: &[f32], c_out: usize, at: impl Fn(usize, usize, usize) -> usize) -> Vec<f32> {
+    /// the weight `[c_out, c_in, 4, 4]`, laid out for `usage`: each `U_ξ` transposed,
+    /// `[k][c_out]`, for the forward products (the layout GEMM packs fastest as a left operand),
+    /// `[c_out][k]` for the input gradient's (whose left operand is `U_ξᵀ`). Consecutive `ξ`
+    /// are [`spaced`].
+    fn transform_weight(&self, w: &[f32], c_out: usize, usage: Use) -> Vec<f32> {
+        let k = self.channel_phases();
+        let at = |xi: usize, o: usize, kk: usize| match usage {
+            Use::Forward => xi * spaced(k * c_out) + kk * c_out + o,
+            Use::InputGradient => xi * spaced(c_out * k) + o * k + kk,
+        };
         let mut u = vec![0.0; POSITIONS * spaced(c_out * self.channel_phases())];
         for (o, filters) in w.chunks_exact(self.c_in * 16).enumerate() {
             for (ci, taps) in filters.chunks_exact(16).enumerate() {
@@ -361,36 +401,15 @@ impl Winograd {
     /// The forward convolution of the contiguous images `x` (`[n, c_in, h, w]`) by the weight
     /// `w` (`[c_out, c_in, 4, 4]`, contiguous), written into `out` (`[n, c_out, oh, ow]`).
     pub(super) fn forward(&self, x: &[f32], w: &[f32], c_out: usize, out: &mut [f32]) {
-        let (in_len, out_len) = (self.c_in * self.h * self.w, c_out * self.oh * self.ow);
-        let n = x.len() / in_len;
-        let chunk = self.chunk_images(n, c_out);
-        let k = self.channel_phases();
-        let u = self.transform_weight(w, c_out, |xi, o, kk| xi * spaced(k * c_out) + kk * c_out + o);
-        out.par_chunks_mut(chunk * out_len).zip(x.par_chunks(chunk * in_len)).for_each_init(
-            Scratch::default,
-            |s, (out_c, x_c)| {
-                let blocks = (x_c.len() / in_len).div_ceil(LANES);
-                let cols = blocks * self.tiles() * LANES;
-                let planes = sized(&mut s.planes, self.planes_len());
-                let v = sized(&mut s.inputs, POSITIONS * spaced(k * cols));
-                for (b, images) in x_c.chunks(LANES * in_len).enumerate() {
-                    self.fill_planes(images, planes);
-                    self.transform_inputs(planes, v, cols, b);
-                }
-                let m = sized(&mut s.outputs, POSITIONS * spaced(c_out * cols));
-                for xi in 0..POSITIONS {
-                    let u_xi =
-                        ArrayView2::from_shape((k, c_out), &u[xi * spaced(k * c_out)..][..k * c_out]).expect("U shape");
-                    let v_xi =
-                        ArrayView2::from_shape((k, cols), &v[xi * spaced(k * cols)..][..k * cols]).expect("V shape");
-                    let m_xi =
-                        ArrayViewMut2::from_shape((c_out, cols), &mut m[xi * spaced(c_out * cols)..][..c_out * cols])
-                            .expect("M shape");
-                    gemm(1.0, u_xi.t(), v_xi, 0.0, m_xi);
-                }
-                for (b, images) in out_c.chunks_mut(LANES * out_len).enumerate() {
-                    self.transform_outputs(m, cols, b, c_out, images);
-                }
+        let sizes = self.sizes(x.len() / self.image_len(), c_out);
+        let u = self.transform_weight(w, c_out, Use::Forward);
+        out.par_chunks_mut(sizes.chunk * sizes.out_len).zip(x.par_chunks(sizes.chunk * sizes.in_len)).for_each(
+            |(out_c, x_c)| {
+                with_scratch(|s| {
+                    let cols = self.transform_chunk_inputs(x_c, s);
+                    self.products(Use::Forward, &u, c_out, cols, s);
+                    self.write_outputs(&s.outputs, cols, c_out, out_c);
+                })
             },
         );
     }
@@ -399,36 +418,15 @@ impl Winograd {
     /// (`[c_out, c_in, 4, 4]`) and `g` (`[n, c_out, oh, ow]`), written into `grad_x`
     /// (`[n, c_in, h, w]`, zero on entry).
     pub(super) fn backward_input(&self, w: &[f32], g: &[f32], c_out: usize, grad_x: &mut [f32]) {
-        let (in_len, out_len) = (self.c_in * self.h * self.w, c_out * self.oh * self.ow);
-        let n = g.len() / out_len;
-        let chunk = self.chunk_images(n, c_out);
-        let k = self.channel_phases();
-        let u = self.transform_weight(w, c_out, |xi, o, kk| xi * spaced(c_out * k) + o * k + kk);
-        grad_x.par_chunks_mut(chunk * in_len).zip(g.par_chunks(chunk * out_len)).for_each_init(
-            Scratch::default,
-            |s, (gx_c, g_c)| {
-                let blocks = (g_c.len() / out_len).div_ceil(LANES);
-                let cols = blocks * self.tiles() * LANES;
-                let dm = sized(&mut s.outputs, POSITIONS * spaced(c_out * cols));
-                for (b, images) in g_c.chunks(LANES * out_len).enumerate() {
-                    self.transform_gradients(images, c_out, dm, cols, b);
-                }
-                let dv = sized(&mut s.inputs, POSITIONS * spaced(k * cols));
-                for xi in 0..POSITIONS {
-                    let u_xi =
-                        ArrayView2::from_shape((c_out, k), &u[xi * spaced(c_out * k)..][..c_out * k]).expect("U shape");
-                    let dm_xi = ArrayView2::from_shape((c_out, cols), &dm[xi * spaced(c_out * cols)..][..c_out * cols])
-                        .expect("dM shape");
-                    let dv_xi = ArrayViewMut2::from_shape((k, cols), &mut dv[xi * spaced(k * cols)..][..k * cols])
-                        .expect("dV shape");
-                    gemm(1.0, u_xi.t(), dm_xi, 0.0, dv_xi);
-                }
-                let planes = sized(&mut s.planes, self.planes_len());
-                for (b, images) in gx_c.chunks_mut(LANES * in_len).enumerate() {
-                    planes.fill(0.0);
-                    self.add_input_gradients(dv, cols, b, planes);
-                    self.read_planes(planes, images);
-                }
+        let sizes = self.sizes(grad_x.len() / self.image_len(), c_out);
+        let u = self.transform_weight(w, c_out, Use::InputGradient);
+        grad_x.par_chunks_mut(sizes.chunk * sizes.in_len).zip(g.par_chunks(sizes.chunk * sizes.out_len)).for_each(
+            |(gx_c, g_c)| {
+                with_scratch(|s| {
+                    let cols = self.transform_chunk_gradients(g_c, c_out, s);
+                    self.products(Use::InputGradient, &u, c_out, cols, s);
+                    self.write_input_gradients(cols, gx_c, s);
+                })
             },
         );
     }
@@ -436,44 +434,55 @@ impl Winograd {
     /// The gradient with respect to the weight of [`Winograd::forward`], `[c_out, c_in·16]`
     /// (row `o`, column `(ci, ki, kj)`), from the images `x` and the output gradient `g`.
     pub(super) fn backward_weight(&self, x: &[f32], g: &[f32], c_out: usize) -> Array2<f32> {
-        let (in_len, out_len) = (self.c_in * self.h * self.w, c_out * self.oh * self.ow);
-        let n = x.len() / in_len;
-        let chunk = self.chunk_images(n, c_out);
-        let k = self.channel_phases();
+        self.weight_gradient_with(x, g, c_out, None)
+    }
+
+    /// [`Winograd::backward_weight`], computing on the way, from the same transformed inputs, the
+    /// forward convolution of `x` by the weight `w` into `out` if given: a transposed
+    /// convolution's two gradients, since its input gradient is that forward pass of its output
+    /// gradient. (Sharing `dM` with the input gradient the same way, for a convolution's two
+    /// gradients, was slower than the two passes apart: 35.5 against 33.6 ms on DCGAN's
+    /// 64→128-channel layer.)
+    pub(super) fn weight_gradient_with(
+        &self,
+        x: &[f32],
+        g: &[f32],
+        c_out: usize,
+        forward: Option<(&[f32], &mut [f32])>,
+    ) -> Array2<f32> {
+        let n = x.len() / self.image_len();
+        let sizes = self.sizes(n, c_out);
+        let (in_len, out_len, chunk) = (sizes.in_len, sizes.out_len, sizes.chunk);
         let chunks = n.div_ceil(chunk);
         let per_group = chunks.div_ceil(WEIGHT_GROUPS);
-        let partials: Vec<Vec<f32>> = (0..chunks.div_ceil(per_group))
+        let group_images = per_group * chunk;
+        let (u, out): (_, &mut [f32]) = match forward {
+            Some((w, out)) => (self.transform_weight(w, c_out, Use::Forward), out),
+            None => (Vec::new(), &mut []),
+        };
+        // The forward pass's images, cut like the groups (an empty slice per group without one).
+        let mut targets: Vec<&mut [f32]> = out.chunks_mut(group_images * out_len).collect();
+        targets.resize_with(chunks.div_ceil(per_group), Default::default);
+        let k = self.channel_phases();
+        let partials: Vec<Vec<f32>> = targets
             .into_par_iter()
-            .map(|group| {
-                let images = group * per_group * chunk..((group + 1) * per_group * chunk).min(n);
+            .enumerate()
+            .map(|(group, target)| {
+                let images = group * group_images..((group + 1) * group_images).min(n);
                 let (x_g, g_g) =
                     (&x[images.start * in_len..images.end * in_len], &g[images.start * out_len..images.end * out_len]);
                 let mut du = vec![0.0; POSITIONS * spaced(c_out * k)];
-                let mut s = Scratch::default();
+                let mut target = target.chunks_mut(chunk * out_len);
                 for (i, (x_c, g_c)) in x_g.chunks(chunk * in_len).zip(g_g.chunks(chunk * out_len)).enumerate() {
-                    let blocks = (x_c.len() / in_len).div_ceil(LANES);
-                    let cols = blocks * self.tiles() * LANES;
-                    let planes = sized(&mut s.planes, self.planes_len());
-                    let v = sized(&mut s.inputs, POSITIONS * spaced(k * cols));
-                    for (b, images) in x_c.chunks(LANES * in_len).enumerate() {
-                        self.fill_planes(images, planes);
-                        self.transform_inputs(planes, v, cols, b);
-                    }
-                    let dm = sized(&mut s.outputs, POSITIONS * spaced(c_out * cols));
-                    for (b, images) in g_c.chunks(LANES * out_len).enumerate() {
-                        self.transform_gradients(images, c_out, dm, cols, b);
-                    }
-                    for xi in 0..POSITIONS {
-                        let dm_xi =
-                            ArrayView2::from_shape((c_out, cols), &dm[xi * spaced(c_out * cols)..][..c_out * cols])
-                                .expect("dM shape");
-                        let v_xi = ArrayView2::from_shape((k, cols), &v[xi * spaced(k * cols)..][..k * cols])
-                            .expect("V shape");
-                        let du_xi =
-                            ArrayViewMut2::from_shape((c_out, k), &mut du[xi * spaced(c_out * k)..][..c_out * k])
-                                .expect("dU shape");
-                        gemm(1.0, dm_xi, v_xi.t(), if i == 0 { 0.0 } else { 1.0 }, du_xi);
-                    }
+                    with_scratch(|s| {
+                        let cols = self.transform_chunk_inputs(x_c, s);
+                        self.transform_chunk_gradients(g_c, c_out, s);
+                        self.weight_products(&mut du, c_out, cols, i > 0, s);
+                        if let Some(out_c) = target.next() {
+                            self.products(Use::Forward, &u, c_out, cols, s);
+                            self.write_outputs(&s.outputs, cols, c_out, out_c);
+                        }
+                    });
                 }
                 du
             })
@@ -486,6 +495,106 @@ impl Winograd {
             }
         }
         self.weight_gradient(&du, c_out)
+    }
+
+    /// Elements of one input image.
+    fn image_len(&self) -> usize {
+        self.c_in * self.h * self.w
+    }
+
+    /// The per-image lengths and the chunk size for `n` images and `c_out` outputs.
+    fn sizes(&self, n: usize, c_out: usize) -> Sizes {
+        Sizes { in_len: self.image_len(), out_len: c_out * self.oh * self.ow, chunk: self.chunk_images(n, c_out) }
+    }
+
+    /// Product columns of a chunk of `images` images.
+    fn chunk_cols(&self, images: usize) -> usize {
+        images.div_ceil(LANES) * self.tiles() * LANES
+    }
+
+    /// `V` of a chunk of input images `x_c` into `s.inputs` (`[ξ][k][cols]`); returns `cols`.
+    fn transform_chunk_inputs(&self, x_c: &[f32], s: &mut Scratch) -> usize {
+        let cols = self.chunk_cols(x_c.len() / self.image_len());
+        let planes = sized(&mut s.planes, self.planes_len());
+        let v = sized(&mut s.inputs, POSITIONS * spaced(self.channel_phases() * cols));
+        for (b, images) in x_c.chunks(LANES * self.image_len()).enumerate() {
+            self.fill_planes(images, planes);
+            self.transform_inputs(planes, v, cols, b);
+        }
+        cols
+    }
+
+    /// `dM` of a chunk of output gradients `g_c` into `s.outputs` (`[ξ][c_out][cols]`); returns
+    /// `cols`.
+    fn transform_chunk_gradients(&self, g_c: &[f32], c_out: usize, s: &mut Scratch) -> usize {
+        let out_len = c_out * self.oh * self.ow;
+        let cols = self.chunk_cols(g_c.len() / out_len);
+        let dm = sized(&mut s.outputs, POSITIONS * spaced(c_out * cols));
+        for (b, images) in g_c.chunks(LANES * out_len).enumerate() {
+            self.transform_gradients(images, c_out, dm, cols, b);
+        }
+        cols
+    }
+
+    /// The 25 products of a chunk: for [`Use::Forward`], `M_ξ = U_ξ·V_ξ` from `s.inputs` into
+    /// `s.outputs`; for [`Use::InputGradient`], `dV_ξ = U_ξᵀ·dM_ξ` from `s.outputs` into
+    /// `s.inputs`. `u` is laid out for that use ([`Winograd::transform_weight`]).
+    fn products(&self, usage: Use, u: &[f32], c_out: usize, cols: usize, s: &mut Scratch) {
+        let k = self.channel_phases();
+        let u_len = spaced(k * c_out);
+        let (in_len, out_len) = (spaced(k * cols), spaced(c_out * cols));
+        let inputs = sized(&mut s.inputs, POSITIONS * in_len);
+        let outputs = sized(&mut s.outputs, POSITIONS * out_len);
+        for xi in 0..POSITIONS {
+            let u_xi = &u[xi * u_len..][..k * c_out];
+            let (inputs_xi, outputs_xi) =
+                (&mut inputs[xi * in_len..][..k * cols], &mut outputs[xi * out_len..][..c_out * cols]);
+            match usage {
+                Use::Forward => {
+                    let u_xi = ArrayView2::from_shape((k, c_out), u_xi).expect("U shape");
+                    let v_xi = ArrayView2::from_shape((k, cols), &*inputs_xi).expect("V shape");
+                    let m_xi = ArrayViewMut2::from_shape((c_out, cols), outputs_xi).expect("M shape");
+                    gemm(1.0, u_xi.t(), v_xi, 0.0, m_xi);
+                }
+                Use::InputGradient => {
+                    let u_xi = ArrayView2::from_shape((c_out, k), u_xi).expect("U shape");
+                    let dm_xi = ArrayView2::from_shape((c_out, cols), &*outputs_xi).expect("dM shape");
+                    let dv_xi = ArrayViewMut2::from_shape((k, cols), inputs_xi).expect("dV shape");
+                    gemm(1.0, u_xi.t(), dm_xi, 0.0, dv_xi);
+                }
+            }
+        }
+    }
+
+    /// `dU_ξ = dM_ξ·V_ξᵀ` of a chunk (`s.outputs`, `s.inputs`), added to `du` if `accumulate`.
+    fn weight_products(&self, du: &mut [f32], c_out: usize, cols: usize, accumulate: bool, s: &Scratch) {
+        let k = self.channel_phases();
+        for xi in 0..POSITIONS {
+            let dm_xi = ArrayView2::from_shape((c_out, cols), &s.outputs[xi * spaced(c_out * cols)..][..c_out * cols])
+                .expect("dM shape");
+            let v_xi =
+                ArrayView2::from_shape((k, cols), &s.inputs[xi * spaced(k * cols)..][..k * cols]).expect("V shape");
+            let du_xi = ArrayViewMut2::from_shape((c_out, k), &mut du[xi * spaced(c_out * k)..][..c_out * k])
+                .expect("dU shape");
+            gemm(1.0, dm_xi, v_xi.t(), if accumulate { 1.0 } else { 0.0 }, du_xi);
+        }
+    }
+
+    /// `Y = Aᵀ M A` of a chunk's products `m` into its output images `out_c`.
+    fn write_outputs(&self, m: &[f32], cols: usize, c_out: usize, out_c: &mut [f32]) {
+        for (b, images) in out_c.chunks_mut(LANES * c_out * self.oh * self.ow).enumerate() {
+            self.transform_outputs(m, cols, b, c_out, images);
+        }
+    }
+
+    /// `dD = B dV Bᵀ` of a chunk's products (`s.inputs`) into its input gradients `gx_c`.
+    fn write_input_gradients(&self, cols: usize, gx_c: &mut [f32], s: &mut Scratch) {
+        let planes = sized(&mut s.planes, self.planes_len());
+        for (b, images) in gx_c.chunks_mut(LANES * self.image_len()).enumerate() {
+            planes.fill(0.0);
+            self.add_input_gradients(&s.inputs, cols, b, planes);
+            self.read_planes(planes, images);
+        }
     }
 
     /// `dg = Gᵀ dU G` for every output channel and channel-phase, in `f64`, laid out as the
@@ -519,9 +628,9 @@ impl Winograd {
     }
 
     /// Writes the phase planes `[k][y][x][lane]` of a block of up to [`LANES`] contiguous
-    /// images (zeros in the lanes past the last image). The padding positions are never written,
-    /// so `planes` must come zeroed (or from this function, for this geometry).
+    /// images (zeros in the padding and in the lanes past the last image).
     fn fill_planes(&self, images: &[f32], planes: &mut [f32]) {
+        planes.fill(0.0);
         let in_len = self.c_in * self.h * self.w;
         let count = images.len() / in_len;
         self.for_each_line(|line, plane_rows| {
@@ -715,8 +824,8 @@ mod tests {
     use ndarray::{Array4, ArrayView4};
 
     use super::super::{
-        ConvOptions, Geometry, backward_input_in_chunks, backward_weight_in_chunks, conv2d, conv2d_backward_input,
-        conv2d_backward_weight, conv2d_in_chunks,
+        ConvOptions, Geometry, backward_input_in_chunks, backward_weight_in_chunks, conv_transpose2d_backward, conv2d,
+        conv2d_backward, conv2d_backward_input, conv2d_backward_weight, conv2d_in_chunks,
     };
     use super::*;
     use crate::kernels::test_util::Lcg;
@@ -848,6 +957,25 @@ mod tests {
             conv2d_backward_weight(x.view(), g.view(), (4, 4), spec).into_shape_with_order(gw.dim()).unwrap(),
             gw
         );
+    }
+
+    #[test]
+    fn fused_gradients_equal_the_separate_passes() {
+        let (c_in, c_out, hw, pad) = GEOS[2];
+        let (geo, _, spec) = setup(c_in, c_out, hw, pad);
+        let mut rng = Lcg::new(9);
+        let n = 21; // several chunks, and a partial block
+        let x = rng.array4((n, c_in, hw.0, hw.1));
+        let w = rng.array4((c_out, c_in, 4, 4));
+        let g = rng.array4((n, c_out, geo.oh, geo.ow));
+        let (gx, gw) = conv2d_backward(x.view(), w.view(), g.view(), spec);
+        assert_eq!(gx, conv2d_backward_input(w.view(), g.view(), hw, spec));
+        assert_eq!(gw, conv2d_backward_weight(x.view(), g.view(), (4, 4), spec));
+        // The transposed convolution with the same weight maps g-shaped inputs to x-shaped outputs
+        // (odd sides: with an output padding of 1).
+        let (gx, gw) = conv_transpose2d_backward(g.view(), w.view(), x.view(), spec.output_padding(1));
+        assert_eq!(gx, conv2d(x.view(), w.view(), spec));
+        assert_eq!(gw, conv2d_backward_weight(x.view(), g.view(), (4, 4), spec));
     }
 
     #[test]
