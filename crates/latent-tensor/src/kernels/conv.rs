@@ -31,7 +31,7 @@
 //!   replace the product.
 //!
 //! - **4×4 kernels with stride 2** (every strided layer of latent's convolutional models) with at
-//!   least 8 input and 32 output channels take another path, [`winograd`]: polyphase
+//!   least 8 input and 32 output channels take another path, the private `winograd` module: polyphase
 //!   decomposition and Winograd's F(4×4, 2×2), with half the multiply-adds at a 7×7 output. It
 //!   covers all three functions (forward, input and weight gradients), so transposed
 //!   convolutions of that shape use it too.
@@ -193,7 +193,7 @@ pub fn conv2d(x: ArrayView4<f32>, w: ArrayView4<f32>, spec: ConvOptions) -> Arra
     conv2d_in_chunks(x, w, &geo, geo.chunk_items(n, c_out))
 }
 
-/// The Winograd path ([`winograd`]) for a batch of `n` through `geo` with `c_out` outputs, when
+/// The Winograd path (the `winograd` module) for a batch of `n` through `geo` with `c_out` outputs, when
 /// it applies (4×4 kernels with stride 2 and enough channels) and the problem is not empty or a
 /// dense layer.
 fn winograd_for(geo: &Geometry, n: usize, c_out: usize) -> Option<Winograd> {
