@@ -387,26 +387,27 @@ impl Winograd {
     /// are [`spaced`].
     fn transform_weight(&self, w: &[f32], c_out: usize, usage: Use) -> Vec<f32> {
         let k = self.channel_phases();
-        let at = |xi: usize, o: usize, kk: usize| match usage {
-            Use::Forward => xi * spaced(k * c_out) + kk * c_out + o,
-            Use::InputGradient => xi * spaced(c_out * k) + o * k + kk,
+        let len = spaced(k * c_out);
+        let at = |o: usize, kk: usize| match usage {
+            Use::Forward => kk * c_out + o,
+            Use::InputGradient => o * k + kk,
         };
-        let mut u = vec![0.0; POSITIONS * spaced(c_out * self.channel_phases())];
-        for (o, filters) in w.chunks_exact(self.c_in * 16).enumerate() {
-            for (ci, taps) in filters.chunks_exact(16).enumerate() {
-                for (r, s) in [(0, 0), (0, 1), (1, 0), (1, 1)] {
-                    let g = |a: usize, b: usize| f64::from(taps[(2 * a + r) * 4 + 2 * b + s]);
-                    // G·g, then (G·g)·Gᵀ.
-                    let left: [[f64; 2]; SPAN] =
-                        std::array::from_fn(|p| std::array::from_fn(|b| G[p][0] * g(0, b) + G[p][1] * g(1, b)));
-                    for (p, row) in left.iter().enumerate() {
+        let mut u = vec![0.0; POSITIONS * len];
+        // One task per row p of the positions: U[p][q] = (G·g)[p] · G[q].
+        u.par_chunks_mut(SPAN * len).zip(&G).for_each(|(u_p, gp)| {
+            for (o, filters) in w.chunks_exact(self.c_in * 16).enumerate() {
+                for (ci, taps) in filters.chunks_exact(16).enumerate() {
+                    for (r, s) in [(0, 0), (0, 1), (1, 0), (1, 1)] {
+                        let g = |a: usize, b: usize| f64::from(taps[(2 * a + r) * 4 + 2 * b + s]);
+                        let left = [gp[0] * g(0, 0) + gp[1] * g(1, 0), gp[0] * g(0, 1) + gp[1] * g(1, 1)];
+                        let i = at(o, ci * 4 + r * 2 + s);
                         for (q, gq) in G.iter().enumerate() {
-                            u[at(p * SPAN + q, o, ci * 4 + r * 2 + s)] = (row[0] * gq[0] + row[1] * gq[1]) as f32;
+                            u_p[q * len + i] = (left[0] * gq[0] + left[1] * gq[1]) as f32;
                         }
                     }
                 }
             }
-        }
+        });
         u
     }
 
@@ -613,36 +614,36 @@ impl Winograd {
     /// weight `[c_out, c_in·4·4]`.
     fn weight_gradient(&self, du: &[f32], c_out: usize) -> Array2<f32> {
         let k = self.channel_phases();
+        let len = spaced(c_out * k);
         let mut grad = Array2::zeros((c_out, self.c_in * 16));
-        let grad_s = grad.as_slice_mut().expect("fresh array is contiguous");
-        // Gᵀ·dU per (o, kk), accumulated position by position: left[a][q] = Σ_p G[p][a]·dU[p][q].
-        let mut left = vec![[[0.0f64; SPAN]; 2]; c_out * k];
-        for (p, gp) in G.iter().enumerate() {
-            for q in 0..SPAN {
-                let du_pq = &du[(p * SPAN + q) * spaced(c_out * k)..][..c_out * k];
-                for (l, &v) in left.iter_mut().zip(du_pq) {
-                    l[0][q] += gp[0] * f64::from(v);
-                    l[1][q] += gp[1] * f64::from(v);
+        let rows = grad.as_slice_mut().expect("fresh array is contiguous").par_chunks_mut(self.c_in * 16);
+        rows.enumerate().for_each(|(o, row)| {
+            for kk in 0..k {
+                let (ci, r, s) = (kk / 4, kk / 2 % 2, kk % 2);
+                // Gᵀ·dU, then (Gᵀ·dU)·G.
+                let mut left = [[0.0f64; SPAN]; 2];
+                for (p, gp) in G.iter().enumerate() {
+                    for q in 0..SPAN {
+                        let v = f64::from(du[(p * SPAN + q) * len + o * k + kk]);
+                        left[0][q] += gp[0] * v;
+                        left[1][q] += gp[1] * v;
+                    }
+                }
+                for (a, l) in left.iter().enumerate() {
+                    for b in 0..2 {
+                        let sum: f64 = l.iter().zip(&G).map(|(v, gq)| v * gq[b]).sum();
+                        row[ci * 16 + (2 * a + r) * 4 + 2 * b + s] = sum as f32;
+                    }
                 }
             }
-        }
-        for (i, l) in left.iter().enumerate() {
-            let (o, kk) = (i / k, i % k);
-            let (ci, r, s) = (kk / 4, kk / 2 % 2, kk % 2);
-            for (a, row) in l.iter().enumerate() {
-                for b in 0..2 {
-                    let sum: f64 = row.iter().zip(&G).map(|(v, gq)| v * gq[b]).sum();
-                    grad_s[o * self.c_in * 16 + ci * 16 + (2 * a + r) * 4 + 2 * b + s] = sum as f32;
-                }
-            }
-        }
+        });
         grad
     }
 
     /// Writes the phase planes `[k][y][x][lane]` of a block of up to [`LANES`] contiguous
     /// images (zeros in the padding and in the lanes past the last image).
     fn fill_planes(&self, images: &[f32], planes: &mut [f32]) {
-        planes.fill(0.0);
+        self.zero_padding(planes);
         let in_len = self.c_in * self.h * self.w;
         let count = images.len() / in_len;
         self.for_each_line(|line, plane_rows| {
@@ -657,6 +658,34 @@ impl Winograd {
                 }
             }
         });
+    }
+
+    /// Zeroes the positions of the phase planes that hold no image pixel (the padding, and what
+    /// the tiles read past the image), for [`Winograd::fill_planes`], which writes the others:
+    /// the buffer is shared by every use and geometry on a thread, and zeroing all of it cost a
+    /// memset of the whole planes per block.
+    fn zero_padding(&self, planes: &mut [f32]) {
+        // The plane rows (columns) of stride phase r that hold image rows (columns).
+        let held = |len: usize, pad: usize, limit: usize, r: usize| {
+            let positions = (0..len).filter(|i| (i + pad) % 2 == r).map(|i| (i + pad) / 2).filter(|&p| p < limit);
+            // Increasing, so the first and the last make the range.
+            positions
+                .fold(None, |range: Option<std::ops::Range<usize>>, p| Some(range.map_or(p..p + 1, |q| q.start..p + 1)))
+                .unwrap_or(0..0)
+        };
+        let row_len = self.plane_w * LANES;
+        for (k, plane) in planes.chunks_exact_mut(self.plane_h * row_len).enumerate() {
+            let (r, s) = (k / 2 % 2, k % 2);
+            let (rows, cols) = (held(self.h, self.ph, self.plane_h, r), held(self.w, self.pw, self.plane_w, s));
+            for (py, row) in plane.chunks_exact_mut(row_len).enumerate() {
+                if rows.contains(&py) && !cols.is_empty() {
+                    row[..cols.start * LANES].fill(0.0);
+                    row[cols.end * LANES..].fill(0.0);
+                } else {
+                    row.fill(0.0);
+                }
+            }
+        }
     }
 
     /// The inverse of [`Winograd::fill_planes`] on the image pixels: writes the images of a
@@ -969,6 +998,37 @@ mod tests {
             conv2d_backward_weight(x.view(), g.view(), (4, 4), spec).into_shape_with_order(gw.dim()).unwrap(),
             gw
         );
+    }
+
+    #[test]
+    fn reused_scratch_leaves_no_trace() {
+        // On one thread every call reuses the same scratch buffers, left dirty by the previous
+        // geometry's input gradient: the results must not depend on the order of the calls.
+        let pool = rayon::ThreadPoolBuilder::new().num_threads(1).build().unwrap();
+        let mut rng = Lcg::new(3);
+        let cases: Vec<_> = GEOS
+            .iter()
+            .map(|&(c_in, c_out, hw, pad)| {
+                let (geo, fast, _) = setup(c_in, c_out, hw, pad);
+                let x = rng.array4((9, c_in, hw.0, hw.1));
+                let w = rng.array4((c_out, c_in, 4, 4));
+                let g = rng.array4((9, c_out, geo.oh, geo.ow));
+                (geo, fast, x, w, g)
+            })
+            .collect();
+        let run = |order: Vec<usize>| {
+            let mut results: Vec<_> = (0..cases.len()).map(|_| None).collect();
+            pool.install(|| {
+                for i in order {
+                    let (geo, fast, x, w, g) = &cases[i];
+                    results[i] = Some(passes(fast, geo, x.view(), w.view(), g.view()));
+                }
+            });
+            results
+        };
+        let forward = run((0..cases.len()).collect());
+        let backward = run((0..cases.len()).rev().collect());
+        assert_eq!(forward, backward);
     }
 
     #[test]
