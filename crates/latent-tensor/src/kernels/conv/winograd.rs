@@ -108,8 +108,10 @@ const A: [[f32; TILE]; SPAN] = transpose(AT);
 const TARGET_COLUMNS: usize = 128;
 /// Most elements of a chunk's scratch (`V`, `M` and the phase planes of one block).
 const BUDGET: usize = 1 << 22;
-/// Fewest input channel-phases (`4·c_in`) and output channels for which this path beats im2col:
-/// with one input channel, the 25 products of 4 rows write more than im2col's one of 16.
+/// Fewest input channel-phases (`4·c_in`) and output channels for which this path is taken.
+/// With one input channel (or output channel) the 25 products have 4 rows and would write more
+/// than im2col's one product of 16 rows, so those layers stay on im2col; that is reasoned from
+/// the memory traffic, not measured, and 32 itself was not tuned.
 const MIN_CHANNELS: usize = 32;
 
 /// Elements between the starts of consecutive positions' matrices (`U_ξ`, `V_ξ`, `M_ξ`) of
@@ -268,6 +270,25 @@ fn both_axes<const I: usize, const O: usize, T: Transform<I, O>>(x: &Block<I, I>
         *o = T::apply(row);
     }
     out
+}
+
+/// The lanes at offset `at` of each of the 25 position matrices (of `len` elements each,
+/// [`spaced`]) in `buf`: one tile's transformed values, read back after the products.
+#[inline(always)]
+fn load_positions(buf: &[f32], len: usize, at: usize) -> Block<SPAN, SPAN> {
+    let mut block = [[[0.0; LANES]; SPAN]; SPAN];
+    for (xi, value) in block.iter_mut().flatten().enumerate() {
+        *value = buf[xi * spaced(len) + at..][..LANES].try_into().expect("8 lanes");
+    }
+    block
+}
+
+/// The inverse of [`load_positions`]: writes one tile's transformed values for the products.
+#[inline(always)]
+fn store_positions(block: &Block<SPAN, SPAN>, buf: &mut [f32], len: usize, at: usize) {
+    for (xi, value) in block.iter().flatten().enumerate() {
+        buf[xi * spaced(len) + at..][..LANES].copy_from_slice(value);
+    }
 }
 
 /// A 4×4, stride-2 convolution's geometry as this path sees it: the input, the padding, the
@@ -644,7 +665,7 @@ impl Winograd {
     /// images (zeros in the padding and in the lanes past the last image).
     fn fill_planes(&self, images: &[f32], planes: &mut [f32]) {
         self.zero_padding(planes);
-        let in_len = self.c_in * self.h * self.w;
+        let in_len = self.image_len();
         let count = images.len() / in_len;
         self.for_each_line(|line, plane_rows| {
             let mut lines: [&[f32]; LANES] = [&[]; LANES];
@@ -691,7 +712,7 @@ impl Winograd {
     /// The inverse of [`Winograd::fill_planes`] on the image pixels: writes the images of a
     /// block (up to [`LANES`], contiguous) from the phase planes; pixels no tile reads stay 0.
     fn read_planes(&self, planes: &[f32], images: &mut [f32]) {
-        let in_len = self.c_in * self.h * self.w;
+        let in_len = self.image_len();
         let mut images: Vec<&mut [f32]> = images.chunks_exact_mut(in_len).collect();
         self.for_each_line(|line, plane_rows| {
             for (ix, &at) in plane_rows.iter().enumerate() {
@@ -753,10 +774,7 @@ impl Winograd {
                             }
                         }
                         let t = both_axes::<SPAN, SPAN, Input>(&d);
-                        let col = self.column(b, ty, tx);
-                        for (xi, value) in t.iter().flatten().enumerate() {
-                            v[xi * spaced(k_all * cols) + k * cols + col..][..LANES].copy_from_slice(value);
-                        }
+                        store_positions(&t, v, k_all * cols, k * cols + self.column(b, ty, tx));
                     }
                 }
             }
@@ -773,12 +791,7 @@ impl Winograd {
             for o in 0..c_out {
                 for ty in 0..self.th {
                     for tx in 0..self.tw {
-                        let col = self.column(b, ty, tx);
-                        let mut mt: Block<SPAN, SPAN> = [[[0.0; LANES]; SPAN]; SPAN];
-                        for (xi, value) in mt.iter_mut().flatten().enumerate() {
-                            *value =
-                                m[xi * spaced(c_out * cols) + o * cols + col..][..LANES].try_into().expect("8 lanes");
-                        }
+                        let mt = load_positions(m, c_out * cols, o * cols + self.column(b, ty, tx));
                         let y = both_axes::<SPAN, TILE, Output>(&mt);
                         for (i, row) in y.iter().enumerate() {
                             let oy = TILE * ty + i;
@@ -821,10 +834,7 @@ impl Winograd {
                             }
                         }
                         let t = both_axes::<TILE, SPAN, OutputAdjoint>(&dy);
-                        let col = self.column(b, ty, tx);
-                        for (xi, value) in t.iter().flatten().enumerate() {
-                            dm[xi * spaced(c_out * cols) + o * cols + col..][..LANES].copy_from_slice(value);
-                        }
+                        store_positions(&t, dm, c_out * cols, o * cols + self.column(b, ty, tx));
                     }
                 }
             }
@@ -839,12 +849,7 @@ impl Winograd {
             for k in 0..k_all {
                 for ty in 0..self.th {
                     for tx in 0..self.tw {
-                        let col = self.column(b, ty, tx);
-                        let mut t: Block<SPAN, SPAN> = [[[0.0; LANES]; SPAN]; SPAN];
-                        for (xi, value) in t.iter_mut().flatten().enumerate() {
-                            *value =
-                                dv[xi * spaced(k_all * cols) + k * cols + col..][..LANES].try_into().expect("8 lanes");
-                        }
+                        let t = load_positions(dv, k_all * cols, k * cols + self.column(b, ty, tx));
                         let dd = both_axes::<SPAN, SPAN, InputAdjoint>(&t);
                         for (i, row) in dd.iter().enumerate() {
                             for (j, value) in row.iter().enumerate() {
