@@ -74,6 +74,7 @@ use rayon::prelude::*;
 use super::matmul::gemm;
 use winograd::Winograd;
 
+mod lanes;
 mod winograd;
 
 /// Stride and zero padding of a 2-D convolution or transposed convolution, and the output

@@ -48,7 +48,8 @@
 //! # Layout and threads
 //! Images go through in blocks of [`LANES`]: every transform handles 8 images at once, one per
 //! vector lane (the phase planes are stored `[k][y][x][lane]`), and the last block of a batch is
-//! padded with zero images. Column `t` of the products is `(block, tile, lane)`; consecutive
+//! padded with zero images. A block's images (or output gradients) are first put side by side
+//! by 8×8 transposes (the `lanes` module), and outputs leave the same way. Column `t` of the products is `(block, tile, lane)`; consecutive
 //! positions' matrices are [`spaced`] by a cache line. A batch is cut into chunks of whole
 //! blocks (~[`TARGET_COLUMNS`] product columns, within [`BUDGET`] scratch elements), processed in
 //! parallel like the im2col path's, each thread reusing its own scratch buffers from call to
@@ -59,6 +60,7 @@
 use ndarray::{Array2, ArrayView2, ArrayViewMut2};
 use rayon::prelude::*;
 
+use super::lanes::{LANES, deinterleave, interleave};
 use super::{Geometry, WEIGHT_GROUPS, sized};
 use crate::kernels::elementwise::vectorized;
 use crate::kernels::matmul::gemm;
@@ -69,8 +71,6 @@ const TILE: usize = 4;
 const SPAN: usize = TILE + 1;
 /// Transformed positions `ξ`, one product each.
 const POSITIONS: usize = SPAN * SPAN;
-/// Images per block: one per lane of the transforms' vectors.
-const LANES: usize = 8;
 
 /// Eight images' values at one position.
 type Lanes = [f32; LANES];
@@ -363,6 +363,8 @@ struct Sizes {
 #[derive(Default)]
 struct Scratch {
     planes: Vec<f32>,
+    /// A block's images side by side ([`interleave`]).
+    lanes: Vec<f32>,
     inputs: Vec<f32>,
     outputs: Vec<f32>,
 }
@@ -555,7 +557,7 @@ impl Winograd {
                 with_scratch(|s| {
                     let cols = self.transform_chunk_inputs(x_c, s);
                     self.products(Use::Forward, &u, c_out, cols, s);
-                    self.write_outputs(&s.outputs, cols, c_out, out_c);
+                    self.write_outputs(&s.outputs, &mut s.lanes, cols, c_out, out_c);
                 })
             },
         );
@@ -628,7 +630,7 @@ impl Winograd {
                         self.weight_products(&mut du, c_out, cols, i > 0, s);
                         if let (Some(out_c), Some(u)) = (target.next(), &u) {
                             self.products(Use::Forward, u, c_out, cols, s);
-                            self.write_outputs(&s.outputs, cols, c_out, out_c);
+                            self.write_outputs(&s.outputs, &mut s.lanes, cols, c_out, out_c);
                         }
                     });
                 }
@@ -670,9 +672,10 @@ impl Winograd {
     fn transform_chunk_inputs(&self, x_c: &[f32], s: &mut Scratch) -> usize {
         let cols = self.chunk_cols(x_c.len() / self.image_len());
         let planes = sized(&mut s.planes, self.planes_len());
+        let lanes = sized(&mut s.lanes, LANES * self.image_len());
         let v = sized(&mut s.inputs, POSITIONS * spaced(self.channel_phases() * cols));
         for (b, images) in x_c.chunks(LANES * self.image_len()).enumerate() {
-            self.fill_planes(images, planes);
+            self.fill_planes(images, lanes, planes);
             self.transform_inputs(planes, v, cols, b);
         }
         cols
@@ -684,8 +687,10 @@ impl Winograd {
         let out_len = c_out * self.oh * self.ow;
         let cols = self.chunk_cols(g_c.len() / out_len);
         let dm = sized(&mut s.outputs, POSITIONS * spaced(c_out * cols));
+        let lanes = sized(&mut s.lanes, LANES * out_len);
         for (b, images) in g_c.chunks(LANES * out_len).enumerate() {
-            self.transform_gradients(images, c_out, dm, cols, b);
+            interleave(images, out_len, lanes);
+            self.transform_gradients(lanes, c_out, dm, cols, b);
         }
         cols
     }
@@ -734,20 +739,24 @@ impl Winograd {
         }
     }
 
-    /// `Y = Aᵀ M A` of a chunk's products `m` into its output images `out_c`.
-    fn write_outputs(&self, m: &[f32], cols: usize, c_out: usize, out_c: &mut [f32]) {
-        for (b, images) in out_c.chunks_mut(LANES * c_out * self.oh * self.ow).enumerate() {
-            self.transform_outputs(m, cols, b, c_out, images);
+    /// `Y = Aᵀ M A` of a chunk's products `m` into its output images `out_c`, through `lanes`.
+    fn write_outputs(&self, m: &[f32], lanes: &mut Vec<f32>, cols: usize, c_out: usize, out_c: &mut [f32]) {
+        let out_len = c_out * self.oh * self.ow;
+        let lanes = sized(lanes, LANES * out_len);
+        for (b, images) in out_c.chunks_mut(LANES * out_len).enumerate() {
+            self.transform_outputs(m, cols, b, c_out, lanes);
+            deinterleave(lanes, out_len, images);
         }
     }
 
     /// `dD = B dV Bᵀ` of a chunk's products (`s.inputs`) into its input gradients `gx_c`.
     fn write_input_gradients(&self, cols: usize, gx_c: &mut [f32], s: &mut Scratch) {
         let planes = sized(&mut s.planes, self.planes_len());
+        let lanes = sized(&mut s.lanes, LANES * self.image_len());
         for (b, images) in gx_c.chunks_mut(LANES * self.image_len()).enumerate() {
             planes.fill(0.0);
             self.add_input_gradients(&s.inputs, cols, b, planes);
-            self.read_planes(planes, images);
+            self.read_planes(planes, lanes, images);
         }
     }
 
@@ -782,21 +791,14 @@ impl Winograd {
     }
 
     /// Writes the phase planes `[k][y][x][lane]` of a block of up to [`LANES`] contiguous
-    /// images (zeros in the padding and in the lanes past the last image).
-    fn fill_planes(&self, images: &[f32], planes: &mut [f32]) {
+    /// images (zeros in the padding and in the lanes past the last image), through `lanes`.
+    fn fill_planes(&self, images: &[f32], lanes: &mut [f32], planes: &mut [f32]) {
         self.zero_padding(planes);
-        let in_len = self.image_len();
-        let count = images.len() / in_len;
-        self.for_each_line(|line, plane_rows| {
-            let mut lines: [&[f32]; LANES] = [&[]; LANES];
-            for (z, l) in lines.iter_mut().enumerate().take(count) {
-                *l = &images[z * in_len + line..][..self.w];
-            }
-            for (ix, &at) in plane_rows.iter().enumerate() {
-                let dst: &mut Lanes = (&mut planes[at..at + LANES]).try_into().expect("8 lanes");
-                for (d, l) in dst.iter_mut().zip(&lines) {
-                    *d = l.get(ix).copied().unwrap_or(0.0);
-                }
+        interleave(images, self.image_len(), lanes);
+        self.for_each_line(|line, rows, columns| {
+            let line = &lanes[line * LANES..][..columns.len() * LANES];
+            for (&(s, x), value) in columns.iter().zip(line.chunks_exact(LANES)) {
+                planes[rows[s] + x..][..LANES].copy_from_slice(value);
             }
         });
     }
@@ -815,9 +817,11 @@ impl Winograd {
                 .unwrap_or(0..0)
         };
         let row_len = self.plane_w * LANES;
+        // By stride phase: computed per plane, these took most of this function's time.
+        let rows = [0, 1].map(|r| held(self.h, self.ph, self.plane_h, r));
+        let columns = [0, 1].map(|s| held(self.w, self.pw, self.plane_w, s));
         for (k, plane) in planes.chunks_exact_mut(self.plane_h * row_len).enumerate() {
-            let (r, s) = (k / 2 % 2, k % 2);
-            let (rows, cols) = (held(self.h, self.ph, self.plane_h, r), held(self.w, self.pw, self.plane_w, s));
+            let (rows, cols) = (&rows[k / 2 % 2], &columns[k % 2]);
             for (py, row) in plane.chunks_exact_mut(row_len).enumerate() {
                 if rows.contains(&py) && !cols.is_empty() {
                     row[..cols.start * LANES].fill(0.0);
@@ -830,25 +834,38 @@ impl Winograd {
     }
 
     /// The inverse of [`Winograd::fill_planes`] on the image pixels: writes the images of a
-    /// block (up to [`LANES`], contiguous) from the phase planes; pixels no tile reads stay 0.
-    fn read_planes(&self, planes: &[f32], images: &mut [f32]) {
+    /// block (up to [`LANES`], contiguous) from the phase planes, through `lanes`; pixels no
+    /// tile reads are 0.
+    fn read_planes(&self, planes: &[f32], lanes: &mut [f32], images: &mut [f32]) {
         let in_len = self.image_len();
-        let mut images: Vec<&mut [f32]> = images.chunks_exact_mut(in_len).collect();
-        self.for_each_line(|line, plane_rows| {
-            for (ix, &at) in plane_rows.iter().enumerate() {
-                let values: &Lanes = planes[at..at + LANES].try_into().expect("8 lanes");
-                for (image, &v) in images.iter_mut().zip(values) {
-                    image[line + ix] = v;
-                }
+        if !self.planes_hold_every_pixel() {
+            lanes[..LANES * in_len].fill(0.0);
+        }
+        self.for_each_line(|line, rows, columns| {
+            let line = &mut lanes[line * LANES..][..columns.len() * LANES];
+            for (&(s, x), value) in columns.iter().zip(line.chunks_exact_mut(LANES)) {
+                value.copy_from_slice(&planes[rows[s] + x..][..LANES]);
             }
         });
+        deinterleave(lanes, in_len, images);
     }
 
-    /// Calls `f(start, ats)` for each image line (channel `ci`, row `iy`) that the phase planes
-    /// hold: `start` is the line's offset in an image, `ats[ix]` the plane index
-    /// ([`Winograd::plane_at`]) of its pixel `ix`, for the pixels the planes hold (a prefix).
-    fn for_each_line(&self, mut f: impl FnMut(usize, &[usize])) {
-        let mut ats = Vec::with_capacity(self.w);
+    /// Whether the phase planes hold every image pixel, so that [`Winograd::for_each_line`]
+    /// visits them all (it skips the last rows or columns when a window never reaches them).
+    fn planes_hold_every_pixel(&self) -> bool {
+        (self.h + self.ph - 1) / 2 < self.plane_h && (self.w + self.pw - 1) / 2 < self.plane_w
+    }
+
+    /// Calls `f(start, rows, columns)` for each image line (channel `ci`, row `iy`) that the
+    /// phase planes hold: `start` is the line's offset in an image; its pixel `ix` is at plane
+    /// index ([`Winograd::plane_at`]) `rows[s] + x` for `(s, x) = columns[ix]`, for the pixels
+    /// the planes hold (a prefix of the line): `s` is the column's stride phase, `x` its offset.
+    fn for_each_line(&self, mut f: impl FnMut(usize, [usize; 2], &[(usize, usize)])) {
+        let columns: Vec<(usize, usize)> = (0..self.w)
+            .map(|ix| ((ix + self.pw) % 2, (ix + self.pw) / 2))
+            .take_while(|&(_, px)| px < self.plane_w)
+            .map(|(s, px)| (s, px * LANES))
+            .collect();
         for ci in 0..self.c_in {
             for iy in 0..self.h {
                 let (py, r) = ((iy + self.ph) / 2, (iy + self.ph) % 2);
@@ -856,15 +873,7 @@ impl Winograd {
                     continue;
                 }
                 let rows = [self.plane_at(ci * 4 + r * 2, py, 0), self.plane_at(ci * 4 + r * 2 + 1, py, 0)];
-                ats.clear();
-                ats.extend(
-                    (0..self.w)
-                        .map(|ix| (ix + self.pw) / 2)
-                        .take_while(|&px| px < self.plane_w)
-                        .enumerate()
-                        .map(|(ix, px)| rows[(ix + self.pw) % 2] + px * LANES),
-                );
-                f((ci * self.h + iy) * self.w, &ats);
+                f((ci * self.h + iy) * self.w, rows, &columns);
             }
         }
     }
@@ -901,12 +910,10 @@ impl Winograd {
         });
     }
 
-    /// `Y = Aᵀ M A` of every tile of block `b` from `m` (`[ξ][c_out][cols]`), written into the
-    /// block's images `images` (up to [`LANES`], `[c_out, oh, ow]` each); outputs past the
-    /// image are dropped.
-    fn transform_outputs(&self, m: &[f32], cols: usize, b: usize, c_out: usize, images: &mut [f32]) {
-        let out_len = c_out * self.oh * self.ow;
-        let count = images.len() / out_len;
+    /// `Y = Aᵀ M A` of every tile of block `b` from `m` (`[ξ][c_out][cols]`), written into
+    /// `lanes`, the block's output images side by side ([`interleave`]); outputs past the image
+    /// are dropped.
+    fn transform_outputs(&self, m: &[f32], cols: usize, b: usize, c_out: usize, lanes: &mut [f32]) {
         vectorized(|| {
             for o in 0..c_out {
                 for ty in 0..self.th {
@@ -923,9 +930,8 @@ impl Winograd {
                                 if ox >= self.ow {
                                     break;
                                 }
-                                for (z, &v) in value.iter().enumerate().take(count) {
-                                    images[z * out_len + (o * self.oh + oy) * self.ow + ox] = v;
-                                }
+                                let at = ((o * self.oh + oy) * self.ow + ox) * LANES;
+                                lanes[at..at + LANES].copy_from_slice(value);
                             }
                         }
                     }
@@ -934,12 +940,10 @@ impl Winograd {
         });
     }
 
-    /// `dM = A dY Aᵀ` of every tile of the output gradients `images` (up to [`LANES`] images
-    /// `[c_out, oh, ow]` of block `b`; zero past the image and in missing lanes), into `dm`
+    /// `dM = A dY Aᵀ` of every tile of block `b`'s output gradients, `lanes` (its images
+    /// `[c_out, oh, ow]` side by side, [`interleave`]; zero past the image), into `dm`
     /// (`[ξ][c_out][cols]`).
-    fn transform_gradients(&self, images: &[f32], c_out: usize, dm: &mut [f32], cols: usize, b: usize) {
-        let out_len = c_out * self.oh * self.ow;
-        let count = images.len() / out_len;
+    fn transform_gradients(&self, lanes: &[f32], c_out: usize, dm: &mut [f32], cols: usize, b: usize) {
         vectorized(|| {
             for o in 0..c_out {
                 for ty in 0..self.th {
@@ -948,9 +952,7 @@ impl Winograd {
                         for (i, row) in dy.iter_mut().enumerate().take(self.oh - TILE * ty) {
                             let line = (o * self.oh + TILE * ty + i) * self.ow + TILE * tx;
                             for (j, value) in row.iter_mut().enumerate().take(self.ow - TILE * tx) {
-                                for (z, v) in value.iter_mut().enumerate().take(count) {
-                                    *v = images[z * out_len + line + j];
-                                }
+                                *value = lanes[(line + j) * LANES..][..LANES].try_into().expect("8 lanes");
                             }
                         }
                         let t = both_axes::<TILE, SPAN, OutputAdjoint>(&dy);
