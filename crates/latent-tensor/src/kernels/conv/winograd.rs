@@ -10,8 +10,10 @@
 //! of DCGAN and the conv autoencoder: 1.96× fewer. The products are still GEMMs (25 of them, one
 //! per transformed position), at the same speed; the transforms cost the rest. On DCGAN's
 //! 64→128-channel layer (batch 128, one thread) a forward pass took 14.3 ms against im2col's
-//! 19.5: 8.4 ms of products, ~2.5 ms of input transform, ~1 ms of output transform and 0.6 ms
-//! for the weight's. `cargo xtask bench --only micro` reports each layer before and after.
+//! 19.5: 8.3–8.6 ms of products (~100 GFLOP/s), 2.6–2.8 of input transform (1.2 of it putting
+//! the images side by side), 0.9 of output transform and 1.0 for the weight's, timed by stage
+//! on a noisy machine; moving images by 8×8 transposes (`lanes`) and vectorising the weight
+//! transform took 0.45 and 0.5 ms off that. `cargo xtask bench --only micro` reports each layer.
 //!
 //! # How
 //! - **Polyphase.** With the input zero-padded and cut into its four stride phases
