@@ -16,7 +16,7 @@
 //! finite differences never straddle one.
 //!
 //! # The registry
-//! [`registry`] lists one [`OpCheck`] per checked function of this crate (each op kind, plus
+//! [`registry()`] lists one [`OpCheck`] per checked function of this crate (each op kind, plus
 //! variants such as a transposed-operand matmul). [`run_check`] runs one through a proptest
 //! runner with a fixed seed, and records which [`OpKind`]s its graphs exercised; a test asserts
 //! that every kind in [`OpKind::ALL`] is exercised by some check. Crates above this one (layers,
