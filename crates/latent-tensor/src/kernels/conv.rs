@@ -71,6 +71,7 @@
 use ndarray::{Array2, Array4, ArrayView2, ArrayView4, ArrayViewMut2};
 use rayon::prelude::*;
 
+use super::elementwise::{PARALLEL_MIN_LEN, worth_parallel};
 use super::matmul::gemm;
 use winograd::Winograd;
 
@@ -540,12 +541,17 @@ const DOT_MAX_OUTPUTS: usize = 2;
 /// a weight-sized matrix (0.4 M next to the 1.6 GFLOP of the 64→128-channel layer).
 const WEIGHT_GROUPS: usize = 4;
 
-/// A zeroed `[n, c, h, w]` array, zeroed by the pool's threads: a batch's output or input
-/// gradient is megabytes, and `Array4::zeros` cleared it on one thread (a `memset` that
-/// took 4% of a 2-thread DCGAN step's samples, with the other thread idle).
+/// A zeroed `[n, c, h, w]` array, zeroed by the pool's threads when it is large: a batch's
+/// output or input gradient is megabytes, and `Array4::zeros` cleared it on one thread (a
+/// `memset` that took 4% of a 2-thread DCGAN step's samples, with the other thread idle). Small
+/// ones (DCGAN's last layer writes 128 values) are not worth the tasks.
 fn zeros_in_parallel(shape: (usize, usize, usize, usize)) -> Array4<f32> {
+    let len = shape.0 * shape.1 * shape.2 * shape.3;
+    if !worth_parallel(len) {
+        return Array4::zeros(shape);
+    }
     let mut values = Vec::new();
-    values.par_extend(rayon::iter::repeat_n(0.0, shape.0 * shape.1 * shape.2 * shape.3));
+    values.par_extend(rayon::iter::repeat_n(0.0, len).with_min_len(PARALLEL_MIN_LEN));
     Array4::from_shape_vec(shape, values).expect("the length is the shape's")
 }
 
