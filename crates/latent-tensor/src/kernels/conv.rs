@@ -543,7 +543,7 @@ const WEIGHT_GROUPS: usize = 4;
 
 /// A zeroed `[n, c, h, w]` array, zeroed by the pool's threads when it is large: a batch's
 /// output or input gradient is megabytes, and `Array4::zeros` cleared it on one thread (a
-/// `memset` that took 4% of a 2-thread DCGAN step's samples, with the other thread idle). Small
+/// `memset` that took 5% of a 2-thread DCGAN step's samples, with the other thread idle). Small
 /// ones (DCGAN's last layer writes 128 values) are not worth the tasks.
 fn zeros_in_parallel(shape: (usize, usize, usize, usize)) -> Array4<f32> {
     let len = shape.0 * shape.1 * shape.2 * shape.3;

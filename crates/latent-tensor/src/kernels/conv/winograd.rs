@@ -51,8 +51,9 @@
 //! Images go through in blocks of [`LANES`]: every transform handles 8 images at once, one per
 //! vector lane (the phase planes are stored `[k][y][x][lane]`), and the last block of a batch is
 //! padded with zero images. A block's images (or output gradients) are first put side by side
-//! by 8×8 transposes (the `lanes` module), and outputs leave the same way. Column `t` of the products is `(block, tile, lane)`; consecutive
-//! positions' matrices are [`spaced`] by a cache line. A batch is cut into chunks of whole
+//! by 8×8 transposes (the `lanes` module), and outputs leave the same way. Column `t` of the
+//! products is `(block, tile, lane)`; consecutive positions' matrices are [`spaced`] by a cache
+//! line. A batch is cut into chunks of whole
 //! blocks (~[`TARGET_COLUMNS`] product columns, within [`BUDGET`] scratch elements), processed in
 //! parallel like the im2col path's, each thread reusing its own scratch buffers from call to
 //! call, and the weight gradient sums its chunks in `WEIGHT_GROUPS` fixed groups. Each output
@@ -390,7 +391,7 @@ fn with_scratch<R>(f: impl FnOnce(&mut Scratch) -> R) -> R {
 /// keeps at most [`POOLED`] buffers and [`POOLED_BYTES`] in all; a buffer that would exceed
 /// either is freed.
 static POOL: std::sync::Mutex<Vec<Vec<f32>>> = std::sync::Mutex::new(Vec::new());
-/// Most buffers [`POOL`] keeps: a weight-gradient call holds `WEIGHT_GROUPS` + 2 at once.
+/// Most buffers [`POOL`] keeps: a weight-gradient call holds `WEIGHT_GROUPS` + 1 at once.
 const POOLED: usize = 8;
 /// Most bytes [`POOL`] keeps.
 const POOLED_BYTES: usize = 64 << 20;
@@ -615,7 +616,7 @@ impl Winograd {
         let mut targets: Vec<&mut [f32]> = out.chunks_mut(group_images * out_len).collect();
         targets.resize_with(chunks.div_ceil(per_group), Default::default);
         let k = self.channel_phases();
-        let partials: Vec<Pooled> = targets
+        let mut partials: Vec<Pooled> = targets
             .into_par_iter()
             .enumerate()
             .map(|(group, target)| {
@@ -639,20 +640,18 @@ impl Winograd {
                 du
             })
             .collect();
-        // The groups' sums added in group order, one position per task (serial, this was 1% of a
-        // 2-thread DCGAN step with the other thread idle).
-        let (first, rest) = partials.split_first().expect("a non-empty batch has a group");
+        // The later groups' sums added onto the first's in group order, one position per task
+        // (summed on one thread, this was 1% of a 2-thread DCGAN step with the other one idle).
+        let (du, rest) = partials.split_first_mut().expect("a non-empty batch has a group");
         let len = spaced(c_out * k);
-        let mut du = Pooled::take(first.len());
-        du.par_chunks_mut(len).zip(first.par_chunks(len)).enumerate().for_each(|(xi, (d, f))| {
-            d[..c_out * k].copy_from_slice(&f[..c_out * k]);
-            for part in rest {
+        du.par_chunks_mut(len).enumerate().for_each(|(xi, d)| {
+            for part in &*rest {
                 for (d, p) in d[..c_out * k].iter_mut().zip(&part[xi * len..][..c_out * k]) {
                     *d += p;
                 }
             }
         });
-        self.weight_gradient(&du, c_out)
+        self.weight_gradient(du, c_out)
     }
 
     /// Elements of one input image.
