@@ -35,6 +35,10 @@
 //!   decomposition and Winograd's F(4×4, 2×2), with half the multiply-adds at a 7×7 output. It
 //!   covers all three functions (forward, input and weight gradients), so transposed
 //!   convolutions of that shape use it too.
+//! - **Small receptive fields** (`c_in·kh·kw` at most 64: first layers on grey or colour images,
+//!   and the transposed convolutions that produce such images) take the private `shallow` module
+//!   on CPUs with AVX2 and FMA: image by image, register-tiled kernels writing straight into
+//!   NCHW, since a product whose inner dimension is 16 spends its time packing and copying.
 //!
 //! Operand layouts follow what [`gemm`] (matrixmultiply) packs fastest: its left operand with
 //! contiguous columns and its right operand with contiguous rows; other strides are gathered
@@ -76,6 +80,7 @@ use super::matmul::gemm;
 use winograd::Winograd;
 
 mod lanes;
+mod shallow;
 mod winograd;
 
 /// Stride and zero padding of a 2-D convolution or transposed convolution, and the output
@@ -190,6 +195,13 @@ pub fn conv2d(x: ArrayView4<f32>, w: ArrayView4<f32>, spec: ConvOptions) -> Arra
         let (x, w) = (x.as_standard_layout(), w.as_standard_layout());
         let (x, w) = (x.as_slice().expect("standard layout"), w.as_slice().expect("standard layout"));
         fast.forward(x, w, c_out, out.as_slice_mut().expect("fresh array is contiguous"));
+        return out;
+    }
+    if shallow::suits(&geo, n, c_out) {
+        let mut out = zeros_in_parallel((n, c_out, geo.oh, geo.ow));
+        let (x, w) = (x.as_standard_layout(), w.as_standard_layout());
+        let (x, w) = (x.as_slice().expect("standard layout"), w.as_slice().expect("standard layout"));
+        shallow::forward(&geo, x, w, c_out, out.as_slice_mut().expect("fresh array is contiguous"));
         return out;
     }
     conv2d_in_chunks(x, w, &geo, geo.chunk_items(n, c_out))
@@ -313,6 +325,13 @@ pub fn conv2d_backward_input(
         fast.backward_input(w, g, c_out, grad_x.as_slice_mut().expect("fresh array is contiguous"));
         return grad_x;
     }
+    if shallow::suits(&geo, n, c_out) {
+        let mut grad_x = zeros_in_parallel((n, c_in, geo.h, geo.w));
+        let (w, g) = (w.as_standard_layout(), grad_out.as_standard_layout());
+        let (w, g) = (w.as_slice().expect("standard layout"), g.as_slice().expect("standard layout"));
+        shallow::backward_input(&geo, w, g, c_out, grad_x.as_slice_mut().expect("fresh array is contiguous"));
+        return grad_x;
+    }
     backward_input_in_chunks(w, grad_out, &geo, geo.chunk_items(n, c_out))
 }
 
@@ -379,6 +398,15 @@ pub fn conv2d_backward_weight(
         Some(fast) => {
             let (x, g) = (x.as_standard_layout(), grad_out.as_standard_layout());
             fast.backward_weight(x.as_slice().expect("standard layout"), g.as_slice().expect("standard layout"), c_out)
+        }
+        None if shallow::suits(&geo, n, c_out) => {
+            let (x, g) = (x.as_standard_layout(), grad_out.as_standard_layout());
+            shallow::backward_weight(
+                &geo,
+                x.as_slice().expect("standard layout"),
+                g.as_slice().expect("standard layout"),
+                c_out,
+            )
         }
         None => backward_weight_in_chunks(x, grad_out, &geo, geo.chunk_items(n, c_out)),
     };
@@ -1017,6 +1045,10 @@ mod tests {
         (1, 2, 3, (3, 3), (5, 5), (1, 1), (2, 2)),
         (3, 2, 2, (9, 9), (3, 3), (3, 2), (0, 2)),
         (1, 1, 2, (1, 1), (3, 3), (1, 1), (1, 1)),
+        // An 8×8 output (64 pixels, rows of the `shallow` scratch matrices padded), and a
+        // receptive field of 5·4·4 = 80 values (past `shallow::MAX_ROWS`: the im2col path).
+        (2, 2, 5, (8, 8), (3, 3), (1, 1), (1, 1)),
+        (2, 5, 3, (6, 6), (4, 4), (2, 2), (1, 1)),
     ];
 
     #[test]
@@ -1328,10 +1360,14 @@ mod tests {
         // With the test-size budgets, both geometries are cut into several chunks of several
         // images, more chunks than the weight gradient has groups, with smaller last ones.
         let mut rng = Lcg::new(17);
-        let cases = [(20, 4, 6, 8, 4, (2, 2), (1, 1)), (17, 3, 4, 5, 3, (1, 1), (1, 1))];
+        // The first two take the `shallow` path (receptive fields of 64 and 27 values), the
+        // third the im2col path (80 values).
+        let cases =
+            [(20, 4, 6, 8, 4, (2, 2), (1, 1)), (17, 3, 4, 5, 3, (1, 1), (1, 1)), (19, 5, 6, 8, 4, (2, 2), (1, 1))];
         for (n, ci, co, hw, k, st, p) in cases {
             let spec = options(st, p);
             let geo = Geometry::new(ci, (hw, hw), (k, k), spec).unwrap();
+            assert_eq!(shallow::suits(&geo, n, co), geo.rows() <= shallow::MAX_ROWS && shallow::suits(&geo, 1, 1));
             let chunk = geo.chunk_items(n, co);
             assert!(1 < chunk && chunk < n, "the batch must be cut into chunks of several images");
             assert!(n.div_ceil(chunk) > WEIGHT_GROUPS, "the weight gradient's groups must hold several chunks");

@@ -62,7 +62,7 @@ pub(super) fn suits(m: usize, k: usize, n: usize, csa: isize, rsb: isize) -> boo
 }
 
 /// Whether this CPU has AVX2 and FMA (detected once, then cached by std).
-fn has_avx2_fma() -> bool {
+pub(super) fn has_avx2_fma() -> bool {
     #[cfg(target_arch = "x86_64")]
     {
         std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
