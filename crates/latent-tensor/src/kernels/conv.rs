@@ -80,6 +80,7 @@ use super::matmul::gemm;
 use winograd::Winograd;
 
 mod lanes;
+mod panels;
 mod shallow;
 mod winograd;
 

@@ -7,8 +7,8 @@
 //! ran near this CPU's peak (~100 GFLOP/s a core), so being faster meant doing fewer. Here a 4×4
 //! output tile of one channel pair costs 4 phases × 25 products: 6.25 per pixel when the output
 //! side is a multiple of 4, 8.2 for a 7×7 output (tiles cover 8×8), the side of the large layers
-//! of DCGAN and the conv autoencoder: 1.96× fewer. The products are still GEMMs (25 of them, one
-//! per transformed position), at the same speed; the transforms cost the rest. On DCGAN's
+//! of DCGAN and the conv autoencoder: 1.96× fewer. The products are still matrix products (25 of
+//! them, one per transformed position), at the same speed; the transforms cost the rest. On DCGAN's
 //! 64→128-channel layer (batch 128, one thread) a forward pass took 14.3 ms against im2col's
 //! 19.5: 8.3–8.6 ms of products (~100 GFLOP/s), 2.6–2.8 of input transform (1.2 of it putting
 //! the images side by side), 0.9 of output transform and 1.0 for the weight's, timed by stage
@@ -47,6 +47,16 @@
 //!   finite difference with a step of 10⁻² amplifies it past the gradient checks' tolerance, so
 //!   theirs for this path use a step of 0.5 (exact for a linear map).
 //!
+//! # The products
+//! Where AVX2 and FMA are present ([`Layout::Panels`]), the forward and input-gradient products
+//! run on the `panels` kernel: each `U_ξ` is packed once per call, and the transforms write the
+//! right operands (`V` forward, `dM` for the input gradient) straight into its panels of 16
+//! columns, so nothing is packed per chunk (matrixmultiply's packing had been 7.5% of a DCGAN
+//! step's samples). On DCGAN's 64→128-channel layer the 25 products of a forward pass took
+//! 8.0 ms (105 GFLOP/s) against GEMM's 8.3–8.6. The weight gradient's products
+//! (`dU_ξ = dM_ξ·V_ξᵀ`, a long inner dimension) stay on [`gemm`] with plain rows
+//! ([`Layout::Rows`]), as does everything on other CPUs.
+//!
 //! # Layout and threads
 //! Images go through in blocks of [`LANES`]: every transform handles 8 images at once, one per
 //! vector lane (the phase planes are stored `[k][y][x][lane]`), and the last block of a batch is
@@ -64,6 +74,7 @@ use ndarray::{Array2, ArrayView2, ArrayViewMut2};
 use rayon::prelude::*;
 
 use super::lanes::{LANES, deinterleave, interleave};
+use super::panels;
 use super::{Geometry, WEIGHT_GROUPS, sized};
 use crate::kernels::elementwise::vectorized;
 use crate::kernels::matmul::gemm;
@@ -105,10 +116,24 @@ const AT: [[f32; SPAN]; TILE] =
 #[cfg_attr(not(test), allow(dead_code))]
 const A: [[f32; TILE]; SPAN] = transpose(AT);
 
-/// Product columns a chunk aims at: enough for the GEMMs to amortise packing their `U_ξ`. 128
-/// trained DCGAN fastest end to end (10.6–11.8 s of CPU time for 30 batches against 11.7–12.2
-/// with 256, alternating runs).
-const TARGET_COLUMNS: usize = 128;
+/// Product columns a chunk aims at. With GEMM packing `U_ξ` again for every chunk, 128 trained
+/// DCGAN fastest (10.6–11.8 s of CPU time for 30 batches against 11.7–12.2 with 256). With `U_ξ`
+/// packed once per call (the `panels` kernel) smaller chunks keep their 25 matrices nearer the
+/// core. `train_seconds` of 30 DCGAN batches on the bundled sample, median of 5 alternating
+/// runs, 1 / 2 threads, in two sessions of runs:
+///
+/// | columns | first | second |
+/// | --- | --- | --- |
+/// | 256 | 6.32 / 3.52 | |
+/// | 128 | 6.12 / 3.35 | 6.60 / 3.82 |
+/// | 64 | 5.83 / 3.22 | 5.99 / 3.46 |
+/// | 32 | | 6.05 / 3.34 |
+/// | GEMM at 128 | 6.34 / 3.53 | 6.41 / 3.85 |
+///
+/// (The conv autoencoder in the second: 1.18 / 0.67 at 128, 1.17 / 0.68 at 64, 1.19 / 0.70 at
+/// 32, 1.21 / 0.73 for GEMM.) A larger chunk for the weight gradient alone (128, with 64 for
+/// the other passes) was no faster.
+const TARGET_COLUMNS: usize = 64;
 /// Most elements of a chunk's scratch (`V`, `M` and the phase planes of one block).
 const BUDGET: usize = 1 << 22;
 /// Fewest input channel-phases (`4·c_in`) and output channels for which this path is taken.
@@ -341,6 +366,19 @@ pub(super) struct Winograd {
     /// Size of one phase plane as the tiles read it: `4·th + 1` by `4·tw + 1`.
     plane_h: usize,
     plane_w: usize,
+    /// How the forward pass and the input gradient lay out their products' operands:
+    /// [`Layout::Panels`] where the `panels` kernel runs vectorised.
+    layout: Layout,
+}
+
+/// How the operands of a chunk's 25 products are laid out.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Layout {
+    /// Plain row-major matrices, multiplied by [`gemm`] (which packs them itself).
+    Rows,
+    /// The transformed weight packed once per call and the right operands written as panels,
+    /// multiplied by the `panels` kernel.
+    Panels,
 }
 
 /// Which products a transformed weight is for.
@@ -456,6 +494,7 @@ impl Winograd {
             tw,
             plane_h: TILE * th + 1,
             plane_w: TILE * tw + 1,
+            layout: if panels::available() { Layout::Panels } else { Layout::Rows },
         })
     }
 
@@ -491,7 +530,7 @@ impl Winograd {
     /// `[k][c_out]`, for the forward products (the layout GEMM packs fastest as a left operand),
     /// `[c_out][k]` for the input gradient's (whose left operand is `U_ξᵀ`). Consecutive `ξ`
     /// are [`spaced`].
-    fn transform_weight(&self, w: &[f32], c_out: usize, usage: Use) -> Pooled {
+    fn transform_weight(&self, w: &[f32], c_out: usize, usage: Use, layout: Layout) -> Pooled {
         let k = self.channel_phases();
         let len = spaced(k * c_out);
         let mut u = Pooled::take(POSITIONS * len);
@@ -547,19 +586,32 @@ impl Winograd {
                 }
             }
         });
-        u
+        if layout == Layout::Rows {
+            return u;
+        }
+        // Each U_ξ, laid out above as [inner][rows] of its product, packed for `panels`.
+        let (inner, rows) = match usage {
+            Use::Forward => (k, c_out),
+            Use::InputGradient => (c_out, k),
+        };
+        let packed_len = spaced(panels::packed_len(rows, inner));
+        let mut packed = Pooled::take(POSITIONS * packed_len);
+        packed.par_chunks_mut(packed_len).zip(u.par_chunks(len)).for_each(|(dst, u_xi)| {
+            panels::pack_left(&u_xi[..k * c_out], inner, rows, &mut dst[..panels::packed_len(rows, inner)]);
+        });
+        packed
     }
 
     /// The forward convolution of the contiguous images `x` (`[n, c_in, h, w]`) by the weight
     /// `w` (`[c_out, c_in, 4, 4]`, contiguous), written into `out` (`[n, c_out, oh, ow]`).
     pub(super) fn forward(&self, x: &[f32], w: &[f32], c_out: usize, out: &mut [f32]) {
         let sizes = self.sizes(x.len() / self.image_len(), c_out);
-        let u = self.transform_weight(w, c_out, Use::Forward);
+        let u = self.transform_weight(w, c_out, Use::Forward, self.layout);
         out.par_chunks_mut(sizes.chunk * sizes.out_len).zip(x.par_chunks(sizes.chunk * sizes.in_len)).for_each(
             |(out_c, x_c)| {
                 with_scratch(|s| {
-                    let cols = self.transform_chunk_inputs(x_c, s);
-                    self.products(Use::Forward, &u, c_out, cols, s);
+                    let cols = self.transform_chunk_inputs(x_c, s, self.layout);
+                    self.products(Use::Forward, &u, c_out, cols, s, self.layout);
                     self.write_outputs(&s.outputs, &mut s.lanes, cols, c_out, out_c);
                 })
             },
@@ -571,12 +623,12 @@ impl Winograd {
     /// (`[n, c_in, h, w]`, zero on entry).
     pub(super) fn backward_input(&self, w: &[f32], g: &[f32], c_out: usize, grad_x: &mut [f32]) {
         let sizes = self.sizes(grad_x.len() / self.image_len(), c_out);
-        let u = self.transform_weight(w, c_out, Use::InputGradient);
+        let u = self.transform_weight(w, c_out, Use::InputGradient, self.layout);
         grad_x.par_chunks_mut(sizes.chunk * sizes.in_len).zip(g.par_chunks(sizes.chunk * sizes.out_len)).for_each(
             |(gx_c, g_c)| {
                 with_scratch(|s| {
-                    let cols = self.transform_chunk_gradients(g_c, c_out, s);
-                    self.products(Use::InputGradient, &u, c_out, cols, s);
+                    let cols = self.transform_chunk_gradients(g_c, c_out, s, self.layout);
+                    self.products(Use::InputGradient, &u, c_out, cols, s, self.layout);
                     self.write_input_gradients(cols, gx_c, s);
                 })
             },
@@ -609,7 +661,7 @@ impl Winograd {
         let per_group = chunks.div_ceil(WEIGHT_GROUPS);
         let group_images = per_group * chunk;
         let (u, out): (_, &mut [f32]) = match forward {
-            Some((w, out)) => (Some(self.transform_weight(w, c_out, Use::Forward)), out),
+            Some((w, out)) => (Some(self.transform_weight(w, c_out, Use::Forward, Layout::Rows)), out),
             None => (None, &mut []),
         };
         // The forward pass's images, cut like the groups (an empty slice per group without one).
@@ -628,11 +680,12 @@ impl Winograd {
                 let mut target = target.chunks_mut(chunk * out_len);
                 for (i, (x_c, g_c)) in x_g.chunks(chunk * in_len).zip(g_g.chunks(chunk * out_len)).enumerate() {
                     with_scratch(|s| {
-                        let cols = self.transform_chunk_inputs(x_c, s);
-                        self.transform_chunk_gradients(g_c, c_out, s);
+                        // The weight products read V and dM as rows (`dU_ξ = dM_ξ·V_ξᵀ`).
+                        let cols = self.transform_chunk_inputs(x_c, s, Layout::Rows);
+                        self.transform_chunk_gradients(g_c, c_out, s, Layout::Rows);
                         self.weight_products(&mut du, c_out, cols, i > 0, s);
                         if let (Some(out_c), Some(u)) = (target.next(), &u) {
-                            self.products(Use::Forward, u, c_out, cols, s);
+                            self.products(Use::Forward, u, c_out, cols, s, Layout::Rows);
                             self.write_outputs(&s.outputs, &mut s.lanes, cols, c_out, out_c);
                         }
                     });
@@ -670,28 +723,28 @@ impl Winograd {
     }
 
     /// `V` of a chunk of input images `x_c` into `s.inputs` (`[ξ][k][cols]`); returns `cols`.
-    fn transform_chunk_inputs(&self, x_c: &[f32], s: &mut Scratch) -> usize {
+    fn transform_chunk_inputs(&self, x_c: &[f32], s: &mut Scratch, layout: Layout) -> usize {
         let cols = self.chunk_cols(x_c.len() / self.image_len());
         let planes = sized(&mut s.planes, self.planes_len());
         let lanes = sized(&mut s.lanes, LANES * self.image_len());
         let v = sized(&mut s.inputs, POSITIONS * spaced(self.channel_phases() * cols));
         for (b, images) in x_c.chunks(LANES * self.image_len()).enumerate() {
             self.fill_planes(images, lanes, planes);
-            self.transform_inputs(planes, v, cols, b);
+            self.transform_inputs(planes, v, cols, b, layout);
         }
         cols
     }
 
     /// `dM` of a chunk of output gradients `g_c` into `s.outputs` (`[ξ][c_out][cols]`); returns
     /// `cols`.
-    fn transform_chunk_gradients(&self, g_c: &[f32], c_out: usize, s: &mut Scratch) -> usize {
+    fn transform_chunk_gradients(&self, g_c: &[f32], c_out: usize, s: &mut Scratch, layout: Layout) -> usize {
         let out_len = c_out * self.oh * self.ow;
         let cols = self.chunk_cols(g_c.len() / out_len);
         let dm = sized(&mut s.outputs, POSITIONS * spaced(c_out * cols));
         let lanes = sized(&mut s.lanes, LANES * out_len);
         for (b, images) in g_c.chunks(LANES * out_len).enumerate() {
             interleave(images, out_len, lanes);
-            self.transform_gradients(lanes, c_out, dm, cols, b);
+            self.transform_gradients(lanes, c_out, dm, cols, b, layout);
         }
         cols
     }
@@ -699,8 +752,11 @@ impl Winograd {
     /// The 25 products of a chunk: for [`Use::Forward`], `M_ξ = U_ξ·V_ξ` from `s.inputs` into
     /// `s.outputs`; for [`Use::InputGradient`], `dV_ξ = U_ξᵀ·dM_ξ` from `s.outputs` into
     /// `s.inputs`. `u` is laid out for that use ([`Winograd::transform_weight`]).
-    fn products(&self, usage: Use, u: &[f32], c_out: usize, cols: usize, s: &mut Scratch) {
+    fn products(&self, usage: Use, u: &[f32], c_out: usize, cols: usize, s: &mut Scratch, layout: Layout) {
         let k = self.channel_phases();
+        if layout == Layout::Panels {
+            return self.panel_products(usage, u, c_out, cols, s);
+        }
         let u_len = spaced(k * c_out);
         let (in_len, out_len) = (spaced(k * cols), spaced(c_out * cols));
         let inputs = sized(&mut s.inputs, POSITIONS * in_len);
@@ -722,6 +778,28 @@ impl Winograd {
                     let dv_xi = ArrayViewMut2::from_shape((k, cols), inputs_xi).expect("dV shape");
                     gemm(1.0, u_xi.t(), dm_xi, 0.0, dv_xi);
                 }
+            }
+        }
+    }
+
+    /// [`Winograd::products`] for [`Layout::Panels`]: `u` packed, the right operands as panels.
+    fn panel_products(&self, usage: Use, u: &[f32], c_out: usize, cols: usize, s: &mut Scratch) {
+        let k = self.channel_phases();
+        let (in_len, out_len) = (spaced(k * cols), spaced(c_out * cols));
+        let inputs = sized(&mut s.inputs, POSITIONS * in_len);
+        let outputs = sized(&mut s.outputs, POSITIONS * out_len);
+        let (rows, inner) = match usage {
+            Use::Forward => (c_out, k),
+            Use::InputGradient => (k, c_out),
+        };
+        let u_len = spaced(panels::packed_len(rows, inner));
+        for xi in 0..POSITIONS {
+            let u_xi = &u[xi * u_len..][..panels::packed_len(rows, inner)];
+            let (inputs_xi, outputs_xi) =
+                (&mut inputs[xi * in_len..][..k * cols], &mut outputs[xi * out_len..][..c_out * cols]);
+            match usage {
+                Use::Forward => panels::product(u_xi, rows, inner, inputs_xi, cols, outputs_xi),
+                Use::InputGradient => panels::product(u_xi, rows, inner, outputs_xi, cols, inputs_xi),
             }
         }
     }
@@ -884,13 +962,23 @@ impl Winograd {
         ((k * self.plane_h + y) * self.plane_w + x) * LANES
     }
 
+    /// Where element `(row, col)` of a right operand `[rows, cols]` of the products lies in its
+    /// `layout`.
+    #[inline(always)]
+    fn at(layout: Layout, row: usize, col: usize, rows: usize, cols: usize) -> usize {
+        match layout {
+            Layout::Rows => row * cols + col,
+            Layout::Panels => panels::panel_offset(row, col, rows, cols),
+        }
+    }
+
     /// Index of lane 0 of block `b`, tile `(ty, tx)` in a row of `cols` product columns.
     fn column(&self, b: usize, ty: usize, tx: usize) -> usize {
         ((b * self.th + ty) * self.tw + tx) * LANES
     }
 
     /// `V = Bᵀ d B` of every input tile of block `b`'s phase planes, into `v` (`[ξ][k][cols]`).
-    fn transform_inputs(&self, planes: &[f32], v: &mut [f32], cols: usize, b: usize) {
+    fn transform_inputs(&self, planes: &[f32], v: &mut [f32], cols: usize, b: usize, layout: Layout) {
         let k_all = self.channel_phases();
         vectorized(|| {
             for k in 0..k_all {
@@ -904,7 +992,8 @@ impl Winograd {
                             }
                         }
                         let t = both_axes::<SPAN, SPAN, Input>(&d);
-                        store_positions(&t, v, k_all * cols, k * cols + self.column(b, ty, tx));
+                        let at = Self::at(layout, k, self.column(b, ty, tx), k_all, cols);
+                        store_positions(&t, v, k_all * cols, at);
                     }
                 }
             }
@@ -944,7 +1033,7 @@ impl Winograd {
     /// `dM = A dY Aᵀ` of every tile of block `b`'s output gradients, `lanes` (its images
     /// `[c_out, oh, ow]` side by side, [`interleave`]; zero past the image), into `dm`
     /// (`[ξ][c_out][cols]`).
-    fn transform_gradients(&self, lanes: &[f32], c_out: usize, dm: &mut [f32], cols: usize, b: usize) {
+    fn transform_gradients(&self, lanes: &[f32], c_out: usize, dm: &mut [f32], cols: usize, b: usize, layout: Layout) {
         vectorized(|| {
             for o in 0..c_out {
                 for ty in 0..self.th {
@@ -957,7 +1046,8 @@ impl Winograd {
                             }
                         }
                         let t = both_axes::<TILE, SPAN, OutputAdjoint>(&dy);
-                        store_positions(&t, dm, c_out * cols, o * cols + self.column(b, ty, tx));
+                        let at = Self::at(layout, o, self.column(b, ty, tx), c_out, cols);
+                        store_positions(&t, dm, c_out * cols, at);
                     }
                 }
             }
@@ -1089,17 +1179,21 @@ mod tests {
         }
     }
 
+    /// Both layouts of the products (GEMM on rows, and the `panels` kernel where it runs), in
+    /// every pass, against im2col.
     #[test]
     fn matches_im2col_in_every_pass() {
         let mut rng = Lcg::new(11);
-        for &(c_in, c_out, hw, pad) in GEOS {
+        let layouts = if panels::available() { vec![Layout::Rows, Layout::Panels] } else { vec![Layout::Rows] };
+        for (&(c_in, c_out, hw, pad), layout) in GEOS.iter().flat_map(|geo| layouts.iter().map(move |&l| (geo, l))) {
             for n in [1, 5, 8, 13, 17] {
                 let (geo, fast, _) = setup(c_in, c_out, hw, pad);
+                let fast = Winograd { layout, ..fast };
                 let x = rng.array4((n, c_in, hw.0, hw.1));
                 let w = rng.array4((c_out, c_in, 4, 4));
                 let g = rng.array4((n, c_out, geo.oh, geo.ow));
                 let (y, gx, gw) = passes(&fast, &geo, x.view(), w.view(), g.view());
-                let what = format!("{c_in}→{c_out} {hw:?} pad {pad} n {n}");
+                let what = format!("{c_in}→{c_out} {hw:?} pad {pad} n {n} {layout:?}");
                 let chunk = geo.chunk_items(n, c_out);
                 let y_ref = conv2d_in_chunks(x.view(), w.view(), &geo, chunk);
                 assert_near(y.as_slice().unwrap(), y_ref.as_slice().unwrap(), &format!("forward {what}"));
