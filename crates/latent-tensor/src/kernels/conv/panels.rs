@@ -63,6 +63,16 @@ pub(super) fn pack_left(a_t: &[f32], inner: usize, rows: usize, dst: &mut [f32])
     }
 }
 
+/// How the right operand of [`product`] is stored.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Right {
+    /// As panels ([`panel_offset`]).
+    Panels,
+    /// Row-major: the kernel reads 16 columns of each row where they are (for operands laid out
+    /// for another product as well).
+    Rows,
+}
+
 /// Where element `(row, col)` of a right operand `[inner, cols]` stored as panels lies.
 /// `cols` must be a multiple of 8.
 #[inline(always)]
@@ -73,12 +83,12 @@ pub(super) fn panel_offset(row: usize, col: usize, inner: usize, cols: usize) ->
 }
 
 /// `c[i, j] = Σ_q a[i, q]·b[q, j]` for `a: [rows, inner]` packed by [`pack_left`], `b:
-/// [inner, cols]` stored as panels ([`panel_offset`]) and `c: [rows, cols]` row-major (every
+/// [inner, cols]` stored as `right` says and `c: [rows, cols]` row-major (every
 /// element written): each element one chain of fused multiply-adds in `q` order from zero.
 ///
 /// # Panics
 /// If `cols` is not a multiple of 8 or the lengths do not fit the shapes.
-pub(super) fn product(a: &[f32], rows: usize, inner: usize, b: &[f32], cols: usize, c: &mut [f32]) {
+pub(super) fn product(a: &[f32], rows: usize, inner: usize, (b, right): (&[f32], Right), cols: usize, c: &mut [f32]) {
     assert!(
         cols % LANES == 0 && a.len() == packed_len(rows, inner) && b.len() == inner * cols && c.len() == rows * cols,
         "panels::product: lengths do not fit the shapes"
@@ -86,23 +96,34 @@ pub(super) fn product(a: &[f32], rows: usize, inner: usize, b: &[f32], cols: usi
     #[cfg(target_arch = "x86_64")]
     if available() {
         // SAFETY: the CPU has AVX2 and FMA; the lengths were checked above.
-        unsafe { avx2::product(a, rows, inner, b, cols, c) };
+        unsafe { avx2::product(a, rows, inner, (b, right), cols, c) };
         return;
     }
-    portable::product(a, rows, inner, b, cols, c);
+    portable::product(a, rows, inner, (b, right), cols, c);
 }
 
 /// [`product`] one value at a time, with the same operations in the same order.
 mod portable {
-    use super::{ROWS, panel_offset};
+    use super::{ROWS, Right, panel_offset};
 
     /// See [`super::product`].
-    pub(super) fn product(a: &[f32], rows: usize, inner: usize, b: &[f32], cols: usize, c: &mut [f32]) {
+    pub(super) fn product(
+        a: &[f32],
+        rows: usize,
+        inner: usize,
+        (b, right): (&[f32], Right),
+        cols: usize,
+        c: &mut [f32],
+    ) {
         for i in 0..rows {
             let (block, r) = (i / ROWS, i % ROWS);
             for j in 0..cols {
                 c[i * cols + j] = (0..inner).fold(0.0, |acc, q| {
-                    a[(block * inner + q) * ROWS + r].mul_add(b[panel_offset(q, j, inner, cols)], acc)
+                    let at = match right {
+                        Right::Panels => panel_offset(q, j, inner, cols),
+                        Right::Rows => q * cols + j,
+                    };
+                    a[(block * inner + q) * ROWS + r].mul_add(b[at], acc)
                 });
             }
         }
@@ -113,20 +134,31 @@ mod portable {
 mod avx2 {
     use std::arch::x86_64::*;
 
-    use super::{LANES, PANEL, ROWS};
+    use super::{LANES, PANEL, ROWS, Right};
 
     /// [`super::product`] with AVX2 and FMA.
     ///
     /// # Safety
     /// The lengths must fit the shapes (as the caller checks); AVX2 and FMA present.
     #[target_feature(enable = "avx2,fma")]
-    pub(super) unsafe fn product(a: &[f32], rows: usize, inner: usize, b: &[f32], cols: usize, c: &mut [f32]) {
+    pub(super) unsafe fn product(
+        a: &[f32],
+        rows: usize,
+        inner: usize,
+        (b, right): (&[f32], Right),
+        cols: usize,
+        c: &mut [f32],
+    ) {
         let (a, b, c) = (a.as_ptr(), b.as_ptr(), c.as_mut_ptr());
         let mut start = 0;
         while start < cols {
             let width = PANEL.min(cols - start);
-            // SAFETY: the panel at `start` holds `inner · width` values of `b`.
-            let panel = unsafe { b.add(start * inner) };
+            // SAFETY: the panel at `start` holds `inner · width` values of `b`, `stride` apart by
+            // rows of `width`.
+            let (panel, stride) = match right {
+                Right::Panels => (unsafe { b.add(start * inner) }, width),
+                Right::Rows => (unsafe { b.add(start) }, cols),
+            };
             for block in 0..rows.div_ceil(ROWS) {
                 let count = ROWS.min(rows - block * ROWS);
                 // SAFETY: block `block` of the packed `a` holds `inner · 6` values; rows
@@ -135,9 +167,9 @@ mod avx2 {
                     let a_block = a.add(block * inner * ROWS);
                     let c_block = c.add(block * ROWS * cols + start);
                     if width == PANEL {
-                        tile::<2>(a_block, inner, panel, c_block, cols, count);
+                        tile::<2>(a_block, inner, (panel, stride), c_block, cols, count);
                     } else {
-                        tile::<1>(a_block, inner, panel, c_block, cols, count);
+                        tile::<1>(a_block, inner, (panel, stride), c_block, cols, count);
                     }
                 }
             }
@@ -145,19 +177,27 @@ mod avx2 {
         }
     }
 
-    /// One 6-row block of `a` by one panel of `V` vectors: `count` rows of `c` (stride `ldc`).
+    /// One 6-row block of `a` by one panel of `V` vectors (rows `stride` apart): `count` rows of
+    /// `c` (stride `ldc`).
     ///
     /// # Safety
-    /// `a` readable for `inner·6` values, `b` for `inner·8·V`, `c` writable for `count` rows of
+    /// `a` readable for `inner·6` values, `b` for `inner` rows of `8·V`, `c` writable for `count` rows of
     /// `8·V` values `ldc` apart; AVX2 and FMA present.
     #[inline]
     #[target_feature(enable = "avx2,fma")]
-    unsafe fn tile<const V: usize>(a: *const f32, inner: usize, b: *const f32, c: *mut f32, ldc: usize, count: usize) {
+    unsafe fn tile<const V: usize>(
+        a: *const f32,
+        inner: usize,
+        (b, stride): (*const f32, usize),
+        c: *mut f32,
+        ldc: usize,
+        count: usize,
+    ) {
         let mut acc = [[_mm256_setzero_ps(); V]; ROWS];
         for q in 0..inner {
             // SAFETY: step `q` of the panel and of the block, in bounds (the contract).
             unsafe {
-                let line = b.add(q * V * LANES);
+                let line = b.add(q * stride);
                 let mut x = [_mm256_setzero_ps(); V];
                 for (v, x) in x.iter_mut().enumerate() {
                     *x = _mm256_loadu_ps(line.add(v * LANES));
@@ -215,8 +255,8 @@ mod tests {
         }
     }
 
-    /// Both versions match the product in f64, and each other bit for bit, with partial row
-    /// blocks and a partial last panel.
+    /// Both versions, reading panels or rows, match the product in f64 and each other bit for
+    /// bit, with partial row blocks and a partial last panel.
     #[test]
     fn product_matches_the_definition_and_the_portable_version() {
         for (rows, inner, cols) in [(1, 1, 8), (6, 4, 16), (7, 9, 24), (13, 33, 40), (128, 64, 32), (4, 3, 8)] {
@@ -227,8 +267,11 @@ mod tests {
             pack_left(&a_t, inner, rows, &mut packed);
             let panels = as_panels(&b, inner, cols);
             let (mut fast, mut slow) = (vec![f32::NAN; rows * cols], vec![f32::NAN; rows * cols]);
-            product(&packed, rows, inner, &panels, cols, &mut fast);
-            portable::product(&packed, rows, inner, &panels, cols, &mut slow);
+            product(&packed, rows, inner, (&panels, Right::Panels), cols, &mut fast);
+            portable::product(&packed, rows, inner, (&panels, Right::Panels), cols, &mut slow);
+            let mut from_rows = vec![f32::NAN; rows * cols];
+            product(&packed, rows, inner, (&b, Right::Rows), cols, &mut from_rows);
+            portable::product(&packed, rows, inner, (&b, Right::Rows), cols, &mut slow);
             for i in 0..rows {
                 for j in 0..cols {
                     let want: f64 = (0..inner).map(|q| f64::from(a[i * inner + q]) * f64::from(b[q * cols + j])).sum();
@@ -238,6 +281,7 @@ mod tests {
                         "c[{i}, {j}] of {rows}x{inner}x{cols}"
                     );
                     assert_eq!(got.to_bits(), slow[i * cols + j].to_bits(), "c[{i}, {j}] of {rows}x{inner}x{cols}");
+                    assert_eq!(got.to_bits(), from_rows[i * cols + j].to_bits(), "rows: c[{i}, {j}]");
                 }
             }
         }

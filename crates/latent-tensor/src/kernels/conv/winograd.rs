@@ -661,7 +661,7 @@ impl Winograd {
         let per_group = chunks.div_ceil(WEIGHT_GROUPS);
         let group_images = per_group * chunk;
         let (u, out): (_, &mut [f32]) = match forward {
-            Some((w, out)) => (Some(self.transform_weight(w, c_out, Use::Forward, Layout::Rows)), out),
+            Some((w, out)) => (Some(self.transform_weight(w, c_out, Use::Forward, self.layout)), out),
             None => (None, &mut []),
         };
         // The forward pass's images, cut like the groups (an empty slice per group without one).
@@ -751,11 +751,18 @@ impl Winograd {
 
     /// The 25 products of a chunk: for [`Use::Forward`], `M_ξ = U_ξ·V_ξ` from `s.inputs` into
     /// `s.outputs`; for [`Use::InputGradient`], `dV_ξ = U_ξᵀ·dM_ξ` from `s.outputs` into
-    /// `s.inputs`. `u` is laid out for that use ([`Winograd::transform_weight`]).
+    /// `s.inputs`. `u` is laid out for that use and for `self.layout`
+    /// ([`Winograd::transform_weight`]); the right operands are in `layout`, which must be
+    /// [`Layout::Rows`] unless `self.layout` is [`Layout::Panels`].
     fn products(&self, usage: Use, u: &[f32], c_out: usize, cols: usize, s: &mut Scratch, layout: Layout) {
         let k = self.channel_phases();
-        if layout == Layout::Panels {
-            return self.panel_products(usage, u, c_out, cols, s);
+        if self.layout == Layout::Panels {
+            // `u` is packed (transformed for `self.layout`); the right operands are in `layout`.
+            let right = match layout {
+                Layout::Panels => panels::Right::Panels,
+                Layout::Rows => panels::Right::Rows,
+            };
+            return self.panel_products(usage, u, c_out, cols, s, right);
         }
         let u_len = spaced(k * c_out);
         let (in_len, out_len) = (spaced(k * cols), spaced(c_out * cols));
@@ -782,8 +789,9 @@ impl Winograd {
         }
     }
 
-    /// [`Winograd::products`] for [`Layout::Panels`]: `u` packed, the right operands as panels.
-    fn panel_products(&self, usage: Use, u: &[f32], c_out: usize, cols: usize, s: &mut Scratch) {
+    /// [`Winograd::products`] on the `panels` kernel: `u` packed, the right operands as `right`
+    /// says.
+    fn panel_products(&self, usage: Use, u: &[f32], c_out: usize, cols: usize, s: &mut Scratch, right: panels::Right) {
         let k = self.channel_phases();
         let (in_len, out_len) = (spaced(k * cols), spaced(c_out * cols));
         let inputs = sized(&mut s.inputs, POSITIONS * in_len);
@@ -798,8 +806,8 @@ impl Winograd {
             let (inputs_xi, outputs_xi) =
                 (&mut inputs[xi * in_len..][..k * cols], &mut outputs[xi * out_len..][..c_out * cols]);
             match usage {
-                Use::Forward => panels::product(u_xi, rows, inner, inputs_xi, cols, outputs_xi),
-                Use::InputGradient => panels::product(u_xi, rows, inner, outputs_xi, cols, inputs_xi),
+                Use::Forward => panels::product(u_xi, rows, inner, (inputs_xi, right), cols, outputs_xi),
+                Use::InputGradient => panels::product(u_xi, rows, inner, (outputs_xi, right), cols, inputs_xi),
             }
         }
     }
