@@ -1,6 +1,7 @@
 //! The Winograd path's matrix products (`M_ξ = U_ξ·V_ξ` forward, `dV_ξ = U_ξᵀ·dM_ξ` for the
 //! input gradient) on operands laid out for them: the left operand (the transformed weight)
-//! packed once per call, the right one written by the transforms straight into panels.
+//! packed once per call, the right one written by the transforms straight into panels. The
+//! `shallow` convolutions use the same kernel on plain rows (`Right::Rows`).
 //!
 //! # Why
 //! Through [`gemm`](crate::kernels::matmul::gemm), every product of every chunk packed both
@@ -66,11 +67,12 @@ pub(super) fn pack_left(a_t: &[f32], inner: usize, rows: usize, dst: &mut [f32])
 /// How the right operand of [`product`] is stored.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(super) enum Right {
-    /// As panels ([`panel_offset`]).
+    /// As panels ([`panel_offset`]); the column count must be a multiple of 8.
     Panels,
-    /// Row-major: the kernel reads 16 columns of each row where they are (for operands laid out
-    /// for another product as well).
-    Rows,
+    /// Row-major with rows this many elements apart: the kernel reads 16 columns of each row
+    /// where they are (for operands laid out for another product as well, and for the
+    /// `shallow` convolutions' column matrices).
+    Rows(usize),
 }
 
 /// Where element `(row, col)` of a right operand `[inner, cols]` stored as panels lies.
@@ -83,23 +85,38 @@ pub(super) fn panel_offset(row: usize, col: usize, inner: usize, cols: usize) ->
 }
 
 /// `c[i, j] = Σ_q a[i, q]·b[q, j]` for `a: [rows, inner]` packed by [`pack_left`], `b:
-/// [inner, cols]` stored as `right` says and `c: [rows, cols]` row-major (every
-/// element written): each element one chain of fused multiply-adds in `q` order from zero.
+/// [inner, cols]` stored as `right` says and `c: [rows, cols]` with rows `ldc` apart (the
+/// `cols` values of each written, nothing else): each element one chain of fused
+/// multiply-adds in `q` order from zero.
 ///
 /// # Panics
-/// If `cols` is not a multiple of 8 or the lengths do not fit the shapes.
-pub(super) fn product(a: &[f32], rows: usize, inner: usize, (b, right): (&[f32], Right), cols: usize, c: &mut [f32]) {
+/// If the lengths or strides do not fit the shapes, or `b` is panels of a column count that is
+/// not a multiple of 8.
+pub(super) fn product(
+    a: &[f32],
+    rows: usize,
+    inner: usize,
+    (b, right): (&[f32], Right),
+    cols: usize,
+    (c, ldc): (&mut [f32], usize),
+) {
+    let fits =
+        |len: usize, lines: usize, stride: usize| lines == 0 || (stride >= cols && len >= (lines - 1) * stride + cols);
+    let b_fits = match right {
+        Right::Panels => cols % LANES == 0 && b.len() >= inner * cols,
+        Right::Rows(ldb) => fits(b.len(), inner, ldb),
+    };
     assert!(
-        cols % LANES == 0 && a.len() == packed_len(rows, inner) && b.len() == inner * cols && c.len() == rows * cols,
+        a.len() == packed_len(rows, inner) && b_fits && fits(c.len(), rows, ldc),
         "panels::product: lengths do not fit the shapes"
     );
     #[cfg(target_arch = "x86_64")]
     if available() {
         // SAFETY: the CPU has AVX2 and FMA; the lengths were checked above.
-        unsafe { avx2::product(a, rows, inner, (b, right), cols, c) };
+        unsafe { avx2::product(a, rows, inner, (b, right), cols, (c, ldc)) };
         return;
     }
-    portable::product(a, rows, inner, (b, right), cols, c);
+    portable::product(a, rows, inner, (b, right), cols, (c, ldc));
 }
 
 /// [`product`] one value at a time, with the same operations in the same order.
@@ -113,15 +130,15 @@ mod portable {
         inner: usize,
         (b, right): (&[f32], Right),
         cols: usize,
-        c: &mut [f32],
+        (c, ldc): (&mut [f32], usize),
     ) {
         for i in 0..rows {
             let (block, r) = (i / ROWS, i % ROWS);
             for j in 0..cols {
-                c[i * cols + j] = (0..inner).fold(0.0, |acc, q| {
+                c[i * ldc + j] = (0..inner).fold(0.0, |acc, q| {
                     let at = match right {
                         Right::Panels => panel_offset(q, j, inner, cols),
-                        Right::Rows => q * cols + j,
+                        Right::Rows(ldb) => q * ldb + j,
                     };
                     a[(block * inner + q) * ROWS + r].mul_add(b[at], acc)
                 });
@@ -136,6 +153,14 @@ mod avx2 {
 
     use super::{LANES, PANEL, ROWS, Right};
 
+    /// The mask of the first `count` lanes (all of them for 8).
+    #[inline]
+    #[target_feature(enable = "avx2,fma")]
+    fn first_lanes(count: usize) -> __m256i {
+        let index = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+        _mm256_cmpgt_epi32(_mm256_set1_epi32(count as i32), index)
+    }
+
     /// [`super::product`] with AVX2 and FMA.
     ///
     /// # Safety
@@ -147,17 +172,19 @@ mod avx2 {
         inner: usize,
         (b, right): (&[f32], Right),
         cols: usize,
-        c: &mut [f32],
+        (c, ldc): (&mut [f32], usize),
     ) {
         let (a, b, c) = (a.as_ptr(), b.as_ptr(), c.as_mut_ptr());
         let mut start = 0;
         while start < cols {
             let width = PANEL.min(cols - start);
-            // SAFETY: the panel at `start` holds `inner · width` values of `b`, `stride` apart by
-            // rows of `width`.
+            // The last vector of a partial panel (a column count that is not a multiple of 8)
+            // is read and written under a mask.
+            let mask = (width % LANES > 0).then(|| first_lanes(width % LANES));
+            // SAFETY: the panel at `start` holds `inner` rows of `width` values, `stride` apart.
             let (panel, stride) = match right {
                 Right::Panels => (unsafe { b.add(start * inner) }, width),
-                Right::Rows => (unsafe { b.add(start) }, cols),
+                Right::Rows(ldb) => (unsafe { b.add(start) }, ldb),
             };
             for block in 0..rows.div_ceil(ROWS) {
                 let count = ROWS.min(rows - block * ROWS);
@@ -165,11 +192,11 @@ mod avx2 {
                 // `block·6 ..+count` of `c` hold columns `start..start + width`.
                 unsafe {
                     let a_block = a.add(block * inner * ROWS);
-                    let c_block = c.add(block * ROWS * cols + start);
-                    if width == PANEL {
-                        tile::<2>(a_block, inner, (panel, stride), c_block, cols, count);
+                    let c_block = c.add(block * ROWS * ldc + start);
+                    if width > LANES {
+                        tile::<2>(a_block, inner, (panel, stride), (c_block, ldc), count, mask);
                     } else {
-                        tile::<1>(a_block, inner, (panel, stride), c_block, cols, count);
+                        tile::<1>(a_block, inner, (panel, stride), (c_block, ldc), count, mask);
                     }
                 }
             }
@@ -178,20 +205,20 @@ mod avx2 {
     }
 
     /// One 6-row block of `a` by one panel of `V` vectors (rows `stride` apart): `count` rows of
-    /// `c` (stride `ldc`).
+    /// `c` (stride `ldc`); the last vector is read and written under `mask` if given.
     ///
     /// # Safety
-    /// `a` readable for `inner·6` values, `b` for `inner` rows of `8·V`, `c` writable for `count` rows of
-    /// `8·V` values `ldc` apart; AVX2 and FMA present.
+    /// `a` readable for `inner·6` values, `b` for `inner` rows of `8·V` values (but for the
+    /// lanes the mask drops), `c` writable likewise for `count` rows; AVX2 and FMA present.
     #[inline]
     #[target_feature(enable = "avx2,fma")]
     unsafe fn tile<const V: usize>(
         a: *const f32,
         inner: usize,
         (b, stride): (*const f32, usize),
-        c: *mut f32,
-        ldc: usize,
+        (c, ldc): (*mut f32, usize),
         count: usize,
+        mask: Option<__m256i>,
     ) {
         let mut acc = [[_mm256_setzero_ps(); V]; ROWS];
         for q in 0..inner {
@@ -200,7 +227,10 @@ mod avx2 {
                 let line = b.add(q * stride);
                 let mut x = [_mm256_setzero_ps(); V];
                 for (v, x) in x.iter_mut().enumerate() {
-                    *x = _mm256_loadu_ps(line.add(v * LANES));
+                    *x = match mask {
+                        Some(mask) if v + 1 == V => _mm256_maskload_ps(line.add(v * LANES), mask),
+                        _ => _mm256_loadu_ps(line.add(v * LANES)),
+                    };
                 }
                 let weights = a.add(q * ROWS);
                 for (i, acc) in acc.iter_mut().enumerate() {
@@ -213,8 +243,14 @@ mod avx2 {
         }
         for (i, acc) in acc.iter().enumerate().take(count) {
             for (v, &acc) in acc.iter().enumerate() {
-                // SAFETY: row `i < count` of `c`, columns `8v..8v + 8` of the panel.
-                unsafe { _mm256_storeu_ps(c.add(i * ldc + v * LANES), acc) };
+                // SAFETY: row `i < count` of `c`, columns `8v..8v + 8` of the panel (under the mask).
+                unsafe {
+                    let out = c.add(i * ldc + v * LANES);
+                    match mask {
+                        Some(mask) if v + 1 == V => _mm256_maskstore_ps(out, mask, acc),
+                        _ => _mm256_storeu_ps(out, acc),
+                    }
+                }
             }
         }
     }
@@ -255,33 +291,65 @@ mod tests {
         }
     }
 
-    /// Both versions, reading panels or rows, match the product in f64 and each other bit for
-    /// bit, with partial row blocks and a partial last panel.
+    /// Both versions, reading panels or rows (with a stride, and column counts that are not
+    /// multiples of 8), match the product in f64 and each other bit for bit, with partial row
+    /// blocks and partial last panels; `c`'s padding is left alone.
     #[test]
     fn product_matches_the_definition_and_the_portable_version() {
-        for (rows, inner, cols) in [(1, 1, 8), (6, 4, 16), (7, 9, 24), (13, 33, 40), (128, 64, 32), (4, 3, 8)] {
+        for (rows, inner, cols) in [
+            (1, 1, 8),
+            (6, 4, 16),
+            (7, 9, 24),
+            (13, 33, 40),
+            (128, 64, 32),
+            (4, 3, 8),
+            (5, 16, 13),
+            (9, 7, 3),
+            (64, 16, 196),
+        ] {
             let (a, b) = (values(rows * inner, 1), values(inner * cols, 2));
             let a_t: Vec<f32> =
                 (0..inner).flat_map(|q| (0..rows).map(|i| a[i * inner + q]).collect::<Vec<_>>()).collect();
             let mut packed = vec![f32::NAN; packed_len(rows, inner)];
             pack_left(&a_t, inner, rows, &mut packed);
-            let panels = as_panels(&b, inner, cols);
-            let (mut fast, mut slow) = (vec![f32::NAN; rows * cols], vec![f32::NAN; rows * cols]);
-            product(&packed, rows, inner, (&panels, Right::Panels), cols, &mut fast);
-            portable::product(&packed, rows, inner, (&panels, Right::Panels), cols, &mut slow);
-            let mut from_rows = vec![f32::NAN; rows * cols];
-            product(&packed, rows, inner, (&b, Right::Rows), cols, &mut from_rows);
-            portable::product(&packed, rows, inner, (&b, Right::Rows), cols, &mut slow);
+            // b's rows 3 apart beyond cols, c's 5 apart.
+            let (ldb, ldc) = (cols + 3, cols + 5);
+            let mut b_strided = vec![f32::NAN; inner * ldb];
+            for q in 0..inner {
+                b_strided[q * ldb..][..cols].copy_from_slice(&b[q * cols..][..cols]);
+            }
+            let mut results = vec![];
+            let mut run = |right: Right, b: &[f32], portable: bool| {
+                let mut c = vec![f32::NAN; rows * ldc];
+                if portable {
+                    portable::product(&packed, rows, inner, (b, right), cols, (&mut c, ldc));
+                } else {
+                    product(&packed, rows, inner, (b, right), cols, (&mut c, ldc));
+                }
+                results.push(c);
+            };
+            if cols % 8 == 0 {
+                let panels = as_panels(&b, inner, cols);
+                run(Right::Panels, &panels, false);
+                run(Right::Panels, &panels, true);
+            }
+            run(Right::Rows(ldb), &b_strided, false);
+            run(Right::Rows(ldb), &b_strided, true);
             for i in 0..rows {
-                for j in 0..cols {
+                for j in 0..ldc {
+                    let got = results[0][i * ldc + j];
+                    if j >= cols {
+                        assert!(results.iter().all(|c| c[i * ldc + j].is_nan()), "c[{i}, {j}] is padding");
+                        continue;
+                    }
                     let want: f64 = (0..inner).map(|q| f64::from(a[i * inner + q]) * f64::from(b[q * cols + j])).sum();
-                    let got = fast[i * cols + j];
                     assert!(
                         (f64::from(got) - want).abs() < 1e-5 * (1.0 + want.abs()),
                         "c[{i}, {j}] of {rows}x{inner}x{cols}"
                     );
-                    assert_eq!(got.to_bits(), slow[i * cols + j].to_bits(), "c[{i}, {j}] of {rows}x{inner}x{cols}");
-                    assert_eq!(got.to_bits(), from_rows[i * cols + j].to_bits(), "rows: c[{i}, {j}]");
+                    for c in &results {
+                        assert_eq!(got.to_bits(), c[i * ldc + j].to_bits(), "c[{i}, {j}] of {rows}x{inner}x{cols}");
+                    }
                 }
             }
         }

@@ -19,19 +19,22 @@
 //!   row-major `[c_out, oh·ow]` matrix), then `Geometry::col2im`;
 //! - weight gradient: `dW[c_out, rows] += g_b · colsᵀ`.
 //!
-//! The first two are one kernel, [`broadcast_product`] (`c = a · b` with a small `a`): a register
-//! tile of 4 rows by 16 columns of `c` (8 eight-lane accumulators, enough to cover the FMA
-//! latency on both pipes) takes, per step of the inner dimension, 2 vectors of a row of `b` and
-//! 4 broadcast values of `a`. Column blocks go outermost, so a block of `b` stays in L1 while
-//! every row tile passes over it. The last is [`dot_tiles`]: 4×2 dot products along the pixels,
-//! each kept as 8 lanes in a buffer across all the images of a group, and added up once at the
-//! end. Larger tiles (4×24, 4×3) need more than the 16 vector registers: an accumulator was
-//! spilled to the stack on every step, and the forward pass ran at 41 instead of 69 GFLOP/s.
-//!
+//! The first two are a product `c = a · b` with a small `a` (the weight or its transpose,
+//! packed once per call), on the `panels` module's 6×16 kernel reading `b`'s rows where they are
+//! (a masked last vector for a width that is not a multiple of 8): the Winograd path's products
+//! and these share that one kernel. The last is [`dot_tiles`]: 4×2 dot products along the
+//! pixels, each kept as 8 lanes in a buffer across all the images of a group, and added up once
+//! at the end. Larger tiles (4×3) need more than the 16 vector registers: an accumulator was
+//! spilled to the stack on every step (as it was for a 4×24 product tile, which ran at 41
+//! instead of 69 GFLOP/s). A 4×16 product kernel of this module's own, before it shared
+//! `panels`', ran level with it: DCGAN's D1 forward / input gradient 66–68 / 61–70 GFLOP/s
+//! against 69–70 / 71–72 at 1 thread, the conv-AE's enc1 59–60 / 59–60 against 57 / 56 (32
+//! rows fill 6-row blocks less well), 4 alternating runs.
+
 //! # When ([`suits`])
 //! On x86-64 with AVX2 and FMA, for a geometry with at most [`MAX_ROWS`] rows that is not a dense
 //! layer (a full-window kernel has its own path in the parent module). The choice depends on the
-//! shapes only, never on the thread count. The portable versions of both kernels (used by the
+//! shapes only, never on the thread count. The portable versions of the kernels (used by the
 //! tests, and on other CPUs if they are called) compute the same bits.
 //!
 //! Measured against the im2col path (batch 128, one thread, GFLOP/s forward / input gradient /
@@ -62,6 +65,7 @@
 use ndarray::Array2;
 use rayon::prelude::*;
 
+use super::panels::{self, Right};
 use super::{Geometry, WEIGHT_GROUPS, sized};
 use crate::kernels::dot_gemm::has_avx2_fma;
 
@@ -86,13 +90,16 @@ pub(super) fn suits(geo: &Geometry, n: usize, c_out: usize) -> bool {
 pub(super) fn forward(geo: &Geometry, x: &[f32], w: &[f32], c_out: usize, out: &mut [f32]) {
     let (rows, p, in_len) = (geo.rows(), geo.cols(), geo.image_len());
     let (out_len, ld) = (c_out * p, leading(p));
+    // W: [c_out, rows], packed from its transpose.
+    let mut w_packed = vec![0.0; panels::packed_len(c_out, rows)];
+    panels::pack_left(&transposed(w, c_out, rows), rows, c_out, &mut w_packed);
     out.par_chunks_mut(IMAGES_PER_TASK * out_len).zip(x.par_chunks(IMAGES_PER_TASK * in_len)).for_each_init(
         || (Vec::new(), Vec::new()),
         |(cols_buf, split), (out_t, x_t)| {
             let cols = sized(cols_buf, rows * ld);
             for (out_b, x_b) in out_t.chunks_exact_mut(out_len).zip(x_t.chunks_exact(in_len)) {
                 geo.im2col(x_b, cols, split);
-                broadcast_product(w, (cols, ld), (out_b, p), c_out, rows, p);
+                panels::product(&w_packed, c_out, rows, (cols, Right::Rows(ld)), p, (out_b, p));
             }
         },
     );
@@ -103,21 +110,23 @@ pub(super) fn forward(geo: &Geometry, x: &[f32], w: &[f32], c_out: usize, out: &
 pub(super) fn backward_input(geo: &Geometry, w: &[f32], g: &[f32], c_out: usize, gx: &mut [f32]) {
     let (rows, p, in_len) = (geo.rows(), geo.cols(), geo.image_len());
     let (out_len, ld) = (c_out * p, leading(p));
-    let w_t = transposed(w, c_out, rows);
+    // Wᵀ: [rows, c_out], packed from its transpose, W itself.
+    let mut w_t_packed = vec![0.0; panels::packed_len(rows, c_out)];
+    panels::pack_left(w, c_out, rows, &mut w_t_packed);
     gx.par_chunks_mut(IMAGES_PER_TASK * in_len).zip(g.par_chunks(IMAGES_PER_TASK * out_len)).for_each_init(
         || (Vec::new(), Vec::new(), Vec::new()),
         |(cols_buf, g_buf, split), (gx_t, g_t)| {
             let dcols = sized(cols_buf, rows * ld);
             for (gx_b, g_b) in gx_t.chunks_exact_mut(in_len).zip(g_t.chunks_exact(out_len)) {
                 if ld == p {
-                    broadcast_product(&w_t, (g_b, p), (dcols, ld), rows, c_out, p);
+                    panels::product(&w_t_packed, rows, c_out, (g_b, Right::Rows(p)), p, (dcols, ld));
                 } else {
                     // Rows of g_b would share L1 sets (see `leading`): copied ld apart first.
                     let g_ld = sized(g_buf, c_out * ld);
                     for (dst, src) in g_ld.chunks_exact_mut(ld).zip(g_b.chunks_exact(p)) {
                         dst[..p].copy_from_slice(src);
                     }
-                    broadcast_product(&w_t, (g_ld, ld), (dcols, ld), rows, c_out, p);
+                    panels::product(&w_t_packed, rows, c_out, (g_ld, Right::Rows(ld)), p, (dcols, ld));
                 }
                 geo.col2im(dcols, gx_b, split);
             }
@@ -177,32 +186,6 @@ fn add_lanes(l: &[f32]) -> f32 {
     pair[0] + pair[1]
 }
 
-/// `c[i, j] = Σ_q a[i, q]·b[q, j]` for `a: [m, k]`, `b: [k, p]` and `c: [m, p]`, all row-major
-/// and contiguous: each element one chain of fused multiply-adds in `q` order from zero.
-///
-/// # Panics
-/// If the lengths are not those of the shapes.
-fn broadcast_product(
-    a: &[f32],
-    (b, ldb): (&[f32], usize),
-    (c, ldc): (&mut [f32], usize),
-    m: usize,
-    k: usize,
-    p: usize,
-) {
-    assert!(
-        a.len() == m * k && ldb >= p && ldc >= p && b.len() >= k * ldb && c.len() >= m * ldc,
-        "broadcast_product: lengths do not fit the shapes"
-    );
-    #[cfg(target_arch = "x86_64")]
-    if has_avx2_fma() {
-        // SAFETY: the CPU has AVX2 and FMA; the lengths were checked above.
-        unsafe { avx2::broadcast_product(a, (b, ldb), (c, ldc), m, k, p) };
-        return;
-    }
-    portable::broadcast_product(a, (b, ldb), (c, ldc), m, k, p);
-}
-
 /// Adds `g · colsᵀ` into the lane sums `lanes: [m, k, 8]`, for `g: [m, p]` and `cols: [k, p]`
 /// row-major and contiguous: lane `l` of `(i, r)` takes, by fused multiply-adds in `j` order,
 /// `g[i, j]·cols[r, j]` for the `j ≡ l (mod 8)` (and `0·0` in the lanes past `p` in the last
@@ -228,22 +211,6 @@ fn dot_tiles(g: &[f32], cols: &[f32], ld: usize, m: usize, k: usize, p: usize, l
 mod portable {
     use super::LANES;
 
-    /// [`super::broadcast_product`] without SIMD.
-    pub(super) fn broadcast_product(
-        a: &[f32],
-        (b, ldb): (&[f32], usize),
-        (c, ldc): (&mut [f32], usize),
-        m: usize,
-        k: usize,
-        p: usize,
-    ) {
-        for i in 0..m {
-            for j in 0..p {
-                c[i * ldc + j] = (0..k).fold(0.0, |acc, q| a[i * k + q].mul_add(b[q * ldb + j], acc));
-            }
-        }
-    }
-
     /// [`super::dot_tiles`] without SIMD.
     pub(super) fn dot_tiles(g: &[f32], cols: &[f32], ld: usize, m: usize, k: usize, p: usize, lanes: &mut [f32]) {
         for i in 0..m {
@@ -267,10 +234,8 @@ mod avx2 {
 
     use super::LANES;
 
-    /// Rows of `c` per register tile of the product, and of `g` per tile of the dot products.
+    /// Rows of `g` per tile of the dot products.
     const MR: usize = 4;
-    /// Vectors of 8 columns of `c` per register tile of the product.
-    const NV: usize = 2;
     /// Rows of `cols` per tile of the dot products.
     const NR: usize = 2;
 
@@ -280,102 +245,6 @@ mod avx2 {
     fn first_lanes(count: usize) -> __m256i {
         let index = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
         _mm256_cmpgt_epi32(_mm256_set1_epi32(count as i32), index)
-    }
-
-    /// [`super::broadcast_product`] with AVX2 and FMA.
-    ///
-    /// # Safety
-    /// The lengths must fit the shapes (as the caller checks); AVX2 and FMA present.
-    #[target_feature(enable = "avx2,fma")]
-    pub(super) unsafe fn broadcast_product(
-        a: &[f32],
-        (b, ldb): (&[f32], usize),
-        (c, ldc): (&mut [f32], usize),
-        m: usize,
-        k: usize,
-        p: usize,
-    ) {
-        let (whole, tail) = (p / LANES, p % LANES);
-        let (a, b, c) = (a.as_ptr(), b.as_ptr(), c.as_mut_ptr());
-        let mut v = 0;
-        while v < whole + usize::from(tail > 0) {
-            // Three whole vectors, or one (the last, partial one, with a mask).
-            let (vectors, mask) = if v + NV <= whole {
-                (NV, None)
-            } else if v < whole {
-                (1, None)
-            } else {
-                (1, Some(first_lanes(tail)))
-            };
-            let column = v * LANES;
-            let mut i = 0;
-            while i < m {
-                let rows = if i + MR <= m { MR } else { 1 };
-                // SAFETY: rows `i..i + rows` of `a` and `c`, columns `column..` of `b` and `c` up
-                // to `p` (the mask stops the partial vector there), in bounds by the shapes.
-                unsafe {
-                    let (a_i, b_v, c_iv) = (a.add(i * k), b.add(column), c.add(i * ldc + column));
-                    match (rows, vectors) {
-                        (MR, NV) => product_tile::<MR, NV>(a_i, k, b_v, ldb, c_iv, ldc, None),
-                        (MR, _) => product_tile::<MR, 1>(a_i, k, b_v, ldb, c_iv, ldc, mask),
-                        (_, NV) => product_tile::<1, NV>(a_i, k, b_v, ldb, c_iv, ldc, None),
-                        _ => product_tile::<1, 1>(a_i, k, b_v, ldb, c_iv, ldc, mask),
-                    }
-                }
-                i += rows;
-            }
-            v += vectors;
-        }
-    }
-
-    /// `R` rows by `V` vectors of `c` (row stride `ldc`), from `R` rows of `a` (stride `k`) and
-    /// `k` rows of `b` (stride `ldb`); the last vector is loaded and stored under `mask` if given.
-    ///
-    /// # Safety
-    /// Every element addressed (the masked-off lanes excepted) must be in bounds; AVX2 and FMA.
-    #[inline]
-    #[target_feature(enable = "avx2,fma")]
-    unsafe fn product_tile<const R: usize, const V: usize>(
-        a: *const f32,
-        k: usize,
-        b: *const f32,
-        ldb: usize,
-        c: *mut f32,
-        ldc: usize,
-        mask: Option<__m256i>,
-    ) {
-        let mut acc = [[_mm256_setzero_ps(); V]; R];
-        for q in 0..k {
-            // SAFETY: row `q` of `b` and element `(r, q)` of `a`, in bounds (the contract).
-            unsafe {
-                let line = b.add(q * ldb);
-                let mut x = [_mm256_setzero_ps(); V];
-                for (s, x) in x.iter_mut().enumerate() {
-                    *x = match mask {
-                        Some(mask) if s + 1 == V => _mm256_maskload_ps(line.add(s * LANES), mask),
-                        _ => _mm256_loadu_ps(line.add(s * LANES)),
-                    };
-                }
-                for (r, acc) in acc.iter_mut().enumerate() {
-                    let w = _mm256_broadcast_ss(&*a.add(r * k + q));
-                    for (acc, &x) in acc.iter_mut().zip(&x) {
-                        *acc = _mm256_fmadd_ps(w, x, *acc);
-                    }
-                }
-            }
-        }
-        for (r, acc) in acc.iter().enumerate() {
-            for (s, &acc) in acc.iter().enumerate() {
-                // SAFETY: element `(r, s·8)` of `c` and the lanes the mask keeps, in bounds.
-                unsafe {
-                    let out = c.add(r * ldc + s * LANES);
-                    match mask {
-                        Some(mask) if s + 1 == V => _mm256_maskstore_ps(out, mask, acc),
-                        _ => _mm256_storeu_ps(out, acc),
-                    }
-                }
-            }
-        }
     }
 
     /// [`super::dot_tiles`] with AVX2 and FMA.
@@ -506,22 +375,14 @@ mod tests {
         (0..len).map(|_| rng.next()).collect()
     }
 
-    /// The AVX2 kernels give the portable ones' bits, for shapes with every kind of edge tile.
+    /// The AVX2 dot tiles give the portable ones' bits, for shapes with every kind of edge tile
+    /// (the product kernel is `panels`', tested there).
     #[test]
-    fn avx2_kernels_match_the_portable_ones_bit_for_bit() {
+    fn avx2_dot_tiles_match_the_portable_ones_bit_for_bit() {
         if !has_avx2_fma() {
             return;
         }
         for (m, k, p) in [(1, 1, 1), (4, 16, 196), (5, 3, 7), (64, 16, 49), (16, 64, 196), (3, 27, 25), (9, 5, 17)] {
-            let (a, b) = (values(m * k, 1), values(k * p, 2));
-            let (mut fast, mut slow) = (vec![f32::NAN; m * p], vec![0.0; m * p]);
-            broadcast_product(&a, (&b, p), (&mut fast, p), m, k, p);
-            portable::broadcast_product(&a, (&b, p), (&mut slow, p), m, k, p);
-            assert_eq!(
-                fast.iter().map(|v| v.to_bits()).collect::<Vec<_>>(),
-                slow.iter().map(|v| v.to_bits()).collect::<Vec<_>>(),
-                "product {m}x{k}x{p}"
-            );
             let (g, cols) = (values(m * p, 3), values(k * p, 4));
             let start = values(m * k * LANES, 5);
             let (mut fast, mut slow) = (start.clone(), start);
@@ -535,22 +396,13 @@ mod tests {
         }
     }
 
-    /// The portable kernels compute the products they name.
+    /// The portable dot tiles and the lane sums compute the products they name.
     #[test]
-    fn portable_kernels_compute_the_products() {
+    fn portable_dot_tiles_compute_the_products() {
         let (m, k, p) = (3, 5, 11);
-        let (a, b) = (values(m * k, 6), values(k * p, 7));
-        let mut c = vec![0.0; m * p];
-        portable::broadcast_product(&a, (&b, p), (&mut c, p), m, k, p);
-        for i in 0..m {
-            for j in 0..p {
-                let want: f64 = (0..k).map(|q| f64::from(a[i * k + q]) * f64::from(b[q * p + j])).sum();
-                assert!((f64::from(c[i * p + j]) - want).abs() < 1e-5, "c[{i}, {j}]");
-            }
-        }
+        let (g, b) = (values(m * p, 6), values(k * p, 7));
         let mut lanes = vec![0.0; m * k * LANES];
-        portable::dot_tiles(&a.repeat(p)[..m * p], &b, p, m, k, p, &mut lanes);
-        let g = &a.repeat(p)[..m * p];
+        portable::dot_tiles(&g, &b, p, m, k, p, &mut lanes);
         for i in 0..m {
             for r in 0..k {
                 let want: f64 = (0..p).map(|j| f64::from(g[i * p + j]) * f64::from(b[r * p + j])).sum();

@@ -760,7 +760,7 @@ impl Winograd {
             // `u` is packed (transformed for `self.layout`); the right operands are in `layout`.
             let right = match layout {
                 Layout::Panels => panels::Right::Panels,
-                Layout::Rows => panels::Right::Rows,
+                Layout::Rows => panels::Right::Rows(cols),
             };
             return self.panel_products(usage, u, c_out, cols, s, right);
         }
@@ -806,8 +806,8 @@ impl Winograd {
             let (inputs_xi, outputs_xi) =
                 (&mut inputs[xi * in_len..][..k * cols], &mut outputs[xi * out_len..][..c_out * cols]);
             match usage {
-                Use::Forward => panels::product(u_xi, rows, inner, (inputs_xi, right), cols, outputs_xi),
-                Use::InputGradient => panels::product(u_xi, rows, inner, (outputs_xi, right), cols, inputs_xi),
+                Use::Forward => panels::product(u_xi, rows, inner, (inputs_xi, right), cols, (outputs_xi, cols)),
+                Use::InputGradient => panels::product(u_xi, rows, inner, (outputs_xi, right), cols, (inputs_xi, cols)),
             }
         }
     }
