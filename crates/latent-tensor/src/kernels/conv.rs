@@ -592,6 +592,20 @@ fn sized(buf: &mut Vec<f32>, len: usize) -> &mut [f32] {
     &mut buf[..len]
 }
 
+/// `src` (`[rows][cols]`, row-major) transposed to `[cols][rows]`, 16 columns (a cache line of
+/// each row) at a time.
+fn transposed(src: &[f32], rows: usize, cols: usize) -> Vec<f32> {
+    let mut dst = vec![0.0; rows * cols];
+    for c0 in (0..cols).step_by(16) {
+        for (r, line) in src.chunks_exact(cols).enumerate() {
+            for (c, &v) in line.iter().enumerate().skip(c0).take(16) {
+                dst[c * rows + r] = v;
+            }
+        }
+    }
+    dst
+}
+
 /// The `[c, nb·p]` matrix of `nb` contiguous images `[c, p]` (`g`) side by side, image `b`
 /// in columns `b·p..(b + 1)·p`: a view of `g` itself for one image, else gathered into `buf`.
 fn gather_channels<'a>(g: &'a [f32], c: usize, p: usize, buf: &'a mut Vec<f32>) -> ArrayView2<'a, f32> {

@@ -148,7 +148,7 @@ mod portable {
 }
 
 #[cfg(target_arch = "x86_64")]
-mod avx2 {
+pub(super) mod avx2 {
     use std::arch::x86_64::*;
 
     use super::{LANES, PANEL, ROWS, Right};
@@ -156,7 +156,7 @@ mod avx2 {
     /// The mask of the first `count` lanes (all of them for 8).
     #[inline]
     #[target_feature(enable = "avx2,fma")]
-    fn first_lanes(count: usize) -> __m256i {
+    pub(in super::super) fn first_lanes(count: usize) -> __m256i {
         let index = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
         _mm256_cmpgt_epi32(_mm256_set1_epi32(count as i32), index)
     }

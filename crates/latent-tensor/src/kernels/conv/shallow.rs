@@ -30,7 +30,7 @@
 //! `panels`', ran level with it: DCGAN's D1 forward / input gradient 66–68 / 61–70 GFLOP/s
 //! against 69–70 / 71–72 at 1 thread, the conv-AE's enc1 59–60 / 59–60 against 57 / 56 (32
 //! rows fill 6-row blocks less well), 4 alternating runs.
-
+//!
 //! # When ([`suits`])
 //! On x86-64 with AVX2 and FMA, for a geometry with at most [`MAX_ROWS`] rows that is not a dense
 //! layer (a full-window kernel has its own path in the parent module). The choice depends on the
@@ -66,7 +66,7 @@ use ndarray::Array2;
 use rayon::prelude::*;
 
 use super::panels::{self, Right};
-use super::{Geometry, WEIGHT_GROUPS, sized};
+use super::{Geometry, WEIGHT_GROUPS, sized, transposed};
 use crate::kernels::dot_gemm::has_avx2_fma;
 
 /// Largest receptive field `c_in·kh·kw` computed here. 16 is a 4×4 kernel on one channel, 27 a
@@ -173,11 +173,6 @@ fn leading(p: usize) -> usize {
     if p % 64 == 0 { p + 16 } else { p }
 }
 
-/// `m` as a `[cols, rows]` row-major matrix, for `m: [rows, cols]` row-major.
-fn transposed(m: &[f32], rows: usize, cols: usize) -> Vec<f32> {
-    (0..cols).flat_map(|c| (0..rows).map(move |r| m[r * cols + c])).collect()
-}
-
 /// The 8 lanes of one weight-gradient partial sum, added in a fixed tree (the same as the AVX
 /// horizontal sum of a vector).
 fn add_lanes(l: &[f32]) -> f32 {
@@ -232,20 +227,13 @@ mod portable {
 mod avx2 {
     use std::arch::x86_64::*;
 
+    use super::super::panels::avx2::first_lanes;
     use super::LANES;
 
     /// Rows of `g` per tile of the dot products.
     const MR: usize = 4;
     /// Rows of `cols` per tile of the dot products.
     const NR: usize = 2;
-
-    /// The mask of the first `count` lanes (all of them for 8).
-    #[inline]
-    #[target_feature(enable = "avx2,fma")]
-    fn first_lanes(count: usize) -> __m256i {
-        let index = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
-        _mm256_cmpgt_epi32(_mm256_set1_epi32(count as i32), index)
-    }
 
     /// [`super::dot_tiles`] with AVX2 and FMA.
     ///

@@ -75,7 +75,7 @@ use rayon::prelude::*;
 
 use super::lanes::{LANES, deinterleave, interleave};
 use super::panels;
-use super::{Geometry, WEIGHT_GROUPS, sized};
+use super::{Geometry, WEIGHT_GROUPS, sized, transposed};
 use crate::kernels::elementwise::vectorized;
 use crate::kernels::matmul::gemm;
 
@@ -317,20 +317,6 @@ fn store_positions(block: &Block<SPAN, SPAN>, buf: &mut [f32], len: usize, at: u
     for (xi, value) in block.iter().flatten().enumerate() {
         buf[xi * spaced(len) + at..][..LANES].copy_from_slice(value);
     }
-}
-
-/// `src` (`[rows][cols]`, row-major) transposed to `[cols][rows]`, 16 columns (a cache line of
-/// each row) at a time.
-fn transposed(src: &[f32], rows: usize, cols: usize) -> Vec<f32> {
-    let mut dst = vec![0.0; rows * cols];
-    for c0 in (0..cols).step_by(16) {
-        for (r, line) in src.chunks_exact(cols).enumerate() {
-            for (c, &v) in line.iter().enumerate().skip(c0).take(16) {
-                dst[c * rows + r] = v;
-            }
-        }
-    }
-    dst
 }
 
 /// `out[i] = f(taps[0][i], taps[1][i], taps[2][i], taps[3][i])` for every `i` of the
