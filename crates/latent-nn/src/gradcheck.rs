@@ -272,7 +272,7 @@ fn conv_net_case() -> BoxedStrategy<Case> {
         .prop_map(|(x, w, b, g, beta, w2, b2)| Case::of(vec![x, w, b, g, beta, w2, b2]))
         .prop_filter("each convolution channel must be spread out", |c| {
             let x = Tensor::new(c.inputs[0].clone());
-            x.conv2d(&Tensor::new(c.inputs[1].clone()), ConvOptions::new(1, 1))
+            x.conv2d(&Tensor::new(c.inputs[1].clone()), None, ConvOptions::new(1, 1))
                 .is_ok_and(|y| channels_spread(&y.to_array()))
         })
         .boxed()

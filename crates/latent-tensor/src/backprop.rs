@@ -420,29 +420,35 @@ fn input_grads<'a>(
             }
             gx
         }),
-        Op::ConvTranspose2d { x, w, options } if x.requires_grad() && wants(x) && w.requires_grad() && wants(w) => {
-            // Both gradients in one pass, which shares work between them.
-            let (gx, gw) =
-                conv_kernels::conv_transpose2d_backward(tensor4(x).view(), tensor4(w).view(), as4(g).view(), *options);
-            let (gx, gw) = (Cell::new(Some(gx.into_dyn())), Cell::new(Some(gw.into_dyn())));
-            push(x, &|| gx.take().expect("pushed once"));
-            push(w, &|| gw.take().expect("pushed once"));
-        }
-        Op::Conv2d { x, w, options } => {
+        Op::Conv2d { x, w, b, options } => {
             let (x4, w4, g4) = (tensor4(x), tensor4(w), as4(g));
             let (spec, kernel) = (*options, (w.shape()[2], w.shape()[3]));
             push(x, &|| {
                 conv_kernels::conv2d_backward_input(w4.view(), g4.view(), (x.shape()[2], x.shape()[3]), spec).into_dyn()
             });
             push(w, &|| conv_kernels::conv2d_backward_weight(x4.view(), g4.view(), kernel, spec).into_dyn());
+            if let Some(b) = b {
+                push(b, &|| channel_sums(g));
+            }
         }
-        Op::ConvTranspose2d { x, w, options } => {
-            // The transposed convolution is conv2d's input-gradient map, so its adjoint is conv2d
-            // (output padding only adds rows that conv2d's floor division drops again).
+        Op::ConvTranspose2d { x, w, b, options } => {
             let (x4, w4, g4) = (tensor4(x), tensor4(w), as4(g));
-            let (spec, kernel) = (*options, (w.shape()[2], w.shape()[3]));
-            push(x, &|| conv_kernels::conv2d(g4.view(), w4.view(), spec).into_dyn());
-            push(w, &|| conv_kernels::conv2d_backward_weight(g4.view(), x4.view(), kernel, spec).into_dyn());
+            if x.requires_grad() && wants(x) && w.requires_grad() && wants(w) {
+                // Both gradients in one pass, which shares work between them.
+                let (gx, gw) = conv_kernels::conv_transpose2d_backward(x4.view(), w4.view(), g4.view(), *options);
+                let (gx, gw) = (Cell::new(Some(gx.into_dyn())), Cell::new(Some(gw.into_dyn())));
+                push(x, &|| gx.take().expect("pushed once"));
+                push(w, &|| gw.take().expect("pushed once"));
+            } else {
+                // The transposed convolution is conv2d's input-gradient map, so its adjoint is
+                // conv2d (output padding only adds rows that conv2d's floor division drops again).
+                let (spec, kernel) = (*options, (w.shape()[2], w.shape()[3]));
+                push(x, &|| conv_kernels::conv2d(g4.view(), w4.view(), spec).into_dyn());
+                push(w, &|| conv_kernels::conv2d_backward_weight(g4.view(), x4.view(), kernel, spec).into_dyn());
+            }
+            if let Some(b) = b {
+                push(b, &|| channel_sums(g));
+            }
         }
         Op::MaxPool2d { x, argmax, .. } => push(x, &|| {
             let s = x.shape();
@@ -482,6 +488,12 @@ fn input_grads<'a>(
 /// A 4-D view of a tensor known to be 4-D.
 fn tensor4(t: &Tensor) -> ndarray::ArrayView4<'_, f32> {
     t.value().view().into_dimensionality::<ndarray::Ix4>().expect("4-D")
+}
+
+/// The per-channel sums of a `[n, c, ...]` gradient as a `[c]` array: a channel bias's gradient.
+fn channel_sums(g: &ArrayViewD<f32>) -> ArrayD<f32> {
+    let sums = norm_kernels::channel_sums(&g.as_standard_layout().view());
+    ArrayD::from_shape_vec(IxDyn(&[sums.len()]), sums).expect("one value per channel")
 }
 
 /// A 4-D view of an array known to be 4-D.

@@ -140,11 +140,13 @@ pub(crate) enum Op {
     Conv2d {
         x: Tensor,
         w: Tensor,
+        b: Option<Tensor>,
         options: ConvOptions,
     },
     ConvTranspose2d {
         x: Tensor,
         w: Tensor,
+        b: Option<Tensor>,
         options: ConvOptions,
     },
     /// `argmax` holds, per output element, the flat index of the winner in its input plane.
@@ -256,12 +258,11 @@ impl Op {
             | Op::MaxPool2d { x, .. }
             | Op::AvgPool2d { x, .. }
             | Op::Mask { x, .. } => vec![x],
-            Op::Linear { x, w, b } => {
+            Op::Linear { x, w, b } | Op::Conv2d { x, w, b, .. } | Op::ConvTranspose2d { x, w, b, .. } => {
                 let mut v = vec![x, w];
                 v.extend(b.iter());
                 v
             }
-            Op::Conv2d { x, w, .. } | Op::ConvTranspose2d { x, w, .. } => vec![x, w],
             Op::Concat { xs, .. } => xs.iter().collect(),
             Op::Elementwise { parts } => parts.iter().map(|(x, _)| x).collect(),
             Op::BatchNorm { x, weight, bias, .. } => {

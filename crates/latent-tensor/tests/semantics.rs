@@ -3,7 +3,7 @@
 
 use approx::assert_abs_diff_eq;
 use latent_tensor::{ConvOptions, Pool2dOptions, Tensor, TensorError, no_grad};
-use ndarray::{ArrayD, IxDyn, array};
+use ndarray::{Array, ArrayD, IxDyn, array};
 
 fn param(v: &[f32]) -> Tensor {
     Tensor::parameter(ndarray::Array1::from(v.to_vec()))
@@ -50,7 +50,7 @@ fn backward_for_gives_only_the_wanted_gradients_bit_for_bit() {
     let d = rng.randn(&[5, 3, 3, 3]).to_leaf();
     let other = rng.randn(&[2, 5, 2, 2]).to_leaf();
     let fake = g.tanh();
-    let logits = fake.conv2d(&d, ConvOptions::new(2, 1)).unwrap().leaky_relu(0.2);
+    let logits = fake.conv2d(&d, None, ConvOptions::new(2, 1)).unwrap().leaky_relu(0.2);
     let loss = logits.mul(&other).unwrap().sum_all();
     let all = loss.backward().unwrap();
     let only_g = loss.backward_for(&[&g]).unwrap();
@@ -156,11 +156,35 @@ fn shape_errors_are_typed_and_say_what_was_expected() {
     let e = m.linear(&Tensor::ones(&[4, 2]), None).unwrap_err();
     assert!(e.to_string().contains("weight [out, in]"), "{e}");
     let x = Tensor::ones(&[1, 1, 2, 2]);
-    let e = x.conv2d(&Tensor::ones(&[1, 1, 3, 3]), ConvOptions::new(1, 0)).unwrap_err();
+    let e = x.conv2d(&Tensor::ones(&[1, 1, 3, 3]), None, ConvOptions::new(1, 0)).unwrap_err();
     assert!(e.to_string().contains("does not fit"), "{e}");
+    let e = x.conv2d(&Tensor::ones(&[3, 1, 1, 1]), Some(&Tensor::ones(&[2])), ConvOptions::new(1, 0)).unwrap_err();
+    assert!(e.to_string().contains("need bias [3]"), "{e}");
+    let e = x.conv_transpose2d(&Tensor::ones(&[1, 3, 1, 1]), Some(&Tensor::ones(&[1, 3])), ConvOptions::new(1, 0));
+    assert!(e.unwrap_err().to_string().contains("need bias [3]"));
     let e = x.max_pool2d(Pool2dOptions::new(3, 1)).unwrap_err();
     assert!(e.to_string().contains("does not fit"), "{e}");
     assert!(Tensor::from_vec(&[2, 2], vec![1.0; 3]).is_err());
+}
+
+#[test]
+fn a_convolution_bias_is_added_per_channel_and_its_gradient_is_the_channel_sum() {
+    let x = Tensor::parameter(Array::from_shape_vec((2, 1, 2, 2), (0..8).map(|v| v as f32).collect()).unwrap());
+    let w = Tensor::parameter(Array::from_shape_vec((2, 1, 1, 1), vec![1.0, -1.0]).unwrap());
+    let b = Tensor::parameter(array![10.0f32, 20.0]);
+    let y = x.conv2d(&w, Some(&b), ConvOptions::new(1, 0)).unwrap();
+    // Channel 0 is x + 10, channel 1 is 20 - x, for each image.
+    let want: Vec<f32> = [0.0f32, 1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0]
+        .chunks(4)
+        .flat_map(|img| img.iter().map(|v| v + 10.0).chain(img.iter().map(|v| 20.0 - v)).collect::<Vec<_>>())
+        .collect();
+    assert_eq!(y.to_vec(), want);
+    // Weighting channel 1 by 3: the bias gradient counts each channel's 8 positions.
+    let scale = Tensor::from_vec(&[1, 2, 1, 1], vec![1.0, 3.0]).unwrap();
+    let grads = y.mul(&scale).unwrap().sum_all().backward().unwrap();
+    assert_eq!(grads.get(&b).unwrap().to_vec(), [8.0, 24.0]);
+    let t = x.conv_transpose2d(&w.reshape(&[1, 2, 1, 1]).unwrap(), Some(&b), ConvOptions::new(1, 0)).unwrap();
+    assert_eq!(t.to_vec(), want);
 }
 
 #[test]

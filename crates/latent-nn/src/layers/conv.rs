@@ -241,14 +241,6 @@ fn check_input(what: &'static str, x: &Tensor, channels: usize) -> Result<()> {
     Ok(())
 }
 
-/// `y + bias` with the bias broadcast over `[n, c, h, w]`.
-fn add_channel_bias(y: Tensor, bias: Option<&Tensor>) -> Result<Tensor> {
-    match bias {
-        Some(b) => Ok(y.add(&b.reshape(&[1, b.len(), 1, 1])?)?),
-        None => Ok(y),
-    }
-}
-
 /// A 2-D convolution (cross-correlation, as PyTorch): `[n, in, h, w] → [n, out, h', w']`.
 #[derive(Clone, Debug, Module)]
 pub struct Conv2d {
@@ -316,7 +308,7 @@ impl Conv2d {
 impl Layer for Conv2d {
     fn forward(&mut self, x: &Tensor, _ctx: &mut Ctx) -> Result<Tensor> {
         check_input("Conv2d", x, self.weight.shape()[1])?;
-        add_channel_bias(x.conv2d(&self.weight, self.options)?, self.bias.as_ref())
+        Ok(x.conv2d(&self.weight, self.bias.as_ref(), self.options)?)
     }
 }
 
@@ -415,7 +407,7 @@ fn check_output_padding(output_padding: (usize, usize), stride: (usize, usize)) 
 impl Layer for ConvTranspose2d {
     fn forward(&mut self, x: &Tensor, _ctx: &mut Ctx) -> Result<Tensor> {
         check_input("ConvTranspose2d", x, self.weight.shape()[0])?;
-        add_channel_bias(x.conv_transpose2d(&self.weight, self.options)?, self.bias.as_ref())
+        Ok(x.conv_transpose2d(&self.weight, self.bias.as_ref(), self.options)?)
     }
 }
 

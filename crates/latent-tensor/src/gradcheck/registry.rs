@@ -115,8 +115,8 @@ fn linear_case() -> BoxedStrategy<Case> {
         .boxed()
 }
 
-/// Input `[n, c, h, w]` and weight; `ints = [stride, padding, output_padding]`. For a transposed
-/// convolution the weight is `[c, o, kh, kw]`, else `[o, c, kh, kw]`.
+/// Input `[n, c, h, w]`, weight and bias `[o]`; `ints = [stride, padding, output_padding,
+/// has_bias]`. For a transposed convolution the weight is `[c, o, kh, kw]`, else `[o, c, kh, kw]`.
 fn conv_case(transposed: bool) -> BoxedStrategy<Case> {
     (
         1usize..=2,
@@ -129,15 +129,18 @@ fn conv_case(transposed: bool) -> BoxedStrategy<Case> {
         1usize..=2,
         0usize..=1,
         any::<bool>(),
+        any::<bool>(),
     )
-        .prop_flat_map(move |(n, c, o, h, w, kh, kw, s, p, op)| {
+        .prop_flat_map(move |(n, c, o, h, w, kh, kw, s, p, op, bias)| {
             let out_pad = usize::from(op && s > 1 && transposed);
             let wshape = if transposed { vec![c, o, kh, kw] } else { vec![o, c, kh, kw] };
-            (array(vec![n, c, h, w], -2.0, 2.0), array(wshape, -1.0, 1.0)).prop_map(move |(x, w)| Case {
-                inputs: vec![x, w],
-                ints: vec![s, p, out_pad],
-                floats: vec![],
-            })
+            (array(vec![n, c, h, w], -2.0, 2.0), array(wshape, -1.0, 1.0), array(vec![o], -1.0, 1.0)).prop_map(
+                move |(x, w, b)| Case {
+                    inputs: vec![x, w, b],
+                    ints: vec![s, p, out_pad, usize::from(bias)],
+                    floats: vec![],
+                },
+            )
         })
         .prop_filter("output must not be empty", move |c| {
             let (x, w, (s, p, op)) = (c.inputs[0].shape(), c.inputs[1].shape(), (c.ints[0], c.ints[1], c.ints[2]));
@@ -153,16 +156,18 @@ fn conv_case(transposed: bool) -> BoxedStrategy<Case> {
 /// transposed one are its output and input channels): 8 and 32 channels, sides 3 to 6,
 /// padding 0 to 2.
 fn winograd_conv_case(transposed: bool) -> BoxedStrategy<Case> {
-    (1usize..=2, 3usize..=6, 3usize..=6, 0usize..=2, any::<bool>())
-        .prop_flat_map(move |(n, h, w, p, op)| {
+    (1usize..=2, 3usize..=6, 3usize..=6, 0usize..=2, any::<bool>(), any::<bool>())
+        .prop_flat_map(move |(n, h, w, p, op, bias)| {
             let (c, o) = if transposed { (32, 8) } else { (8, 32) };
             let out_pad = usize::from(op && transposed);
             let wshape = if transposed { vec![c, o, 4, 4] } else { vec![o, c, 4, 4] };
-            (array(vec![n, c, h, w], -2.0, 2.0), array(wshape, -1.0, 1.0)).prop_map(move |(x, w)| Case {
-                inputs: vec![x, w],
-                ints: vec![2, p, out_pad],
-                floats: vec![],
-            })
+            (array(vec![n, c, h, w], -2.0, 2.0), array(wshape, -1.0, 1.0), array(vec![o], -1.0, 1.0)).prop_map(
+                move |(x, w, b)| Case {
+                    inputs: vec![x, w, b],
+                    ints: vec![2, p, out_pad, usize::from(bias)],
+                    floats: vec![],
+                },
+            )
         })
         .prop_filter("output must not be empty", move |c| {
             let (x, p, op) = (c.inputs[0].shape(), c.ints[1], c.ints[2]);
@@ -170,6 +175,11 @@ fn winograd_conv_case(transposed: bool) -> BoxedStrategy<Case> {
             fits(x[2]) && fits(x[3])
         })
         .boxed()
+}
+
+/// The bias of a [`conv_case`], if it has one.
+fn conv_bias<'a>(t: &'a [Tensor], c: &Case) -> Option<&'a Tensor> {
+    (c.ints[3] == 1).then_some(&t[2])
 }
 
 fn conv_options(c: &Case) -> ConvOptions {
@@ -386,18 +396,26 @@ pub fn registry() -> Vec<OpCheck> {
             },
             |t, c| t[0].gather_rows(&c.ints),
         ),
-        check("conv2d", || conv_case(false), |t, c| t[0].conv2d(&t[1], conv_options(c))),
-        check("conv_transpose2d", || conv_case(true), |t, c| t[0].conv_transpose2d(&t[1], conv_options(c))),
+        check("conv2d", || conv_case(false), |t, c| t[0].conv2d(&t[1], conv_bias(t, c), conv_options(c))),
+        check(
+            "conv_transpose2d",
+            || conv_case(true),
+            |t, c| t[0].conv_transpose2d(&t[1], conv_bias(t, c), conv_options(c)),
+        ),
         OpCheck {
             tolerance: LINEAR,
-            ..check("conv2d_winograd", || winograd_conv_case(false), |t, c| t[0].conv2d(&t[1], conv_options(c)))
+            ..check(
+                "conv2d_winograd",
+                || winograd_conv_case(false),
+                |t, c| t[0].conv2d(&t[1], conv_bias(t, c), conv_options(c)),
+            )
         },
         OpCheck {
             tolerance: LINEAR,
             ..check(
                 "conv_transpose2d_winograd",
                 || winograd_conv_case(true),
-                |t, c| t[0].conv_transpose2d(&t[1], conv_options(c)),
+                |t, c| t[0].conv_transpose2d(&t[1], conv_bias(t, c), conv_options(c)),
             )
         },
         check("max_pool2d", pool_case, |t, c| t[0].max_pool2d(pool_options(c))),

@@ -1,4 +1,5 @@
-//! Batch normalisation in training mode as two passes over the data, forward and backward.
+//! Batch normalisation in training mode as two passes over the data, forward and backward, and
+//! the plain per-channel sums a bias's gradient needs ([`channel_sums`]).
 //!
 //! The input is `[n, c, ...]` in standard layout; statistics are per channel (axis 1) over the
 //! batch and every trailing axis, `count = n · s` values each, where `s` is the product of the
@@ -179,6 +180,27 @@ pub fn batch_norm_channel_sums(x: &ArrayViewD<f32>, g: &ArrayViewD<f32>, stats: 
     (sums.iter().map(|s| s.0).collect(), sums.iter().map(|s| s.1).collect())
 }
 
+/// `Σg` per channel (axis 1) of a standard-layout `[n, c, ...]` array, in `f64`: the gradient
+/// of a per-channel bias (a convolution's), read straight from `g` with no copy or
+/// intermediate array. Parallel over channels; each sum is in a fixed order, so the result does
+/// not depend on the thread count.
+///
+/// # Panics
+/// If `g` has fewer than 2 axes or is not in standard layout.
+pub fn channel_sums(g: &ArrayViewD<f32>) -> Vec<f32> {
+    let (n, c, s) = geometry(g.shape());
+    let gs = g.as_slice().expect("gradient in standard layout");
+    per_channel(c, gs.len(), |ch| {
+        vectorized(
+            #[inline(always)]
+            || {
+                let runs = (0..n).map(|i| (i * c + ch) * s..(i * c + ch + 1) * s);
+                runs.map(|r| sum_f64(&gs[r], |g| g as f64)).sum::<f64>() as f32
+            },
+        )
+    })
+}
+
 /// The input gradient `w·inv_std·(g − Σg/count − x̂·Σg·x̂/count)`, given the sums of
 /// [`batch_norm_channel_sums`].
 ///
@@ -267,11 +289,25 @@ mod tests {
                 let (out, stats) = batch_norm_forward(&x.view(), None, None, 1e-5);
                 let sums = batch_norm_channel_sums(&x.view(), &g.view(), &stats);
                 let dx = batch_norm_backward_input(&x.view(), &g.view(), None, &stats, &sums);
-                (out, stats, sums, dx)
+                (out, stats, sums, dx, channel_sums(&g.view()))
             })
         };
         let one = run(1);
         assert_eq!(one, run(2));
         assert_eq!(one, run(3));
+    }
+
+    #[test]
+    fn channel_sums_are_the_sums_over_batch_and_positions() {
+        for shape in [vec![5, 3], vec![4, 3, 5, 7], vec![2, 2, 1, 1], vec![0, 2, 3, 3]] {
+            let g = data(&shape, 3.0);
+            let want: Vec<f64> =
+                (0..shape[1]).map(|ch| g.index_axis(ndarray::Axis(1), ch).iter().map(|&v| v as f64).sum()).collect();
+            let got = channel_sums(&g.view());
+            assert_eq!(got.len(), shape[1]);
+            for (got, want) in got.iter().zip(&want) {
+                assert!((*got as f64 - want).abs() < 1e-5 * (1.0 + want.abs()), "{shape:?}: {got} vs {want}");
+            }
+        }
     }
 }

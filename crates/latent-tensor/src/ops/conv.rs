@@ -46,13 +46,34 @@ fn require_positive(op: &'static str, name: &str, v: (usize, usize)) -> Result<(
     }
 }
 
+/// Checks that a convolution's bias, if any, is `[out]` for the weight's `out` channels.
+fn require_bias(op: &'static str, bias: Option<&Tensor>, w_shape: &[usize], out: usize) -> Result<()> {
+    match bias {
+        Some(b) if b.shape() != [out] => {
+            Err(TensorError::shapes(op, w_shape, b.shape(), format!("need bias [{out}], one value per output channel")))
+        }
+        _ => Ok(()),
+    }
+}
+
+/// Adds the bias, if any, to the convolution's fresh output in place.
+fn add_bias(v: &mut ndarray::Array4<f32>, bias: Option<&Tensor>) {
+    if let Some(b) = bias {
+        let b = b.view();
+        let b = b.as_standard_layout();
+        kconv::add_channel_bias(v, b.as_slice().expect("standard layout"));
+    }
+}
+
 impl Tensor {
     /// 2-D convolution (cross-correlation, as PyTorch) of `[n, in, h, w]` with a weight
-    /// `[out, in, kh, kw]`; no bias (add one shaped `[1, out, 1, 1]`).
+    /// `[out, in, kh, kw]` and an optional bias `[out]` (added to every position of its channel,
+    /// in place in the result; its gradient is the output gradient's per-channel sum).
     ///
     /// # Errors
-    /// If the tensors are not 4-D, channels differ, the stride is 0, or the kernel does not fit.
-    pub fn conv2d(&self, w: &Tensor, options: ConvOptions) -> Result<Tensor> {
+    /// If the tensors are not 4-D, channels differ, the bias is not `[out]`, the stride is 0,
+    /// or the kernel does not fit.
+    pub fn conv2d(&self, w: &Tensor, bias: Option<&Tensor>, options: ConvOptions) -> Result<Tensor> {
         require_4d("conv2d", "input", self)?;
         require_4d("conv2d", "weight", w)?;
         require_positive("conv2d", "stride", options.stride)?;
@@ -73,21 +94,30 @@ impl Tensor {
                 format!("kernel does not fit the padded input ({options:?})"),
             )
         })?;
-        let v = kconv::conv2d(
+        require_bias("conv2d", bias, w_shape, w_shape[0])?;
+        let mut v = kconv::conv2d(
             self.view().into_dimensionality().expect("4-D"),
             w.view().into_dimensionality().expect("4-D"),
             options,
         );
-        Ok(Tensor::from_op(v.into_dyn(), &[self, w], || Op::Conv2d { x: self.clone(), w: w.clone(), options }))
+        add_bias(&mut v, bias);
+        let inputs: Vec<&Tensor> = [Some(self), Some(w), bias].into_iter().flatten().collect();
+        Ok(Tensor::from_op(v.into_dyn(), &inputs, || Op::Conv2d {
+            x: self.clone(),
+            w: w.clone(),
+            b: bias.cloned(),
+            options,
+        }))
     }
 
     /// 2-D transposed convolution of `[n, in, h, w]` with a weight `[in, out, kh, kw]`: the
-    /// adjoint of [`Tensor::conv2d`], giving `[n, out, (h-1)·s - 2p + kh + output_padding, ...]`.
+    /// adjoint of [`Tensor::conv2d`], giving `[n, out, (h-1)·s - 2p + kh + output_padding, ...]`,
+    /// plus an optional bias `[out]` as in [`Tensor::conv2d`].
     ///
     /// # Errors
-    /// If the tensors are not 4-D, channels differ, the stride is 0, the output padding is not
-    /// smaller than the stride, or the output would be empty.
-    pub fn conv_transpose2d(&self, w: &Tensor, options: ConvOptions) -> Result<Tensor> {
+    /// If the tensors are not 4-D, channels differ, the bias is not `[out]`, the stride is 0, the
+    /// output padding is not smaller than the stride, or the output would be empty.
+    pub fn conv_transpose2d(&self, w: &Tensor, bias: Option<&Tensor>, options: ConvOptions) -> Result<Tensor> {
         require_4d("conv_transpose2d", "input", self)?;
         require_4d("conv_transpose2d", "weight", w)?;
         require_positive("conv_transpose2d", "stride", options.stride)?;
@@ -116,12 +146,20 @@ impl Tensor {
                 )
             },
         )?;
-        let v = kconv::conv_transpose2d(
+        require_bias("conv_transpose2d", bias, w_shape, w_shape[1])?;
+        let mut v = kconv::conv_transpose2d(
             self.view().into_dimensionality().expect("4-D"),
             w.view().into_dimensionality().expect("4-D"),
             options,
         );
-        Ok(Tensor::from_op(v.into_dyn(), &[self, w], || Op::ConvTranspose2d { x: self.clone(), w: w.clone(), options }))
+        add_bias(&mut v, bias);
+        let inputs: Vec<&Tensor> = [Some(self), Some(w), bias].into_iter().flatten().collect();
+        Ok(Tensor::from_op(v.into_dyn(), &inputs, || Op::ConvTranspose2d {
+            x: self.clone(),
+            w: w.clone(),
+            b: bias.cloned(),
+            options,
+        }))
     }
 
     /// Max pooling over windows of `[n, c, h, w]`; the gradient goes to each window's (first)
