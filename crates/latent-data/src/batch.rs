@@ -206,14 +206,14 @@ impl Dataset {
                 found: "0".into(),
             });
         }
-        if let Some(Binarize::Static { threshold }) = config.binarize {
-            if !(0.0..=1.0).contains(&threshold) {
-                return Err(DataError::InvalidParameter {
-                    what: "binarisation threshold",
-                    expected: "a number in [0, 1]".into(),
-                    found: threshold.to_string(),
-                });
-            }
+        if let Some(Binarize::Static { threshold }) = config.binarize
+            && !(0.0..=1.0).contains(&threshold)
+        {
+            return Err(DataError::InvalidParameter {
+                what: "binarisation threshold",
+                expected: "a number in [0, 1]".into(),
+                found: threshold.to_string(),
+            });
         }
         if self.pixel_bytes().is_none() {
             if let Some(b) = config.binarize {

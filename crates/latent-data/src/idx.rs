@@ -208,10 +208,10 @@ impl IdxOptions {
             return Err(DataError::ElementType { path: path.to_path_buf(), found: magic[2] });
         }
         let rank = usize::from(magic[3]);
-        if let Some(expected) = self.rank {
-            if rank != expected {
-                return Err(DataError::Rank { path: path.to_path_buf(), expected, found: rank });
-            }
+        if let Some(expected) = self.rank
+            && rank != expected
+        {
+            return Err(DataError::Rank { path: path.to_path_buf(), expected, found: rank });
         }
         if rank == 0 {
             return Err(DataError::Dimensions {

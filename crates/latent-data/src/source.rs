@@ -93,12 +93,11 @@ impl Format {
             return Ok(Format::Images);
         }
         let extension = path.extension().and_then(|e| e.to_str()).map(str::to_ascii_lowercase);
-        if meta.is_file() {
-            if let Some(format) =
+        if meta.is_file()
+            && let Some(format) =
                 [Format::Csv, Format::Npy, Format::Npz].into_iter().find(|f| extension.as_deref() == Some(f.as_str()))
-            {
-                return Ok(format);
-            }
+        {
+            return Ok(format);
         }
         Err(DataError::InvalidParameter {
             what: "data format",

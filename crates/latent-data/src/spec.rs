@@ -306,14 +306,14 @@ impl DataSpec {
     /// [`DataError::InvalidParameter`] naming what is wrong.
     pub fn validate(&self) -> Result<(), DataError> {
         self.shape.validate()?;
-        if let Some(names) = &self.class_names {
-            if names.is_empty() || names.len() > MAX_CLASSES {
-                return Err(DataError::InvalidParameter {
-                    what: "number of classes",
-                    expected: format!("between 1 and {MAX_CLASSES}"),
-                    found: names.len().to_string(),
-                });
-            }
+        if let Some(names) = &self.class_names
+            && (names.is_empty() || names.len() > MAX_CLASSES)
+        {
+            return Err(DataError::InvalidParameter {
+                what: "number of classes",
+                expected: format!("between 1 and {MAX_CLASSES}"),
+                found: names.len().to_string(),
+            });
         }
         match (&self.standardization, self.values) {
             (Some(s), ValueKind::Real) => s.validate(self.shape.len())?,
@@ -326,14 +326,14 @@ impl DataSpec {
             }
             _ => {}
         }
-        if let Some(names) = &self.feature_names {
-            if names.len() != self.shape.len() {
-                return Err(DataError::InvalidParameter {
-                    what: "feature names",
-                    expected: format!("one per feature ({})", self.shape.len()),
-                    found: names.len().to_string(),
-                });
-            }
+        if let Some(names) = &self.feature_names
+            && names.len() != self.shape.len()
+        {
+            return Err(DataError::InvalidParameter {
+                what: "feature names",
+                expected: format!("one per feature ({})", self.shape.len()),
+                found: names.len().to_string(),
+            });
         }
         Ok(())
     }

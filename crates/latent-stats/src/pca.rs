@@ -303,7 +303,7 @@ mod tests {
     fn known_singular_values(s: &[f64], d: usize) -> Array2<f32> {
         let n = 8;
         // Columns 1..=3 of the 8x8 Sylvester-Hadamard matrix: orthogonal, each sums to zero.
-        let hadamard = |i: usize, j: usize| if (i & j).count_ones() % 2 == 0 { 1.0 } else { -1.0 };
+        let hadamard = |i: usize, j: usize| if (i & j).count_ones().is_multiple_of(2) { 1.0 } else { -1.0 };
         let u = Array2::from_shape_fn((n, s.len()), |(i, c)| hadamard(i, 1 << c) / (n as f64).sqrt());
         // V: the first s.len() columns of a rotation of R^d by angle 0.3 in each (2c, 2c+1) plane.
         let (sin, cos) = 0.3f64.sin_cos();

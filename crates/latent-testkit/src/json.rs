@@ -154,10 +154,10 @@ mod tests {
         for seed in 0..300 {
             let mut v = doc.clone();
             mutate(&mut Mutator::new(seed), &mut v);
-            if let Some(Value::String(inner)) = v.pointer("/__metadata__/latent.config") {
-                if let Ok(inner) = serde_json::from_str::<Value>(inner) {
-                    reached_inner |= inner != serde_json::json!({"hidden": [4], "seed": 1});
-                }
+            if let Some(Value::String(inner)) = v.pointer("/__metadata__/latent.config")
+                && let Ok(inner) = serde_json::from_str::<Value>(inner)
+            {
+                reached_inner |= inner != serde_json::json!({"hidden": [4], "seed": 1});
             }
         }
         assert!(reached_inner);

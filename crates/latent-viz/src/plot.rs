@@ -429,7 +429,7 @@ mod tests {
             for s in 0..(next() % 4) {
                 let n = next() % 12;
                 let pick = |r: u64| {
-                    if r % 4 == 0 {
+                    if r.is_multiple_of(4) {
                         specials[(r / 4 % specials.len() as u64) as usize]
                     } else {
                         (r % 2001) as f64 / 1000.0 - 1.0

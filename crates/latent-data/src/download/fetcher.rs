@@ -497,11 +497,11 @@ impl Fetcher {
                 }
             }
         };
-        if let (Ok(n), Some(t)) = (&outcome, total) {
-            if *n != t {
-                progress.finish("failed");
-                return Err(AttemptError::transient(format!("transfer ended after {n} of {t} bytes")));
-            }
+        if let (Ok(n), Some(t)) = (&outcome, total)
+            && *n != t
+        {
+            progress.finish("failed");
+            return Err(AttemptError::transient(format!("transfer ended after {n} of {t} bytes")));
         }
         progress.finish(if outcome.is_ok() { "done" } else { "failed" });
         outcome

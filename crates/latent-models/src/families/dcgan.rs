@@ -237,7 +237,7 @@ fn up(in_channels: usize, out_channels: usize) -> ConvTranspose2dConfig {
 /// `image_size / 2^layers`, if that is a whole number of at least 1.
 fn start_side(image_size: usize, layers: usize) -> Option<usize> {
     let factor = 1usize.checked_shl(u32::try_from(layers).ok()?)?;
-    (image_size >= factor && image_size % factor == 0).then_some(image_size / factor)
+    (image_size >= factor && image_size.is_multiple_of(factor)).then_some(image_size / factor)
 }
 
 #[cfg(test)]

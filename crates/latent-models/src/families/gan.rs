@@ -554,7 +554,7 @@ impl Model for Gan {
     fn train_step(&mut self, batch: &Batch, optimizers: &mut Optimizers, step: &mut StepContext<'_>) -> Result<Parts> {
         let n = batch.len();
         let training = self.training().clone();
-        let g_turn = (step.step + 1) % training.d_steps as u64 == 0;
+        let g_turn = (step.step + 1).is_multiple_of(training.d_steps as u64);
         let real = data_tensor(&batch.images);
         let labels = self.labels(n, (self.class_count() > 0).then_some(batch.labels.as_slice()), "train")?;
         let z = step.ctx.rng().randn(&[n, self.latent_dim()]);

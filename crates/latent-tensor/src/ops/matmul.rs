@@ -111,10 +111,10 @@ impl Tensor {
         if ws.len() != 2 || xs.is_empty() || xs[xs.len() - 1] != ws[1] {
             return Err(TensorError::shapes("linear", xs, ws, "need input [..., in] and weight [out, in]"));
         }
-        if let Some(b) = b {
-            if b.shape() != [ws[0]] {
-                return Err(TensorError::shapes("linear", ws, b.shape(), "need bias [out] for weight [out, in]"));
-            }
+        if let Some(b) = b
+            && b.shape() != [ws[0]]
+        {
+            return Err(TensorError::shapes("linear", ws, b.shape(), "need bias [out] for weight [out, in]"));
         }
         let xv = self.view();
         let x2 = as_rows(&xv);
