@@ -21,7 +21,7 @@
 //!   dimension of 256) stays in L1 while every row block passes over it. `c` is row-major.
 //! - Where the CPU has AVX-512, a panel is one 16-lane vector and the tile is 12×32 (two row
 //!   blocks by two panels, 24 of the 32 vector registers): on the 2-core Intel Xeon with
-//!   AVX-512 at full rate that the 2026-12-01 session ran on, DCGAN training at one thread went
+//!   AVX-512 that the 2026-12-01 session ran on, DCGAN training at one thread went
 //!   from 669 to 748 samples/s (median of 5 alternating runs of 30 batches).
 //!
 //! # Determinism
