@@ -6,7 +6,7 @@
 use ndarray::{Array2, Array3, ArrayD, ArrayView2, ArrayViewD, Axis, CowArray, Ix2, Ix3, IxDyn};
 
 use crate::error::{Result, TensorError};
-use crate::kernels::matmul::gemm;
+use crate::kernels::matmul::{gemm, product};
 use crate::op::Op;
 use crate::tensor::Tensor;
 
@@ -46,11 +46,9 @@ pub(crate) fn batched_matmul(a: &ArrayViewD<f32>, ta: bool, b: &ArrayViewD<f32>,
     let m = if ta { a.shape()[an - 1] } else { a.shape()[an - 2] };
     let n = if tb { b.shape()[bn - 2] } else { b.shape()[bn - 1] };
     if an == 2 && bn == 2 {
-        let mut out = Array2::zeros((m, n));
         let (a2, b2) =
             (a.view().into_dimensionality::<Ix2>().expect("2-D"), b.view().into_dimensionality::<Ix2>().expect("2-D"));
-        gemm(1.0, maybe_t(a2, ta), maybe_t(b2, tb), 0.0, out.view_mut());
-        return out.into_dyn();
+        return product(maybe_t(a2, ta), maybe_t(b2, tb)).into_dyn();
     }
     let batch_shape = if an > 2 { &a.shape()[..an - 2] } else { &b.shape()[..bn - 2] };
     let batch: usize = batch_shape.iter().product();
@@ -75,9 +73,7 @@ pub(crate) fn batched_matmul(a: &ArrayViewD<f32>, ta: bool, b: &ArrayViewD<f32>,
 /// and of `linear`'s weight (with `a` = the gradient, `g` = the input).
 pub(crate) fn rows_at_b(a: &ArrayViewD<f32>, g: &ArrayViewD<f32>) -> Array2<f32> {
     let (a2, g2) = (as_rows(a), as_rows(g));
-    let mut out = Array2::zeros((a2.ncols(), g2.ncols()));
-    gemm(1.0, a2.view().reversed_axes(), g2.view(), 0.0, out.view_mut());
-    out
+    product(a2.view().reversed_axes(), g2.view())
 }
 
 impl Tensor {
@@ -118,17 +114,17 @@ impl Tensor {
         }
         let xv = self.view();
         let x2 = as_rows(&xv);
-        let mut out = Array2::zeros((x2.nrows(), ws[0]));
-        let beta = match b {
+        let wt = w.view().into_dimensionality::<Ix2>().expect("2-D").reversed_axes();
+        let out = match b {
             Some(b) => {
+                // The bias in every row, then the product added onto it.
                 let bv = b.view().into_dimensionality::<ndarray::Ix1>().expect("1-D");
-                out.rows_mut().into_iter().for_each(|mut r| r.assign(&bv));
-                1.0
+                let mut out = bv.broadcast((x2.nrows(), ws[0])).expect("[out] broadcasts to rows").to_owned();
+                gemm(1.0, x2.view(), wt, 1.0, out.view_mut());
+                out
             }
-            None => 0.0,
+            None => product(x2.view(), wt),
         };
-        let wv = w.view().into_dimensionality::<Ix2>().expect("2-D");
-        gemm(1.0, x2.view(), wv.reversed_axes(), beta, out.view_mut());
         let mut shape = xs[..xs.len() - 1].to_vec();
         shape.push(ws[0]);
         let v = out.into_shape_with_order(IxDyn(&shape)).expect("contiguous");
