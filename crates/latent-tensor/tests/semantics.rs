@@ -188,6 +188,28 @@ fn a_convolution_bias_is_added_per_channel_and_its_gradient_is_the_channel_sum()
 }
 
 #[test]
+fn gradients_computed_in_place_match_their_definitions() {
+    // A reshape whose output gradient arrives transposed (from the permute after it), then
+    // activations whose backward rules scale the gradient they are handed in place.
+    let x = Tensor::parameter(Array::from_shape_vec(IxDyn(&[2, 3]), vec![-1.0, 0.5, 2.0, -0.25, 1.5, 0.0]).unwrap());
+    let c = Tensor::new(Array::from_shape_vec(IxDyn(&[2, 3]), vec![1.0, 2.0, 3.0, 4.0, 5.0, 6.0]).unwrap());
+    let z = x.reshape(&[3, 2]).unwrap().permute(&[1, 0]).unwrap();
+    let loss = z.mul(&c).unwrap().sum_all();
+    let g = loss.backward().unwrap();
+    // z[i][j] = x_flat[2j + i], so d loss / d x_flat[2j + i] = c[i][j].
+    assert_eq!(g.get(&x).unwrap().to_vec(), [1.0, 4.0, 2.0, 5.0, 3.0, 6.0]);
+
+    let y = x.relu().mul_scalar(3.0).sigmoid().sum_all();
+    let g = y.backward().unwrap().get(&x).unwrap().to_vec();
+    let xs = x.to_vec();
+    for (gi, xi) in g.iter().zip(xs) {
+        let s = 1.0 / (1.0 + (-3.0 * xi.max(0.0)).exp());
+        let want = if xi > 0.0 { 3.0 * s * (1.0 - s) } else { 0.0 };
+        assert_abs_diff_eq!(*gi, want, epsilon = 1e-6);
+    }
+}
+
+#[test]
 fn views_share_data() {
     let m = Tensor::new(array![[1.0f32, 2.0], [3.0, 4.0]]);
     let t = m.t().unwrap();

@@ -137,6 +137,64 @@ pub fn map3(
     }
 }
 
+/// `a[i] = f(a[i])` for every element of `a`, in place: [`map1`]'s values without a new array.
+pub fn update1(a: &mut ArrayD<f32>, f: impl Fn(f32) -> f32 + Sync + Send) {
+    let parallel = worth_parallel(a.len());
+    match a.as_slice_mut() {
+        Some(x) if parallel => x.par_chunks_mut(CHUNK).for_each(|x| update_slice1(x, &f)),
+        Some(x) => update_slice1(x, &f),
+        None if parallel => a.par_mapv_inplace(f),
+        None => a.mapv_inplace(f),
+    }
+}
+
+/// `a[i] = f(a[i], b[i])` for every element of `a`, in place, where `b` has `a`'s shape:
+/// [`map2`]'s values without a new array. Backward rules use it to scale the output's gradient,
+/// which they own, by a local derivative.
+///
+/// # Panics
+/// If the shapes differ.
+pub fn update2(a: &mut ArrayD<f32>, b: &ArrayViewD<f32>, f: impl Fn(f32, f32) -> f32 + Sync + Send) {
+    assert_eq!(a.shape(), b.shape(), "update2: shapes differ");
+    let parallel = worth_parallel(a.len());
+    if let (Some(x), Some(y)) = (a.as_slice_mut(), b.as_slice()) {
+        if parallel {
+            x.par_chunks_mut(CHUNK).zip(y.par_chunks(CHUNK)).for_each(|(x, y)| update_slice2(x, y, &f));
+        } else {
+            update_slice2(x, y, &f);
+        }
+        return;
+    }
+    let zip = Zip::from(a).and(b);
+    if parallel {
+        zip.par_for_each(|x, &y| *x = f(*x, y));
+    } else {
+        zip.for_each(|x, &y| *x = f(*x, y));
+    }
+}
+
+/// The loop of [`update1`] over a slice, vectorised.
+#[inline(always)]
+fn update_slice1(x: &mut [f32], f: &impl Fn(f32) -> f32) {
+    vectorized(
+        #[inline(always)]
+        || x.iter_mut().for_each(|x| *x = f(*x)),
+    )
+}
+
+/// The loop of [`update2`] over slices of equal length, vectorised.
+#[inline(always)]
+fn update_slice2(x: &mut [f32], y: &[f32], f: &impl Fn(f32, f32) -> f32) {
+    vectorized(
+        #[inline(always)]
+        || {
+            for (x, &y) in x.iter_mut().zip(y) {
+                *x = f(*x, y);
+            }
+        },
+    )
+}
+
 /// Shortest run worth [`map_runs`] (shorter runs cost more in loop overhead than they save).
 pub const MIN_RUN: usize = 8;
 
@@ -247,7 +305,7 @@ pub(super) fn from_runs(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use ndarray::{Array, ArrayD};
+    use ndarray::{Array, ArrayD, ShapeBuilder};
 
     fn ramp(shape: &[usize], scale: f32) -> ArrayD<f32> {
         let n: usize = shape.iter().product();
@@ -265,6 +323,12 @@ mod tests {
             assert_eq!(map1(&a.view(), f1), want1);
             let want2 = Zip::from(&a).and(&b).map_collect(|&x, &y| x * y - y);
             assert_eq!(map2(&a.view(), &b.view(), |x, y| x * y - y), want2);
+            let mut updated = a.clone();
+            update1(&mut updated, f1);
+            assert_eq!(updated, want1);
+            let mut updated = a.clone();
+            update2(&mut updated, &b.view(), |x, y| x * y - y);
+            assert_eq!(updated, want2);
             let want3 = Zip::from(&a).and(&b).and(&c).map_collect(|&x, &y, &z| x + y * z);
             assert_eq!(map3(&a.view(), &b.view(), &c.view(), |x, y, z| x + y * z), want3);
             if shape.len() == 2 {
@@ -273,6 +337,18 @@ mod tests {
                 assert_eq!(t, want1.t());
                 let t2 = map2(&a.t(), &b.t(), |x, y| x * y - y);
                 assert_eq!(t2, want2.t());
+                // In place over an array in column-major order: the Zip path, element by element.
+                let fortran = || {
+                    let mut t = ArrayD::zeros(IxDyn(&[shape[1], shape[0]]).f());
+                    t.assign(&a.t());
+                    t
+                };
+                let mut updated = fortran();
+                update1(&mut updated, f1);
+                assert_eq!(updated, want1.t());
+                let mut updated = fortran();
+                update2(&mut updated, &b.t(), |x, y| x * y - y);
+                assert_eq!(updated, want2.t());
             }
         }
     }
@@ -289,5 +365,19 @@ mod tests {
         assert_eq!(one, run(2));
         assert_eq!(one, run(3));
         assert_eq!(one, a.mapv(f));
+        let b = ramp(&[PARALLEL_MIN_LEN * 2 + 3], -1.0);
+        let in_place = |threads| {
+            let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
+            let (mut x, mut y) = (a.clone(), a.clone());
+            pool.install(|| {
+                update1(&mut x, f);
+                update2(&mut y, &b.view(), |x, y| f(x) * y);
+            });
+            (x, y)
+        };
+        let (x1, y1) = in_place(1);
+        assert_eq!(x1, one);
+        assert_eq!(y1, map2(&a.view(), &b.view(), |x, y| f(x) * y));
+        assert_eq!((x1, y1), in_place(2));
     }
 }
