@@ -21,7 +21,7 @@ use crate::ops::matmul::{as_rows, batched_matmul, rows_at_b};
 use crate::ops::reduce::keepdim_shape;
 use crate::ops::unary::stable_sigmoid;
 use crate::ops::{map2, map3, sum_to_shape};
-use crate::tensor::{Tensor, TensorId};
+use crate::tensor::{Tensor, TensorId, Value};
 
 /// The gradients of the leaves of a graph, keyed by tensor identity.
 #[derive(Debug, Default, Clone)]
@@ -258,6 +258,15 @@ fn input_grads<'a>(
     let one = |x: &'a Tensor, f: &dyn Fn() -> ArrayD<f32>| {
         if x.requires_grad() && wants(x) { vec![(x, f())] } else { Vec::new() }
     };
+    if let Some((x, local)) = sole_taker(op, g.shape(), wants) {
+        let mut g = g;
+        match local {
+            Local::Same => {}
+            Local::Negated => update1(&mut g, |g| -g),
+            Local::Times(d) => update2(&mut g, &d.view(), |g, d| g * d),
+        }
+        return vec![(x, g)];
+    }
     // The closures take `g` out of this cell: each arm below runs at most one of them, once.
     let g = Cell::new(Some(g));
     let g = || g.take().expect("the output gradient is used once");
@@ -323,6 +332,36 @@ fn input_grads<'a>(
         }),
         _ => other_input_grads(op, y, &g().view(), wants),
     }
+}
+
+/// What the gradient of a [`sole_taker`] is, in terms of the output's gradient `g`.
+enum Local<'a> {
+    /// `g` itself.
+    Same,
+    /// `-g`.
+    Negated,
+    /// `g·d` for the local derivative `d` (of the output's shape).
+    Times(&'a Value),
+}
+
+/// The input of a sum, difference, broadcast or fused element-wise op whose gradient is the
+/// output's `g` mapped element by element, when it is the only input that needs a gradient and
+/// has the output's `shape` (so nothing is summed over broadcast axes). Its gradient is then made
+/// in `g`'s buffer: the general rules would copy `g` (or map it into a new array) first.
+fn sole_taker<'a>(op: &'a Op, shape: &[usize], wants: &dyn Fn(&Tensor) -> bool) -> Option<(&'a Tensor, Local<'a>)> {
+    let needs = |t: &Tensor| t.requires_grad() && wants(t);
+    let takers: Vec<(&'a Tensor, Local<'a>)> = match op {
+        Op::Add(a, b) => vec![(a, Local::Same), (b, Local::Same)],
+        Op::Sub(a, b) => vec![(a, Local::Same), (b, Local::Negated)],
+        Op::BroadcastTo(x) => vec![(x, Local::Same)],
+        Op::Elementwise { parts } => {
+            parts.iter().map(|(x, d)| (x, d.as_ref().map_or(Local::Same, Local::Times))).collect()
+        }
+        _ => return None,
+    };
+    let mut takers = takers.into_iter().filter(|(t, _)| needs(t));
+    let (x, local) = takers.next()?;
+    (takers.next().is_none() && x.shape() == shape).then_some((x, local))
 }
 
 /// [`input_grads`] for the ops that read the output gradient `g` through a view.

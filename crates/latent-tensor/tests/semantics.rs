@@ -199,6 +199,14 @@ fn gradients_computed_in_place_match_their_definitions() {
     // z[i][j] = x_flat[2j + i], so d loss / d x_flat[2j + i] = c[i][j].
     assert_eq!(g.get(&x).unwrap().to_vec(), [1.0, 4.0, 2.0, 5.0, 3.0, 6.0]);
 
+    // Sums and differences with one input that needs a gradient hand the output's gradient to
+    // it (negated for a subtrahend), unless it was broadcast, when it is summed as usual.
+    let (b, c3) = (param(&[1.0, 2.0, 3.0]), Tensor::new(Array::from_elem(IxDyn(&[3]), 2.0)));
+    let loss = c.sub(&x).unwrap().mul(&c).unwrap().add(&c3).unwrap().sum_all();
+    assert_eq!(loss.backward().unwrap().get(&x).unwrap().to_vec(), [-1.0, -2.0, -3.0, -4.0, -5.0, -6.0]);
+    let loss = c.add(&b).unwrap().mul(&c).unwrap().sum_all();
+    assert_eq!(loss.backward().unwrap().get(&b).unwrap().to_vec(), [5.0, 7.0, 9.0]);
+
     let y = x.relu().mul_scalar(3.0).sigmoid().sum_all();
     let g = y.backward().unwrap().get(&x).unwrap().to_vec();
     let xs = x.to_vec();
