@@ -6,6 +6,8 @@
 //! output to the inputs. Gradients of intermediate nodes are freed as soon as they have been
 //! pushed on; the result holds only the leaves' gradients. A rule computes the gradient of an
 //! input only if that input requires one (the data fed to a network's first layer gets none).
+//! A rule owns the gradient it is handed, so element-wise rules with one taker compute in its
+//! buffer instead of a new array (`input_grads` says which).
 
 use std::cell::Cell;
 use std::collections::{BTreeSet, HashMap, HashSet};
