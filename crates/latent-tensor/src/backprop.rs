@@ -248,8 +248,9 @@ fn unreduce(g: &ArrayViewD<f32>, input_shape: &[usize], axes: &[usize], keepdim:
 /// by element or hand it on (activations, scalar arithmetic, masks, reshapes) compute their
 /// input's gradient over its buffer: no new array, and one stream less to memory. A ReLU's
 /// backward had been 2.7% of a conv autoencoder's step, and a reshape's a full copy. The values
-/// are those of the same operations on a new array, bit for bit. Every other rule reads `g`
-/// through a view ([`other_input_grads`]).
+/// are those of the same operations on a new array, bit for bit. A sum, difference, broadcast or
+/// fused element-wise op whose only input needing a gradient has the output's shape does the
+/// same ([`sole_taker`]). Every other rule reads `g` through a view ([`other_input_grads`]).
 fn input_grads<'a>(
     op: &'a Op,
     y: &ArrayViewD<f32>,
