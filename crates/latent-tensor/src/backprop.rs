@@ -258,23 +258,15 @@ fn input_grads<'a>(
     wants: &dyn Fn(&Tensor) -> bool,
 ) -> Vec<(&'a Tensor, ArrayD<f32>)> {
     // `x`'s gradient, made from `g` by `f`, if `x` needs one.
-    let one = |x: &'a Tensor, f: &dyn Fn() -> ArrayD<f32>| {
-        if x.requires_grad() && wants(x) { vec![(x, f())] } else { Vec::new() }
-    };
+    let one = |x: &'a Tensor, f: &dyn Fn() -> ArrayD<f32>| if needs(x, wants) { vec![(x, f())] } else { Vec::new() };
     if let Some((x, local)) = sole_taker(op, g.shape(), wants) {
-        let mut g = g;
-        match local {
-            Local::Same => {}
-            Local::Negated => update1(&mut g, |g| -g),
-            Local::Times(d) => update2(&mut g, &d.view(), |g, d| g * d),
-        }
-        return vec![(x, g)];
+        return vec![(x, local.apply(g))];
     }
     // The closures take `g` out of this cell: each arm below runs at most one of them, once.
     let g = Cell::new(Some(g));
     let g = || g.take().expect("the output gradient is used once");
     match op {
-        Op::Neg(x) => one(x, &|| mapped(g(), |g| -g)),
+        Op::Neg(x) => one(x, &|| Local::Negated.apply(g())),
         Op::AddScalar(x) => one(x, &g),
         // The scalars are copied into the closures: read through a reference, they were loaded
         // again for every element (the output might alias them), which kept the loops scalar and
@@ -323,16 +315,9 @@ fn input_grads<'a>(
                 |x| stable_sigmoid(x),
             )
         }),
-        Op::Mask { x, mask } => one(x, &|| {
-            let mut g = g();
-            update2(&mut g, &mask.view(), |g, m| g * m);
-            g
-        }),
-        Op::Reshape(x) => one(x, &|| {
-            let g = g();
-            let g = if g.is_standard_layout() { g } else { g.as_standard_layout().into_owned() };
-            g.into_shape_with_order(IxDyn(x.shape())).expect("same size")
-        }),
+        Op::Mask { x, mask } => one(x, &|| Local::Times(mask).apply(g())),
+        // A copy only if `g` is not in standard layout.
+        Op::Reshape(x) => one(x, &|| g().into_shape_clone(IxDyn(x.shape())).expect("same size")),
         _ => other_input_grads(op, y, &g().view(), wants),
     }
 }
@@ -347,12 +332,28 @@ enum Local<'a> {
     Times(&'a Value),
 }
 
+impl Local<'_> {
+    /// The gradient, made in `g`'s buffer.
+    fn apply(self, mut g: ArrayD<f32>) -> ArrayD<f32> {
+        match self {
+            Local::Same => {}
+            Local::Negated => update1(&mut g, |g| -g),
+            Local::Times(d) => update2(&mut g, &d.view(), |g, d| g * d),
+        }
+        g
+    }
+}
+
+/// Whether `t` needs a gradient: it requires one and the caller `wants` it.
+fn needs(t: &Tensor, wants: &dyn Fn(&Tensor) -> bool) -> bool {
+    t.requires_grad() && wants(t)
+}
+
 /// The input of a sum, difference, broadcast or fused element-wise op whose gradient is the
 /// output's `g` mapped element by element, when it is the only input that needs a gradient and
 /// has the output's `shape` (so nothing is summed over broadcast axes). Its gradient is then made
 /// in `g`'s buffer: the general rules would copy `g` (or map it into a new array) first.
 fn sole_taker<'a>(op: &'a Op, shape: &[usize], wants: &dyn Fn(&Tensor) -> bool) -> Option<(&'a Tensor, Local<'a>)> {
-    let needs = |t: &Tensor| t.requires_grad() && wants(t);
     let takers: Vec<(&'a Tensor, Local<'a>)> = match op {
         Op::Add(a, b) => vec![(a, Local::Same), (b, Local::Same)],
         Op::Sub(a, b) => vec![(a, Local::Same), (b, Local::Negated)],
@@ -362,7 +363,7 @@ fn sole_taker<'a>(op: &'a Op, shape: &[usize], wants: &dyn Fn(&Tensor) -> bool) 
         }
         _ => return None,
     };
-    let mut takers = takers.into_iter().filter(|(t, _)| needs(t));
+    let mut takers = takers.into_iter().filter(|(t, _)| needs(t, wants));
     let (x, local) = takers.next()?;
     (takers.next().is_none() && x.shape() == shape).then_some((x, local))
 }
@@ -377,7 +378,7 @@ fn other_input_grads<'a>(
     let mut out: Vec<(&Tensor, ArrayD<f32>)> = Vec::new();
     // Push the gradient of `t` computed by `f`, only if `t` needs one.
     let mut push = |t: &'a Tensor, f: &dyn Fn() -> ArrayD<f32>| {
-        if t.requires_grad() && wants(t) {
+        if needs(t, wants) {
             out.push((t, f()));
         }
     };

@@ -63,13 +63,14 @@ pub(super) fn suits(m: usize, k: usize, n: usize, csa: isize, rsb: isize) -> boo
 }
 
 /// Whether this CPU is one where these dot products beat matrixmultiply: AVX2 and FMA, and not
-/// an Intel CPU with AVX-512. There matrixmultiply's AVX-512 kernel runs at full width, and it
-/// was the faster of the two: on a 2-core Intel Xeon with AVX-512, 1 thread, 150
-/// batches, the AE trained at 20,354 samples/s with matrixmultiply against 16,976 with these
-/// dot products (median of 5 alternating runs; 5,767 against 4,923 for the MLP GAN), and giving
-/// the dot products 16-lane AVX-512 accumulators did not change that (17,660). On the Zen 4,
-/// whose AVX-512 runs at half width, the dot products are the faster (module docs). The
-/// vendor stands in for the width of the FMA units, which CPUID does not report.
+/// an Intel CPU with AVX-512. On a 2-core Intel Xeon with AVX-512, matrixmultiply's AVX-512
+/// kernel was the faster of the two: 1 thread, 150 batches, the AE trained at 20,354 samples/s
+/// with matrixmultiply against 16,976 with these dot products (median of 5 alternating runs;
+/// 5,767 against 4,923 for the MLP GAN), giving the dot products 16-lane AVX-512 accumulators
+/// did not change that (17,660), and on its own matrixmultiply ran the AE's products at 145–170
+/// GFLOP/s on one core. On the Zen 4, whose AVX-512 runs at half width, the dot products are the
+/// faster (module docs). The vendor stands in for the width of the FMA units, which CPUID does
+/// not report.
 fn cpu_suits() -> bool {
     #[cfg(target_arch = "x86_64")]
     {
