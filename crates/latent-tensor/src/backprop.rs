@@ -523,17 +523,26 @@ fn other_input_grads<'a>(
         Op::Conv2d { x, w, b, options } => {
             let (x4, w4, g4) = (tensor4(x), tensor4(w), as4(g));
             let (spec, kernel) = (*options, (w.shape()[2], w.shape()[3]));
-            push(x, &|| {
-                conv_kernels::conv2d_backward_input(w4.view(), g4.view(), (x.shape()[2], x.shape()[3]), spec).into_dyn()
-            });
-            push(w, &|| conv_kernels::conv2d_backward_weight(x4.view(), g4.view(), kernel, spec).into_dyn());
+            if needs(x, wants) && needs(w, wants) {
+                // Both gradients in one pass, which shares work between them.
+                let (gx, gw) = conv_kernels::conv2d_backward(x4.view(), w4.view(), g4.view(), spec);
+                let (gx, gw) = (Cell::new(Some(gx.into_dyn())), Cell::new(Some(gw.into_dyn())));
+                push(x, &|| gx.take().expect("pushed once"));
+                push(w, &|| gw.take().expect("pushed once"));
+            } else {
+                push(x, &|| {
+                    let input_hw = (x.shape()[2], x.shape()[3]);
+                    conv_kernels::conv2d_backward_input(w4.view(), g4.view(), input_hw, spec).into_dyn()
+                });
+                push(w, &|| conv_kernels::conv2d_backward_weight(x4.view(), g4.view(), kernel, spec).into_dyn());
+            }
             if let Some(b) = b {
                 push(b, &|| channel_sums(g));
             }
         }
         Op::ConvTranspose2d { x, w, b, options } => {
             let (x4, w4, g4) = (tensor4(x), tensor4(w), as4(g));
-            if x.requires_grad() && wants(x) && w.requires_grad() && wants(w) {
+            if needs(x, wants) && needs(w, wants) {
                 // Both gradients in one pass, which shares work between them.
                 let (gx, gw) = conv_kernels::conv_transpose2d_backward(x4.view(), w4.view(), g4.view(), *options);
                 let (gx, gw) = (Cell::new(Some(gx.into_dyn())), Cell::new(Some(gw.into_dyn())));

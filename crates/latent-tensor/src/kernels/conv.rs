@@ -78,7 +78,7 @@ use rayon::prelude::*;
 
 use super::elementwise::{PARALLEL_MIN_LEN, vectorized, worth_parallel};
 use super::matmul::gemm;
-use winograd::Winograd;
+use winograd::{Companion, Winograd};
 
 mod lanes;
 mod panels;
@@ -281,11 +281,12 @@ fn conv2d_in_chunks(x: ArrayView4<f32>, w: ArrayView4<f32>, geo: &Geometry, chun
 }
 
 /// Gradients of [`conv2d`]: given `x`, `w` and the gradient `grad_out` of a loss with respect
-/// to `conv2d(x, w, spec)`, returns `(grad_x, grad_w)`, shaped like `x` and `w`.
+/// to `conv2d(x, w, spec)`, returns `(grad_x, grad_w)`, shaped like `x` and `w`: the same values
+/// as [`conv2d_backward_input`] and [`conv2d_backward_weight`], computed in one pass where that
+/// shares work (the Winograd path transforms `grad_out` once for both).
 ///
 /// # Panics
 /// If the shapes are inconsistent (see [`conv2d_backward_input`], [`conv2d_backward_weight`]).
-#[cfg(any(test, feature = "bench"))]
 pub fn conv2d_backward(
     x: ArrayView4<f32>,
     w: ArrayView4<f32>,
@@ -297,6 +298,17 @@ pub fn conv2d_backward(
     assert_eq!(c_in, c_in_w, "conv2d_backward: input has {c_in} channels, weight expects {c_in_w}");
     assert_eq!(grad_out.dim().0, n, "conv2d_backward: batch of grad_out and x differ");
     assert_eq!(grad_out.dim().1, c_out, "conv2d_backward: channels of grad_out and weight differ");
+    let (oh, ow) = (grad_out.dim().2, grad_out.dim().3);
+    let geo = Geometry::new(c_in, (h, wd), (kh, kw), spec).filter(|g| (g.oh, g.ow) == (oh, ow));
+    if let Some(fast) = geo.as_ref().and_then(|geo| winograd_for(geo, n, c_out)) {
+        let mut grad_x = zeros_in_parallel((n, c_in, h, wd));
+        let (x, w, g) = (x.as_standard_layout(), w.as_standard_layout(), grad_out.as_standard_layout());
+        let (x, w, g) =
+            (x.as_slice().expect("standard"), w.as_slice().expect("standard"), g.as_slice().expect("standard"));
+        let gx = grad_x.as_slice_mut().expect("fresh array is contiguous");
+        let grad_w = fast.weight_gradient_with(x, g, c_out, Companion::InputGradient { w, grad_x: gx });
+        return (grad_x, grad_w.into_shape_with_order((c_out, c_in, kh, kw)).expect("weight gradient shape"));
+    }
     (conv2d_backward_input(w, grad_out, (h, wd), spec), conv2d_backward_weight(x, grad_out, (kh, kw), spec))
 }
 
@@ -540,7 +552,7 @@ pub fn conv_transpose2d_backward(
         let (x, w, g) =
             (x.as_slice().expect("standard"), w.as_slice().expect("standard"), g.as_slice().expect("standard"));
         let gx = grad_x.as_slice_mut().expect("fresh array is contiguous");
-        let grad_w = fast.weight_gradient_with(g, x, c_in, Some((w, gx)));
+        let grad_w = fast.weight_gradient_with(g, x, c_in, Companion::Forward { w, out: gx });
         return (grad_x, grad_w.into_shape_with_order((c_in, c_out, kh, kw)).expect("weight gradient shape"));
     }
     let grad_x = conv2d(grad_out, w, spec);

@@ -376,6 +376,18 @@ enum Use {
     InputGradient,
 }
 
+/// What [`Winograd::weight_gradient_with`] computes besides the weight gradient.
+pub(super) enum Companion<'a> {
+    /// Nothing.
+    None,
+    /// The forward convolution of the images by the weight `w` (`[c_out, c_in, 4, 4]`), into
+    /// `out` (`[n, c_out, oh, ow]`).
+    Forward { w: &'a [f32], out: &'a mut [f32] },
+    /// The gradient with respect to the images through the weight `w`, into `grad_x` (`[n, c_in,
+    /// h, w]`, zero on entry).
+    InputGradient { w: &'a [f32], grad_x: &'a mut [f32] },
+}
+
 /// Per-image lengths of the input and output, and the images per chunk.
 struct Sizes {
     in_len: usize,
@@ -624,34 +636,45 @@ impl Winograd {
     /// The gradient with respect to the weight of [`Winograd::forward`], `[c_out, c_in·16]`
     /// (row `o`, column `(ci, ki, kj)`), from the images `x` and the output gradient `g`.
     pub(super) fn backward_weight(&self, x: &[f32], g: &[f32], c_out: usize) -> Array2<f32> {
-        self.weight_gradient_with(x, g, c_out, None)
+        self.weight_gradient_with(x, g, c_out, Companion::None)
     }
 
-    /// [`Winograd::backward_weight`], computing on the way, from the same transformed inputs, the
-    /// forward convolution of `x` by the weight `w` into `out` if given: a transposed
-    /// convolution's two gradients, since its input gradient is that forward pass of its output
-    /// gradient. (Sharing `dM` with the input gradient the same way, for a convolution's two
-    /// gradients, was slower than the two passes apart: 35.5 against 33.6 ms on DCGAN's
-    /// 64→128-channel layer.)
-    pub(super) fn weight_gradient_with(
-        &self,
-        x: &[f32],
-        g: &[f32],
-        c_out: usize,
-        forward: Option<(&[f32], &mut [f32])>,
-    ) -> Array2<f32> {
+    /// The weight gradient ([`Winograd::backward_weight`]) and, from the same transformed
+    /// operands, what `companion` asks for on the way:
+    /// - [`Companion::Forward`]: the forward convolution of `x`, a transposed convolution's input
+    ///   gradient (its input gradient is that forward pass of its output gradient);
+    /// - [`Companion::InputGradient`]: the gradient with respect to `x`, a convolution's: the
+    ///   input gradient's products read the `dM` the weight products read, as rows, so the
+    ///   output gradient is transformed once instead of twice.
+    ///
+    /// Either companion computes the same bits as its own pass ([`Winograd::forward`],
+    /// [`Winograd::backward_input`]): every element of a product is the same chain of
+    /// multiply-adds whichever layout its right operand is read from. The input-gradient
+    /// companion made the conv autoencoder's 32→64-channel layer's backward pass (batch 128) run
+    /// at 136 against 120 GFLOP/s on one thread, 242 against 218 on two (`cargo xtask bench
+    /// --only micro`, direct-convolution FLOPs); it had been slower (35.5 against 33.6 ms on
+    /// DCGAN's 64→128-channel layer) when the input gradient's products still went through GEMM.
+    pub(super) fn weight_gradient_with(&self, x: &[f32], g: &[f32], c_out: usize, companion: Companion) -> Array2<f32> {
         let n = x.len() / self.image_len();
         let sizes = self.sizes(n, c_out);
         let (in_len, out_len, chunk) = (sizes.in_len, sizes.out_len, sizes.chunk);
         let chunks = n.div_ceil(chunk);
         let per_group = chunks.div_ceil(WEIGHT_GROUPS);
         let group_images = per_group * chunk;
-        let (u, out): (_, &mut [f32]) = match forward {
-            Some((w, out)) => (Some(self.transform_weight(w, c_out, Use::Forward, self.layout)), out),
-            None => (None, &mut []),
+        // The companion's weight transform, its output and that output's length per image.
+        let (u, out, target_len): (_, &mut [f32], _) = match companion {
+            Companion::None => (None, &mut [], 1),
+            Companion::Forward { w, out } => {
+                (Some((Use::Forward, self.transform_weight(w, c_out, Use::Forward, self.layout))), out, out_len)
+            }
+            Companion::InputGradient { w, grad_x } => (
+                Some((Use::InputGradient, self.transform_weight(w, c_out, Use::InputGradient, self.layout))),
+                grad_x,
+                in_len,
+            ),
         };
-        // The forward pass's images, cut like the groups (an empty slice per group without one).
-        let mut targets: Vec<&mut [f32]> = out.chunks_mut(group_images * out_len).collect();
+        // The companion's images, cut like the groups (an empty slice per group without one).
+        let mut targets: Vec<&mut [f32]> = out.chunks_mut(group_images * target_len).collect();
         targets.resize_with(chunks.div_ceil(per_group), Default::default);
         let k = self.channel_phases();
         let mut partials: Vec<Pooled> = targets
@@ -663,16 +686,20 @@ impl Winograd {
                     (&x[images.start * in_len..images.end * in_len], &g[images.start * out_len..images.end * out_len]);
                 // Every element read below is written by the first chunk's products (β = 0).
                 let mut du = Pooled::take(POSITIONS * spaced(c_out * k));
-                let mut target = target.chunks_mut(chunk * out_len);
+                let mut target = target.chunks_mut(chunk * target_len);
                 for (i, (x_c, g_c)) in x_g.chunks(chunk * in_len).zip(g_g.chunks(chunk * out_len)).enumerate() {
                     with_scratch(|s| {
                         // The weight products read V and dM as rows (`dU_ξ = dM_ξ·V_ξᵀ`).
                         let cols = self.transform_chunk_inputs(x_c, s, Layout::Rows);
                         self.transform_chunk_gradients(g_c, c_out, s, Layout::Rows);
                         self.weight_products(&mut du, c_out, cols, i > 0, s);
-                        if let (Some(out_c), Some(u)) = (target.next(), &u) {
-                            self.products(Use::Forward, u, c_out, cols, s, Layout::Rows);
-                            self.write_outputs(&s.outputs, &mut s.lanes, cols, c_out, out_c);
+                        let (Some(target_c), Some((usage, u))) = (target.next(), &u) else { return };
+                        // The companion's products, after the weight products: the input
+                        // gradient's overwrite V.
+                        self.products(*usage, u, c_out, cols, s, Layout::Rows);
+                        match usage {
+                            Use::Forward => self.write_outputs(&s.outputs, &mut s.lanes, cols, c_out, target_c),
+                            Use::InputGradient => self.write_input_gradients(cols, target_c, s),
                         }
                     });
                 }
