@@ -14,6 +14,8 @@
 //! elements past the last whole block, and other CPUs, go one at a time. Only values move, so
 //! both ways give the same bits; the tests check them against each other.
 
+use std::mem::MaybeUninit;
+
 /// Images side by side: the lanes of a vector of `f32` with AVX.
 pub(super) const LANES: usize = 8;
 
@@ -35,11 +37,12 @@ pub(super) fn interleave(images: &[f32], len: usize, lanes: &mut [f32]) {
 }
 
 /// `images[z·len + i] = lanes[i·8 + z]` for the `images.len() / len` (at most 8) contiguous
-/// images `z` of `len` elements: the inverse of [`interleave`].
+/// images `z` of `len` elements: the inverse of [`interleave`]. Every element of `images` is
+/// written (so it may be uninitialised memory).
 ///
 /// # Panics
 /// As [`interleave`].
-pub(super) fn deinterleave(lanes: &[f32], len: usize, images: &mut [f32]) {
+pub(super) fn deinterleave(lanes: &[f32], len: usize, images: &mut [MaybeUninit<f32>]) {
     let count = check(images.len(), len, lanes.len());
     #[cfg(target_arch = "x86_64")]
     if std::arch::is_x86_feature_detected!("avx") {
@@ -68,10 +71,10 @@ fn interleave_from(start: usize, images: &[f32], len: usize, count: usize, lanes
 }
 
 /// [`deinterleave`] one element at a time, from element `start` on.
-fn deinterleave_from(start: usize, lanes: &[f32], len: usize, count: usize, images: &mut [f32]) {
+fn deinterleave_from(start: usize, lanes: &[f32], len: usize, count: usize, images: &mut [MaybeUninit<f32>]) {
     for (i, element) in lanes[..LANES * len].chunks_exact(LANES).enumerate().skip(start) {
         for (z, &lane) in element.iter().enumerate().take(count) {
-            images[z * len + i] = lane;
+            images[z * len + i].write(lane);
         }
     }
 }
@@ -79,6 +82,7 @@ fn deinterleave_from(start: usize, lanes: &[f32], len: usize, count: usize, imag
 #[cfg(target_arch = "x86_64")]
 mod avx {
     use std::arch::x86_64::*;
+    use std::mem::MaybeUninit;
 
     use super::{LANES, deinterleave_from, interleave_from};
 
@@ -146,7 +150,7 @@ mod avx {
     /// # Safety
     /// As [`interleave`], with `images` written.
     #[target_feature(enable = "avx")]
-    pub(super) unsafe fn deinterleave(lanes: &[f32], len: usize, count: usize, images: &mut [f32]) {
+    pub(super) unsafe fn deinterleave(lanes: &[f32], len: usize, count: usize, images: &mut [MaybeUninit<f32>]) {
         let blocks = len / LANES;
         for block in 0..blocks {
             let i = block * LANES;
@@ -154,7 +158,7 @@ mod avx {
             unsafe {
                 let columns = std::array::from_fn(|j| _mm256_loadu_ps(lanes.as_ptr().add((i + j) * LANES)));
                 for (z, row) in transpose(columns).into_iter().enumerate().take(count) {
-                    _mm256_storeu_ps(images.as_mut_ptr().add(z * len + i), row);
+                    _mm256_storeu_ps(images.as_mut_ptr().add(z * len + i).cast::<f32>(), row);
                 }
             }
         }
@@ -183,12 +187,15 @@ mod tests {
                     }
                 }
                 assert!(lanes[LANES * len..].iter().all(|v| v.is_nan()), "wrote past 8·len");
-                let mut back = vec![-1.0; count * len];
+                // SAFETY: every element of `back` was initialised (with −1).
+                let values =
+                    |back: &[MaybeUninit<f32>]| back.iter().map(|v| unsafe { v.assume_init() }).collect::<Vec<_>>();
+                let mut back = vec![MaybeUninit::new(-1.0); count * len];
                 deinterleave(&lanes, len, &mut back);
-                assert_eq!(back, images, "len {len}, count {count}");
-                let mut back = vec![-1.0; count * len];
+                assert_eq!(values(&back), images, "len {len}, count {count}");
+                let mut back = vec![MaybeUninit::new(-1.0); count * len];
                 deinterleave_from(0, &lanes, len, count, &mut back);
-                assert_eq!(back, images);
+                assert_eq!(values(&back), images);
             }
         }
     }

@@ -61,9 +61,19 @@ pub(super) fn pack_left(a_t: &[f32], inner: usize, rows: usize, dst: &mut [f32])
     for (block, dst) in dst.chunks_exact_mut(ROWS * inner).enumerate() {
         let first = block * ROWS;
         let count = ROWS.min(rows - first);
-        for (line, dst) in a_t.chunks_exact(rows).zip(dst.chunks_exact_mut(ROWS)) {
-            dst[..count].copy_from_slice(&line[first..first + count]);
-            dst[count..].fill(0.0);
+        let lines = a_t.chunks_exact(rows).zip(dst.chunks_exact_mut(ROWS));
+        if count == ROWS {
+            // A copy of a constant length, which compiles to a few moves instead of a `memcpy`
+            // call per line (those calls were half of packing's time).
+            for (line, dst) in lines {
+                let src: &[f32; ROWS] = line[first..first + ROWS].try_into().expect("ROWS values");
+                *<&mut [f32; ROWS]>::try_from(dst).expect("ROWS values") = *src;
+            }
+        } else {
+            for (line, dst) in lines {
+                dst[..count].copy_from_slice(&line[first..first + count]);
+                dst[count..].fill(0.0);
+            }
         }
     }
 }
