@@ -678,14 +678,32 @@ fn sized(buf: &mut Vec<f32>, len: usize) -> &mut [f32] {
 /// each row) at a time.
 fn transposed(src: &[f32], rows: usize, cols: usize) -> Vec<f32> {
     let mut dst = vec![0.0; rows * cols];
-    for c0 in (0..cols).step_by(16) {
-        for (r, line) in src.chunks_exact(cols).enumerate() {
-            for (c, &v) in line.iter().enumerate().skip(c0).take(16) {
-                dst[c * rows + r] = v;
-            }
-        }
+    for (c0, dst) in (0..cols).step_by(16).zip(dst.chunks_mut(16 * rows.max(1))) {
+        transpose_columns(src, cols, c0, dst);
     }
     dst
+}
+
+/// [`transposed`], its blocks of 16 columns shared between threads when it is large.
+fn transposed_in_parallel(src: &[f32], rows: usize, cols: usize) -> Vec<f32> {
+    if !worth_parallel(src.len()) {
+        return transposed(src, rows, cols);
+    }
+    let mut dst = vec![0.0; rows * cols];
+    dst.par_chunks_mut(16 * rows.max(1))
+        .enumerate()
+        .for_each(|(block, dst)| transpose_columns(src, cols, 16 * block, dst));
+    dst
+}
+
+/// Columns `c0..c0 + 16` (fewer at the end) of `src: [rows][cols]` as the rows of `dst`.
+fn transpose_columns(src: &[f32], cols: usize, c0: usize, dst: &mut [f32]) {
+    let rows = src.len() / cols.max(1);
+    for (r, line) in src.chunks_exact(cols.max(1)).enumerate() {
+        for (c, &v) in line.iter().enumerate().skip(c0).take(16) {
+            dst[(c - c0) * rows + r] = v;
+        }
+    }
 }
 
 /// The `[c, nb·p]` matrix of `nb` contiguous images `[c, p]` (`g`) side by side, image `b`

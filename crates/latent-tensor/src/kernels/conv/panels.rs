@@ -52,29 +52,37 @@ pub(super) fn packed_len(rows: usize, inner: usize) -> usize {
 
 /// Packs `a: [rows, inner]`, given transposed as `a_t: [inner, rows]` (row-major), into `dst`
 /// ([`packed_len`] elements): `dst[(block·inner + q)·6 + i] = a[block·6 + i][q]`, zero past the
-/// last row.
+/// last row. Line by line ([`pack_line`]), so that each line of `a_t` is read once, whole.
 ///
 /// # Panics
 /// If the lengths do not fit the shapes.
 pub(super) fn pack_left(a_t: &[f32], inner: usize, rows: usize, dst: &mut [f32]) {
     assert!(a_t.len() == inner * rows && dst.len() == packed_len(rows, inner), "pack_left: lengths do not fit");
-    for (block, dst) in dst.chunks_exact_mut(ROWS * inner).enumerate() {
-        let first = block * ROWS;
-        let count = ROWS.min(rows - first);
-        let lines = a_t.chunks_exact(rows).zip(dst.chunks_exact_mut(ROWS));
-        if count == ROWS {
-            // A copy of a constant length, which compiles to a few moves instead of a `memcpy`
-            // call per line (those calls were half of packing's time).
-            for (line, dst) in lines {
-                let src: &[f32; ROWS] = line[first..first + ROWS].try_into().expect("ROWS values");
-                *<&mut [f32; ROWS]>::try_from(dst).expect("ROWS values") = *src;
-            }
-        } else {
-            for (line, dst) in lines {
-                dst[..count].copy_from_slice(&line[first..first + count]);
-                dst[count..].fill(0.0);
-            }
-        }
+    for (q, line) in a_t.chunks_exact(rows.max(1)).enumerate().take(inner) {
+        pack_line(line, q, inner, dst);
+    }
+}
+
+/// Writes column `q` of `a: [rows, inner]`, given as `line` (`rows` values), into its place in
+/// `dst`, `a` packed as [`pack_left`] does: callers that compute `a` a column at a time pack it
+/// without first storing it whole.
+///
+/// # Panics
+/// If `q ≥ inner` or `dst` is shorter than [`packed_len`]`(line.len(), inner)`.
+#[inline]
+pub(super) fn pack_line(line: &[f32], q: usize, inner: usize, dst: &mut [f32]) {
+    assert!(q < inner && dst.len() >= packed_len(line.len(), inner), "pack_line: lengths do not fit");
+    let (whole, rest) = (line.len() / ROWS, line.len() % ROWS);
+    for block in 0..whole {
+        // Arrays of a constant length: a few moves rather than a `memcpy` call each.
+        let src: &[f32; ROWS] = line[block * ROWS..][..ROWS].try_into().expect("ROWS values");
+        let at = (block * inner + q) * ROWS;
+        *<&mut [f32; ROWS]>::try_from(&mut dst[at..at + ROWS]).expect("ROWS values") = *src;
+    }
+    if rest > 0 {
+        let at = (whole * inner + q) * ROWS;
+        dst[at..at + rest].copy_from_slice(&line[whole * ROWS..]);
+        dst[at + rest..at + ROWS].fill(0.0);
     }
 }
 

@@ -77,7 +77,7 @@ use rayon::prelude::*;
 
 use super::lanes::{LANES, deinterleave, interleave};
 use super::panels;
-use super::{Geometry, WEIGHT_GROUPS, sized, transposed};
+use super::{Geometry, WEIGHT_GROUPS, sized, transposed, transposed_in_parallel};
 use crate::kernels::elementwise::vectorized;
 use crate::kernels::matmul::gemm;
 
@@ -526,13 +526,24 @@ impl Winograd {
     }
 
     /// `U_ξ = G g Gᵀ` for every output channel `o` and channel-phase `k`, computed in `f64` from
-    /// the weight `[c_out, c_in, 4, 4]`, laid out for `usage`: each `U_ξ` transposed,
-    /// `[k][c_out]`, for the forward products (the layout GEMM packs fastest as a left operand),
-    /// `[c_out][k]` for the input gradient's (whose left operand is `U_ξᵀ`). Consecutive `ξ`
-    /// are [`spaced`].
+    /// the weight `[c_out, c_in, 4, 4]`, laid out for `usage` and `layout`. For
+    /// [`Layout::Rows`], each `U_ξ` transposed, `[k][c_out]`, for the forward products (the
+    /// layout GEMM packs fastest as a left operand), `[c_out][k]` for the input gradient's (whose
+    /// left operand is `U_ξᵀ`); for [`Layout::Panels`], the left operand packed for `panels`,
+    /// each line written there as it is computed ([`panels::pack_line`]). Consecutive `ξ` are
+    /// [`spaced`].
     fn transform_weight(&self, w: &[f32], c_out: usize, usage: Use, layout: Layout) -> Pooled {
         let k = self.channel_phases();
-        let len = spaced(k * c_out);
+        // The product's left operand is [rows, inner]; the loops below compute it a column
+        // (`rows` values, one `inner` index) at a time.
+        let (rows, inner) = match usage {
+            Use::Forward => (c_out, k),
+            Use::InputGradient => (k, c_out),
+        };
+        let len = spaced(match layout {
+            Layout::Rows => k * c_out,
+            Layout::Panels => panels::packed_len(rows, inner),
+        });
         let mut u = Pooled::take(POSITIONS * len);
         // The taps transposed once, so that the loops below combine contiguous rows of them
         // element by element, vectorised: for the forward layout, each U_ξ row (ci, r, s) runs
@@ -540,10 +551,18 @@ impl Winograd {
         // (r, s) of a U_ξ row o runs over ci, from each filter as [16][c_in]. Computed tap by
         // tap in scalar f64 (the same operations, so the same bits), DCGAN's 64→128-channel
         // layer took 1.0 ms (forward layout) and 0.94 ms (input gradient's) on one thread; now
-        // 0.45–0.56 and 0.74, with 25 tasks instead of 5 for two threads to share.
+        // 0.45–0.56 and 0.74, with 25 tasks instead of 5 for two threads to share. The
+        // transposes run in parallel too: serial, they were 1.5% of a DCGAN training step.
         let taps = match usage {
-            Use::Forward => transposed(w, c_out, self.c_in * 16),
-            Use::InputGradient => w.chunks_exact(self.c_in * 16).flat_map(|f| transposed(f, self.c_in, 16)).collect(),
+            Use::Forward => transposed_in_parallel(w, c_out, self.c_in * 16),
+            Use::InputGradient => {
+                let mut taps = vec![0.0; w.len()];
+                let filter = self.c_in * 16;
+                taps.par_chunks_mut(filter.max(1)).zip(w.par_chunks(filter.max(1))).for_each(|(dst, f)| {
+                    dst.copy_from_slice(&transposed(f, self.c_in, 16));
+                });
+                taps
+            }
         };
         let positions: Vec<(usize, usize)> = (0..SPAN).flat_map(|p| (0..SPAN).map(move |q| (p, q))).collect();
         // One task per position ξ = (p, q): U_ξ = (G·g)[p] · G[q] for the 2×2 taps g of each
@@ -557,49 +576,43 @@ impl Winograd {
             };
             // The offset of tap g_rs[a][b] = w[2a + r][2b + s] in a channel's 16 taps.
             let tap = |r: usize, s: usize, a: usize, b: usize| (2 * a + r) * 4 + 2 * b + s;
+            // Column `at` of the left operand, stored where `layout` puts it.
+            let mut line = vec![0.0; rows];
+            let mut store = |at: usize, line: &[f32]| match layout {
+                Layout::Rows => u_xi[at * rows..][..rows].copy_from_slice(line),
+                Layout::Panels => panels::pack_line(line, at, inner, u_xi),
+            };
             match usage {
                 Use::Forward => {
-                    // [k][c_out]: row (ci, r, s) combines four rows of [c_in·16][c_out].
+                    // Column (ci, r, s) over o combines four rows of [c_in·16][c_out].
                     for ci in 0..self.c_in {
                         for (r, s) in [(0, 0), (0, 1), (1, 0), (1, 1)] {
                             let row_of = |a, b| &taps[(ci * 16 + tap(r, s, a, b)) * c_out..][..c_out];
-                            let row = &mut u_xi[(ci * 4 + r * 2 + s) * c_out..][..c_out];
-                            combine(row, [row_of(0, 0), row_of(0, 1), row_of(1, 0), row_of(1, 1)], transformed);
+                            combine(&mut line, [row_of(0, 0), row_of(0, 1), row_of(1, 0), row_of(1, 1)], transformed);
+                            store(ci * 4 + r * 2 + s, &line);
                         }
                     }
                 }
                 Use::InputGradient => {
-                    // [c_out][k]: row o interleaves the phases (r, s), each combined from rows of
+                    // Column o over k interleaves the phases (r, s), each combined from rows of
                     // [16][c_in] into `phases` first.
                     let mut phases = vec![0.0; 4 * self.c_in];
-                    for (row, filter) in u_xi.chunks_exact_mut(k).zip(taps.chunks_exact(16 * self.c_in)) {
+                    for (o, filter) in taps.chunks_exact(16 * self.c_in).enumerate() {
                         for (rs, phase) in phases.chunks_exact_mut(self.c_in).enumerate() {
                             let row_of = |a, b| &filter[tap(rs / 2, rs % 2, a, b) * self.c_in..][..self.c_in];
                             combine(phase, [row_of(0, 0), row_of(0, 1), row_of(1, 0), row_of(1, 1)], transformed);
                         }
-                        for (ci, at) in row.chunks_exact_mut(4).enumerate() {
+                        for (ci, at) in line.chunks_exact_mut(4).enumerate() {
                             for (rs, at) in at.iter_mut().enumerate() {
                                 *at = phases[rs * self.c_in + ci];
                             }
                         }
+                        store(o, &line);
                     }
                 }
             }
         });
-        if layout == Layout::Rows {
-            return u;
-        }
-        // Each U_ξ, laid out above as [inner][rows] of its product, packed for `panels`.
-        let (inner, rows) = match usage {
-            Use::Forward => (k, c_out),
-            Use::InputGradient => (c_out, k),
-        };
-        let packed_len = spaced(panels::packed_len(rows, inner));
-        let mut packed = Pooled::take(POSITIONS * packed_len);
-        packed.par_chunks_mut(packed_len).zip(u.par_chunks(len)).for_each(|(dst, u_xi)| {
-            panels::pack_left(&u_xi[..k * c_out], inner, rows, &mut dst[..panels::packed_len(rows, inner)]);
-        });
-        packed
+        u
     }
 
     /// The forward convolution of the contiguous images `x` (`[n, c_in, h, w]`) by the weight
