@@ -6,7 +6,8 @@
 //! trailing sizes (1 for `[n, c]`). Viewed as `[n, c, s]`, channel `ch` is the `n` contiguous
 //! runs `x[i, ch, ..]`.
 //!
-//! Forward: `mean`, biased `var` (two-pass, in `f64`), `x̂ = (x − mean)·inv_std` with
+//! Forward: `mean`, biased `var` (one pass over the data in `f64`, see [`shifted_sums`]),
+//! `x̂ = (x − mean)·inv_std` with
 //! `inv_std = 1/√(var + eps)`, output `x̂·w + b`. Backward, given the output gradient `g`: per
 //! channel `Σg` and `Σg·x̂`, then `dx = w·inv_std·(g − Σg/count − x̂·Σg·x̂/count)`,
 //! `dw = Σg·x̂`, `db = Σg` — the closed form of the composed ops' gradient, in one pass each way
@@ -43,6 +44,40 @@ fn geometry(shape: &[usize]) -> (usize, usize, usize) {
 /// `f(ch)` for every channel, in parallel when the data is large.
 fn per_channel<T: Send>(c: usize, len: usize, f: impl Fn(usize) -> T + Sync + Send) -> Vec<T> {
     if worth_parallel(len) { (0..c).into_par_iter().map(f).collect() } else { (0..c).map(f).collect() }
+}
+
+/// `(Σ(x − shift), Σ(x − shift)²)` over the values of `runs` of `xs`, in `f64`, in one pass:
+/// the batch-norm statistics as `mean = shift + Σ/count`, `var = Σ²/count − (Σ/count)²`.
+///
+/// Subtracting a shift near the mean keeps that difference of sums accurate: without it,
+/// `E[x²] − E[x]²` loses the variance of data far from zero (mean 10⁴, deviation 1: the tests
+/// check it). The mean and the squared deviations in two passes, as before, cost a second pass
+/// over data that rarely fits the cache; with one, batch norm's forward statistics were 3.9%
+/// instead of 7.0% of the samples of a one-thread DCGAN training run (8 batches, `perf record`).
+///
+/// [`LANES`] interleaved partial sums of each kind run across all the runs and are added up once,
+/// in a fixed order, so the result does not depend on the thread count; the values past the
+/// last whole block of a run go to a scalar sum.
+#[inline(always)]
+fn shifted_sums(xs: &[f32], runs: impl Iterator<Item = std::ops::Range<usize>>, shift: f64) -> (f64, f64) {
+    let (mut sums, mut squares) = ([0.0f64; LANES], [0.0f64; LANES]);
+    let (mut tail, mut tail_squares) = (0.0f64, 0.0f64);
+    for run in runs {
+        let blocks = xs[run].chunks_exact(LANES);
+        for &v in blocks.remainder() {
+            let d = f64::from(v) - shift;
+            tail += d;
+            tail_squares += d * d;
+        }
+        for block in blocks {
+            for ((sum, square), &v) in sums.iter_mut().zip(&mut squares).zip(block) {
+                let d = f64::from(v) - shift;
+                *sum += d;
+                *square += d * d;
+            }
+        }
+    }
+    (sums.iter().sum::<f64>() + tail, squares.iter().sum::<f64>() + tail_squares)
 }
 
 /// Independent partial sums of [`sum_f64`]: a single running `f64` sum is one dependent
@@ -132,15 +167,18 @@ pub fn batch_norm_forward(
     let count = n * s;
     let runs = |ch: usize| (0..n).map(move |i| (i * c + ch) * s..(i * c + ch + 1) * s);
     let stats: Vec<(f32, f32)> = per_channel(c, xs.len(), |ch| {
-        vectorized(
+        if count == 0 {
+            return (f32::NAN, f32::NAN);
+        }
+        // The channel's first value as the shift: near the mean, in any data that is not a
+        // constant plus outliers.
+        let shift = f64::from(xs[ch * s]);
+        let (sum, sq) = vectorized(
             #[inline(always)]
-            || {
-                let sum: f64 = runs(ch).map(|r| sum_f64(&xs[r], |v| v as f64)).sum();
-                let mean = sum / count as f64;
-                let sq: f64 = runs(ch).map(|r| sum_f64(&xs[r], |v| (v as f64 - mean).powi(2))).sum();
-                (mean as f32, (sq / count as f64) as f32)
-            },
-        )
+            || shifted_sums(xs, runs(ch), shift),
+        );
+        let (mean, var) = (sum / count as f64, sq / count as f64);
+        ((shift + mean) as f32, (var - mean * mean).max(0.0) as f32)
     });
     let mean: Vec<f32> = stats.iter().map(|s| s.0).collect();
     let var: Vec<f32> = stats.iter().map(|s| s.1).collect();
@@ -276,6 +314,20 @@ mod tests {
                 assert!((*o as f64 - r).abs() < 1e-5, "{shape:?}: {o} vs {r}");
             }
             assert_eq!(stats.count, x.len() / c);
+        }
+    }
+
+    #[test]
+    fn statistics_hold_for_data_far_from_zero() {
+        // Mean 10⁴, deviation ~1: E[x²] − E[x]² without a shift would lose most digits.
+        let x = data(&[16, 2, 9, 9], 3.0).mapv(|v| v + 1.0e4);
+        let (_, stats) = batch_norm_forward(&x.view(), None, None, 1e-5);
+        for ch in 0..2 {
+            let lane = x.index_axis(ndarray::Axis(1), ch).mapv(|v| v as f64);
+            let mean = lane.mean().unwrap();
+            let var = lane.mapv(|v| (v - mean).powi(2)).mean().unwrap();
+            assert!((stats.mean[ch] as f64 - mean).abs() < 1e-3, "mean {} vs {mean}", stats.mean[ch]);
+            assert!((stats.var[ch] as f64 - var).abs() < 1e-6 * var.max(1.0), "var {} vs {var}", stats.var[ch]);
         }
     }
 
