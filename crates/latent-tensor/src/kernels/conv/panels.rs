@@ -30,6 +30,8 @@
 //! others: the Winograd path stays bit-identical across thread counts and batch compositions.
 //! The portable version computes the same bits (the tests compare them).
 
+use std::mem::MaybeUninit;
+
 use crate::kernels::dot_gemm::has_avx2_fma;
 
 /// Columns of a panel of the right operand (two tiles of 8 lanes).
@@ -122,6 +124,25 @@ pub(super) fn product(
     cols: usize,
     (c, ldc): (&mut [f32], usize),
 ) {
+    // SAFETY: same layout; `product_into` stores only initialised values, so `c` stays so.
+    let c = unsafe { &mut *(std::ptr::from_mut(c) as *mut [MaybeUninit<f32>]) };
+    product_into(a, rows, inner, (b, right), cols, (c, ldc));
+}
+
+/// [`product`] into memory that may be uninitialised: the `cols` values of each of the `rows`
+/// rows of `c` are written (and nothing else), so a caller whose rows cover `c` may allocate it
+/// without zeroing it first.
+///
+/// # Panics
+/// As [`product`].
+pub(super) fn product_into(
+    a: &[f32],
+    rows: usize,
+    inner: usize,
+    (b, right): (&[f32], Right),
+    cols: usize,
+    (c, ldc): (&mut [MaybeUninit<f32>], usize),
+) {
     let fits =
         |len: usize, lines: usize, stride: usize| lines == 0 || (stride >= cols && len >= (lines - 1) * stride + cols);
     let b_fits = match right {
@@ -149,6 +170,8 @@ pub(super) fn product(
 
 /// [`product`] one value at a time, with the same operations in the same order.
 mod portable {
+    use std::mem::MaybeUninit;
+
     use super::{ROWS, Right, panel_offset};
 
     /// See [`super::product`].
@@ -158,18 +181,18 @@ mod portable {
         inner: usize,
         (b, right): (&[f32], Right),
         cols: usize,
-        (c, ldc): (&mut [f32], usize),
+        (c, ldc): (&mut [MaybeUninit<f32>], usize),
     ) {
         for i in 0..rows {
             let (block, r) = (i / ROWS, i % ROWS);
             for j in 0..cols {
-                c[i * ldc + j] = (0..inner).fold(0.0, |acc, q| {
+                c[i * ldc + j].write((0..inner).fold(0.0, |acc, q| {
                     let at = match right {
                         Right::Panels => panel_offset(q, j, inner, cols),
                         Right::Rows(ldb) => q * ldb + j,
                     };
                     a[(block * inner + q) * ROWS + r].mul_add(b[at], acc)
-                });
+                }));
             }
         }
     }
@@ -178,6 +201,7 @@ mod portable {
 #[cfg(target_arch = "x86_64")]
 pub(super) mod avx2 {
     use std::arch::x86_64::*;
+    use std::mem::MaybeUninit;
 
     use super::{LANES, PANEL, ROWS, Right};
 
@@ -200,9 +224,9 @@ pub(super) mod avx2 {
         inner: usize,
         (b, right): (&[f32], Right),
         cols: usize,
-        (c, ldc): (&mut [f32], usize),
+        (c, ldc): (&mut [MaybeUninit<f32>], usize),
     ) {
-        let (a, b, c) = (a.as_ptr(), b.as_ptr(), c.as_mut_ptr());
+        let (a, b, c) = (a.as_ptr(), b.as_ptr(), c.as_mut_ptr().cast::<f32>());
         let mut start = 0;
         while start < cols {
             let width = PANEL.min(cols - start);
@@ -294,6 +318,7 @@ pub(super) mod avx2 {
 #[cfg(target_arch = "x86_64")]
 mod avx512 {
     use std::arch::x86_64::*;
+    use std::mem::MaybeUninit;
 
     use super::{PANEL, ROWS, Right};
 
@@ -322,9 +347,9 @@ mod avx512 {
         inner: usize,
         (b, right): (&[f32], Right),
         cols: usize,
-        (c, ldc): (&mut [f32], usize),
+        (c, ldc): (&mut [MaybeUninit<f32>], usize),
     ) {
-        let (a, b, c) = (a.as_ptr(), b.as_ptr(), c.as_mut_ptr());
+        let (a, b, c) = (a.as_ptr(), b.as_ptr(), c.as_mut_ptr().cast::<f32>());
         let blocks = rows.div_ceil(ROWS);
         let panel = |start: usize| {
             let width = PANEL.min(cols - start);
@@ -466,10 +491,12 @@ mod tests {
             inner: usize,
             b: (&[f32], Right),
             cols: usize,
-            c: (&mut [f32], usize),
+            (c, ldc): (&mut [f32], usize),
         ) -> bool {
+            // SAFETY: every version stores only initialised values.
+            let c = (unsafe { &mut *(std::ptr::from_mut(c) as *mut [MaybeUninit<f32>]) }, ldc);
             match self {
-                Version::Dispatched => product(a, rows, inner, b, cols, c),
+                Version::Dispatched => product_into(a, rows, inner, b, cols, c),
                 Version::Portable => portable::product(a, rows, inner, b, cols, c),
                 #[cfg(target_arch = "x86_64")]
                 Version::Avx2 if available() => unsafe { avx2::product(a, rows, inner, b, cols, c) },

@@ -62,6 +62,8 @@
 //! depends on the batch only) added in order. So every function gives the same bits at any
 //! thread count.
 
+use std::mem::MaybeUninit;
+
 use ndarray::Array2;
 use rayon::prelude::*;
 
@@ -86,8 +88,8 @@ pub(super) fn suits(geo: &Geometry, n: usize, c_out: usize) -> bool {
 }
 
 /// The convolution of the contiguous images `x: [n, c_in, h, w]` with `w: [c_out, rows]` into
-/// `out: [n, c_out, oh, ow]` (every element written).
-pub(super) fn forward(geo: &Geometry, x: &[f32], w: &[f32], c_out: usize, out: &mut [f32]) {
+/// `out: [n, c_out, oh, ow]`, every element of it (so it may be uninitialised memory).
+pub(super) fn forward(geo: &Geometry, x: &[f32], w: &[f32], c_out: usize, out: &mut [MaybeUninit<f32>]) {
     let (rows, p, in_len) = (geo.rows(), geo.cols(), geo.image_len());
     let (out_len, ld) = (c_out * p, leading(p));
     // W: [c_out, rows], packed from its transpose.
@@ -99,7 +101,7 @@ pub(super) fn forward(geo: &Geometry, x: &[f32], w: &[f32], c_out: usize, out: &
             let cols = sized(cols_buf, rows * ld);
             for (out_b, x_b) in out_t.chunks_exact_mut(out_len).zip(x_t.chunks_exact(in_len)) {
                 geo.im2col(x_b, cols, split);
-                panels::product(&w_packed, c_out, rows, (cols, Right::Rows(ld)), p, (out_b, p));
+                panels::product_into(&w_packed, c_out, rows, (cols, Right::Rows(ld)), p, (out_b, p));
             }
         },
     );
