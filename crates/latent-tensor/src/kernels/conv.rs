@@ -301,17 +301,9 @@ pub fn conv2d_backward(
     let (oh, ow) = (grad_out.dim().2, grad_out.dim().3);
     let geo = Geometry::new(c_in, (h, wd), (kh, kw), spec).filter(|g| (g.oh, g.ow) == (oh, ow));
     if let Some(fast) = geo.as_ref().and_then(|geo| winograd_for(geo, n, c_out)) {
-        let (x, w, g) = (x.as_standard_layout(), w.as_standard_layout(), grad_out.as_standard_layout());
-        let (x, w, g) =
-            (x.as_slice().expect("standard"), w.as_slice().expect("standard"), g.as_slice().expect("standard"));
-        let mut grad_w = None;
-        // SAFETY: the input-gradient companion writes every element of its output.
-        let grad_x = unsafe {
-            written_by((n, c_in, h, wd), |grad_x| {
-                grad_w = Some(fast.weight_gradient_with(x, g, c_out, Companion::InputGradient { w, grad_x }));
-            })
-        };
-        let grad_w = grad_w.expect("computed with the input gradient");
+        let (grad_x, grad_w) = winograd_gradients(&fast, (x, grad_out, w), c_out, x.dim(), |w, grad_x| {
+            Companion::InputGradient { w, grad_x }
+        });
         return (grad_x, grad_w.into_shape_with_order((c_out, c_in, kh, kw)).expect("weight gradient shape"));
     }
     (conv2d_backward_input(w, grad_out, (h, wd), spec), conv2d_backward_weight(x, grad_out, (kh, kw), spec))
@@ -551,17 +543,10 @@ pub fn conv_transpose2d_backward(
     // The convolution this is the adjoint of: input grad_out, output x.
     let geo = Geometry::new(c_out, (oh, ow), (kh, kw), spec).filter(|g| (g.oh, g.ow) == (h, wd));
     if let Some(fast) = geo.as_ref().and_then(|geo| winograd_for(geo, n, c_in)) {
-        let (x, w, g) = (x.as_standard_layout(), w.as_standard_layout(), grad_out.as_standard_layout());
-        let (x, w, g) =
-            (x.as_slice().expect("standard"), w.as_slice().expect("standard"), g.as_slice().expect("standard"));
-        let mut grad_w = None;
-        // SAFETY: the forward companion writes every element of its output.
-        let grad_x = unsafe {
-            written_by((n, c_in, h, wd), |out| {
-                grad_w = Some(fast.weight_gradient_with(g, x, c_in, Companion::Forward { w, out }));
-            })
-        };
-        let grad_w = grad_w.expect("computed with the input gradient");
+        // The convolution's images are this one's output gradient, its output gradient this
+        // one's input; this one's input gradient is that convolution's forward pass.
+        let (grad_x, grad_w) =
+            winograd_gradients(&fast, (grad_out, x, w), c_in, x.dim(), |w, out| Companion::Forward { w, out });
         return (grad_x, grad_w.into_shape_with_order((c_in, c_out, kh, kw)).expect("weight gradient shape"));
     }
     let grad_x = conv2d(grad_out, w, spec);
@@ -646,6 +631,30 @@ fn zeros_in_parallel(shape: (usize, usize, usize, usize)) -> Array4<f32> {
     let mut values = Vec::new();
     values.par_extend(rayon::iter::repeat_n(0.0, len).with_min_len(PARALLEL_MIN_LEN));
     Array4::from_shape_vec(shape, values).expect("the length is the shape's")
+}
+
+/// The Winograd path's weight gradient of a convolution with `c_out` outputs, from its images,
+/// its output gradient and its weight (`(images, grads, w)`), and on the way the `shape` array
+/// that the companion pass made by `companion` (from the weight and that array's memory) writes.
+fn winograd_gradients(
+    fast: &Winograd,
+    (images, grads, w): (ArrayView4<f32>, ArrayView4<f32>, ArrayView4<f32>),
+    c_out: usize,
+    shape: (usize, usize, usize, usize),
+    companion: impl for<'a> FnOnce(&'a [f32], &'a mut [MaybeUninit<f32>]) -> Companion<'a>,
+) -> (Array4<f32>, Array2<f32>) {
+    let (images, grads, w) = (images.as_standard_layout(), grads.as_standard_layout(), w.as_standard_layout());
+    let (images, grads, w) = (
+        images.as_slice().expect("standard layout"),
+        grads.as_slice().expect("standard layout"),
+        w.as_slice().expect("standard layout"),
+    );
+    let mut grad_w = None;
+    // SAFETY: either companion writes every element of its output (`Companion`'s contract).
+    let out = unsafe {
+        written_by(shape, |out| grad_w = Some(fast.weight_gradient_with(images, grads, c_out, companion(w, out))))
+    };
+    (out, grad_w.expect("computed with the companion"))
 }
 
 /// A `shape` array whose elements `write` stores, without zeroing its memory first (zeroing
