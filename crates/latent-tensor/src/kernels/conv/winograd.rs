@@ -1253,6 +1253,26 @@ mod tests {
                 assert_near(gx.as_slice().unwrap(), gx_ref.as_slice().unwrap(), &format!("grad x {what}"));
                 let gw_ref = backward_weight_in_chunks(x.view(), g.view(), &geo, chunk);
                 assert_near(gw.as_slice().unwrap(), gw_ref.as_slice().unwrap(), &format!("grad w {what}"));
+                // Either companion of the weight-gradient pass gives its own pass's bits.
+                let (x_s, w_s, g_s) = (x.as_slice().unwrap(), w.as_slice().unwrap(), g.as_slice().unwrap());
+                let (mut with_gx, mut with_y) = (None, None);
+                // SAFETY: both companions write every element of their output.
+                let (gx_fused, y_fused) = unsafe {
+                    (
+                        written_by(x.dim(), |grad_x| {
+                            let companion = Companion::InputGradient { w: w_s, grad_x };
+                            with_gx = Some(fast.weight_gradient_with(x_s, g_s, c_out, companion));
+                        }),
+                        written_by(y.dim(), |out| {
+                            with_y =
+                                Some(fast.weight_gradient_with(x_s, g_s, c_out, Companion::Forward { w: w_s, out }));
+                        }),
+                    )
+                };
+                assert_eq!(gx_fused, gx, "input-gradient companion {what}");
+                assert_eq!(y_fused, y, "forward companion {what}");
+                assert_eq!(with_gx.unwrap(), gw, "weight gradient with the input gradient {what}");
+                assert_eq!(with_y.unwrap(), gw, "weight gradient with the forward pass {what}");
             }
         }
     }
