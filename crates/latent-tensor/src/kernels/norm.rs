@@ -178,7 +178,10 @@ pub fn batch_norm_forward(
             || shifted_sums(xs, runs(ch), shift),
         );
         let (mean, var) = (sum / count as f64, sq / count as f64);
-        ((shift + mean) as f32, (var - mean * mean).max(0.0) as f32)
+        // Rounding can leave a constant channel's variance a hair below zero; a NaN (from a
+        // non-finite input) stays NaN, as the two-pass form gave.
+        let var = var - mean * mean;
+        ((shift + mean) as f32, (if var < 0.0 { 0.0 } else { var }) as f32)
     });
     let mean: Vec<f32> = stats.iter().map(|s| s.0).collect();
     let var: Vec<f32> = stats.iter().map(|s| s.1).collect();
@@ -314,6 +317,18 @@ mod tests {
                 assert!((*o as f64 - r).abs() < 1e-5, "{shape:?}: {o} vs {r}");
             }
             assert_eq!(stats.count, x.len() / c);
+        }
+    }
+
+    #[test]
+    fn non_finite_inputs_give_non_finite_statistics() {
+        for bad in [f32::NAN, f32::INFINITY] {
+            let mut x = data(&[4, 2, 3, 3], 1.0);
+            x[[2, 1, 1, 1]] = bad;
+            let (out, stats) = batch_norm_forward(&x.view(), None, None, 1e-5);
+            assert!(stats.mean[0].is_finite() && stats.var[0].is_finite(), "channel 0 is untouched");
+            assert!(stats.var[1].is_nan(), "{bad}: variance {}", stats.var[1]);
+            assert!(out.index_axis(ndarray::Axis(1), 1).iter().all(|v| v.is_nan()), "{bad}: channel 1 not NaN");
         }
     }
 
