@@ -6,9 +6,9 @@
 //! trailing sizes (1 for `[n, c]`). Viewed as `[n, c, s]`, channel `ch` is the `n` contiguous
 //! runs `x[i, ch, ..]`.
 //!
-//! Forward: `mean`, biased `var` (one pass over the data in `f64`, see [`shifted_sums`]),
-//! `x̂ = (x − mean)·inv_std` with
-//! `inv_std = 1/√(var + eps)`, output `x̂·w + b`. Backward, given the output gradient `g`: per
+//! Forward: `mean`, biased `var` (one pass over the data in `f64`: sums of the deviations from
+//! a shift and of their squares), `x̂ = (x − mean)·inv_std` with `inv_std = 1/√(var + eps)`,
+//! output `x̂·w + b`. Backward, given the output gradient `g`: per
 //! channel `Σg` and `Σg·x̂`, then `dx = w·inv_std·(g − Σg/count − x̂·Σg·x̂/count)`,
 //! `dw = Σg·x̂`, `db = Σg` — the closed form of the composed ops' gradient, in one pass each way
 //! instead of eight ops and their temporaries.
