@@ -77,7 +77,7 @@ use rayon::prelude::*;
 
 use super::lanes::{LANES, deinterleave, interleave};
 use super::panels;
-use super::{Geometry, WEIGHT_GROUPS, sized, transposed, transposed_in_parallel};
+use super::{Geometry, WEIGHT_GROUPS, sized, transpose_columns, transposed_in_parallel};
 use crate::kernels::elementwise::vectorized;
 use crate::kernels::matmul::gemm;
 
@@ -558,9 +558,9 @@ impl Winograd {
             Use::InputGradient => {
                 let mut taps = vec![0.0; w.len()];
                 let filter = self.c_in * 16;
-                taps.par_chunks_mut(filter.max(1)).zip(w.par_chunks(filter.max(1))).for_each(|(dst, f)| {
-                    dst.copy_from_slice(&transposed(f, self.c_in, 16));
-                });
+                taps.par_chunks_mut(filter.max(1))
+                    .zip(w.par_chunks(filter.max(1)))
+                    .for_each(|(dst, f)| transpose_columns(f, 16, 0, dst));
                 taps
             }
         };
@@ -1136,7 +1136,8 @@ mod tests {
 
     use super::super::{
         ConvOptions, Geometry, backward_input_in_chunks, backward_weight_in_chunks, conv_transpose2d_backward, conv2d,
-        conv2d_backward, conv2d_backward_input, conv2d_backward_weight, conv2d_in_chunks, written_by,
+        conv2d_backward, conv2d_backward_input, conv2d_backward_weight, conv2d_in_chunks, winograd_gradients,
+        written_by,
     };
     use super::*;
     use crate::kernels::test_util::Lcg;
@@ -1254,25 +1255,16 @@ mod tests {
                 let gw_ref = backward_weight_in_chunks(x.view(), g.view(), &geo, chunk);
                 assert_near(gw.as_slice().unwrap(), gw_ref.as_slice().unwrap(), &format!("grad w {what}"));
                 // Either companion of the weight-gradient pass gives its own pass's bits.
-                let (x_s, w_s, g_s) = (x.as_slice().unwrap(), w.as_slice().unwrap(), g.as_slice().unwrap());
-                let (mut with_gx, mut with_y) = (None, None);
-                // SAFETY: both companions write every element of their output.
-                let (gx_fused, y_fused) = unsafe {
-                    (
-                        written_by(x.dim(), |grad_x| {
-                            let companion = Companion::InputGradient { w: w_s, grad_x };
-                            with_gx = Some(fast.weight_gradient_with(x_s, g_s, c_out, companion));
-                        }),
-                        written_by(y.dim(), |out| {
-                            with_y =
-                                Some(fast.weight_gradient_with(x_s, g_s, c_out, Companion::Forward { w: w_s, out }));
-                        }),
-                    )
-                };
+                let operands = (x.view(), g.view(), w.view());
+                let (gx_fused, with_gx) = winograd_gradients(&fast, operands, c_out, x.dim(), |w, grad_x| {
+                    Companion::InputGradient { w, grad_x }
+                });
+                let (y_fused, with_y) =
+                    winograd_gradients(&fast, operands, c_out, y.dim(), |w, out| Companion::Forward { w, out });
                 assert_eq!(gx_fused, gx, "input-gradient companion {what}");
                 assert_eq!(y_fused, y, "forward companion {what}");
-                assert_eq!(with_gx.unwrap(), gw, "weight gradient with the input gradient {what}");
-                assert_eq!(with_y.unwrap(), gw, "weight gradient with the forward pass {what}");
+                assert_eq!(with_gx, gw, "weight gradient with the input gradient {what}");
+                assert_eq!(with_y, gw, "weight gradient with the forward pass {what}");
             }
         }
     }
