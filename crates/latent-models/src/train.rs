@@ -625,6 +625,10 @@ impl Trainer {
                 best_val_loss: best.val_loss,
             });
         }
+        // The pool's other workers poll for work while training runs, instead of sleeping
+        // between the step's kernels and being woken for each (7–13% more samples/s at two
+        // threads; see `keep_workers_warm`).
+        let _warm = latent_tensor::threads::keep_workers_warm();
         while self.epochs_done < epochs {
             let epoch = self.epochs_done + 1;
             self.optimizers.start_epoch(epoch);
