@@ -51,69 +51,59 @@ fn per_channel<T: Send>(c: usize, len: usize, f: impl Fn(usize) -> T + Sync + Se
 ///
 /// Subtracting a shift near the mean keeps that difference of sums accurate: without it,
 /// `E[x²] − E[x]²` loses the variance of data far from zero (mean 10⁶, deviation 1.4: 0.1% off
-/// unshifted, exact shifted; a test checks both). The mean and the squared deviations in two passes, as before, cost a second pass
-/// over data that rarely fits the cache; with one, batch norm's forward statistics were 3.9%
+/// unshifted, exact shifted; a test checks both). The mean and the squared deviations in two
+/// passes, as before, cost a second pass over data that rarely fits the cache; with one, batch norm's forward statistics were 3.9%
 /// instead of 7.0% of the samples of a one-thread DCGAN training run (8 batches, `perf record`).
 ///
-/// [`LANES`] interleaved partial sums of each kind run across all the runs and are added up once,
-/// in a fixed order, so the result does not depend on the thread count; the values past the
-/// last whole block of a run go to a scalar sum.
+/// Summed by [`run_sums`], in a fixed order, so the result does not depend on the thread count.
 #[inline(always)]
 fn shifted_sums(xs: &[f32], runs: impl Iterator<Item = std::ops::Range<usize>>, shift: f64) -> (f64, f64) {
-    let (mut sums, mut squares) = ([0.0f64; LANES], [0.0f64; LANES]);
-    let (mut tail, mut tail_squares) = (0.0f64, 0.0f64);
-    for run in runs {
-        let blocks = xs[run].chunks_exact(LANES);
-        for &v in blocks.remainder() {
-            let d = f64::from(v) - shift;
-            tail += d;
-            tail_squares += d * d;
-        }
-        for block in blocks {
-            for ((sum, square), &v) in sums.iter_mut().zip(&mut squares).zip(block) {
-                let d = f64::from(v) - shift;
-                *sum += d;
-                *square += d * d;
-            }
-        }
-    }
-    (sums.iter().sum::<f64>() + tail, squares.iter().sum::<f64>() + tail_squares)
+    run_sums(xs, xs, runs, |x, _| {
+        let d = f64::from(x) - shift;
+        (d, d * d)
+    })
 }
 
-/// Independent partial sums of [`sum_f64`]: a single running `f64` sum is one dependent
+/// Independent partial sums of [`run_sums`]: a single running `f64` sum is one dependent
 /// addition per element (~4 cycles each), which made the statistics as slow as the GEMMs around
 /// them; eight chains let the additions overlap and vectorise. The order is fixed, so the sums
 /// do not depend on the thread count.
 const LANES: usize = 8;
 
-/// `Σ f(v)` over `xs` in `f64`, in [`LANES`] interleaved partial sums added in a fixed order.
+/// The two sums `Σ f(x[i], y[i])` over the elements `i` of `runs` (the same ranges of `xs` and
+/// `ys`), in `f64`, in one pass: [`LANES`] interleaved partial sums of each kind run across all
+/// the runs and are added up once, in a fixed order, at the end; the values past the last whole
+/// block of a run go to a scalar sum.
+///
+/// Across the runs rather than per run: a channel's runs are short (49 values for a 7×7 map),
+/// and adding up the partial sums at the end of each run, once per sum kind, took as long as
+/// the additions themselves (batch norm's backward sums, then two passes per run, were 3.9% of
+/// the samples of a one-thread DCGAN training run).
 #[inline(always)]
-fn sum_f64(xs: &[f32], f: impl Fn(f32) -> f64) -> f64 {
-    let mut acc = [0.0f64; LANES];
-    let blocks = xs.chunks_exact(LANES);
-    let rest = blocks.remainder();
-    for block in blocks {
-        for (a, &v) in acc.iter_mut().zip(block) {
-            *a += f(v);
+fn run_sums(
+    xs: &[f32],
+    ys: &[f32],
+    runs: impl Iterator<Item = std::ops::Range<usize>>,
+    f: impl Fn(f32, f32) -> (f64, f64),
+) -> (f64, f64) {
+    let (mut firsts, mut seconds) = ([0.0f64; LANES], [0.0f64; LANES]);
+    let (mut first_tail, mut second_tail) = (0.0f64, 0.0f64);
+    for run in runs {
+        let (xb, yb) = (xs[run.clone()].chunks_exact(LANES), ys[run].chunks_exact(LANES));
+        for (&x, &y) in xb.remainder().iter().zip(yb.remainder()) {
+            let (a, b) = f(x, y);
+            first_tail += a;
+            second_tail += b;
+        }
+        for (x, y) in xb.zip(yb) {
+            for (((first, second), &x), &y) in firsts.iter_mut().zip(&mut seconds).zip(x).zip(y) {
+                let (a, b) = f(x, y);
+                *first += a;
+                *second += b;
+            }
         }
     }
-    let tail: f64 = rest.iter().map(|&v| f(v)).sum();
-    acc.iter().sum::<f64>() + tail
-}
-
-/// `Σ f(x[i], y[i])` over the common length in `f64`, as [`sum_f64`].
-#[inline(always)]
-fn sum_f64_pairs(xs: &[f32], ys: &[f32], f: impl Fn(f32, f32) -> f64) -> f64 {
-    let mut acc = [0.0f64; LANES];
-    let (xb, yb) = (xs.chunks_exact(LANES), ys.chunks_exact(LANES));
-    let (xr, yr) = (xb.remainder(), yb.remainder());
-    for (x, y) in xb.zip(yb) {
-        for ((a, &x), &y) in acc.iter_mut().zip(x).zip(y) {
-            *a += f(x, y);
-        }
-    }
-    let tail: f64 = xr.iter().zip(yr).map(|(&x, &y)| f(x, y)).sum();
-    acc.iter().sum::<f64>() + tail
+    (firsts.iter().sum::<f64>() + first_tail, seconds.iter().sum::<f64>() + second_tail)
 }
 
 /// Writes `out[i, ch, j] = f(consts[ch], x[i, ch, j], k[i, ch, j])` for every element, parallel
@@ -207,13 +197,9 @@ pub fn batch_norm_channel_sums(x: &ArrayViewD<f32>, g: &ArrayViewD<f32>, stats: 
         vectorized(
             #[inline(always)]
             || {
-                let (mut sum_g, mut sum_gx) = (0.0f64, 0.0f64);
-                for i in 0..n {
-                    let r = (i * c + ch) * s..(i * c + ch + 1) * s;
-                    sum_g += sum_f64(&gs[r.clone()], |g| g as f64);
-                    let (xr, gr) = (&xs[r.clone()], &gs[r]);
-                    sum_gx += sum_f64_pairs(xr, gr, |x, g| (g * ((x - mean) * inv_std)) as f64);
-                }
+                let runs = (0..n).map(|i| (i * c + ch) * s..(i * c + ch + 1) * s);
+                let (sum_g, sum_gx) =
+                    run_sums(gs, xs, runs, |g, x| (f64::from(g), f64::from(g * ((x - mean) * inv_std))));
                 (sum_g as f32, sum_gx as f32)
             },
         )
@@ -236,7 +222,7 @@ pub fn channel_sums(g: &ArrayViewD<f32>) -> Vec<f32> {
             #[inline(always)]
             || {
                 let runs = (0..n).map(|i| (i * c + ch) * s..(i * c + ch + 1) * s);
-                runs.map(|r| sum_f64(&gs[r], |g| g as f64)).sum::<f64>() as f32
+                run_sums(gs, gs, runs, |g, _| (f64::from(g), 0.0)).0 as f32
             },
         )
     })
