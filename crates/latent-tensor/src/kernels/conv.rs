@@ -190,24 +190,44 @@ pub fn conv_transpose2d_output_size(
 /// # Panics
 /// If the channel counts differ or the geometry is impossible.
 pub fn conv2d(x: ArrayView4<f32>, w: ArrayView4<f32>, spec: ConvOptions) -> Array4<f32> {
+    conv2d_with_bias(x, w, None, spec)
+}
+
+/// [`conv2d`] plus `bias[o]` on every value of output channel `o`, if given: the same values
+/// as [`add_channel_bias`] on [`conv2d`]'s result, with the bias added by the Winograd and
+/// shallow kernels as they write each output (a pass over the output saved).
+///
+/// # Panics
+/// As [`conv2d`], and if `bias` does not hold one value per output channel.
+pub fn conv2d_with_bias(
+    x: ArrayView4<f32>,
+    w: ArrayView4<f32>,
+    bias: Option<&[f32]>,
+    spec: ConvOptions,
+) -> Array4<f32> {
     let (n, c_in, h, wd) = x.dim();
     let (c_out, c_in_w, kh, kw) = w.dim();
     assert_eq!(c_in, c_in_w, "conv2d: input has {c_in} channels, weight expects {c_in_w}");
+    assert!(bias.is_none_or(|b| b.len() == c_out), "conv2d: the bias needs {c_out} values");
     let geo = Geometry::new(c_in, (h, wd), (kh, kw), spec)
         .unwrap_or_else(|| panic!("conv2d: impossible geometry: input {h}x{wd}, kernel {kh}x{kw}, {spec:?}"));
     if let Some(fast) = winograd_for(&geo, n, c_out) {
         let (x, w) = (x.as_standard_layout(), w.as_standard_layout());
         let (x, w) = (x.as_slice().expect("standard layout"), w.as_slice().expect("standard layout"));
         // SAFETY: the forward pass writes every element of its output.
-        return unsafe { written_by((n, c_out, geo.oh, geo.ow), |out| fast.forward(x, w, c_out, out)) };
+        return unsafe { written_by((n, c_out, geo.oh, geo.ow), |out| fast.forward(x, w, bias, c_out, out)) };
     }
     if shallow::suits(&geo, n, c_out) {
         let (x, w) = (x.as_standard_layout(), w.as_standard_layout());
         let (x, w) = (x.as_slice().expect("standard layout"), w.as_slice().expect("standard layout"));
         // SAFETY: the shallow forward pass writes every element of its output.
-        return unsafe { written_by((n, c_out, geo.oh, geo.ow), |out| shallow::forward(&geo, x, w, c_out, out)) };
+        return unsafe { written_by((n, c_out, geo.oh, geo.ow), |out| shallow::forward(&geo, x, w, bias, out)) };
     }
-    conv2d_in_chunks(x, w, &geo, geo.chunk_items(n, c_out))
+    let mut out = conv2d_in_chunks(x, w, &geo, geo.chunk_items(n, c_out));
+    if let Some(bias) = bias {
+        add_channel_bias(&mut out, bias);
+    }
+    out
 }
 
 /// The Winograd path (the `winograd` module) for a batch of `n` through `geo` with `c_out` outputs, when
@@ -334,7 +354,7 @@ pub fn conv2d_backward_input(
         let (w, g) = (w.as_standard_layout(), grad_out.as_standard_layout());
         let (w, g) = (w.as_slice().expect("standard layout"), g.as_slice().expect("standard layout"));
         // SAFETY: the input-gradient pass writes every element of its output.
-        return unsafe { written_by((n, c_in, geo.h, geo.w), |grad_x| fast.backward_input(w, g, c_out, grad_x)) };
+        return unsafe { written_by((n, c_in, geo.h, geo.w), |grad_x| fast.backward_input(w, g, None, c_out, grad_x)) };
     }
     if shallow::suits(&geo, n, c_out) {
         let mut grad_x = zeros_in_parallel((n, c_in, geo.h, geo.w));
@@ -504,13 +524,44 @@ fn backward_weight_in_chunks(
 ///
 /// # Panics
 /// If the channel counts differ or the geometry is impossible.
+// The ops call `conv_transpose2d_with_bias`; this is for the tests and the benchmarks.
+#[cfg_attr(not(feature = "bench"), allow(dead_code))]
 pub fn conv_transpose2d(x: ArrayView4<f32>, w: ArrayView4<f32>, spec: ConvOptions) -> Array4<f32> {
-    let (_, c_in, h, wd) = x.dim();
-    let (c_in_w, _, kh, kw) = w.dim();
+    conv_transpose2d_with_bias(x, w, None, spec)
+}
+
+/// [`conv_transpose2d`] plus `bias[o]` on every value of output channel `o`, if given: the same
+/// values as [`add_channel_bias`] on [`conv_transpose2d`]'s result, with the bias added by the
+/// Winograd kernel as it writes each output (a pass over the output saved).
+///
+/// # Panics
+/// As [`conv_transpose2d`], and if `bias` does not hold one value per output channel.
+pub fn conv_transpose2d_with_bias(
+    x: ArrayView4<f32>,
+    w: ArrayView4<f32>,
+    bias: Option<&[f32]>,
+    spec: ConvOptions,
+) -> Array4<f32> {
+    let (n, c_in, h, wd) = x.dim();
+    let (c_in_w, c_out, kh, kw) = w.dim();
     assert_eq!(c_in, c_in_w, "conv_transpose2d: input has {c_in} channels, weight expects {c_in_w}");
+    assert!(bias.is_none_or(|b| b.len() == c_out), "conv_transpose2d: the bias needs {c_out} values");
     let out_hw = conv_transpose2d_output_size((h, wd), (kh, kw), spec)
         .unwrap_or_else(|| panic!("conv_transpose2d: impossible geometry: input {h}x{wd}, kernel {kh}x{kw}, {spec:?}"));
-    conv2d_backward_input(w, x, out_hw, spec)
+    // The adjoint of the convolution of the output by `w`: its input gradient for `x`.
+    if let Some(geo) = Geometry::new(c_out, out_hw, (kh, kw), spec).filter(|g| (g.oh, g.ow) == (h, wd))
+        && let Some(fast) = winograd_for(&geo, n, c_in)
+    {
+        let (w, x) = (w.as_standard_layout(), x.as_standard_layout());
+        let (w, x) = (w.as_slice().expect("standard layout"), x.as_slice().expect("standard layout"));
+        // SAFETY: the input-gradient pass writes every element of its output.
+        return unsafe { written_by((n, c_out, geo.h, geo.w), |out| fast.backward_input(w, x, bias, c_in, out)) };
+    }
+    let mut out = conv2d_backward_input(w, x, out_hw, spec);
+    if let Some(bias) = bias {
+        add_channel_bias(&mut out, bias);
+    }
+    out
 }
 
 /// Gradients of [`conv_transpose2d`]: given `x`, `w` and the gradient `grad_out` of a loss with
@@ -600,23 +651,27 @@ pub fn add_channel_bias(out: &mut Array4<f32>, bias: &[f32]) {
     if plane == 0 || c == 0 {
         return;
     }
-    let add = |image: &mut [f32]| {
-        vectorized(
-            #[inline(always)]
-            || {
-                for (run, &b) in image.chunks_exact_mut(plane).zip(bias) {
-                    for v in run {
-                        *v += b;
-                    }
-                }
-            },
-        )
-    };
+    let add = |image: &mut [f32]| add_to_image(image, bias, plane);
     if worth_parallel(values.len()) {
         values.par_chunks_mut(c * plane).with_min_len(PARALLEL_MIN_LEN.div_ceil(c * plane)).for_each(add);
     } else {
         values.chunks_mut(c * plane).for_each(add);
     }
+}
+
+/// Adds `bias[ch]` to every value of channel `ch` of one image `[c, plane]`: the addition
+/// [`add_channel_bias`] makes, for kernels that add the bias to each image as they finish it.
+pub(super) fn add_to_image(image: &mut [f32], bias: &[f32], plane: usize) {
+    vectorized(
+        #[inline(always)]
+        || {
+            for (run, &b) in image.chunks_exact_mut(plane).zip(bias) {
+                for v in run {
+                    *v += b;
+                }
+            }
+        },
+    )
 }
 
 /// A zeroed `[n, c, h, w]` array, zeroed by the pool's threads when it is large: a batch's
@@ -1280,6 +1335,42 @@ mod tests {
                 assert_close(got.view().into_dyn(), expect.view().into_dyn(), 1e-5, "conv_transpose2d");
             }
         }
+    }
+
+    /// The kernels that add the bias as they write (Winograd forward and transposed, shallow)
+    /// and the paths that add it afterwards give the bits of `add_channel_bias` on the plain
+    /// convolution, with output padding (pixels no Winograd tile reaches) and a bias of −0.
+    #[test]
+    fn biased_convolutions_add_the_bias_as_add_channel_bias_does() {
+        let mut rng = Lcg::new(21);
+        let spec = options((2, 2), (1, 1));
+        let same_bits = |got: &Array4<f32>, want: &Array4<f32>, what: &str| {
+            assert_eq!(got.dim(), want.dim(), "{what}");
+            for (i, (g, w)) in got.iter().zip(want).enumerate() {
+                assert_eq!(g.to_bits(), w.to_bits(), "{what}: element {i}: {g} against {w}");
+            }
+        };
+        // (n, c_in, c_out, side, kernel): Winograd both ways, shallow forward, im2col.
+        for (n, ci, co, side, k) in [(9, 32, 40, 14, 4), (3, 40, 32, 7, 4), (3, 1, 16, 28, 4), (2, 3, 5, 9, 3)] {
+            let x = rng.array4((n, ci, side, side));
+            let mut bias: Vec<f32> = (0..co).map(|_| rng.next()).collect();
+            bias[0] = -0.0;
+            let w = rng.array4((co, ci, k, k));
+            let mut want = conv2d(x.view(), w.view(), spec);
+            add_channel_bias(&mut want, &bias);
+            same_bits(&conv2d_with_bias(x.view(), w.view(), Some(&bias), spec), &want, "conv2d");
+            let w = rng.array4((ci, co, k, k));
+            for op in [0, 1] {
+                let spec = with_op(spec, (op, op));
+                let mut want = conv_transpose2d(x.view(), w.view(), spec);
+                add_channel_bias(&mut want, &bias);
+                same_bits(&conv_transpose2d_with_bias(x.view(), w.view(), Some(&bias), spec), &want, "transposed");
+            }
+        }
+        // The cases above take the fused paths they are meant to test.
+        let geo = |c_in, side| Geometry::new(c_in, (side, side), (4, 4), spec).expect("geometry");
+        assert!(winograd_for(&geo(32, 14), 9, 40).is_some() && winograd_for(&geo(32, 14), 3, 40).is_some());
+        assert!(shallow::suits(&geo(1, 28), 3, 16) || !crate::kernels::dot_gemm::has_avx2_fma());
     }
 
     #[test]

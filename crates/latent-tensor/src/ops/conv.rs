@@ -56,13 +56,9 @@ fn require_bias(op: &'static str, bias: Option<&Tensor>, w_shape: &[usize], out:
     }
 }
 
-/// Adds the bias, if any, to the convolution's fresh output in place.
-fn add_bias(v: &mut ndarray::Array4<f32>, bias: Option<&Tensor>) {
-    if let Some(b) = bias {
-        let b = b.view();
-        let b = b.as_standard_layout();
-        kconv::add_channel_bias(v, b.as_slice().expect("standard layout"));
-    }
+/// The bias's values, for the kernels that add it as they write the output.
+fn bias_values(bias: Option<&Tensor>) -> Option<Vec<f32>> {
+    bias.map(|b| b.view().iter().copied().collect())
 }
 
 impl Tensor {
@@ -95,12 +91,12 @@ impl Tensor {
             )
         })?;
         require_bias("conv2d", bias, w_shape, w_shape[0])?;
-        let mut v = kconv::conv2d(
+        let v = kconv::conv2d_with_bias(
             self.view().into_dimensionality().expect("4-D"),
             w.view().into_dimensionality().expect("4-D"),
+            bias_values(bias).as_deref(),
             options,
         );
-        add_bias(&mut v, bias);
         let inputs: Vec<&Tensor> = [Some(self), Some(w), bias].into_iter().flatten().collect();
         Ok(Tensor::from_op(v.into_dyn(), &inputs, || Op::Conv2d {
             x: self.clone(),
@@ -147,12 +143,12 @@ impl Tensor {
             },
         )?;
         require_bias("conv_transpose2d", bias, w_shape, w_shape[1])?;
-        let mut v = kconv::conv_transpose2d(
+        let v = kconv::conv_transpose2d_with_bias(
             self.view().into_dimensionality().expect("4-D"),
             w.view().into_dimensionality().expect("4-D"),
+            bias_values(bias).as_deref(),
             options,
         );
-        add_bias(&mut v, bias);
         let inputs: Vec<&Tensor> = [Some(self), Some(w), bias].into_iter().flatten().collect();
         Ok(Tensor::from_op(v.into_dyn(), &inputs, || Op::ConvTranspose2d {
             x: self.clone(),

@@ -616,9 +616,16 @@ impl Winograd {
     }
 
     /// The forward convolution of the contiguous images `x` (`[n, c_in, h, w]`) by the weight
-    /// `w` (`[c_out, c_in, 4, 4]`, contiguous), written into `out` (`[n, c_out, oh, ow]`), every
-    /// element of it.
-    pub(super) fn forward(&self, x: &[f32], w: &[f32], c_out: usize, out: &mut [MaybeUninit<f32>]) {
+    /// `w` (`[c_out, c_in, 4, 4]`, contiguous), plus `bias[o]` on channel `o` if given, written
+    /// into `out` (`[n, c_out, oh, ow]`), every element of it.
+    pub(super) fn forward(
+        &self,
+        x: &[f32],
+        w: &[f32],
+        bias: Option<&[f32]>,
+        c_out: usize,
+        out: &mut [MaybeUninit<f32>],
+    ) {
         let sizes = self.sizes(x.len() / self.image_len(), c_out);
         let u = self.transform_weight(w, c_out, Use::Forward, self.layout);
         out.par_chunks_mut(sizes.chunk * sizes.out_len).zip(x.par_chunks(sizes.chunk * sizes.in_len)).for_each(
@@ -626,16 +633,24 @@ impl Winograd {
                 with_scratch(|s| {
                     let cols = self.transform_chunk_inputs(x_c, s, self.layout);
                     self.products(Use::Forward, &u, c_out, cols, s, self.layout);
-                    self.write_outputs(&s.outputs, &mut s.lanes, cols, c_out, out_c);
+                    self.write_outputs(&s.outputs, &mut s.lanes, (cols, c_out, bias), out_c);
                 })
             },
         );
     }
 
     /// The gradient with respect to the input of [`Winograd::forward`]: from the weight `w`
-    /// (`[c_out, c_in, 4, 4]`) and `g` (`[n, c_out, oh, ow]`), written into `grad_x`
+    /// (`[c_out, c_in, 4, 4]`) and `g` (`[n, c_out, oh, ow]`), plus `bias[ci]` on channel `ci`
+    /// if given (for a transposed convolution's output, which this is), written into `grad_x`
     /// (`[n, c_in, h, w]`), every element of it.
-    pub(super) fn backward_input(&self, w: &[f32], g: &[f32], c_out: usize, grad_x: &mut [MaybeUninit<f32>]) {
+    pub(super) fn backward_input(
+        &self,
+        w: &[f32],
+        g: &[f32],
+        bias: Option<&[f32]>,
+        c_out: usize,
+        grad_x: &mut [MaybeUninit<f32>],
+    ) {
         let sizes = self.sizes(grad_x.len() / self.image_len(), c_out);
         let u = self.transform_weight(w, c_out, Use::InputGradient, self.layout);
         grad_x.par_chunks_mut(sizes.chunk * sizes.in_len).zip(g.par_chunks(sizes.chunk * sizes.out_len)).for_each(
@@ -643,7 +658,7 @@ impl Winograd {
                 with_scratch(|s| {
                     let cols = self.transform_chunk_gradients(g_c, c_out, s, self.layout);
                     self.products(Use::InputGradient, &u, c_out, cols, s, self.layout);
-                    self.write_input_gradients(cols, gx_c, s);
+                    self.write_input_gradients(cols, gx_c, s, bias);
                 })
             },
         );
@@ -714,8 +729,8 @@ impl Winograd {
                         // gradient's overwrite V.
                         self.products(*usage, u, c_out, cols, s, Layout::Rows);
                         match usage {
-                            Use::Forward => self.write_outputs(&s.outputs, &mut s.lanes, cols, c_out, target_c),
-                            Use::InputGradient => self.write_input_gradients(cols, target_c, s),
+                            Use::Forward => self.write_outputs(&s.outputs, &mut s.lanes, (cols, c_out, None), target_c),
+                            Use::InputGradient => self.write_input_gradients(cols, target_c, s, None),
                         }
                     });
                 }
@@ -857,30 +872,31 @@ impl Winograd {
         }
     }
 
-    /// `Y = Aᵀ M A` of a chunk's products `m` into its output images `out_c`, through `lanes`.
+    /// `Y = Aᵀ M A` of a chunk's products `m` (plus the bias, if given) into its output images
+    /// `out_c`, through `lanes`.
     fn write_outputs(
         &self,
         m: &[f32],
         lanes: &mut Vec<f32>,
-        cols: usize,
-        c_out: usize,
+        (cols, c_out, bias): (usize, usize, Option<&[f32]>),
         out_c: &mut [MaybeUninit<f32>],
     ) {
         let out_len = c_out * self.oh * self.ow;
         let lanes = sized(lanes, LANES * out_len);
         for (b, images) in out_c.chunks_mut(LANES * out_len).enumerate() {
-            self.transform_outputs(m, cols, b, c_out, lanes);
+            self.transform_outputs(m, (cols, b, c_out, bias), lanes);
             deinterleave(lanes, out_len, images);
         }
     }
 
-    /// `dD = B dV Bᵀ` of a chunk's products (`s.inputs`) into its input gradients `gx_c`.
-    fn write_input_gradients(&self, cols: usize, gx_c: &mut [MaybeUninit<f32>], s: &mut Scratch) {
+    /// `dD = B dV Bᵀ` of a chunk's products (`s.inputs`) into its input gradients `gx_c`, plus
+    /// `bias[ci]` on channel `ci` if given.
+    fn write_input_gradients(&self, cols: usize, gx_c: &mut [MaybeUninit<f32>], s: &mut Scratch, bias: Option<&[f32]>) {
         let planes = sized(&mut s.planes, self.planes_len());
         let lanes = sized(&mut s.lanes, LANES * self.image_len());
         for (b, images) in gx_c.chunks_mut(LANES * self.image_len()).enumerate() {
             self.add_input_gradients(&s.inputs, cols, b, planes);
-            self.read_planes(planes, lanes, images);
+            self.read_planes(planes, lanes, images, bias);
         }
     }
 
@@ -959,18 +975,39 @@ impl Winograd {
     }
 
     /// The inverse of [`Winograd::fill_planes`] on the image pixels: writes the images of a
-    /// block (up to [`LANES`], contiguous) from the phase planes, through `lanes`; pixels no
-    /// tile reads are 0.
-    fn read_planes(&self, planes: &[f32], lanes: &mut [f32], images: &mut [MaybeUninit<f32>]) {
+    /// block (up to [`LANES`], contiguous) from the phase planes, through `lanes`, plus
+    /// `bias[ci]` on channel `ci` if given; pixels no tile reads are 0 (plus the bias). Each
+    /// value is the sum in the planes plus the bias, the one addition that adding the bias
+    /// afterwards would make, so the bits are the same.
+    fn read_planes(&self, planes: &[f32], lanes: &mut [f32], images: &mut [MaybeUninit<f32>], bias: Option<&[f32]>) {
         let in_len = self.image_len();
+        let plane = self.h * self.w;
         if !self.planes_hold_every_pixel() {
-            lanes[..LANES * in_len].fill(0.0);
-        }
-        self.for_each_line(|line, rows, columns| {
-            let line = &mut lanes[line * LANES..][..columns.len() * LANES];
-            for (&(s, x), value) in columns.iter().zip(line.chunks_exact_mut(LANES)) {
-                value.copy_from_slice(&planes[rows[s] + x..][..LANES]);
+            match bias {
+                None => lanes[..LANES * in_len].fill(0.0),
+                Some(bias) => {
+                    for (channel, &b) in lanes[..LANES * in_len].chunks_exact_mut(LANES * plane).zip(bias) {
+                        channel.fill(0.0 + b);
+                    }
+                }
             }
+        }
+        vectorized(|| {
+            self.for_each_line(|line, rows, columns| {
+                let b = bias.map(|bias| bias[line / plane]);
+                let line = &mut lanes[line * LANES..][..columns.len() * LANES];
+                for (&(s, x), value) in columns.iter().zip(line.chunks_exact_mut(LANES)) {
+                    let sums = &planes[rows[s] + x..][..LANES];
+                    match b {
+                        None => value.copy_from_slice(sums),
+                        Some(b) => {
+                            for (v, &sum) in value.iter_mut().zip(sums) {
+                                *v = sum + b;
+                            }
+                        }
+                    }
+                }
+            });
         });
         deinterleave(lanes, in_len, images);
     }
@@ -1046,12 +1083,18 @@ impl Winograd {
         });
     }
 
-    /// `Y = Aᵀ M A` of every tile of block `b` from `m` (`[ξ][c_out][cols]`), written into
-    /// `lanes`, the block's output images side by side ([`interleave`]); outputs past the image
-    /// are dropped.
-    fn transform_outputs(&self, m: &[f32], cols: usize, b: usize, c_out: usize, lanes: &mut [f32]) {
+    /// `Y = Aᵀ M A` of every tile of block `b` from `m` (`[ξ][c_out][cols]`), plus `bias[o]` on
+    /// channel `o` if given, written into `lanes`, the block's output images side by side
+    /// ([`interleave`]); outputs past the image are dropped.
+    fn transform_outputs(
+        &self,
+        m: &[f32],
+        (cols, b, c_out, bias): (usize, usize, usize, Option<&[f32]>),
+        lanes: &mut [f32],
+    ) {
         vectorized(|| {
             for o in 0..c_out {
+                let bias = bias.map(|bias| bias[o]);
                 for ty in 0..self.th {
                     for tx in 0..self.tw {
                         let mt = load_positions(m, c_out * cols, o * cols + self.column(b, ty, tx));
@@ -1067,7 +1110,15 @@ impl Winograd {
                                     break;
                                 }
                                 let at = ((o * self.oh + oy) * self.ow + ox) * LANES;
-                                lanes[at..at + LANES].copy_from_slice(value);
+                                let lanes = &mut lanes[at..at + LANES];
+                                match bias {
+                                    None => lanes.copy_from_slice(value),
+                                    Some(b) => {
+                                        for (l, &v) in lanes.iter_mut().zip(value) {
+                                            *l = v + b;
+                                        }
+                                    }
+                                }
                             }
                         }
                     }
@@ -1171,8 +1222,8 @@ mod tests {
         let (n, c_out) = (x.dim().0, w.dim().0);
         let (x_s, w_s, g_s) = (x.as_slice().unwrap(), w.as_slice().unwrap(), g.as_slice().unwrap());
         // SAFETY: both passes write every element of their output.
-        let y = unsafe { written_by((n, c_out, geo.oh, geo.ow), |out| fast.forward(x_s, w_s, c_out, out)) };
-        let gx = unsafe { written_by(x.dim(), |out| fast.backward_input(w_s, g_s, c_out, out)) };
+        let y = unsafe { written_by((n, c_out, geo.oh, geo.ow), |out| fast.forward(x_s, w_s, None, c_out, out)) };
+        let gx = unsafe { written_by(x.dim(), |out| fast.backward_input(w_s, g_s, None, c_out, out)) };
         let gw = fast.backward_weight(x.as_slice().unwrap(), g.as_slice().unwrap(), c_out);
         (y, gx, gw)
     }
