@@ -626,7 +626,7 @@ impl Trainer {
             });
         }
         // The pool's other workers poll for work while training runs, instead of sleeping
-        // between the step's kernels and being woken for each (7–13% more samples/s at two
+        // between the step's kernels and being woken for each (5–11% more samples/s at two
         // threads; see `keep_workers_warm`).
         let _warm = latent_tensor::threads::keep_workers_warm();
         while self.epochs_done < epochs {

@@ -140,9 +140,8 @@ const NAP: Duration = Duration::from_millis(1);
 /// Each worker runs a task that calls [`rayon::yield_now`] in a loop, which runs any pending
 /// job of the pool (its own, a stolen one, an injected one), and yields the CPU to other
 /// processes when there is none; after 100 ms without work it pauses a millisecond between
-/// polls. The calling thread's own task returns at once, so that the caller
-/// never runs a poller above its own frames. What the kernels compute does not depend on which
-/// worker runs them.
+/// polls. The calling thread's own task returns at once, so that the caller never runs a poller
+/// above its own frames. What the kernels compute does not depend on which worker runs them.
 ///
 /// Measured on a 2-core virtual machine (`latent train MODEL --threads 2`, 12 to 150 batches,
 /// medians of 3 to 5 alternating runs, samples/s with the guard against without): conv

@@ -221,7 +221,7 @@ pub fn conv2d_with_bias(
         let (x, w) = (x.as_standard_layout(), w.as_standard_layout());
         let (x, w) = (x.as_slice().expect("standard layout"), w.as_slice().expect("standard layout"));
         // SAFETY: the shallow forward pass writes every element of its output.
-        return unsafe { written_by((n, c_out, geo.oh, geo.ow), |out| shallow::forward(&geo, x, w, bias, out)) };
+        return unsafe { written_by((n, c_out, geo.oh, geo.ow), |out| shallow::forward(&geo, x, w, c_out, bias, out)) };
     }
     let mut out = conv2d_in_chunks(x, w, &geo, geo.chunk_items(n, c_out));
     if let Some(bias) = bias {
@@ -344,6 +344,20 @@ pub fn conv2d_backward_input(
     input_hw: (usize, usize),
     spec: ConvOptions,
 ) -> Array4<f32> {
+    backward_input_plus(w, grad_out, input_hw, spec, None)
+}
+
+/// [`conv2d_backward_input`] plus `bias[ci]` on every value of channel `ci` of the result, if
+/// given: added by the Winograd kernel as it writes each value, else afterwards
+/// ([`add_channel_bias`]); the same bits either way. A transposed convolution's output with its
+/// bias.
+fn backward_input_plus(
+    w: ArrayView4<f32>,
+    grad_out: ArrayView4<f32>,
+    input_hw: (usize, usize),
+    spec: ConvOptions,
+    bias: Option<&[f32]>,
+) -> Array4<f32> {
     let (c_out, c_in, kh, kw) = w.dim();
     let (n, c_out_g, oh, ow) = grad_out.dim();
     assert_eq!(c_out, c_out_g, "conv2d_backward_input: grad_out has {c_out_g} channels, weight gives {c_out}");
@@ -354,16 +368,21 @@ pub fn conv2d_backward_input(
         let (w, g) = (w.as_standard_layout(), grad_out.as_standard_layout());
         let (w, g) = (w.as_slice().expect("standard layout"), g.as_slice().expect("standard layout"));
         // SAFETY: the input-gradient pass writes every element of its output.
-        return unsafe { written_by((n, c_in, geo.h, geo.w), |grad_x| fast.backward_input(w, g, None, c_out, grad_x)) };
+        return unsafe { written_by((n, c_in, geo.h, geo.w), |grad_x| fast.backward_input(w, g, bias, c_out, grad_x)) };
     }
-    if shallow::suits(&geo, n, c_out) {
+    let mut grad_x = if shallow::suits(&geo, n, c_out) {
         let mut grad_x = zeros_in_parallel((n, c_in, geo.h, geo.w));
         let (w, g) = (w.as_standard_layout(), grad_out.as_standard_layout());
         let (w, g) = (w.as_slice().expect("standard layout"), g.as_slice().expect("standard layout"));
         shallow::backward_input(&geo, w, g, c_out, grad_x.as_slice_mut().expect("fresh array is contiguous"));
-        return grad_x;
+        grad_x
+    } else {
+        backward_input_in_chunks(w, grad_out, &geo, geo.chunk_items(n, c_out))
+    };
+    if let Some(bias) = bias {
+        add_channel_bias(&mut grad_x, bias);
     }
-    backward_input_in_chunks(w, grad_out, &geo, geo.chunk_items(n, c_out))
+    grad_x
 }
 
 /// [`conv2d_backward_input`] for a checked geometry, `chunk` images per column matrix.
@@ -542,26 +561,13 @@ pub fn conv_transpose2d_with_bias(
     bias: Option<&[f32]>,
     spec: ConvOptions,
 ) -> Array4<f32> {
-    let (n, c_in, h, wd) = x.dim();
+    let (_, c_in, h, wd) = x.dim();
     let (c_in_w, c_out, kh, kw) = w.dim();
     assert_eq!(c_in, c_in_w, "conv_transpose2d: input has {c_in} channels, weight expects {c_in_w}");
     assert!(bias.is_none_or(|b| b.len() == c_out), "conv_transpose2d: the bias needs {c_out} values");
     let out_hw = conv_transpose2d_output_size((h, wd), (kh, kw), spec)
         .unwrap_or_else(|| panic!("conv_transpose2d: impossible geometry: input {h}x{wd}, kernel {kh}x{kw}, {spec:?}"));
-    // The adjoint of the convolution of the output by `w`: its input gradient for `x`.
-    if let Some(geo) = Geometry::new(c_out, out_hw, (kh, kw), spec).filter(|g| (g.oh, g.ow) == (h, wd))
-        && let Some(fast) = winograd_for(&geo, n, c_in)
-    {
-        let (w, x) = (w.as_standard_layout(), x.as_standard_layout());
-        let (w, x) = (w.as_slice().expect("standard layout"), x.as_slice().expect("standard layout"));
-        // SAFETY: the input-gradient pass writes every element of its output.
-        return unsafe { written_by((n, c_out, geo.h, geo.w), |out| fast.backward_input(w, x, bias, c_in, out)) };
-    }
-    let mut out = conv2d_backward_input(w, x, out_hw, spec);
-    if let Some(bias) = bias {
-        add_channel_bias(&mut out, bias);
-    }
-    out
+    backward_input_plus(w, x, out_hw, spec, bias)
 }
 
 /// Gradients of [`conv_transpose2d`]: given `x`, `w` and the gradient `grad_out` of a loss with

@@ -52,8 +52,9 @@ fn per_channel<T: Send>(c: usize, len: usize, f: impl Fn(usize) -> T + Sync + Se
 /// Subtracting a shift near the mean keeps that difference of sums accurate: without it,
 /// `E[x²] − E[x]²` loses the variance of data far from zero (mean 10⁶, deviation 1.4: 0.1% off
 /// unshifted, exact shifted; a test checks both). The mean and the squared deviations in two
-/// passes, as before, cost a second pass over data that rarely fits the cache; with one, batch norm's forward statistics were 3.9%
-/// instead of 7.0% of the samples of a one-thread DCGAN training run (8 batches, `perf record`).
+/// passes, as before, cost a second pass over data that rarely fits the cache; with one, batch
+/// norm's forward statistics were 3.9% instead of 7.0% of the samples of a one-thread DCGAN
+/// training run (8 batches, `perf record`).
 ///
 /// Summed by [`run_sums`], in a fixed order, so the result does not depend on the thread count.
 #[inline(always)]

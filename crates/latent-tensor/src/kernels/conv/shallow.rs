@@ -91,8 +91,14 @@ pub(super) fn suits(geo: &Geometry, n: usize, c_out: usize) -> bool {
 /// `out: [n, c_out, oh, ow]`, every element of it (so it may be uninitialised memory), plus
 /// `bias[o]` on channel `o` if given, added to each output image as soon as it is written, while
 /// it is in cache.
-pub(super) fn forward(geo: &Geometry, x: &[f32], w: &[f32], bias: Option<&[f32]>, out: &mut [MaybeUninit<f32>]) {
-    let c_out = w.len() / geo.rows().max(1);
+pub(super) fn forward(
+    geo: &Geometry,
+    x: &[f32],
+    w: &[f32],
+    c_out: usize,
+    bias: Option<&[f32]>,
+    out: &mut [MaybeUninit<f32>],
+) {
     let (rows, p, in_len) = (geo.rows(), geo.cols(), geo.image_len());
     let (out_len, ld) = (c_out * p, leading(p));
     // W: [c_out, rows], packed from its transpose.
