@@ -74,8 +74,8 @@ use std::any::Any;
 
 pub use latent_derive::Module;
 pub use latent_tensor::Tensor;
-use latent_tensor::TensorRng;
 use latent_tensor::random::RngState;
+use latent_tensor::{Rectifier, TensorRng};
 use ndarray::ArrayD;
 
 use crate::error::Result;
@@ -272,6 +272,24 @@ pub trait Layer: Module {
     /// # Errors
     /// If `x` has a shape the layer cannot take.
     fn forward(&mut self, x: &Tensor, ctx: &mut Ctx) -> Result<Tensor>;
+
+    /// The rectifier this layer is, if it is one (a ReLU, or a leaky ReLU with a slope of 0 or
+    /// more), so that a [`Sequential`](crate::layers::Sequential) can hand it to the layer
+    /// before, which may apply it as it writes its output.
+    fn as_rectifier(&self) -> Option<Rectifier> {
+        None
+    }
+
+    /// [`Layer::forward`] followed by `rectifier`: the same values and gradients, bit for bit.
+    /// The default applies the rectifier as an op of its own; layers whose op can apply it as it
+    /// writes (convolutions, linear layers, training-mode batch norm) do that, saving a pass over
+    /// the output forward and an array the size of the output.
+    ///
+    /// # Errors
+    /// As [`Layer::forward`].
+    fn forward_rectified(&mut self, x: &Tensor, rectifier: Rectifier, ctx: &mut Ctx) -> Result<Tensor> {
+        Ok(self.forward(x, ctx)?.rectify(rectifier))
+    }
 }
 
 /// A field type that can be a buffer (`#[module(buffer)]` in a derived [`Module`]).
@@ -335,9 +353,19 @@ impl<M: Module + ?Sized> Module for Box<M> {
     }
 }
 
+// Every method forwards: a default here would hide the boxed layer's own (a `Sequential` holds
+// its layers boxed).
 impl<L: Layer + ?Sized> Layer for Box<L> {
     fn forward(&mut self, x: &Tensor, ctx: &mut Ctx) -> Result<Tensor> {
         (**self).forward(x, ctx)
+    }
+
+    fn as_rectifier(&self) -> Option<Rectifier> {
+        (**self).as_rectifier()
+    }
+
+    fn forward_rectified(&mut self, x: &Tensor, rectifier: Rectifier, ctx: &mut Ctx) -> Result<Tensor> {
+        (**self).forward_rectified(x, rectifier, ctx)
     }
 }
 

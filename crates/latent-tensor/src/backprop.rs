@@ -259,6 +259,12 @@ fn input_grads<'a>(
 ) -> Vec<(&'a Tensor, ArrayD<f32>)> {
     // `x`'s gradient, made from `g` by `f`, if `x` needs one.
     let one = |x: &'a Tensor, f: &dyn Fn() -> ArrayD<f32>| if needs(x, wants) { vec![(x, f())] } else { Vec::new() };
+    // An op that rectified its output as it wrote it: the rectifier's rule first, in `g`'s
+    // buffer, read from the output (see `Rectifier`), then the op's own rule below.
+    let mut g = g;
+    if let Some(rectifier) = op.rectifier() {
+        rectifier.backward_in_place(&mut g, y);
+    }
     if let Some((x, local)) = sole_taker(op, g.shape(), wants) {
         return vec![(x, local.apply(g))];
     }
@@ -479,7 +485,7 @@ fn other_input_grads<'a>(
                 }
             });
         }
-        Op::Linear { x, w, b } => {
+        Op::Linear { x, w, b, .. } => {
             push(x, &|| {
                 let g2 = as_rows(g);
                 let wv = w.view().into_dimensionality::<Ix2>().expect("2-D");
@@ -520,7 +526,7 @@ fn other_input_grads<'a>(
             }
             gx
         }),
-        Op::Conv2d { x, w, b, options } => {
+        Op::Conv2d { x, w, b, options, .. } => {
             let (x4, w4, g4) = (tensor4(x), tensor4(w), as4(g));
             let (spec, kernel) = (*options, (w.shape()[2], w.shape()[3]));
             if needs(x, wants) && needs(w, wants) {
@@ -540,7 +546,7 @@ fn other_input_grads<'a>(
                 push(b, &|| channel_sums(g));
             }
         }
-        Op::ConvTranspose2d { x, w, b, options } => {
+        Op::ConvTranspose2d { x, w, b, options, .. } => {
             let (x4, w4, g4) = (tensor4(x), tensor4(w), as4(g));
             if needs(x, wants) && needs(w, wants) {
                 // Both gradients in one pass, which shares work between them.
@@ -576,7 +582,7 @@ fn other_input_grads<'a>(
                 });
             }
         }
-        Op::BatchNorm { x, weight, bias, stats } => {
+        Op::BatchNorm { x, weight, bias, stats, .. } => {
             let xv = x.view();
             let (xs, gs) = (xv.as_standard_layout(), g.as_standard_layout());
             let sums = norm_kernels::batch_norm_channel_sums(&xs.view(), &gs.view(), stats);

@@ -74,6 +74,7 @@ pub mod threads;
 
 pub use backprop::Gradients;
 pub use error::{Result, TensorError};
+pub use kernels::rectifier::Rectifier;
 pub use kernels::{elementwise, vmath};
 pub use op::OpKind;
 pub use ops::conv::{ConvOptions, Pool2dOptions};

@@ -8,6 +8,7 @@
 
 use std::fmt;
 
+use crate::kernels::rectifier::Rectifier;
 use crate::ops::conv::{ConvOptions, Pool2dOptions};
 use crate::tensor::{Tensor, Value};
 
@@ -116,6 +117,7 @@ pub(crate) enum Op {
         x: Tensor,
         w: Tensor,
         b: Option<Tensor>,
+        rectifier: Option<Rectifier>,
     },
     Permute {
         x: Tensor,
@@ -142,12 +144,14 @@ pub(crate) enum Op {
         w: Tensor,
         b: Option<Tensor>,
         options: ConvOptions,
+        rectifier: Option<Rectifier>,
     },
     ConvTranspose2d {
         x: Tensor,
         w: Tensor,
         b: Option<Tensor>,
         options: ConvOptions,
+        rectifier: Option<Rectifier>,
     },
     /// `argmax` holds, per output element, the flat index of the winner in its input plane.
     MaxPool2d {
@@ -175,6 +179,7 @@ pub(crate) enum Op {
         weight: Option<Tensor>,
         bias: Option<Tensor>,
         stats: std::sync::Arc<crate::kernels::norm::ChannelStats>,
+        rectifier: Option<Rectifier>,
     },
 }
 
@@ -225,6 +230,18 @@ impl Op {
         }
     }
 
+    /// The rectifier the op applied to its output as it wrote it, if any: its gradient goes
+    /// through the rectifier's derivative (read from the output) before the op's own rule.
+    pub(crate) fn rectifier(&self) -> Option<Rectifier> {
+        match self {
+            Op::Linear { rectifier, .. }
+            | Op::Conv2d { rectifier, .. }
+            | Op::ConvTranspose2d { rectifier, .. }
+            | Op::BatchNorm { rectifier, .. } => *rectifier,
+            _ => None,
+        }
+    }
+
     /// The op's tensor inputs, in order.
     pub(crate) fn inputs(&self) -> Vec<&Tensor> {
         match self {
@@ -258,7 +275,7 @@ impl Op {
             | Op::MaxPool2d { x, .. }
             | Op::AvgPool2d { x, .. }
             | Op::Mask { x, .. } => vec![x],
-            Op::Linear { x, w, b } | Op::Conv2d { x, w, b, .. } | Op::ConvTranspose2d { x, w, b, .. } => {
+            Op::Linear { x, w, b, .. } | Op::Conv2d { x, w, b, .. } | Op::ConvTranspose2d { x, w, b, .. } => {
                 let mut v = vec![x, w];
                 v.extend(b.iter());
                 v

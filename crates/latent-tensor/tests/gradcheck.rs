@@ -11,9 +11,10 @@ latent_tensor::gradcheck_tests! {
     leaky_relu, elu, sigmoid, sigmoid_extreme, tanh, softplus, softplus_extreme, sum_all,
     sum_axes, mean_all, mean_axes, max_axis, logsumexp, logsumexp_extreme, softmax, log_softmax,
     log_softmax_extreme, matmul, matmul_batched, matmul_shared_rhs, matmul_transposed_lhs,
-    linear, permute, transpose, reshape, reshape_strided, broadcast_to, slice, concat, stack,
-    gather_rows, conv2d, conv_transpose2d, conv2d_winograd, conv_transpose2d_winograd, max_pool2d, avg_pool2d, mask, batch_norm,
-    batch_norm_2d_no_affine, fused_elementwise,
+    linear, linear_relu, permute, transpose, reshape, reshape_strided, broadcast_to, slice, concat, stack,
+    gather_rows, conv2d, conv_transpose2d, conv2d_winograd, conv_transpose2d_winograd, conv2d_relu,
+    conv_transpose2d_leaky_relu, conv2d_winograd_leaky_relu, conv_transpose2d_winograd_relu, max_pool2d, avg_pool2d, mask, batch_norm,
+    batch_norm_2d_no_affine, batch_norm_leaky_relu, fused_elementwise,
 }
 
 /// Every op kind is exercised by some check's graphs (with the cases the tests above run).

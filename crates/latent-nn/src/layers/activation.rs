@@ -2,7 +2,7 @@
 //! [`Softplus`] and [`Identity`] (PyTorch's `nn.ReLU`, `nn.LeakyReLU`, ..., `nn.Identity`). None
 //! has parameters.
 
-use latent_tensor::Tensor;
+use latent_tensor::{Rectifier, Tensor};
 
 use crate::error::{NnError, Result};
 use crate::module::{Ctx, Layer, Module};
@@ -14,6 +14,20 @@ macro_rules! stateless_layer {
             fn forward(&mut self, $x: &Tensor, _ctx: &mut Ctx) -> Result<Tensor> {
                 let $s = &*self;
                 Ok($body)
+            }
+        }
+    };
+    // A rectifier: also says which, for the layer before to apply (see `Layer::as_rectifier`).
+    ($name:ident, |$s:ident, $x:ident| $body:expr, $rectifier:expr) => {
+        impl Layer for $name {
+            fn forward(&mut self, $x: &Tensor, _ctx: &mut Ctx) -> Result<Tensor> {
+                let $s = &*self;
+                Ok($body)
+            }
+
+            fn as_rectifier(&self) -> Option<Rectifier> {
+                let $s = self;
+                $rectifier
             }
         }
     };
@@ -130,8 +144,8 @@ impl Default for Softplus {
     }
 }
 
-stateless_layer!(Relu, |_s, x| x.relu());
-stateless_layer!(LeakyRelu, |s, x| x.leaky_relu(s.negative_slope));
+stateless_layer!(Relu, |_s, x| x.relu(), Some(Rectifier::RELU));
+stateless_layer!(LeakyRelu, |s, x| x.leaky_relu(s.negative_slope), Rectifier::leaky(s.negative_slope));
 stateless_layer!(Elu, |s, x| x.elu(s.alpha));
 stateless_layer!(Sigmoid, |_s, x| x.sigmoid());
 stateless_layer!(Tanh, |_s, x| x.tanh());

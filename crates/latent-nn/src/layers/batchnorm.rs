@@ -13,7 +13,7 @@
 //! Training mode is one fused op, latent-tensor's `Tensor::batch_norm` (two passes forward, a
 //! closed-form backward); evaluation mode is a per-channel scale and shift.
 
-use latent_tensor::Tensor;
+use latent_tensor::{Rectifier, Tensor};
 use ndarray::{ArrayD, IxDyn};
 use serde::{Deserialize, Serialize};
 
@@ -173,6 +173,18 @@ impl<const D: usize> BatchNorm<D> {
 
 impl<const D: usize> Layer for BatchNorm<D> {
     fn forward(&mut self, x: &Tensor, ctx: &mut Ctx) -> Result<Tensor> {
+        self.apply(x, None, ctx)
+    }
+
+    fn forward_rectified(&mut self, x: &Tensor, rectifier: Rectifier, ctx: &mut Ctx) -> Result<Tensor> {
+        self.apply(x, Some(rectifier), ctx)
+    }
+}
+
+impl<const D: usize> BatchNorm<D> {
+    /// The layer's map followed by `rectifier`, if given: one op in training mode, an op of its
+    /// own after the evaluation-mode affine map.
+    fn apply(&mut self, x: &Tensor, rectifier: Option<Rectifier>, ctx: &mut Ctx) -> Result<Tensor> {
         let (layer, ranks, shape_doc) = Self::LAYER;
         let c = self.config.num_features;
         if !ranks.contains(&x.ndim()) || x.shape()[1] != c {
@@ -194,7 +206,8 @@ impl<const D: usize> Layer for BatchNorm<D> {
                 ));
             }
             // One fused op (latent-tensor's `batch_norm`): two passes forward, closed-form backward.
-            let (out, stats) = x.batch_norm(self.weight.as_ref(), self.bias.as_ref(), self.config.eps)?;
+            let (out, stats) =
+                x.batch_norm_rectified(self.weight.as_ref(), self.bias.as_ref(), self.config.eps, rectifier)?;
             if ctx.is_training() {
                 self.update_running_stats(&stats.mean, &stats.var, count);
             }
@@ -212,7 +225,11 @@ impl<const D: usize> Layer for BatchNorm<D> {
             Some(b) => b.sub(&mean_scale)?,
             None => mean_scale.neg(),
         };
-        Ok(x.mul(&scale.reshape(&channel_shape)?)?.add(&shift.reshape(&channel_shape)?)?)
+        let out = x.mul(&scale.reshape(&channel_shape)?)?.add(&shift.reshape(&channel_shape)?)?;
+        Ok(match rectifier {
+            Some(rectifier) => out.rectify(rectifier),
+            None => out,
+        })
     }
 }
 

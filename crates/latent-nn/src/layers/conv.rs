@@ -1,7 +1,7 @@
 //! [`Conv2d`] (weight `[out, in, kh, kw]`) and [`ConvTranspose2d`] (weight `[in, out, kh, kw]`)
 //! with PyTorch's layouts, options and default initialisation. Both take `[n, c, h, w]`.
 
-use latent_tensor::{ConvOptions, Tensor, TensorRng};
+use latent_tensor::{ConvOptions, Rectifier, Tensor, TensorRng};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{NnError, Result};
@@ -310,6 +310,11 @@ impl Layer for Conv2d {
         check_input("Conv2d", x, self.weight.shape()[1])?;
         Ok(x.conv2d(&self.weight, self.bias.as_ref(), self.options)?)
     }
+
+    fn forward_rectified(&mut self, x: &Tensor, rectifier: Rectifier, _ctx: &mut Ctx) -> Result<Tensor> {
+        check_input("Conv2d", x, self.weight.shape()[1])?;
+        Ok(x.conv2d_rectified(&self.weight, self.bias.as_ref(), self.options, Some(rectifier))?)
+    }
 }
 
 /// A 2-D transposed convolution (the adjoint of [`Conv2d`]): `[n, in, h, w] → [n, out, h', w']`
@@ -408,6 +413,11 @@ impl Layer for ConvTranspose2d {
     fn forward(&mut self, x: &Tensor, _ctx: &mut Ctx) -> Result<Tensor> {
         check_input("ConvTranspose2d", x, self.weight.shape()[0])?;
         Ok(x.conv_transpose2d(&self.weight, self.bias.as_ref(), self.options)?)
+    }
+
+    fn forward_rectified(&mut self, x: &Tensor, rectifier: Rectifier, _ctx: &mut Ctx) -> Result<Tensor> {
+        check_input("ConvTranspose2d", x, self.weight.shape()[0])?;
+        Ok(x.conv_transpose2d_rectified(&self.weight, self.bias.as_ref(), self.options, Some(rectifier))?)
     }
 }
 

@@ -1,7 +1,7 @@
 //! [`Linear`]: `y = x·wᵀ + b` with PyTorch's layout (`weight [out, in]`, `bias [out]`) and
 //! default initialisation.
 
-use latent_tensor::{Tensor, TensorRng};
+use latent_tensor::{Rectifier, Tensor, TensorRng};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{NnError, Result};
@@ -106,8 +106,9 @@ impl Linear {
     }
 }
 
-impl Layer for Linear {
-    fn forward(&mut self, x: &Tensor, _ctx: &mut Ctx) -> Result<Tensor> {
+impl Linear {
+    /// The layer's map followed by `rectifier`, if given, as one op.
+    fn apply(&self, x: &Tensor, rectifier: Option<Rectifier>) -> Result<Tensor> {
         let in_features = self.weight.shape()[1];
         if x.shape().last() != Some(&in_features) {
             return Err(NnError::input(
@@ -115,7 +116,17 @@ impl Layer for Linear {
                 format!("expected input [..., {in_features}], found {:?}", x.shape()),
             ));
         }
-        Ok(x.linear(&self.weight, self.bias.as_ref())?)
+        Ok(x.linear_rectified(&self.weight, self.bias.as_ref(), rectifier)?)
+    }
+}
+
+impl Layer for Linear {
+    fn forward(&mut self, x: &Tensor, _ctx: &mut Ctx) -> Result<Tensor> {
+        self.apply(x, None)
+    }
+
+    fn forward_rectified(&mut self, x: &Tensor, rectifier: Rectifier, _ctx: &mut Ctx) -> Result<Tensor> {
+        self.apply(x, Some(rectifier))
     }
 }
 

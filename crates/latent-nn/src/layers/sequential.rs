@@ -76,10 +76,23 @@ impl fmt::Debug for Sequential {
 }
 
 impl Layer for Sequential {
+    /// Applies the layers in order. A layer followed by a rectifier (`Relu`, or `LeakyRelu` with
+    /// a slope of 0 or more) runs as one step, [`Layer::forward_rectified`], so a convolution,
+    /// linear layer or batch norm rectifies its output as it writes it; the values and
+    /// gradients are those of the two layers one after the other.
     fn forward(&mut self, x: &Tensor, ctx: &mut Ctx) -> Result<Tensor> {
         let mut y = x.clone();
-        for (index, layer) in self.layers.iter_mut().enumerate() {
-            y = layer.forward(&y, ctx).map_err(|e| NnError::Layer { index, source: Box::new(e) })?;
+        let mut layers = self.layers.iter_mut().enumerate().peekable();
+        while let Some((index, layer)) = layers.next() {
+            let rectifier = layers.peek().and_then(|(_, next)| next.as_rectifier());
+            let out = match rectifier {
+                Some(rectifier) => {
+                    layers.next();
+                    layer.forward_rectified(&y, rectifier, ctx)
+                }
+                None => layer.forward(&y, ctx),
+            };
+            y = out.map_err(|e| NnError::Layer { index, source: Box::new(e) })?;
         }
         Ok(y)
     }
@@ -118,5 +131,48 @@ mod tests {
         let err = model.forward(&Tensor::zeros(&[5, 7]), &mut Ctx::eval()).unwrap_err();
         assert_eq!(err.to_string(), "layer 0: layer 0: Linear: expected input [..., 4], found [5, 7]");
         assert!(format!("{model:?}").contains("3 layers"));
+    }
+
+    /// A chain of layers with rectifiers after a linear layer, a batch norm (training and
+    /// evaluation) and a convolution, and a leaky ReLU of negative slope (not fusable): the
+    /// chain's values and gradients are those of the layers applied one by one, bit for bit, and
+    /// the fused rectifiers record no op of their own.
+    #[test]
+    fn rectifiers_run_inside_the_layer_before_with_the_same_bits() {
+        use crate::layers::{Conv2d, Conv2dConfig, Flatten, LeakyRelu};
+        use latent_tensor::recorded_ops;
+        let mut rng = TensorRng::seed_from_u64(5);
+        let mut model = Sequential::new()
+            .with(Conv2d::new(&Conv2dConfig::new(2, 4, 3).padding(1), &mut rng).unwrap())
+            .with(Relu)
+            .with(Flatten::new(1))
+            .with(Linear::new(4 * 5 * 5, 16, &mut rng).unwrap())
+            .with(LeakyRelu::new(0.1).unwrap())
+            .with(BatchNorm1d::new(16).unwrap())
+            .with(Relu)
+            .with(Linear::new(16, 8, &mut rng).unwrap())
+            .with(LeakyRelu::new(-0.5).unwrap());
+        let x = Tensor::new(rng.normal_array(&[6, 2, 5, 5], 0.0, 1.0).unwrap());
+        for training in [true, false] {
+            let ctx = || if training { Ctx::train(TensorRng::seed_from_u64(1)) } else { Ctx::eval() };
+            let before = recorded_ops();
+            let fused = model.forward(&x, &mut ctx()).unwrap();
+            let fused_ops = recorded_ops() - before;
+            let before = recorded_ops();
+            let mut one_by_one = x.clone();
+            for i in 0..model.len() {
+                one_by_one = model.layer_mut(i).unwrap().forward(&one_by_one, &mut ctx()).unwrap();
+            }
+            let unfused_ops = recorded_ops() - before;
+            let bits = |t: &Tensor| t.to_vec().iter().map(|v| v.to_bits()).collect::<Vec<_>>();
+            assert_eq!(bits(&fused), bits(&one_by_one), "training {training}");
+            // Three rectifiers fused in training; in evaluation the batch norm's stays an op.
+            assert_eq!(unfused_ops - fused_ops, if training { 3 } else { 2 }, "training {training}");
+            let (gf, gu) = (fused.sum_all().backward().unwrap(), one_by_one.sum_all().backward().unwrap());
+            for (name, p) in model.named_parameters() {
+                let (a, b) = (gf.get(&p).unwrap(), gu.get(&p).unwrap());
+                assert_eq!(bits(&a), bits(&b), "{name}, training {training}");
+            }
+        }
     }
 }

@@ -4,11 +4,12 @@
 //! Each entry draws [`Case`]s: tensors, and for ops with arguments, `ints` (axes, flags, sizes)
 //! and `floats` (exponents, bounds), documented beside the entry.
 
-use ndarray::ArrayD;
+use ndarray::{ArrayD, Axis};
 use proptest::prelude::*;
 
 use super::strategies::{array, array_away_from, broadcast_arrays, broadcast_pair, distinct_array, shape};
 use super::{Case, OpCheck, Tolerance};
+use crate::kernels::rectifier::Rectifier;
 use crate::ops::broadcast_shape;
 use crate::ops::conv::{ConvOptions, Pool2dOptions};
 use crate::ops::fused::LocalGrad;
@@ -177,6 +178,17 @@ fn winograd_conv_case(transposed: bool) -> BoxedStrategy<Case> {
         .boxed()
 }
 
+/// Input `[n, c, h, w]` of distinct values (so no channel has a tiny variance), weight and
+/// bias `[c]`.
+fn batch_norm_case() -> BoxedStrategy<Case> {
+    (1usize..=3, 1usize..=3, 1usize..=3, 2usize..=3)
+        .prop_flat_map(|(n, c, h, w)| {
+            (distinct_array(vec![n, c, h, w], 0.25), array(vec![c], 0.5, 1.5), array(vec![c], -1.0, 1.0))
+        })
+        .prop_map(|(x, w, b)| Case::of(vec![x, w, b]))
+        .boxed()
+}
+
 /// The bias of a [`conv_case`], if it has one.
 fn conv_bias<'a>(t: &'a [Tensor], c: &Case) -> Option<&'a Tensor> {
     (c.ints[3] == 1).then_some(&t[2])
@@ -205,6 +217,40 @@ fn pool_case() -> BoxedStrategy<Case> {
         })
         .boxed()
 }
+
+/// `base`'s cases made into cases of a rectified op: with a bias (input 2, one value per channel
+/// along `axis` of the output, `usize::MAX` for the last axis; `ints[flag]`, if given, set to
+/// say there is one) that keeps every value at least `margin` from the rectifier's kink at 0.
+/// Each channel's bias is its random value's sign times the largest magnitude `unbiased` gives
+/// that channel, plus `margin`. So each channel lies on one side of the kink (the sign varies
+/// between channels), and no difference quotient crosses it while no value moves by `margin`
+/// when one input moves by the check's step.
+fn rectified_case(
+    base: BoxedStrategy<Case>,
+    unbiased: fn(&[Tensor], &Case) -> crate::Result<Tensor>,
+    axis: usize,
+    flag: Option<usize>,
+    margin: f32,
+) -> BoxedStrategy<Case> {
+    base.prop_map(move |mut case| {
+        if let Some(flag) = flag {
+            case.ints[flag] = 1;
+        }
+        let tensors: Vec<Tensor> = case.inputs.iter().map(|a| Tensor::new(a.clone())).collect();
+        let values = unbiased(&tensors, &case).expect("the base strategy's cases are valid");
+        let values = values.value();
+        let axis = axis.min(values.ndim() - 1);
+        for (channel, b) in case.inputs[2].iter_mut().enumerate() {
+            let largest = values.index_axis(Axis(axis), channel).iter().fold(0.0f32, |m, v| m.max(v.abs()));
+            *b = (largest + margin).copysign(*b);
+        }
+        case
+    })
+    .boxed()
+}
+
+/// The leaky ReLU's slope in the rectified checks.
+const SLOPE: f32 = 0.2;
 
 fn pool_options(c: &Case) -> Pool2dOptions {
     Pool2dOptions { kernel: (c.ints[0], c.ints[0]), stride: (c.ints[1], c.ints[1]), padding: (c.ints[2], c.ints[2]) }
@@ -275,6 +321,13 @@ pub fn registry() -> Vec<OpCheck> {
         check("matmul_shared_rhs", || matmul_case(true, false, false), |t, _| t[0].matmul(&t[1])),
         check("matmul_transposed_lhs", || matmul_case(false, false, true), |t, _| t[0].t()?.matmul(&t[1])),
         check("linear", linear_case, |t, c| t[0].linear(&t[1], (c.ints[0] == 1).then_some(&t[2]))),
+        // The rectified ops (`*_rectified`): cases whose bias keeps every value away from the
+        // kink (see `rectified_case`).
+        check(
+            "linear_relu",
+            || rectified_case(linear_case(), |t, _| t[0].linear(&t[1], None), usize::MAX, Some(0), 0.25),
+            |t, _| t[0].linear_rectified(&t[1], Some(&t[2]), Some(Rectifier::RELU)),
+        ),
         // ints = the permutation.
         check(
             "permute",
@@ -418,6 +471,45 @@ pub fn registry() -> Vec<OpCheck> {
                 |t, c| t[0].conv_transpose2d(&t[1], conv_bias(t, c), conv_options(c)),
             )
         },
+        check(
+            "conv2d_relu",
+            || rectified_case(conv_case(false), |t, c| t[0].conv2d(&t[1], None, conv_options(c)), 1, Some(3), 0.25),
+            |t, c| t[0].conv2d_rectified(&t[1], Some(&t[2]), conv_options(c), Some(Rectifier::RELU)),
+        ),
+        check(
+            "conv_transpose2d_leaky_relu",
+            || {
+                let unbiased: fn(&[Tensor], &Case) -> crate::Result<Tensor> =
+                    |t, c| t[0].conv_transpose2d(&t[1], None, conv_options(c));
+                rectified_case(conv_case(true), unbiased, 1, Some(3), 0.25)
+            },
+            |t, c| t[0].conv_transpose2d_rectified(&t[1], Some(&t[2]), conv_options(c), Rectifier::leaky(SLOPE)),
+        ),
+        // The margin covers the step of 0.5 times the largest input (2).
+        OpCheck {
+            tolerance: LINEAR,
+            ..check(
+                "conv2d_winograd_leaky_relu",
+                || {
+                    let unbiased: fn(&[Tensor], &Case) -> crate::Result<Tensor> =
+                        |t, c| t[0].conv2d(&t[1], None, conv_options(c));
+                    rectified_case(winograd_conv_case(false), unbiased, 1, Some(3), 1.5)
+                },
+                |t, c| t[0].conv2d_rectified(&t[1], Some(&t[2]), conv_options(c), Rectifier::leaky(SLOPE)),
+            )
+        },
+        OpCheck {
+            tolerance: LINEAR,
+            ..check(
+                "conv_transpose2d_winograd_relu",
+                || {
+                    let unbiased: fn(&[Tensor], &Case) -> crate::Result<Tensor> =
+                        |t, c| t[0].conv_transpose2d(&t[1], None, conv_options(c));
+                    rectified_case(winograd_conv_case(true), unbiased, 1, Some(3), 1.5)
+                },
+                |t, c| t[0].conv_transpose2d_rectified(&t[1], Some(&t[2]), conv_options(c), Some(Rectifier::RELU)),
+            )
+        },
         check("max_pool2d", pool_case, |t, c| t[0].max_pool2d(pool_options(c))),
         check("avg_pool2d", pool_case, |t, c| t[0].avg_pool2d(pool_options(c))),
         // ints = [mask seed]: a fixed dropout mask, scaled as inverted dropout scales it.
@@ -433,20 +525,9 @@ pub fn registry() -> Vec<OpCheck> {
                 t[0].mask(keep.mapv(|k| k / 0.7))
             },
         ),
-        // Input [n, c, h, w] of distinct values (so no channel has a tiny variance), weight and
-        // bias [c]; and a 2-D input without the affine parameters.
-        check(
-            "batch_norm",
-            || {
-                (1usize..=3, 1usize..=3, 1usize..=3, 2usize..=3)
-                    .prop_flat_map(|(n, c, h, w)| {
-                        (distinct_array(vec![n, c, h, w], 0.25), array(vec![c], 0.5, 1.5), array(vec![c], -1.0, 1.0))
-                    })
-                    .prop_map(|(x, w, b)| Case::of(vec![x, w, b]))
-                    .boxed()
-            },
-            |t, _| Ok(t[0].batch_norm(Some(&t[1]), Some(&t[2]), 1e-5)?.0),
-        ),
+        // A 4-D input with weight and bias (`batch_norm_case`); and a 2-D input without the
+        // affine parameters.
+        check("batch_norm", batch_norm_case, |t, _| Ok(t[0].batch_norm(Some(&t[1]), Some(&t[2]), 1e-5)?.0)),
         check(
             "batch_norm_2d_no_affine",
             || {
@@ -456,6 +537,11 @@ pub fn registry() -> Vec<OpCheck> {
                     .boxed()
             },
             |t, _| Ok(t[0].batch_norm(None, None, 1e-5)?.0),
+        ),
+        check(
+            "batch_norm_leaky_relu",
+            || rectified_case(batch_norm_case(), |t, _| Ok(t[0].batch_norm(Some(&t[1]), None, 1e-5)?.0), 1, None, 0.25),
+            |t, _| Ok(t[0].batch_norm_rectified(Some(&t[1]), Some(&t[2]), 1e-5, Rectifier::leaky(SLOPE))?.0),
         ),
         // y = a²·b with a broadcast b, value and derivatives given by hand in one pass; plus a
         // straight-through input c (identity derivative).

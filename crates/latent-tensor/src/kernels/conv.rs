@@ -1,8 +1,9 @@
 //! 2-D convolution and transposed convolution on NCHW `f32` arrays, by batched im2col + [`gemm`].
 //!
 //! Semantics and layouts are PyTorch's (`torch.nn.functional.conv2d` / `conv_transpose2d` with
-//! `dilation = 1`, `groups = 1`; the bias is added to the result in place by
-//! [`add_channel_bias`], and its gradient is `kernels::norm::channel_sums`):
+//! `dilation = 1`, `groups = 1`; the bias, and a rectifier if the op has one, are applied by
+//! an [`Epilogue`] as the kernels write their outputs, and the bias's gradient is
+//! `kernels::norm::channel_sums`):
 //! - input `x`: `[n, c_in, h, w]`;
 //! - [`conv2d`] weight: `[c_out, c_in, kh, kw]`, output `[n, c_out, oh, ow]` with
 //!   `oh = (h + 2·ph − kh) / sh + 1` (see [`conv2d_output_size`]);
@@ -80,6 +81,7 @@ use rayon::prelude::*;
 
 use super::elementwise::{PARALLEL_MIN_LEN, vectorized, worth_parallel};
 use super::matmul::gemm;
+use super::rectifier::Rectifier;
 use winograd::{Companion, Winograd};
 
 mod lanes;
@@ -190,44 +192,37 @@ pub fn conv_transpose2d_output_size(
 /// # Panics
 /// If the channel counts differ or the geometry is impossible.
 pub fn conv2d(x: ArrayView4<f32>, w: ArrayView4<f32>, spec: ConvOptions) -> Array4<f32> {
-    conv2d_with_bias(x, w, None, spec)
+    conv2d_with(x, w, Epilogue::NONE, spec)
 }
 
-/// [`conv2d`] plus `bias[o]` on every value of output channel `o`, if given: the same values
-/// as [`add_channel_bias`] on [`conv2d`]'s result, with the bias added by the Winograd and
-/// shallow kernels as they write each output (a pass over the output saved).
+/// [`conv2d`] with `epilogue` applied to every output value: the same values as
+/// [`Epilogue::apply`] on [`conv2d`]'s result, applied by the Winograd and shallow kernels as
+/// they write each output (a pass over the output saved) and afterwards by the other paths.
 ///
 /// # Panics
-/// As [`conv2d`], and if `bias` does not hold one value per output channel.
-pub fn conv2d_with_bias(
-    x: ArrayView4<f32>,
-    w: ArrayView4<f32>,
-    bias: Option<&[f32]>,
-    spec: ConvOptions,
-) -> Array4<f32> {
+/// As [`conv2d`], and if the epilogue's bias does not hold one value per output channel.
+pub fn conv2d_with(x: ArrayView4<f32>, w: ArrayView4<f32>, epilogue: Epilogue, spec: ConvOptions) -> Array4<f32> {
     let (n, c_in, h, wd) = x.dim();
     let (c_out, c_in_w, kh, kw) = w.dim();
     assert_eq!(c_in, c_in_w, "conv2d: input has {c_in} channels, weight expects {c_in_w}");
-    assert!(bias.is_none_or(|b| b.len() == c_out), "conv2d: the bias needs {c_out} values");
+    assert!(epilogue.bias.is_none_or(|b| b.len() == c_out), "conv2d: the bias needs {c_out} values");
     let geo = Geometry::new(c_in, (h, wd), (kh, kw), spec)
         .unwrap_or_else(|| panic!("conv2d: impossible geometry: input {h}x{wd}, kernel {kh}x{kw}, {spec:?}"));
     if let Some(fast) = winograd_for(&geo, n, c_out) {
         let (x, w) = (x.as_standard_layout(), w.as_standard_layout());
         let (x, w) = (x.as_slice().expect("standard layout"), w.as_slice().expect("standard layout"));
         // SAFETY: the forward pass writes every element of its output.
-        return unsafe { written_by((n, c_out, geo.oh, geo.ow), |out| fast.forward(x, w, bias, c_out, out)) };
+        return unsafe { written_by((n, c_out, geo.oh, geo.ow), |out| fast.forward(x, w, epilogue, c_out, out)) };
     }
     if shallow::suits(&geo, n, c_out) {
         let (x, w) = (x.as_standard_layout(), w.as_standard_layout());
         let (x, w) = (x.as_slice().expect("standard layout"), w.as_slice().expect("standard layout"));
         // SAFETY: the shallow forward pass writes every element of its output.
-        return unsafe { written_by((n, c_out, geo.oh, geo.ow), |out| shallow::forward(&geo, x, w, c_out, bias, out)) };
+        return unsafe {
+            written_by((n, c_out, geo.oh, geo.ow), |out| shallow::forward(&geo, x, w, c_out, epilogue, out))
+        };
     }
-    let mut out = conv2d_in_chunks(x, w, &geo, geo.chunk_items(n, c_out));
-    if let Some(bias) = bias {
-        add_channel_bias(&mut out, bias);
-    }
-    out
+    epilogue.apply(conv2d_in_chunks(x, w, &geo, geo.chunk_items(n, c_out)))
 }
 
 /// The Winograd path (the `winograd` module) for a batch of `n` through `geo` with `c_out` outputs, when
@@ -344,19 +339,18 @@ pub fn conv2d_backward_input(
     input_hw: (usize, usize),
     spec: ConvOptions,
 ) -> Array4<f32> {
-    backward_input_plus(w, grad_out, input_hw, spec, None)
+    backward_input_then(w, grad_out, input_hw, spec, Epilogue::NONE)
 }
 
-/// [`conv2d_backward_input`] plus `bias[ci]` on every value of channel `ci` of the result, if
-/// given: added by the Winograd kernel as it writes each value, else afterwards
-/// ([`add_channel_bias`]); the same bits either way. A transposed convolution's output with its
-/// bias.
-fn backward_input_plus(
+/// [`conv2d_backward_input`] with `epilogue` applied to every value of the result: by the
+/// Winograd kernel as it writes each value, else afterwards ([`Epilogue::apply`]); the same bits
+/// either way. A transposed convolution's output with its bias and rectifier.
+fn backward_input_then(
     w: ArrayView4<f32>,
     grad_out: ArrayView4<f32>,
     input_hw: (usize, usize),
     spec: ConvOptions,
-    bias: Option<&[f32]>,
+    epilogue: Epilogue,
 ) -> Array4<f32> {
     let (c_out, c_in, kh, kw) = w.dim();
     let (n, c_out_g, oh, ow) = grad_out.dim();
@@ -368,9 +362,11 @@ fn backward_input_plus(
         let (w, g) = (w.as_standard_layout(), grad_out.as_standard_layout());
         let (w, g) = (w.as_slice().expect("standard layout"), g.as_slice().expect("standard layout"));
         // SAFETY: the input-gradient pass writes every element of its output.
-        return unsafe { written_by((n, c_in, geo.h, geo.w), |grad_x| fast.backward_input(w, g, bias, c_out, grad_x)) };
+        return unsafe {
+            written_by((n, c_in, geo.h, geo.w), |grad_x| fast.backward_input(w, g, epilogue, c_out, grad_x))
+        };
     }
-    let mut grad_x = if shallow::suits(&geo, n, c_out) {
+    let grad_x = if shallow::suits(&geo, n, c_out) {
         let mut grad_x = zeros_in_parallel((n, c_in, geo.h, geo.w));
         let (w, g) = (w.as_standard_layout(), grad_out.as_standard_layout());
         let (w, g) = (w.as_slice().expect("standard layout"), g.as_slice().expect("standard layout"));
@@ -379,10 +375,7 @@ fn backward_input_plus(
     } else {
         backward_input_in_chunks(w, grad_out, &geo, geo.chunk_items(n, c_out))
     };
-    if let Some(bias) = bias {
-        add_channel_bias(&mut grad_x, bias);
-    }
-    grad_x
+    epilogue.apply(grad_x)
 }
 
 /// [`conv2d_backward_input`] for a checked geometry, `chunk` images per column matrix.
@@ -543,31 +536,32 @@ fn backward_weight_in_chunks(
 ///
 /// # Panics
 /// If the channel counts differ or the geometry is impossible.
-// The ops call `conv_transpose2d_with_bias`; this is for the tests and the benchmarks.
+// The ops call `conv_transpose2d_with`; this is for the tests and the benchmarks.
 #[cfg_attr(not(feature = "bench"), allow(dead_code))]
 pub fn conv_transpose2d(x: ArrayView4<f32>, w: ArrayView4<f32>, spec: ConvOptions) -> Array4<f32> {
-    conv_transpose2d_with_bias(x, w, None, spec)
+    conv_transpose2d_with(x, w, Epilogue::NONE, spec)
 }
 
-/// [`conv_transpose2d`] plus `bias[o]` on every value of output channel `o`, if given: the same
-/// values as [`add_channel_bias`] on [`conv_transpose2d`]'s result, with the bias added by the
-/// Winograd kernel as it writes each output (a pass over the output saved).
+/// [`conv_transpose2d`] with `epilogue` applied to every output value: the same values as
+/// [`Epilogue::apply`] on [`conv_transpose2d`]'s result, applied by the Winograd kernel as it
+/// writes each output (a pass over the output saved) and afterwards by the other paths.
 ///
 /// # Panics
-/// As [`conv_transpose2d`], and if `bias` does not hold one value per output channel.
-pub fn conv_transpose2d_with_bias(
+/// As [`conv_transpose2d`], and if the epilogue's bias does not hold one value per output
+/// channel.
+pub fn conv_transpose2d_with(
     x: ArrayView4<f32>,
     w: ArrayView4<f32>,
-    bias: Option<&[f32]>,
+    epilogue: Epilogue,
     spec: ConvOptions,
 ) -> Array4<f32> {
     let (_, c_in, h, wd) = x.dim();
     let (c_in_w, c_out, kh, kw) = w.dim();
     assert_eq!(c_in, c_in_w, "conv_transpose2d: input has {c_in} channels, weight expects {c_in_w}");
-    assert!(bias.is_none_or(|b| b.len() == c_out), "conv_transpose2d: the bias needs {c_out} values");
+    assert!(epilogue.bias.is_none_or(|b| b.len() == c_out), "conv_transpose2d: the bias needs {c_out} values");
     let out_hw = conv_transpose2d_output_size((h, wd), (kh, kw), spec)
         .unwrap_or_else(|| panic!("conv_transpose2d: impossible geometry: input {h}x{wd}, kernel {kh}x{kw}, {spec:?}"));
-    backward_input_plus(w, x, out_hw, spec, bias)
+    backward_input_then(w, x, out_hw, spec, epilogue)
 }
 
 /// Gradients of [`conv_transpose2d`]: given `x`, `w` and the gradient `grad_out` of a loss with
@@ -657,7 +651,8 @@ pub fn add_channel_bias(out: &mut Array4<f32>, bias: &[f32]) {
     if plane == 0 || c == 0 {
         return;
     }
-    let add = |image: &mut [f32]| add_to_image(image, bias, plane);
+    let bias_only = Epilogue { bias: Some(bias), rectifier: None };
+    let add = |image: &mut [f32]| bias_only.apply_to_image(image, plane);
     if worth_parallel(values.len()) {
         values.par_chunks_mut(c * plane).with_min_len(PARALLEL_MIN_LEN.div_ceil(c * plane)).for_each(add);
     } else {
@@ -665,19 +660,81 @@ pub fn add_channel_bias(out: &mut Array4<f32>, bias: &[f32]) {
     }
 }
 
-/// Adds `bias[ch]` to every value of channel `ch` of one image `[c, plane]`: the addition
-/// [`add_channel_bias`] makes, for kernels that add the bias to each image as they finish it.
-pub(super) fn add_to_image(image: &mut [f32], bias: &[f32], plane: usize) {
-    vectorized(
-        #[inline(always)]
-        || {
-            for (run, &b) in image.chunks_exact_mut(plane).zip(bias) {
-                for v in run {
-                    *v += b;
-                }
+/// What a convolution does to each of its output values as it writes it: adds its channel's
+/// bias, then applies a rectifier (either or both may be absent). The values are those of
+/// [`add_channel_bias`] and then [`Rectifier::rectify_array`] on the plain convolution, bit for
+/// bit (the same two operations on each value).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Epilogue<'a> {
+    /// `bias[o]` is added to every value of output channel `o`.
+    pub bias: Option<&'a [f32]>,
+    /// Applied after the bias.
+    pub rectifier: Option<Rectifier>,
+}
+
+impl<'a> Epilogue<'a> {
+    /// Nothing: the values as the convolution gives them.
+    pub const NONE: Epilogue<'static> = Epilogue { bias: None, rectifier: None };
+
+    /// The epilogue of output channel `channel` (its bias value, if any).
+    #[inline(always)]
+    pub(super) fn channel(&self, channel: usize) -> ChannelEpilogue {
+        ChannelEpilogue { bias: self.bias.map(|bias| bias[channel]), rectifier: self.rectifier }
+    }
+
+    /// `out: [n, c, h, w]` with the epilogue applied in place, for the paths that do not apply it
+    /// as they write: the bias by [`add_channel_bias`], then the rectifier.
+    pub fn apply(&self, mut out: Array4<f32>) -> Array4<f32> {
+        if let Some(bias) = self.bias {
+            add_channel_bias(&mut out, bias);
+        }
+        match self.rectifier {
+            None => out,
+            Some(rectifier) => {
+                let mut out = out.into_dyn();
+                rectifier.rectify_array(&mut out);
+                out.into_dimensionality().expect("4-D")
             }
-        },
-    )
+        }
+    }
+
+    /// Applies the epilogue to one finished image `[c, plane]`, for kernels that finish their
+    /// output image by image and apply it while the image is in cache.
+    pub(super) fn apply_to_image(&self, image: &mut [f32], plane: usize) {
+        if self.bias.is_none() && self.rectifier.is_none() {
+            return;
+        }
+        vectorized(
+            #[inline(always)]
+            || {
+                for (channel, run) in image.chunks_exact_mut(plane).enumerate() {
+                    self.channel(channel).finish(run);
+                }
+            },
+        )
+    }
+}
+
+/// An [`Epilogue`] for the values of one output channel.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct ChannelEpilogue {
+    bias: Option<f32>,
+    rectifier: Option<Rectifier>,
+}
+
+impl ChannelEpilogue {
+    /// Applies it to `values`, in place. Inline, for short runs inside vectorised loops.
+    #[inline(always)]
+    pub(super) fn finish(self, values: &mut [f32]) {
+        if let Some(b) = self.bias {
+            for v in values.iter_mut() {
+                *v += b;
+            }
+        }
+        if let Some(rectifier) = self.rectifier {
+            rectifier.rectify(values);
+        }
+    }
 }
 
 /// A zeroed `[n, c, h, w]` array, zeroed by the pool's threads when it is large: a batch's
@@ -1343,11 +1400,12 @@ mod tests {
         }
     }
 
-    /// The kernels that add the bias as they write (Winograd forward and transposed, shallow)
-    /// and the paths that add it afterwards give the bits of `add_channel_bias` on the plain
-    /// convolution, with output padding (pixels no Winograd tile reaches) and a bias of −0.
+    /// The kernels that apply the epilogue as they write (Winograd forward and transposed,
+    /// shallow) and the paths that apply it afterwards give the bits of `add_channel_bias` and
+    /// then the rectifier on the plain convolution, with output padding (pixels no Winograd tile
+    /// reaches), a bias of −0, and with and without a bias or a rectifier.
     #[test]
-    fn biased_convolutions_add_the_bias_as_add_channel_bias_does() {
+    fn epilogues_give_the_bits_of_the_bias_and_rectifier_applied_afterwards() {
         let mut rng = Lcg::new(21);
         let spec = options((2, 2), (1, 1));
         let same_bits = |got: &Array4<f32>, want: &Array4<f32>, what: &str| {
@@ -1356,21 +1414,37 @@ mod tests {
                 assert_eq!(g.to_bits(), w.to_bits(), "{what}: element {i}: {g} against {w}");
             }
         };
+        let afterwards = |mut plain: Array4<f32>, e: Epilogue| {
+            if let Some(bias) = e.bias {
+                add_channel_bias(&mut plain, bias);
+            }
+            if let Some(r) = e.rectifier {
+                plain.mapv_inplace(|v| r.apply(v));
+            }
+            plain
+        };
+        let rectifiers = [None, Some(Rectifier::RELU), Rectifier::leaky(0.2), Rectifier::leaky(0.0)];
         // (n, c_in, c_out, side, kernel): Winograd both ways, shallow forward, im2col.
         for (n, ci, co, side, k) in [(9, 32, 40, 14, 4), (3, 40, 32, 7, 4), (3, 1, 16, 28, 4), (2, 3, 5, 9, 3)] {
             let x = rng.array4((n, ci, side, side));
             let mut bias: Vec<f32> = (0..co).map(|_| rng.next()).collect();
             bias[0] = -0.0;
             let w = rng.array4((co, ci, k, k));
-            let mut want = conv2d(x.view(), w.view(), spec);
-            add_channel_bias(&mut want, &bias);
-            same_bits(&conv2d_with_bias(x.view(), w.view(), Some(&bias), spec), &want, "conv2d");
-            let w = rng.array4((ci, co, k, k));
-            for op in [0, 1] {
-                let spec = with_op(spec, (op, op));
-                let mut want = conv_transpose2d(x.view(), w.view(), spec);
-                add_channel_bias(&mut want, &bias);
-                same_bits(&conv_transpose2d_with_bias(x.view(), w.view(), Some(&bias), spec), &want, "transposed");
+            let wt = rng.array4((ci, co, k, k));
+            for (with_bias, rectifier) in [false, true].into_iter().flat_map(|b| rectifiers.map(|r| (b, r))) {
+                let e = Epilogue { bias: with_bias.then_some(&bias[..]), rectifier };
+                let what = format!("n {n}, {ci}->{co}, bias {with_bias}, {rectifier:?}");
+                let want = afterwards(conv2d(x.view(), w.view(), spec), e);
+                same_bits(&conv2d_with(x.view(), w.view(), e, spec), &want, &format!("conv2d, {what}"));
+                for op in [0, 1] {
+                    let spec = with_op(spec, (op, op));
+                    let want = afterwards(conv_transpose2d(x.view(), wt.view(), spec), e);
+                    same_bits(
+                        &conv_transpose2d_with(x.view(), wt.view(), e, spec),
+                        &want,
+                        &format!("transposed, {what}"),
+                    );
+                }
             }
         }
         // The cases above take the fused paths they are meant to test.

@@ -8,6 +8,8 @@
 //!   and by Winograd's algorithm for the 4×4 stride-2 layers.
 //! - [`pool`]: 2-D max and average pooling.
 //! - [`norm`]: training-mode batch normalisation, forward and closed-form backward.
+//! - [`rectifier`]: the ReLU and leaky ReLU that convolutions, linear layers and batch norm apply
+//!   as they write their outputs.
 //! - [`elementwise`]: maps over whole arrays, vectorised (AVX2 when present) and parallel when large.
 //! - [`vmath`]: branch-free `exp`, `sigmoid`, `softplus`, `tanh` that vectorise inside those maps.
 
@@ -17,6 +19,7 @@ pub mod elementwise;
 pub mod matmul;
 pub mod norm;
 pub mod pool;
+pub mod rectifier;
 pub mod vmath;
 
 #[cfg(test)]

@@ -21,6 +21,7 @@ use ndarray::{ArrayD, ArrayViewD};
 use rayon::prelude::*;
 
 use super::elementwise::{from_runs, vectorized, worth_parallel};
+use super::rectifier::Rectifier;
 
 /// Per-channel statistics of a batch-norm forward pass.
 #[derive(Clone, Debug, PartialEq)]
@@ -107,8 +108,8 @@ fn run_sums(
     (firsts.iter().sum::<f64>() + first_tail, seconds.iter().sum::<f64>() + second_tail)
 }
 
-/// Writes `out[i, ch, j] = f(consts[ch], x[i, ch, j], k[i, ch, j])` for every element, parallel
-/// over the batch.
+/// Writes `out[i, ch, j] = f(consts[ch], x[i, ch, j], k[i, ch, j])` for every element, then
+/// `rectifier` over each run while it is in cache, if given; parallel over the batch.
 ///
 /// Each channel's constants are read once per run of `s` elements and the run is a plain loop
 /// over slices, compiled with AVX2 where the CPU has it ([`vectorized`]): with the constants
@@ -121,6 +122,7 @@ fn write_per_element<const K: usize>(
     k: &[f32],
     consts: &[[f32; K]],
     f: impl Fn(&[f32; K], f32, f32) -> f32 + Sync + Send,
+    rectifier: Option<Rectifier>,
 ) -> ArrayD<f32> {
     let (_, c, s) = geometry(shape);
     assert_eq!(consts.len(), c, "one set of constants per channel");
@@ -132,8 +134,13 @@ fn write_per_element<const K: usize>(
                 for (ch, cst) in consts.iter().enumerate() {
                     let range = base + ch * s..base + (ch + 1) * s;
                     let (xs, ks) = (&x[range.clone()], &k[range]);
-                    for ((o, &x), &k) in o[ch * s..(ch + 1) * s].iter_mut().zip(xs).zip(ks) {
+                    let run = &mut o[ch * s..(ch + 1) * s];
+                    for ((o, &x), &k) in run.iter_mut().zip(xs).zip(ks) {
                         o.write(f(cst, x, k));
+                    }
+                    if let Some(rectifier) = rectifier {
+                        // SAFETY: the loop above wrote every element of `run`.
+                        rectifier.rectify(unsafe { &mut *(std::ptr::from_mut(run) as *mut [f32]) });
                     }
                 }
             },
@@ -142,7 +149,8 @@ fn write_per_element<const K: usize>(
 }
 
 /// Training-mode batch norm of `x: [n, c, ...]` (standard layout) with optional per-channel
-/// `weight` and `bias` of length `c`: the output and the statistics used.
+/// `weight` and `bias` of length `c`, then `rectifier` if given (applied to each run of values
+/// as it is written): the output and the statistics used.
 ///
 /// # Panics
 /// If `x` has fewer than 2 axes, is not in standard layout, or `weight`/`bias` are not of
@@ -152,6 +160,7 @@ pub fn batch_norm_forward(
     weight: Option<&[f32]>,
     bias: Option<&[f32]>,
     eps: f32,
+    rectifier: Option<Rectifier>,
 ) -> (ArrayD<f32>, ChannelStats) {
     let (n, c, s) = geometry(x.shape());
     let xs = x.as_slice().expect("batch norm input in standard layout");
@@ -180,7 +189,14 @@ pub fn batch_norm_forward(
     // Per channel: mean, scale (inv_std · weight), shift (bias).
     let consts: Vec<[f32; 3]> =
         (0..c).map(|ch| [mean[ch], inv_std[ch] * weight.map_or(1.0, |w| w[ch]), bias.map_or(0.0, |b| b[ch])]).collect();
-    let out = write_per_element(x.shape(), xs, xs, &consts, |&[mean, scale, shift], v, _| (v - mean) * scale + shift);
+    let out = write_per_element(
+        x.shape(),
+        xs,
+        xs,
+        &consts,
+        |&[mean, scale, shift], v, _| (v - mean) * scale + shift,
+        rectifier,
+    );
     (out, ChannelStats { mean, var, inv_std, count })
 }
 
@@ -259,10 +275,17 @@ pub fn batch_norm_backward_input(
             ]
         })
         .collect();
-    write_per_element(x.shape(), xs, gs, &consts, |&[mean, inv_std, scale, mean_g, mean_gx], x, g| {
-        let xhat = (x - mean) * inv_std;
-        scale * (g - mean_g - xhat * mean_gx)
-    })
+    write_per_element(
+        x.shape(),
+        xs,
+        gs,
+        &consts,
+        |&[mean, inv_std, scale, mean_g, mean_gx], x, g| {
+            let xhat = (x - mean) * inv_std;
+            scale * (g - mean_g - xhat * mean_gx)
+        },
+        None,
+    )
 }
 
 #[cfg(test)]
@@ -298,7 +321,7 @@ mod tests {
             let c = shape[1];
             let w: Vec<f32> = (0..c).map(|i| 0.5 + i as f32).collect();
             let b: Vec<f32> = (0..c).map(|i| i as f32 - 1.0).collect();
-            let (out, stats) = batch_norm_forward(&x.view(), Some(&w), Some(&b), 1e-5);
+            let (out, stats) = batch_norm_forward(&x.view(), Some(&w), Some(&b), 1e-5, None);
             let want = reference(&x, &w, &b, 1e-5);
             for (o, r) in out.iter().zip(want.iter()) {
                 assert!((*o as f64 - r).abs() < 1e-5, "{shape:?}: {o} vs {r}");
@@ -312,7 +335,7 @@ mod tests {
         for bad in [f32::NAN, f32::INFINITY] {
             let mut x = data(&[4, 2, 3, 3], 1.0);
             x[[2, 1, 1, 1]] = bad;
-            let (out, stats) = batch_norm_forward(&x.view(), None, None, 1e-5);
+            let (out, stats) = batch_norm_forward(&x.view(), None, None, 1e-5, None);
             assert!(stats.mean[0].is_finite() && stats.var[0].is_finite(), "channel 0 is untouched");
             assert!(stats.var[1].is_nan(), "{bad}: variance {}", stats.var[1]);
             assert!(out.index_axis(ndarray::Axis(1), 1).iter().all(|v| v.is_nan()), "{bad}: channel 1 not NaN");
@@ -324,7 +347,7 @@ mod tests {
         // Mean 10⁴, deviation ~1.4, end to end (the shift itself: the test below, whose data
         // is far enough from zero that unshifted sums would fail it).
         let x = data(&[16, 2, 9, 9], 3.0).mapv(|v| v + 1.0e4);
-        let (_, stats) = batch_norm_forward(&x.view(), None, None, 1e-5);
+        let (_, stats) = batch_norm_forward(&x.view(), None, None, 1e-5, None);
         for ch in 0..2 {
             let lane = x.index_axis(ndarray::Axis(1), ch).mapv(|v| v as f64);
             let mean = lane.mean().unwrap();
@@ -360,7 +383,7 @@ mod tests {
         let run = |threads| {
             let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
             pool.install(|| {
-                let (out, stats) = batch_norm_forward(&x.view(), None, None, 1e-5);
+                let (out, stats) = batch_norm_forward(&x.view(), None, None, 1e-5, None);
                 let sums = batch_norm_channel_sums(&x.view(), &g.view(), &stats);
                 let dx = batch_norm_backward_input(&x.view(), &g.view(), None, &stats, &sums);
                 (out, stats, sums, dx, channel_sums(&g.view()))

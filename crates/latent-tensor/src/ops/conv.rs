@@ -3,8 +3,15 @@
 //! [`Tensor::conv_transpose2d`] (weight `[in, out, kh, kw]`), [`Tensor::max_pool2d`] and
 //! [`Tensor::avg_pool2d`]. The arithmetic lives in `kernels::conv` and
 //! `kernels::pool`; this module checks shapes and records the ops.
+//!
+//! [`Tensor::conv2d_rectified`] and [`Tensor::conv_transpose2d_rectified`] apply a ReLU or
+//! leaky ReLU ([`Rectifier`]) as the kernels write the output, instead of a second pass.
 
 use crate::error::{Result, TensorError};
+use ndarray::{Array4, ArrayView4};
+
+use crate::kernels::conv::Epilogue;
+use crate::kernels::rectifier::Rectifier;
 use crate::kernels::{conv as kconv, pool as kpool};
 use crate::op::Op;
 use crate::tensor::Tensor;
@@ -56,9 +63,13 @@ fn require_bias(op: &'static str, bias: Option<&Tensor>, w_shape: &[usize], out:
     }
 }
 
-/// The bias's values, for the kernels that add it as they write the output.
-fn bias_values(bias: Option<&Tensor>) -> Option<Vec<f32>> {
-    bias.map(|b| b.view().iter().copied().collect())
+/// A convolution's weight, bias, geometry and rectifier.
+#[derive(Clone, Copy)]
+struct Layer<'a> {
+    w: &'a Tensor,
+    bias: Option<&'a Tensor>,
+    options: ConvOptions,
+    rectifier: Option<Rectifier>,
 }
 
 impl Tensor {
@@ -70,6 +81,31 @@ impl Tensor {
     /// If the tensors are not 4-D, channels differ, the bias is not `[out]`, the stride is 0,
     /// or the kernel does not fit.
     pub fn conv2d(&self, w: &Tensor, bias: Option<&Tensor>, options: ConvOptions) -> Result<Tensor> {
+        self.conv2d_rectified(w, bias, options, None)
+    }
+
+    /// [`Tensor::conv2d`] followed by `rectifier`, if given, as one op: the kernels rectify each
+    /// value as they write it. The values and gradients are those of `conv2d` and then
+    /// [`Tensor::relu`] or [`Tensor::leaky_relu`], bit for bit.
+    ///
+    /// ```
+    /// use latent_tensor::{ConvOptions, Rectifier, Tensor};
+    ///
+    /// let x = Tensor::from_vec(&[1, 1, 2, 2], vec![1.0, -2.0, 3.0, -4.0]).unwrap();
+    /// let w = Tensor::from_vec(&[1, 1, 1, 1], vec![1.0]).unwrap();
+    /// let y = x.conv2d_rectified(&w, None, ConvOptions::new(1, 0), Some(Rectifier::RELU)).unwrap();
+    /// assert_eq!(y.to_vec(), [1.0, 0.0, 3.0, 0.0]);
+    /// ```
+    ///
+    /// # Errors
+    /// As [`Tensor::conv2d`].
+    pub fn conv2d_rectified(
+        &self,
+        w: &Tensor,
+        bias: Option<&Tensor>,
+        options: ConvOptions,
+        rectifier: Option<Rectifier>,
+    ) -> Result<Tensor> {
         require_4d("conv2d", "input", self)?;
         require_4d("conv2d", "weight", w)?;
         require_positive("conv2d", "stride", options.stride)?;
@@ -91,19 +127,8 @@ impl Tensor {
             )
         })?;
         require_bias("conv2d", bias, w_shape, w_shape[0])?;
-        let v = kconv::conv2d_with_bias(
-            self.view().into_dimensionality().expect("4-D"),
-            w.view().into_dimensionality().expect("4-D"),
-            bias_values(bias).as_deref(),
-            options,
-        );
-        let inputs: Vec<&Tensor> = [Some(self), Some(w), bias].into_iter().flatten().collect();
-        Ok(Tensor::from_op(v.into_dyn(), &inputs, || Op::Conv2d {
-            x: self.clone(),
-            w: w.clone(),
-            b: bias.cloned(),
-            options,
-        }))
+        let layer = Layer { w, bias, options, rectifier };
+        Ok(self.convolve(layer, kconv::conv2d_with, |x, w, b| Op::Conv2d { x, w, b, options, rectifier }))
     }
 
     /// 2-D transposed convolution of `[n, in, h, w]` with a weight `[in, out, kh, kw]`: the
@@ -114,6 +139,21 @@ impl Tensor {
     /// If the tensors are not 4-D, channels differ, the bias is not `[out]`, the stride is 0, the
     /// output padding is not smaller than the stride, or the output would be empty.
     pub fn conv_transpose2d(&self, w: &Tensor, bias: Option<&Tensor>, options: ConvOptions) -> Result<Tensor> {
+        self.conv_transpose2d_rectified(w, bias, options, None)
+    }
+
+    /// [`Tensor::conv_transpose2d`] followed by `rectifier`, if given, as one op, as
+    /// [`Tensor::conv2d_rectified`] is for [`Tensor::conv2d`].
+    ///
+    /// # Errors
+    /// As [`Tensor::conv_transpose2d`].
+    pub fn conv_transpose2d_rectified(
+        &self,
+        w: &Tensor,
+        bias: Option<&Tensor>,
+        options: ConvOptions,
+        rectifier: Option<Rectifier>,
+    ) -> Result<Tensor> {
         require_4d("conv_transpose2d", "input", self)?;
         require_4d("conv_transpose2d", "weight", w)?;
         require_positive("conv_transpose2d", "stride", options.stride)?;
@@ -143,19 +183,33 @@ impl Tensor {
             },
         )?;
         require_bias("conv_transpose2d", bias, w_shape, w_shape[1])?;
-        let v = kconv::conv_transpose2d_with_bias(
+        let layer = Layer { w, bias, options, rectifier };
+        Ok(self.convolve(layer, kconv::conv_transpose2d_with, |x, w, b| Op::ConvTranspose2d {
+            x,
+            w,
+            b,
+            options,
+            rectifier,
+        }))
+    }
+
+    /// The validated convolution `kernel` of `self` by `layer` (its bias and rectifier applied
+    /// by the kernel's epilogue), recorded as the op `op` makes of the input, weight and bias.
+    fn convolve(
+        &self,
+        Layer { w, bias, options, rectifier }: Layer,
+        kernel: fn(ArrayView4<f32>, ArrayView4<f32>, Epilogue, ConvOptions) -> Array4<f32>,
+        op: impl FnOnce(Tensor, Tensor, Option<Tensor>) -> Op,
+    ) -> Tensor {
+        let bias_values: Option<Vec<f32>> = bias.map(|b| b.view().iter().copied().collect());
+        let v = kernel(
             self.view().into_dimensionality().expect("4-D"),
             w.view().into_dimensionality().expect("4-D"),
-            bias_values(bias).as_deref(),
+            Epilogue { bias: bias_values.as_deref(), rectifier },
             options,
         );
         let inputs: Vec<&Tensor> = [Some(self), Some(w), bias].into_iter().flatten().collect();
-        Ok(Tensor::from_op(v.into_dyn(), &inputs, || Op::ConvTranspose2d {
-            x: self.clone(),
-            w: w.clone(),
-            b: bias.cloned(),
-            options,
-        }))
+        Tensor::from_op(v.into_dyn(), &inputs, || op(self.clone(), w.clone(), bias.cloned()))
     }
 
     /// Max pooling over windows of `[n, c, h, w]`; the gradient goes to each window's (first)

@@ -1,12 +1,14 @@
 //! Matrix products: [`Tensor::matmul`] (2-D and batched) and the fused affine map
 //! [`Tensor::linear`] (`x · wᵀ + b`, PyTorch's `nn.Linear`). Both call the strided parallel GEMM
 //! of `kernels::matmul`; transposed operands are passed by strides, never copied, and
-//! leading axes are merged into views whenever the layout allows.
+//! leading axes are merged into views whenever the layout allows. [`Tensor::linear_rectified`]
+//! applies a ReLU or leaky ReLU to the fresh product in place.
 
 use ndarray::{Array2, Array3, ArrayD, ArrayView2, ArrayViewD, Axis, CowArray, Ix2, Ix3, IxDyn};
 
 use crate::error::{Result, TensorError};
 use crate::kernels::matmul::{gemm, product};
+use crate::kernels::rectifier::Rectifier;
 use crate::op::Op;
 use crate::tensor::Tensor;
 
@@ -103,6 +105,25 @@ impl Tensor {
     /// # Errors
     /// If `w` is not 2-D, the input's last axis is not `in`, or `b` is not `[out]`.
     pub fn linear(&self, w: &Tensor, b: Option<&Tensor>) -> Result<Tensor> {
+        self.linear_rectified(w, b, None)
+    }
+
+    /// [`Tensor::linear`] followed by `rectifier`, if given, as one op: the rectifier runs over
+    /// the product's fresh output in place (no second array). The values and gradients are
+    /// those of `linear` and then [`Tensor::relu`] or [`Tensor::leaky_relu`], bit for bit.
+    ///
+    /// ```
+    /// use latent_tensor::{Rectifier, Tensor};
+    ///
+    /// let x = Tensor::from_vec(&[1, 2], vec![1.0, 2.0]).unwrap();
+    /// let w = Tensor::from_vec(&[2, 2], vec![1.0, 1.0, -1.0, -1.0]).unwrap();
+    /// let y = x.linear_rectified(&w, None, Rectifier::leaky(0.5)).unwrap();
+    /// assert_eq!(y.to_vec(), [3.0, -1.5]);
+    /// ```
+    ///
+    /// # Errors
+    /// As [`Tensor::linear`].
+    pub fn linear_rectified(&self, w: &Tensor, b: Option<&Tensor>, rectifier: Option<Rectifier>) -> Result<Tensor> {
         let (xs, ws) = (self.shape(), w.shape());
         if ws.len() != 2 || xs.is_empty() || xs[xs.len() - 1] != ws[1] {
             return Err(TensorError::shapes("linear", xs, ws, "need input [..., in] and weight [out, in]"));
@@ -127,8 +148,11 @@ impl Tensor {
         };
         let mut shape = xs[..xs.len() - 1].to_vec();
         shape.push(ws[0]);
-        let v = out.into_shape_with_order(IxDyn(&shape)).expect("contiguous");
+        let mut v = out.into_shape_with_order(IxDyn(&shape)).expect("contiguous");
+        if let Some(rectifier) = rectifier {
+            rectifier.rectify_array(&mut v);
+        }
         let inputs: Vec<&Tensor> = [Some(self), Some(w), b].into_iter().flatten().collect();
-        Ok(Tensor::from_op(v, &inputs, || Op::Linear { x: self.clone(), w: w.clone(), b: b.cloned() }))
+        Ok(Tensor::from_op(v, &inputs, || Op::Linear { x: self.clone(), w: w.clone(), b: b.cloned(), rectifier }))
     }
 }

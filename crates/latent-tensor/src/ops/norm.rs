@@ -9,6 +9,7 @@ use std::sync::Arc;
 
 use crate::error::{Result, TensorError};
 use crate::kernels::norm::{ChannelStats, batch_norm_forward};
+use crate::kernels::rectifier::Rectifier;
 use crate::op::Op;
 use crate::tensor::Tensor;
 
@@ -27,6 +28,32 @@ impl Tensor {
         weight: Option<&Tensor>,
         bias: Option<&Tensor>,
         eps: f32,
+    ) -> Result<(Tensor, ChannelStats)> {
+        self.batch_norm_rectified(weight, bias, eps, None)
+    }
+
+    /// [`Tensor::batch_norm`] followed by `rectifier`, if given, as one op: the normalising
+    /// pass rectifies each run of values as it writes it. The values and gradients are those of
+    /// `batch_norm` and then [`Tensor::relu`] or [`Tensor::leaky_relu`], bit for bit.
+    ///
+    /// ```
+    /// use latent_tensor::{Rectifier, Tensor};
+    ///
+    /// let x = Tensor::from_vec(&[4, 1], vec![1.0, 2.0, 3.0, 4.0]).unwrap();
+    /// let (y, _) = x.batch_norm_rectified(None, None, 0.0, Some(Rectifier::RELU)).unwrap();
+    /// let v = y.to_vec();
+    /// assert_eq!(&v[..2], [0.0, 0.0]); // the two values below the mean
+    /// assert!(v[2] > 0.0 && v[3] > v[2]);
+    /// ```
+    ///
+    /// # Errors
+    /// As [`Tensor::batch_norm`].
+    pub fn batch_norm_rectified(
+        &self,
+        weight: Option<&Tensor>,
+        bias: Option<&Tensor>,
+        eps: f32,
+        rectifier: Option<Rectifier>,
     ) -> Result<(Tensor, ChannelStats)> {
         const OP: &str = "batch_norm";
         let shape = self.shape();
@@ -51,7 +78,7 @@ impl Tensor {
         let x = x.as_standard_layout();
         let w = weight.map(|w| w.value().iter().copied().collect::<Vec<f32>>());
         let b = bias.map(|b| b.value().iter().copied().collect::<Vec<f32>>());
-        let (out, stats) = batch_norm_forward(&x.view(), w.as_deref(), b.as_deref(), eps);
+        let (out, stats) = batch_norm_forward(&x.view(), w.as_deref(), b.as_deref(), eps, rectifier);
         let mut inputs = vec![self];
         inputs.extend(weight);
         inputs.extend(bias);
@@ -61,6 +88,7 @@ impl Tensor {
             weight: weight.cloned(),
             bias: bias.cloned(),
             stats: recorded,
+            rectifier,
         });
         Ok((tensor, stats))
     }

@@ -7,6 +7,7 @@
 
 use super::map1;
 use crate::error::{Result, TensorError};
+use crate::kernels::rectifier::Rectifier;
 use crate::kernels::vmath;
 use crate::op::Op;
 use crate::tensor::Tensor;
@@ -104,6 +105,15 @@ impl Tensor {
     pub fn leaky_relu(&self, slope: f32) -> Tensor {
         let v = map1(&self.view(), move |a| if a > 0.0 { a } else { slope * a });
         Tensor::from_op(v, &[self], || Op::LeakyRelu(self.clone(), slope))
+    }
+
+    /// `rectifier` as an op of its own: [`Tensor::relu`] or [`Tensor::leaky_relu`] (the ops
+    /// that take one, such as [`Tensor::conv2d_rectified`], apply it as they write instead).
+    pub fn rectify(&self, rectifier: Rectifier) -> Tensor {
+        match rectifier.slope() {
+            None => self.relu(),
+            Some(slope) => self.leaky_relu(slope),
+        }
     }
 
     /// `x` for `x > 0`, else `alpha * (e^x - 1)`.

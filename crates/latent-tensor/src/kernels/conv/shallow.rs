@@ -68,7 +68,7 @@ use ndarray::Array2;
 use rayon::prelude::*;
 
 use super::panels::{self, Right};
-use super::{Geometry, WEIGHT_GROUPS, add_to_image, sized, transposed};
+use super::{Epilogue, Geometry, WEIGHT_GROUPS, sized, transposed};
 use crate::kernels::dot_gemm::has_avx2_fma;
 
 /// Largest receptive field `c_in·kh·kw` computed here. 16 is a 4×4 kernel on one channel, 27 a
@@ -88,15 +88,14 @@ pub(super) fn suits(geo: &Geometry, n: usize, c_out: usize) -> bool {
 }
 
 /// The convolution of the contiguous images `x: [n, c_in, h, w]` with `w: [c_out, rows]` into
-/// `out: [n, c_out, oh, ow]`, every element of it (so it may be uninitialised memory), plus
-/// `bias[o]` on channel `o` if given, added to each output image as soon as it is written, while
-/// it is in cache.
+/// `out: [n, c_out, oh, ow]`, every element of it (so it may be uninitialised memory), with
+/// `epilogue` applied to each output image as soon as it is written, while it is in cache.
 pub(super) fn forward(
     geo: &Geometry,
     x: &[f32],
     w: &[f32],
     c_out: usize,
-    bias: Option<&[f32]>,
+    epilogue: Epilogue,
     out: &mut [MaybeUninit<f32>],
 ) {
     let (rows, p, in_len) = (geo.rows(), geo.cols(), geo.image_len());
@@ -111,10 +110,8 @@ pub(super) fn forward(
             for (out_b, x_b) in out_t.chunks_exact_mut(out_len).zip(x_t.chunks_exact(in_len)) {
                 geo.im2col(x_b, cols, split);
                 panels::product_into(&w_packed, c_out, rows, (cols, Right::Rows(ld)), p, (out_b, p));
-                if let Some(bias) = bias {
-                    // SAFETY: `product_into` wrote every element of `out_b` (its rows cover it).
-                    add_to_image(unsafe { &mut *(std::ptr::from_mut(out_b) as *mut [f32]) }, bias, p);
-                }
+                // SAFETY: `product_into` wrote every element of `out_b` (its rows cover it).
+                epilogue.apply_to_image(unsafe { &mut *(std::ptr::from_mut(out_b) as *mut [f32]) }, p);
             }
         },
     );

@@ -77,7 +77,7 @@ use rayon::prelude::*;
 
 use super::lanes::{LANES, deinterleave, interleave};
 use super::panels;
-use super::{Geometry, WEIGHT_GROUPS, sized, transpose_columns, transposed_in_parallel};
+use super::{Epilogue, Geometry, WEIGHT_GROUPS, sized, transpose_columns, transposed_in_parallel};
 use crate::kernels::elementwise::vectorized;
 use crate::kernels::matmul::gemm;
 
@@ -616,16 +616,9 @@ impl Winograd {
     }
 
     /// The forward convolution of the contiguous images `x` (`[n, c_in, h, w]`) by the weight
-    /// `w` (`[c_out, c_in, 4, 4]`, contiguous), plus `bias[o]` on channel `o` if given, written
+    /// `w` (`[c_out, c_in, 4, 4]`, contiguous), with `epilogue` applied to each value, written
     /// into `out` (`[n, c_out, oh, ow]`), every element of it.
-    pub(super) fn forward(
-        &self,
-        x: &[f32],
-        w: &[f32],
-        bias: Option<&[f32]>,
-        c_out: usize,
-        out: &mut [MaybeUninit<f32>],
-    ) {
+    pub(super) fn forward(&self, x: &[f32], w: &[f32], epilogue: Epilogue, c_out: usize, out: &mut [MaybeUninit<f32>]) {
         let sizes = self.sizes(x.len() / self.image_len(), c_out);
         let u = self.transform_weight(w, c_out, Use::Forward, self.layout);
         out.par_chunks_mut(sizes.chunk * sizes.out_len).zip(x.par_chunks(sizes.chunk * sizes.in_len)).for_each(
@@ -633,21 +626,21 @@ impl Winograd {
                 with_scratch(|s| {
                     let cols = self.transform_chunk_inputs(x_c, s, self.layout);
                     self.products(Use::Forward, &u, c_out, cols, s, self.layout);
-                    self.write_outputs(&s.outputs, &mut s.lanes, (cols, c_out, bias), out_c);
+                    self.write_outputs(&s.outputs, &mut s.lanes, (cols, c_out, epilogue), out_c);
                 })
             },
         );
     }
 
     /// The gradient with respect to the input of [`Winograd::forward`]: from the weight `w`
-    /// (`[c_out, c_in, 4, 4]`) and `g` (`[n, c_out, oh, ow]`), plus `bias[ci]` on channel `ci`
-    /// if given (for a transposed convolution's output, which this is), written into `grad_x`
+    /// (`[c_out, c_in, 4, 4]`) and `g` (`[n, c_out, oh, ow]`), with `epilogue` applied to each
+    /// value (for a transposed convolution's output, which this is), written into `grad_x`
     /// (`[n, c_in, h, w]`), every element of it.
     pub(super) fn backward_input(
         &self,
         w: &[f32],
         g: &[f32],
-        bias: Option<&[f32]>,
+        epilogue: Epilogue,
         c_out: usize,
         grad_x: &mut [MaybeUninit<f32>],
     ) {
@@ -658,7 +651,7 @@ impl Winograd {
                 with_scratch(|s| {
                     let cols = self.transform_chunk_gradients(g_c, c_out, s, self.layout);
                     self.products(Use::InputGradient, &u, c_out, cols, s, self.layout);
-                    self.write_input_gradients(cols, gx_c, s, bias);
+                    self.write_input_gradients(cols, gx_c, s, epilogue);
                 })
             },
         );
@@ -729,8 +722,10 @@ impl Winograd {
                         // gradient's overwrite V.
                         self.products(*usage, u, c_out, cols, s, Layout::Rows);
                         match usage {
-                            Use::Forward => self.write_outputs(&s.outputs, &mut s.lanes, (cols, c_out, None), target_c),
-                            Use::InputGradient => self.write_input_gradients(cols, target_c, s, None),
+                            Use::Forward => {
+                                self.write_outputs(&s.outputs, &mut s.lanes, (cols, c_out, Epilogue::NONE), target_c)
+                            }
+                            Use::InputGradient => self.write_input_gradients(cols, target_c, s, Epilogue::NONE),
                         }
                     });
                 }
@@ -872,31 +867,31 @@ impl Winograd {
         }
     }
 
-    /// `Y = Aᵀ M A` of a chunk's products `m` (plus the bias, if given) into its output images
+    /// `Y = Aᵀ M A` of a chunk's products `m` (with the epilogue applied) into its output images
     /// `out_c`, through `lanes`.
     fn write_outputs(
         &self,
         m: &[f32],
         lanes: &mut Vec<f32>,
-        (cols, c_out, bias): (usize, usize, Option<&[f32]>),
+        (cols, c_out, epilogue): (usize, usize, Epilogue),
         out_c: &mut [MaybeUninit<f32>],
     ) {
         let out_len = c_out * self.oh * self.ow;
         let lanes = sized(lanes, LANES * out_len);
         for (b, images) in out_c.chunks_mut(LANES * out_len).enumerate() {
-            self.transform_outputs(m, (cols, b, c_out, bias), lanes);
+            self.transform_outputs(m, (cols, b, c_out, epilogue), lanes);
             deinterleave(lanes, out_len, images);
         }
     }
 
     /// `dD = B dV Bᵀ` of a chunk's products (`s.inputs`) into its input gradients `gx_c`, plus
-    /// `bias[ci]` on channel `ci` if given.
-    fn write_input_gradients(&self, cols: usize, gx_c: &mut [MaybeUninit<f32>], s: &mut Scratch, bias: Option<&[f32]>) {
+    /// `epilogue` applied to each value.
+    fn write_input_gradients(&self, cols: usize, gx_c: &mut [MaybeUninit<f32>], s: &mut Scratch, epilogue: Epilogue) {
         let planes = sized(&mut s.planes, self.planes_len());
         let lanes = sized(&mut s.lanes, LANES * self.image_len());
         for (b, images) in gx_c.chunks_mut(LANES * self.image_len()).enumerate() {
             self.add_input_gradients(&s.inputs, cols, b, planes);
-            self.read_planes(planes, lanes, images, bias);
+            self.read_planes(planes, lanes, images, epilogue);
         }
     }
 
@@ -976,36 +971,25 @@ impl Winograd {
 
     /// The inverse of [`Winograd::fill_planes`] on the image pixels: writes the images of a
     /// block (up to [`LANES`], contiguous) from the phase planes, through `lanes`, plus
-    /// `bias[ci]` on channel `ci` if given; pixels no tile reads are 0 (plus the bias). Each
-    /// value is the sum in the planes plus the bias, the one addition that adding the bias
-    /// afterwards would make, so the bits are the same.
-    fn read_planes(&self, planes: &[f32], lanes: &mut [f32], images: &mut [MaybeUninit<f32>], bias: Option<&[f32]>) {
+    /// `epilogue` applied to each value (channel `ci`'s bias, then the rectifier); pixels no tile
+    /// reads are 0 (then the epilogue). Each value is the sum in the planes with the operations
+    /// that applying the epilogue afterwards would make, so the bits are the same.
+    fn read_planes(&self, planes: &[f32], lanes: &mut [f32], images: &mut [MaybeUninit<f32>], epilogue: Epilogue) {
         let in_len = self.image_len();
         let plane = self.h * self.w;
-        if !self.planes_hold_every_pixel() {
-            match bias {
-                None => lanes[..LANES * in_len].fill(0.0),
-                Some(bias) => {
-                    for (channel, &b) in lanes[..LANES * in_len].chunks_exact_mut(LANES * plane).zip(bias) {
-                        channel.fill(0.0 + b);
-                    }
+        vectorized(|| {
+            if !self.planes_hold_every_pixel() {
+                lanes[..LANES * in_len].fill(0.0);
+                for (channel, values) in lanes[..LANES * in_len].chunks_exact_mut(LANES * plane).enumerate() {
+                    epilogue.channel(channel).finish(values);
                 }
             }
-        }
-        vectorized(|| {
             self.for_each_line(|line, rows, columns| {
-                let b = bias.map(|bias| bias[line / plane]);
+                let finish = epilogue.channel(line / plane);
                 let line = &mut lanes[line * LANES..][..columns.len() * LANES];
                 for (&(s, x), value) in columns.iter().zip(line.chunks_exact_mut(LANES)) {
-                    let sums = &planes[rows[s] + x..][..LANES];
-                    match b {
-                        None => value.copy_from_slice(sums),
-                        Some(b) => {
-                            for (v, &sum) in value.iter_mut().zip(sums) {
-                                *v = sum + b;
-                            }
-                        }
-                    }
+                    value.copy_from_slice(&planes[rows[s] + x..][..LANES]);
+                    finish.finish(value);
                 }
             });
         });
@@ -1083,18 +1067,18 @@ impl Winograd {
         });
     }
 
-    /// `Y = Aᵀ M A` of every tile of block `b` from `m` (`[ξ][c_out][cols]`), plus `bias[o]` on
-    /// channel `o` if given, written into `lanes`, the block's output images side by side
+    /// `Y = Aᵀ M A` of every tile of block `b` from `m` (`[ξ][c_out][cols]`), with `epilogue`
+    /// applied to each value, written into `lanes`, the block's output images side by side
     /// ([`interleave`]); outputs past the image are dropped.
     fn transform_outputs(
         &self,
         m: &[f32],
-        (cols, b, c_out, bias): (usize, usize, usize, Option<&[f32]>),
+        (cols, b, c_out, epilogue): (usize, usize, usize, Epilogue),
         lanes: &mut [f32],
     ) {
         vectorized(|| {
             for o in 0..c_out {
-                let bias = bias.map(|bias| bias[o]);
+                let finish = epilogue.channel(o);
                 for ty in 0..self.th {
                     for tx in 0..self.tw {
                         let mt = load_positions(m, c_out * cols, o * cols + self.column(b, ty, tx));
@@ -1111,14 +1095,8 @@ impl Winograd {
                                 }
                                 let at = ((o * self.oh + oy) * self.ow + ox) * LANES;
                                 let lanes = &mut lanes[at..at + LANES];
-                                match bias {
-                                    None => lanes.copy_from_slice(value),
-                                    Some(b) => {
-                                        for (l, &v) in lanes.iter_mut().zip(value) {
-                                            *l = v + b;
-                                        }
-                                    }
-                                }
+                                lanes.copy_from_slice(value);
+                                finish.finish(lanes);
                             }
                         }
                     }
@@ -1222,8 +1200,9 @@ mod tests {
         let (n, c_out) = (x.dim().0, w.dim().0);
         let (x_s, w_s, g_s) = (x.as_slice().unwrap(), w.as_slice().unwrap(), g.as_slice().unwrap());
         // SAFETY: both passes write every element of their output.
-        let y = unsafe { written_by((n, c_out, geo.oh, geo.ow), |out| fast.forward(x_s, w_s, None, c_out, out)) };
-        let gx = unsafe { written_by(x.dim(), |out| fast.backward_input(w_s, g_s, None, c_out, out)) };
+        let y =
+            unsafe { written_by((n, c_out, geo.oh, geo.ow), |out| fast.forward(x_s, w_s, Epilogue::NONE, c_out, out)) };
+        let gx = unsafe { written_by(x.dim(), |out| fast.backward_input(w_s, g_s, Epilogue::NONE, c_out, out)) };
         let gw = fast.backward_weight(x.as_slice().unwrap(), g.as_slice().unwrap(), c_out);
         (y, gx, gw)
     }
