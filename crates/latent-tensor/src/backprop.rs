@@ -17,7 +17,7 @@ use ndarray::{ArrayD, ArrayViewD, Axis, Ix2, IxDyn, Slice, Zip};
 use crate::error::{Result, TensorError};
 use crate::kernels::elementwise::{update1, update2};
 use crate::kernels::matmul::product;
-use crate::kernels::{conv as conv_kernels, norm as norm_kernels, pool as pool_kernels};
+use crate::kernels::{conv as conv_kernels, norm as norm_kernels, pool as pool_kernels, rectifier};
 use crate::op::{Op, OpKind};
 use crate::ops::matmul::{as_rows, batched_matmul, rows_at_b};
 use crate::ops::reduce::keepdim_shape;
@@ -303,10 +303,10 @@ fn input_grads<'a>(
             let (min, max) = (*min, *max);
             one(x, &|| by_input(g(), x, move |x| if x >= min && x <= max { 1.0 } else { 0.0 }))
         }
-        Op::Relu(x) => one(x, &|| by_input(g(), x, |x| if x > 0.0 { 1.0 } else { 0.0 })),
+        Op::Relu(x) => one(x, &|| by_input(g(), x, |x| rectifier::derivative(x, 0.0))),
         Op::LeakyRelu(x, s) => {
             let s = *s;
-            one(x, &|| by_input(g(), x, move |x| if x > 0.0 { 1.0 } else { s }))
+            one(x, &|| by_input(g(), x, move |x| rectifier::derivative(x, s)))
         }
         Op::Sigmoid(x) => one(x, &|| by_output(g(), y, |y| y * (1.0 - y))),
         Op::Tanh(x) => one(x, &|| by_output(g(), y, |y| 1.0 - y * y)),

@@ -15,7 +15,7 @@
 
 use ndarray::ArrayD;
 
-use super::elementwise::update1;
+use super::elementwise::{update1, update2};
 
 /// A ReLU, or a leaky ReLU with a slope of 0 or more: what an op can apply to its output as it
 /// writes it (see [`Tensor::conv2d_rectified`](crate::Tensor::conv2d_rectified)).
@@ -89,17 +89,23 @@ impl Rectifier {
     /// # Panics
     /// If the shapes differ.
     pub fn backward_in_place(self, g: &mut ArrayD<f32>, y: &ndarray::ArrayViewD<f32>) {
-        match self.0 {
-            Kind::Relu => super::elementwise::update2(g, y, |g, y| g * if y > 0.0 { 1.0 } else { 0.0 }),
-            Kind::Leaky(slope) => super::elementwise::update2(g, y, move |g, y| g * if y > 0.0 { 1.0 } else { slope }),
-        }
+        let slope = self.slope().unwrap_or(0.0);
+        update2(g, y, move |g, y| g * derivative(y, slope));
     }
 }
 
-/// The leaky ReLU's expression.
+/// The leaky ReLU's expression, `x` for `x > 0`, else `slope · x` (any slope: `leaky_relu` also
+/// takes negative ones).
 #[inline(always)]
-fn leaky(x: f32, slope: f32) -> f32 {
+pub(crate) fn leaky(x: f32, slope: f32) -> f32 {
     if x > 0.0 { x } else { slope * x }
+}
+
+/// The derivative of a ReLU (`slope` 0) or leaky ReLU at an input `x`, or at its output where
+/// that has the input's sign: 1 for `x > 0`, else `slope`.
+#[inline(always)]
+pub(crate) fn derivative(x: f32, slope: f32) -> f32 {
+    if x > 0.0 { 1.0 } else { slope }
 }
 
 #[cfg(test)]

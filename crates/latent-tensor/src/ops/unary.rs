@@ -7,7 +7,7 @@
 
 use super::map1;
 use crate::error::{Result, TensorError};
-use crate::kernels::rectifier::Rectifier;
+use crate::kernels::rectifier::{self, Rectifier};
 use crate::kernels::vmath;
 use crate::op::Op;
 use crate::tensor::Tensor;
@@ -64,7 +64,7 @@ impl Tensor {
     );
     unary_op!(
         /// `max(self, 0)` (gradient 0 at 0, as PyTorch).
-        relu, Relu, |a: f32| a.max(0.0)
+        relu, Relu, |a: f32| Rectifier::RELU.apply(a)
     );
     unary_op!(
         /// The logistic function, stable for any input.
@@ -103,7 +103,7 @@ impl Tensor {
 
     /// `x` for `x > 0`, else `slope * x`.
     pub fn leaky_relu(&self, slope: f32) -> Tensor {
-        let v = map1(&self.view(), move |a| if a > 0.0 { a } else { slope * a });
+        let v = map1(&self.view(), move |a| rectifier::leaky(a, slope));
         Tensor::from_op(v, &[self], || Op::LeakyRelu(self.clone(), slope))
     }
 
