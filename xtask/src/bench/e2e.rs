@@ -5,6 +5,11 @@
 //! order), so a drift in the machine's load or clock over the case weighs on both sides alike.
 //! A failed run is recorded and ends that side's runs for the case; the other side goes on, so
 //! a broken Python never costs the latent figures already measured (nor the reverse).
+//!
+//! Besides the ratio of the two sides' medians, each round's two runs (adjacent in time) give a
+//! ratio of their own, and the case reports the median and range of those: on a shared machine
+//! whose speed wanders over minutes, a round's two runs see nearly the same machine, so the
+//! paired ratios spread much less than the sides' own figures.
 
 use serde::Serialize;
 
@@ -50,6 +55,9 @@ pub struct CaseReport {
     pub torch: Option<SideReport>,
     /// latent's samples/s over PyTorch's, with the range the extremes allow.
     pub ratio: Option<Spread>,
+    /// Median and range of each round's latent/PyTorch ratio (the two runs of a round are
+    /// adjacent in time), over the rounds both sides completed.
+    pub paired_ratio: Option<Spread>,
 }
 
 impl CaseReport {
@@ -105,6 +113,7 @@ pub fn measure_case(
     let [mut latent_report, mut torch_report] = reports;
     latent_report.summarise();
     torch_report.summarise();
+    let paired_ratio = paired_ratios(&latent_report.runs, &torch_report.runs).and_then(|r| Spread::of(&r));
     let torch_report = torch.map(|_| torch_report);
     let ratio = match (&latent_report.samples_per_s, torch_report.as_ref().and_then(|t| t.samples_per_s.as_ref())) {
         (Some(l), Some(t)) => l.ratio(t),
@@ -118,7 +127,17 @@ pub fn measure_case(
         latent: latent_report,
         torch: torch_report,
         ratio,
+        paired_ratio,
     }
+}
+
+/// Each round's latent/torch ratio, for the rounds both sides completed (a failure ends a side,
+/// so run `i` of either side belongs to round `i`); `None` if there is no such round or a torch
+/// figure is not positive.
+fn paired_ratios(latent: &[RunFigure], torch: &[RunFigure]) -> Option<Vec<f64>> {
+    let ratios: Vec<f64> = latent.iter().zip(torch).map(|(l, t)| l.samples_per_s / t.samples_per_s).collect();
+    let valid = !ratios.is_empty() && torch.iter().take(ratios.len()).all(|t| t.samples_per_s > 0.0);
+    valid.then_some(ratios)
 }
 
 #[cfg(test)]
@@ -172,6 +191,8 @@ mod tests {
         let torch = report.torch.as_ref().unwrap();
         assert_eq!(torch.samples_per_s, Some(Spread { median: 50.0, min: 40.0, max: 80.0 }));
         assert_eq!(report.ratio, Some(Spread { median: 110.0 / 50.0, min: 100.0 / 80.0, max: 120.0 / 40.0 }));
+        // Rounds: 100/50, 120/40, 110/80.
+        assert_eq!(report.paired_ratio, Some(Spread { median: 2.0, min: 110.0 / 80.0, max: 3.0 }));
         assert!(report.failures().is_empty());
     }
 
@@ -190,6 +211,8 @@ mod tests {
         assert_eq!(torch.failure.as_deref(), Some("No module named 'torch'"));
         // The one successful torch run still gives a (wide-open) ratio.
         assert_eq!(report.ratio.unwrap().median, 110.0 / 50.0);
+        // Only round 1 has both runs.
+        assert_eq!(report.paired_ratio, Some(Spread { median: 2.0, min: 2.0, max: 2.0 }));
         assert_eq!(report.failures(), ["vae 1t, torch: No module named 'torch'"]);
     }
 
@@ -199,7 +222,7 @@ mod tests {
         let latent = scripted("latent", vec![Err("killed")], &log);
         let report = measure_case(&CASE, &latent, None, 2, &mut |_| {});
         assert_eq!(*log.borrow(), ["latent"]);
-        assert!(report.torch.is_none() && report.ratio.is_none());
+        assert!(report.torch.is_none() && report.ratio.is_none() && report.paired_ratio.is_none());
         assert_eq!(report.latent.samples_per_s, None);
         assert_eq!(report.failures().len(), 1);
     }

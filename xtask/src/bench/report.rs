@@ -187,17 +187,18 @@ pub fn e2e_table(cases: &[CaseReport], runs: usize) -> String {
     let compared = cases.iter().any(|c| c.torch.is_some());
     let mut out = format!(
         "End to end: training samples/s of epoch 2 (epoch 1 is warm-up), median (min-max) of {runs} run(s); \
-         peak RSS: median, MiB\n"
+         latent/torch: ratio of the medians (worst-best pairing); paired: median (min-max) of each round's \
+         two adjacent runs' ratio; peak RSS: median, MiB\n"
     );
-    let mut row = |cells: [&str; 8]| {
+    let mut row = |cells: [&str; 9]| {
         let line = format!(
-            "{:<8} {:>3} {:>9}  {:<24} {:<24} {:<20} {:>6} {:>6}",
-            cells[0], cells[1], cells[2], cells[3], cells[4], cells[5], cells[6], cells[7]
+            "{:<8} {:>3} {:>9}  {:<24} {:<24} {:<18} {:<18} {:>6} {:>6}",
+            cells[0], cells[1], cells[2], cells[3], cells[4], cells[5], cells[6], cells[7], cells[8]
         );
         out.push_str(line.trim_end());
         out.push('\n');
     };
-    row(["model", "thr", "batches", "latent samples/s", "torch samples/s", "latent/torch", "RSS L", "RSS T"]);
+    row(["model", "thr", "batches", "latent samples/s", "torch samples/s", "latent/torch", "paired", "RSS L", "RSS T"]);
     for c in cases {
         let torch = c.torch.as_ref();
         let latent_cell = match (&c.latent.samples_per_s, &c.latent.failure) {
@@ -216,6 +217,7 @@ pub fn e2e_table(cases: &[CaseReport], runs: usize) -> String {
             &latent_cell,
             &torch_cell,
             &plain_cell(c.ratio.as_ref(), 2),
+            &plain_cell(c.paired_ratio.as_ref(), 2),
             &rss_cell(c.latent.max_rss_kib.as_ref()),
             &rss_cell(torch.and_then(|t| t.max_rss_kib.as_ref())),
         ]);
@@ -320,11 +322,13 @@ mod tests {
             latent,
             torch: Some(torch),
             ratio,
+            paired_ratio: Spread::of(&[1.5, 1.25, 1.45]),
         };
         let failed = CaseReport {
             model: Model::Gan,
             torch: Some(SideReport { failure: Some("boom".into()), ..SideReport::default() }),
             ratio: None,
+            paired_ratio: None,
             ..ok.clone()
         };
         let table = e2e_table(&[ok, failed], 3);
@@ -333,7 +337,7 @@ mod tests {
         assert!(lines[2].starts_with("vae        1   100x128"), "{}", lines[2]);
         assert!(lines[2].contains("15,500 (15,000-16,000)"), "{}", lines[2]);
         assert!(lines[2].contains("11,000 (10,000-12,000)"), "{}", lines[2]);
-        assert!(lines[2].contains("1.41 (1.25-1.60)"), "{}", lines[2]);
+        assert!(lines[2].contains("1.41 (1.25-1.60)   1.45 (1.25-1.50)"), "{}", lines[2]);
         assert!(lines[2].ends_with("100    100"), "{}", lines[2]);
         assert!(lines[3].contains("FAILED"), "{}", lines[3]);
     }
