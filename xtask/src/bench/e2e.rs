@@ -132,12 +132,10 @@ pub fn measure_case(
 }
 
 /// Each round's latent/torch ratio, for the rounds both sides completed (a failure ends a side,
-/// so run `i` of either side belongs to round `i`); `None` if there is no such round or a torch
-/// figure is not positive.
+/// so run `i` of either side belongs to round `i`); `None` if a torch figure is not positive.
+/// No completed round gives an empty list, which [`Spread::of`] turns into no figure.
 fn paired_ratios(latent: &[RunFigure], torch: &[RunFigure]) -> Option<Vec<f64>> {
-    let ratios: Vec<f64> = latent.iter().zip(torch).map(|(l, t)| l.samples_per_s / t.samples_per_s).collect();
-    let valid = !ratios.is_empty() && torch.iter().take(ratios.len()).all(|t| t.samples_per_s > 0.0);
-    valid.then_some(ratios)
+    latent.iter().zip(torch).map(|(l, t)| (t.samples_per_s > 0.0).then(|| l.samples_per_s / t.samples_per_s)).collect()
 }
 
 #[cfg(test)]
