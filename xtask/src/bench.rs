@@ -7,7 +7,11 @@
 //!   `--batches` batches each; the figure is epoch 2's training samples/s (epoch 1 is warm-up),
 //!   and each process's peak RSS. With `--compare PYTHON` the matching PyTorch reference script
 //!   runs too, alternated with latent's runs, and the table gives latent/torch with the range the
-//!   extremes allow ([`stats`]).
+//!   extremes allow ([`stats`]), and the median and range of each round's own ratio.
+//! - Side by side ([`side_by_side`], `--side-by-side SECONDS` with `--compare`): the one-thread
+//!   cases run latent and PyTorch at the same time, each pinned to a CPU of its own, for two
+//!   halves of SECONDS with the CPUs swapped between them ([`cpus`]). On a shared machine whose
+//!   speed wanders, both sides then see the same machine; cases of more threads are alternated.
 //! - Micro-benchmarks ([`micro`]), in this process: GEMM and the conv layers of the conv
 //!   autoencoder and the DCGAN, forward and backward, at each thread count.
 //!
@@ -25,15 +29,18 @@
 //! the sample both use.
 
 mod child;
+mod cpus;
 mod e2e;
 mod micro;
 mod parse;
 mod report;
+mod side_by_side;
 mod sides;
 mod stats;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::time::Duration;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context, bail};
@@ -73,6 +80,11 @@ pub struct Args {
     /// Also run the PyTorch reference scripts with this Python (which must have torch).
     #[arg(long, value_name = "PYTHON")]
     compare: Option<PathBuf>,
+    /// With --compare: run each one-thread case with latent and PyTorch training at the same
+    /// time, each pinned to its own CPU, for SECONDS, then SECONDS more with the CPUs swapped
+    /// (instead of --runs alternated runs). Needs two CPUs; cases of more threads alternate.
+    #[arg(long, value_name = "SECONDS")]
+    side_by_side: Option<u64>,
     /// The MNIST directory [default: LATENT_DATA_DIR, else mnist/ in the user's data directory,
     /// else the sample].
     #[arg(long, value_name = "DIR")]
@@ -104,6 +116,7 @@ struct Settings {
     models: Vec<Model>,
     threads: Vec<usize>,
     runs: usize,
+    side_by_side_s: Option<u64>,
     epochs: u64,
     warmup_epochs: u64,
     seed: u64,
@@ -181,6 +194,19 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         None => vec![Section::E2e, Section::Micro],
     };
     let e2e_on = sections.contains(&Section::E2e) && !models.is_empty();
+    let side_by_side = match args.side_by_side {
+        None => None,
+        Some(_) if !e2e_on || args.compare.is_none() => {
+            bail!(
+                "--side-by-side compares latent with PyTorch end to end: it needs --compare PYTHON and the e2e section"
+            )
+        }
+        Some(0) => bail!("--side-by-side takes a number of seconds of at least 1"),
+        Some(secs) => match cpus::allowed()[..] {
+            [a, b, ..] => Some(([a, b], Duration::from_secs(secs))),
+            _ => bail!("--side-by-side pins each side to a CPU of its own: this process may use fewer than two CPUs"),
+        },
+    };
     let timing = micro::Timing { reps, rep_ms: if args.quick { 10 } else { 50 } };
 
     let created = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
@@ -191,6 +217,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         models: models.clone(),
         threads: threads.clone(),
         runs,
+        side_by_side_s: args.side_by_side,
         epochs: sides::EPOCHS,
         warmup_epochs: sides::EPOCHS - 1,
         seed: sides::SEED,
@@ -294,9 +321,16 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
                 eprintln!("note: {}: the data has only {batches} batches of {}", model.name(), model.batch_size());
             }
             for &t in &threads {
-                let case = Case { model, threads: t, batches };
-                let torch = torch_side.as_ref().map(|s| s as &dyn Side);
-                let report = e2e::measure_case(&case, latent, torch, runs, &mut |line| eprintln!("  {line}"));
+                let case = Case { model, threads: t, batches, cpu: None };
+                let progress = &mut |line: &str| eprintln!("  {line}");
+                let report = match (side_by_side, &torch_side) {
+                    (Some((cpus, window)), Some(torch)) if t == 1 => {
+                        side_by_side::measure_case(&case, latent, torch, cpus, window, progress)
+                    }
+                    (_, torch) => {
+                        e2e::measure_case(&case, latent, torch.as_ref().map(|s| s as &dyn Side), runs, progress)
+                    }
+                };
                 doc.failures.extend(report.failures());
                 doc.end_to_end.push(report);
                 doc.save(&json_path)?;

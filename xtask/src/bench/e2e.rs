@@ -56,8 +56,12 @@ pub struct CaseReport {
     /// latent's samples/s over PyTorch's, with the range the extremes allow.
     pub ratio: Option<Spread>,
     /// Median and range of each round's latent/PyTorch ratio (the two runs of a round are
-    /// adjacent in time), over the rounds both sides completed.
+    /// adjacent in time), over the rounds both sides completed; side by side, of each half's
+    /// ratio of the sides' medians.
     pub paired_ratio: Option<Spread>,
+    /// Seconds of each half, when the sides ran side by side ([`super::side_by_side`]) rather
+    /// than alternated.
+    pub side_by_side_s: Option<f64>,
 }
 
 impl CaseReport {
@@ -110,12 +114,24 @@ pub fn measure_case(
             }
         }
     }
-    let [mut latent_report, mut torch_report] = reports;
-    latent_report.summarise();
-    torch_report.summarise();
+    let [latent_report, torch_report] = reports;
     let paired_ratio = paired_ratios(&latent_report.runs, &torch_report.runs).and_then(|r| Spread::of(&r));
-    let torch_report = torch.map(|_| torch_report);
-    let ratio = match (&latent_report.samples_per_s, torch_report.as_ref().and_then(|t| t.samples_per_s.as_ref())) {
+    case_report(case, latent_report, torch.map(|_| torch_report), paired_ratio, None)
+}
+
+/// The report of `case` from its sides' runs (summarised here) and its paired ratio.
+pub(super) fn case_report(
+    case: &Case,
+    mut latent: SideReport,
+    mut torch: Option<SideReport>,
+    paired_ratio: Option<Spread>,
+    side_by_side_s: Option<f64>,
+) -> CaseReport {
+    latent.summarise();
+    if let Some(t) = torch.as_mut() {
+        t.summarise();
+    }
+    let ratio = match (&latent.samples_per_s, torch.as_ref().and_then(|t| t.samples_per_s.as_ref())) {
         (Some(l), Some(t)) => l.ratio(t),
         _ => None,
     };
@@ -124,10 +140,11 @@ pub fn measure_case(
         threads: case.threads,
         batch_size: case.model.batch_size(),
         batches: case.batches,
-        latent: latent_report,
-        torch: torch_report,
+        latent,
+        torch,
         ratio,
         paired_ratio,
+        side_by_side_s,
     }
 }
 
@@ -172,7 +189,7 @@ mod tests {
         Scripted { label, figures: RefCell::new(figures), log }
     }
 
-    const CASE: Case = Case { model: Model::Vae, threads: 1, batches: 10 };
+    const CASE: Case = Case { model: Model::Vae, threads: 1, batches: 10, cpu: None };
 
     #[test]
     fn runs_alternate_and_are_summarised() {

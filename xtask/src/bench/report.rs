@@ -210,8 +210,10 @@ pub fn e2e_table(cases: &[CaseReport], runs: usize) -> String {
             Some(t) if t.samples_per_s.is_none() && t.failure.is_some() => "FAILED".to_string(),
             Some(t) => samples_cell(t.samples_per_s.as_ref()),
         };
+        let model =
+            if c.side_by_side_s.is_some() { format!("{}*", c.model.name()) } else { c.model.name().to_string() };
         row([
-            c.model.name(),
+            &model,
             &c.threads.to_string(),
             &format!("{}x{}", c.batches, c.batch_size),
             &latent_cell,
@@ -224,6 +226,12 @@ pub fn e2e_table(cases: &[CaseReport], runs: usize) -> String {
     }
     if !compared {
         out.push_str("(no PyTorch comparison: add --compare PYTHON)\n");
+    }
+    if let Some(secs) = cases.iter().find_map(|c| c.side_by_side_s) {
+        out.push_str(&format!(
+            "* side by side: latent and torch trained at the same time on CPUs of their own, {secs:.0} s, then {secs:.0} s \
+             with the CPUs swapped; the runs started in time count; paired: the two halves' ratios of the medians\n"
+        ));
     }
     out
 }
@@ -323,6 +331,7 @@ mod tests {
             torch: Some(torch),
             ratio,
             paired_ratio: Spread::of(&[1.5, 1.25, 1.45]),
+            side_by_side_s: None,
         };
         let failed = CaseReport {
             model: Model::Gan,
@@ -340,5 +349,25 @@ mod tests {
         assert!(lines[2].contains("1.41 (1.25-1.60)   1.45 (1.25-1.50)"), "{}", lines[2]);
         assert!(lines[2].ends_with("100    100"), "{}", lines[2]);
         assert!(lines[3].contains("FAILED"), "{}", lines[3]);
+    }
+
+    #[test]
+    fn side_by_side_rows_are_marked_and_explained() {
+        let side = SideReport { samples_per_s: Spread::of(&[100.0]), ..SideReport::default() };
+        let case = CaseReport {
+            model: Model::Gan,
+            threads: 1,
+            batch_size: 64,
+            batches: 200,
+            latent: side.clone(),
+            torch: Some(side),
+            ratio: Spread::of(&[1.0]),
+            paired_ratio: Spread::of(&[1.0, 1.0]),
+            side_by_side_s: Some(300.0),
+        };
+        let table = e2e_table(&[case], 3);
+        let lines: Vec<&str> = table.lines().collect();
+        assert!(lines[2].starts_with("gan*       1    200x64"), "{}", lines[2]);
+        assert!(lines[3].starts_with("* side by side:") && lines[3].contains("300 s"), "{}", lines[3]);
     }
 }

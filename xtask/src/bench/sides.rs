@@ -18,6 +18,7 @@ use anyhow::{Context, bail};
 use serde::Serialize;
 
 use super::child;
+use super::cpus;
 use super::parse;
 
 /// Epochs per run: the first is warm-up, the last is measured.
@@ -95,6 +96,8 @@ pub struct Case {
     pub threads: usize,
     /// Training batches per epoch.
     pub batches: usize,
+    /// The CPU both sides' processes are pinned to, if any (the side-by-side measurement).
+    pub cpu: Option<usize>,
 }
 
 /// One run's figures.
@@ -208,6 +211,9 @@ impl Side for Latent {
             .arg("--out")
             .arg(&out)
             .current_dir(&tmp.0);
+        if let Some(cpu) = case.cpu {
+            cpus::pin(&mut cmd, cpu);
+        }
         let what = format!("`latent train {} --threads {}`", case.model.name(), case.threads);
         let done = child::run(&mut cmd).with_context(|| format!("cannot run {}", self.exe.display()))?;
         if !done.status.success() {
@@ -282,6 +288,9 @@ impl Side for Torch {
         let script = case.model.torch_script(&self.reference_dir);
         let mut cmd = Command::new(&self.python);
         cmd.arg(&script).args(run_flags(case)).arg("--data-dir").arg(&self.data_dir).current_dir(&self.root);
+        if let Some(cpu) = case.cpu {
+            cpus::pin(&mut cmd, cpu);
+        }
         let name = script.file_name().map_or_else(|| script.display().to_string(), |n| n.to_string_lossy().into());
         let what = format!("`{name} --threads {}`", case.threads);
         let done = child::run(&mut cmd).with_context(|| format!("cannot run {}", self.python.display()))?;
@@ -299,7 +308,7 @@ mod tests {
 
     #[test]
     fn both_sides_get_the_same_flags() {
-        let case = Case { model: Model::Gan, threads: 2, batches: 50 };
+        let case = Case { model: Model::Gan, threads: 2, batches: 50, cpu: None };
         assert_eq!(run_flags(&case).join(" "), "--epochs 2 --limit-batches 50 --threads 2 --batch-size 64 --seed 1");
     }
 
