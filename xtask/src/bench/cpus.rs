@@ -25,9 +25,10 @@ pub fn allowed() -> Vec<usize> {
     }
 }
 
-/// Makes `cmd`'s process run only on `cpu` (its threads included: the mask is inherited), from
-/// before its program starts.
-pub fn pin(cmd: &mut Command, cpu: usize) {
+/// Makes `cmd`'s process run only on `cpu`, if given (its threads included: the mask is
+/// inherited), from before its program starts.
+pub fn pin(cmd: &mut Command, cpu: Option<usize>) {
+    let Some(cpu) = cpu else { return };
     #[cfg(target_os = "linux")]
     {
         use std::os::unix::process::CommandExt;
@@ -62,7 +63,7 @@ mod tests {
         let last = *cpus.last().unwrap();
         let mut cmd = Command::new("sh");
         cmd.args(["-c", "grep Cpus_allowed_list /proc/self/status"]);
-        pin(&mut cmd, last);
+        pin(&mut cmd, Some(last));
         let out = cmd.output().unwrap();
         let text = String::from_utf8_lossy(&out.stdout);
         assert_eq!(text.split_whitespace().last(), Some(last.to_string().as_str()), "{text}");
@@ -72,7 +73,7 @@ mod tests {
     #[test]
     fn pinning_to_a_cpu_not_allowed_fails_to_start() {
         let mut cmd = Command::new("true");
-        pin(&mut cmd, libc::CPU_SETSIZE as usize - 1);
+        pin(&mut cmd, Some(libc::CPU_SETSIZE as usize - 1));
         if !allowed().contains(&(libc::CPU_SETSIZE as usize - 1)) {
             assert!(cmd.status().is_err());
         }

@@ -101,10 +101,13 @@ fn run_until(
     counting: &AtomicUsize,
     progress: &mpsc::Sender<String>,
 ) -> (Vec<RunFigure>, Option<String>) {
-    let (runs, failure) =
-        if failed_before { (Vec::new(), None) } else { counted_runs(case, side, half, deadline, progress) };
+    if failed_before {
+        counting.fetch_sub(1, Ordering::SeqCst);
+        return (Vec::new(), None);
+    }
+    let (runs, failure) = counted_runs(case, side, half, deadline, progress);
     counting.fetch_sub(1, Ordering::SeqCst);
-    if failure.is_none() && !failed_before {
+    if failure.is_none() {
         while counting.load(Ordering::SeqCst) > 0 {
             let outcome = side.run(case);
             let _ = progress.send(format!(

@@ -211,9 +211,7 @@ impl Side for Latent {
             .arg("--out")
             .arg(&out)
             .current_dir(&tmp.0);
-        if let Some(cpu) = case.cpu {
-            cpus::pin(&mut cmd, cpu);
-        }
+        cpus::pin(&mut cmd, case.cpu);
         let what = format!("`latent train {} --threads {}`", case.model.name(), case.threads);
         let done = child::run(&mut cmd).with_context(|| format!("cannot run {}", self.exe.display()))?;
         if !done.status.success() {
@@ -288,9 +286,7 @@ impl Side for Torch {
         let script = case.model.torch_script(&self.reference_dir);
         let mut cmd = Command::new(&self.python);
         cmd.arg(&script).args(run_flags(case)).arg("--data-dir").arg(&self.data_dir).current_dir(&self.root);
-        if let Some(cpu) = case.cpu {
-            cpus::pin(&mut cmd, cpu);
-        }
+        cpus::pin(&mut cmd, case.cpu);
         let name = script.file_name().map_or_else(|| script.display().to_string(), |n| n.to_string_lossy().into());
         let what = format!("`{name} --threads {}`", case.threads);
         let done = child::run(&mut cmd).with_context(|| format!("cannot run {}", self.python.display()))?;
